@@ -1,0 +1,69 @@
+package org.extentcache;
+
+/**
+ * A snapshot of an {@link ExtentCache}'s counters and memory, taken by {@link ExtentCache#stats()}. Counters are
+ * cumulative since the cache was built; under concurrent use each is exact but they are not taken at one instant.
+ *
+ * @param fileHits                 reads of a page served through the file mapping's handle (no translation).
+ * @param sharingHits              pages found in the device index after translation, without a device read:
+ *                                 another file (or an earlier handle that went stale) had brought the block in,
+ *                                 or another thread was loading it and this one waited.
+ * @param deviceReads              blocks read from the device.
+ * @param reclaims                 frames taken back by the CLOCK sweep.
+ * @param invalidations            frames dropped because the translator reported their block changed or freed.
+ * @param loadFailures             device reads that failed.
+ * @param capacityFrames           frames in the arena.
+ * @param framesResident           frames holding a block (loading, up to date, or orphaned awaiting unpin).
+ * @param framesFree               frames on the free list.
+ * @param framesRetired            frames taken out of service because their generations were used up.
+ * @param pageSize                 bytes per frame.
+ * @param frameBytesReserved       off-heap bytes reserved for frames ({@code capacityFrames * pageSize}).
+ * @param frameBytesInUse          off-heap bytes of frames holding a block ({@code framesResident * pageSize}).
+ * @param offHeapMetadataBytes     off-heap bytes of frame metadata and the device index, all reserved up front.
+ * @param heapMetadataBytes        estimated heap bytes of the file mappings' trees (compressed references).
+ * @param filesMapped              files with a mapping in the cache.
+ * @param handlesHeld              slots holding a handle, summed over files (some may be stale).
+ */
+public record CacheStats(
+    long fileHits,
+    long sharingHits,
+    long deviceReads,
+    long reclaims,
+    long invalidations,
+    long loadFailures,
+    int capacityFrames,
+    int framesResident,
+    int framesFree,
+    int framesRetired,
+    int pageSize,
+    long frameBytesReserved,
+    long frameBytesInUse,
+    long offHeapMetadataBytes,
+    long heapMetadataBytes,
+    int filesMapped,
+    long handlesHeld)
+{
+    /**
+     * @return off-heap bytes reserved in all: frames plus metadata.
+     */
+    public long offHeapBytesReserved()
+    {
+        return frameBytesReserved + offHeapMetadataBytes;
+    }
+
+    /**
+     * @return metadata bytes on and off heap.
+     */
+    public long metadataBytes()
+    {
+        return offHeapMetadataBytes + heapMetadataBytes;
+    }
+
+    /**
+     * @return bytes the cache needs for what it holds: frames in use plus all metadata.
+     */
+    public long totalBytesInUse()
+    {
+        return frameBytesInUse + metadataBytes();
+    }
+}

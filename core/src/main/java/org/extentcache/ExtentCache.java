@@ -1,0 +1,379 @@
+package org.extentcache;
+
+import org.extentcache.device.BlockDevice;
+import org.extentcache.frame.FrameArena;
+import org.extentcache.translate.TranslationListener;
+import org.extentcache.translate.Translator;
+
+import java.nio.file.NoSuchFileException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * An off-heap block cache that stores each physical block once, however many files map it.
+ *
+ * <p>Frames (page-size slots of off-heap memory) are indexed by <em>device block</em>. Each file has a
+ * {@link CachedFile} whose mapping holds an 8-byte handle per cached page; a {@link Translator} turns a file's
+ * page into a device block on a miss. Files that share blocks (reflink clones, snapshots, images cloned from one
+ * base) therefore share one cached copy: reading a clone after its base costs a translation and an index lookup,
+ * not a device read and not another page of memory.
+ *
+ * <h2>Read path</h2>
+ * <ol>
+ *   <li><b>File hit</b>: the file mapping holds a handle whose generation still matches its frame: copy out. No
+ *       lock, no CAS, no allocation: an optimistic read validated by re-reading the frame's state word.</li>
+ *   <li>Otherwise translate the page; a hole reads as zeros.</li>
+ *   <li><b>Sharing hit</b>: the device index has the block: pin, copy, store a handle in the file mapping.</li>
+ *   <li>Otherwise claim a frame (reclaiming one if the arena is full), read the block from the device once, however
+ *       many threads and files asked for it meanwhile.</li>
+ * </ol>
+ *
+ * <h2>Consistency with the translator</h2>
+ * The cache registers a {@link TranslationListener} with its translator. When a file's pages are remapped the
+ * cache drops that file's handles for them; when a block is freed or rewritten behind the cache, the cache drops
+ * its frame. A read that overlaps such a change returns the old or the new contents of each page, never bytes of
+ * another block; a read that starts after the change returns completes sees the new contents.
+ *
+ * <h2>Thread safety and ownership</h2>
+ * All methods are safe for concurrent use, except {@link #close()}, which must not race with other calls on the
+ * cache or its files (the frames' memory is released). The caller owns the device and the translator and closes
+ * them after the cache.
+ *
+ * <h2>Memory</h2>
+ * Frames, their 24-byte metadata records and the device index (about 11 bytes per frame) are reserved off-heap when
+ * the cache is built; nothing grows with use except the file mappings' trees on the heap (8 bytes per cached page
+ * per file). See {@link #stats()}.
+ */
+public final class ExtentCache implements AutoCloseable
+{
+    /** Smallest page size. */
+    public static final int MIN_PAGE_SIZE = 4096;
+    /** Largest page size. */
+    public static final int MAX_PAGE_SIZE = 65536;
+    /** Fewest frames a cache may have: enough for several concurrent misses. */
+    public static final int MIN_CAPACITY = 8;
+
+    private final Translator translator;
+    private final DeviceCache frames;
+    private final int pageSize;
+    private final ConcurrentHashMap<Long, CachedFile> files = new ConcurrentHashMap<>();
+    private final Listener listener = new Listener();
+    final LongAdder fileHits = new LongAdder();
+    private volatile boolean closed;
+
+    private ExtentCache(final Builder builder)
+    {
+        this.translator = builder.translator;
+        this.pageSize = builder.pageSize;
+        this.frames = new DeviceCache(builder.device, builder.pageSize, builder.capacity);
+        translator.addListener(listener);
+    }
+
+    /**
+     * @return a builder; {@link Builder#device}, {@link Builder#translator} and a capacity are required.
+     */
+    public static Builder builder()
+    {
+        return new Builder();
+    }
+
+    /**
+     * Returns the cache's view of a file, creating its (empty) mapping on first use. The same object is returned
+     * for the same id until the file is deleted.
+     *
+     * @param file the translator's file id.
+     * @return the cached file; it needs no closing.
+     * @throws NoSuchFileException   if the translator does not know the file.
+     * @throws IllegalStateException if the cache is closed.
+     */
+    public CachedFile file(final long file) throws NoSuchFileException
+    {
+        ensureOpen();
+        CachedFile cached = files.get(file);
+        if (null != cached)
+        {
+            return cached;
+        }
+        translator.size(file);
+        cached = files.computeIfAbsent(file, id -> new CachedFile(this, id));
+        try
+        {
+            cached.initSize(translator.size(file));
+        }
+        catch (final NoSuchFileException ex)
+        {
+            files.remove(file, cached);
+            cached.markDeleted();
+            throw ex;
+        }
+        return cached;
+    }
+
+    /**
+     * @return bytes per page and per frame.
+     */
+    public int pageSize()
+    {
+        return pageSize;
+    }
+
+    /**
+     * @return the translator the cache reads through.
+     */
+    public Translator translator()
+    {
+        return translator;
+    }
+
+    /**
+     * Takes a snapshot of the counters and memory figures; allocates, takes the allocation lock briefly.
+     *
+     * @return the snapshot.
+     */
+    public CacheStats stats()
+    {
+        ensureOpen();
+        final int[] counts = frames.counts();
+        long heapBytes = 0;
+        long handles = 0;
+        int fileCount = 0;
+        for (final CachedFile file : files.values())
+        {
+            heapBytes += file.mapping().heapBytes();
+            handles += file.mapping().handleCount();
+            fileCount++;
+        }
+        final FrameArena arena = frames.arena();
+        return new CacheStats(
+            fileHits.sum(),
+            frames.sharingHits.sum(),
+            frames.deviceReads.sum(),
+            frames.reclaims.sum(),
+            frames.invalidations.sum(),
+            frames.loadFailures.sum(),
+            arena.capacity(),
+            counts[0],
+            counts[1],
+            counts[2],
+            pageSize,
+            arena.frameBytesReserved(),
+            (long)counts[0] * pageSize,
+            arena.metadataBytesReserved() + frames.indexBytesReserved(),
+            heapBytes,
+            fileCount,
+            handles);
+    }
+
+    /**
+     * Checks the cache's books: every frame is free, retired or resident; the device index holds exactly the
+     * resident frames that are not orphaned. For tests and diagnostics; takes the allocation lock.
+     *
+     * @return a description of the first discrepancy, or {@code null} if the books balance.
+     */
+    public String checkBooks()
+    {
+        ensureOpen();
+        return frames.checkBooks();
+    }
+
+    /**
+     * Stops listening to the translator and releases every frame and all metadata. Idempotent. Must not run
+     * concurrently with any other call on this cache or its files.
+     */
+    @Override
+    public void close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        translator.removeListener(listener);
+        for (final CachedFile file : files.values())
+        {
+            file.markClosed();
+        }
+        files.clear();
+        frames.close();
+    }
+
+    /**
+     * @return true once {@link #close()} has been called.
+     */
+    public boolean isClosed()
+    {
+        return closed;
+    }
+
+    DeviceCache frames()
+    {
+        return frames;
+    }
+
+    void ensureOpen()
+    {
+        if (closed)
+        {
+            throw new IllegalStateException("cache is closed");
+        }
+    }
+
+    /** Keeps file mappings and frames consistent with the translator; see {@link TranslationListener}. */
+    private final class Listener implements TranslationListener
+    {
+        @Override
+        public void pagesChanged(final long file, final long firstPage, final long pageCount, final long size)
+        {
+            final CachedFile cached = files.get(file);
+            if (null != cached)
+            {
+                cached.changed(firstPage, pageCount, size);
+            }
+        }
+
+        @Override
+        public void blocksInvalidated(final long firstBlock, final long blockCount)
+        {
+            if (closed)
+            {
+                return;
+            }
+            for (long block = firstBlock; block < firstBlock + blockCount; block++)
+            {
+                frames.invalidate(block);
+            }
+        }
+
+        @Override
+        public void fileDeleted(final long file)
+        {
+            final CachedFile cached = files.remove(file);
+            if (null != cached)
+            {
+                cached.markDeleted();
+            }
+        }
+    }
+
+    /**
+     * Builds an {@link ExtentCache}. Not thread-safe.
+     */
+    public static final class Builder
+    {
+        private BlockDevice device;
+        private Translator translator;
+        private int pageSize = MIN_PAGE_SIZE;
+        private long capacityBytes = -1;
+        private int capacity = -1;
+
+        private Builder()
+        {
+        }
+
+        /**
+         * @param device the device blocks are read from; its block size must equal the page size.
+         * @return this builder.
+         */
+        public Builder device(final BlockDevice device)
+        {
+            this.device = device;
+            return this;
+        }
+
+        /**
+         * @param translator turns file pages into device blocks; its page size must equal the cache's.
+         * @return this builder.
+         */
+        public Builder translator(final Translator translator)
+        {
+            this.translator = translator;
+            return this;
+        }
+
+        /**
+         * @param pageSize bytes per page, a power of two from 4 KiB to 64 KiB; default 4 KiB.
+         * @return this builder.
+         */
+        public Builder pageSize(final int pageSize)
+        {
+            this.pageSize = pageSize;
+            return this;
+        }
+
+        /**
+         * @param frames number of frames, at least {@link #MIN_CAPACITY}.
+         * @return this builder.
+         */
+        public Builder capacityFrames(final int frames)
+        {
+            this.capacity = frames;
+            this.capacityBytes = -1;
+            return this;
+        }
+
+        /**
+         * @param bytes frame memory in bytes, rounded down to whole pages; at least {@link #MIN_CAPACITY} pages.
+         * @return this builder.
+         */
+        public Builder capacityBytes(final long bytes)
+        {
+            this.capacityBytes = bytes;
+            this.capacity = -1;
+            return this;
+        }
+
+        /**
+         * Checks the JVM flags and the configuration, then reserves all off-heap memory.
+         *
+         * @return the cache; the caller closes it.
+         * @throws IllegalStateException    if the JVM lacks the flags ExtentCache needs (the message names them).
+         * @throws IllegalArgumentException naming any value out of range or inconsistent.
+         * @throws NullPointerException     if the device or translator is missing.
+         * @throws OutOfMemoryError         if direct memory cannot be reserved (nothing stays allocated).
+         */
+        public ExtentCache build()
+        {
+            JvmFlags.requireAccess();
+            if (null == device)
+            {
+                throw new NullPointerException("device is required");
+            }
+            if (null == translator)
+            {
+                throw new NullPointerException("translator is required");
+            }
+            if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || Integer.bitCount(pageSize) != 1)
+            {
+                throw new IllegalArgumentException(
+                    "pageSize must be a power of two from 4096 to 65536: pageSize=" + pageSize);
+            }
+            if (device.blockSize() != pageSize)
+            {
+                throw new IllegalArgumentException("device block size must equal the page size: blockSize=" +
+                    device.blockSize() + " pageSize=" + pageSize);
+            }
+            if (translator.pageSize() != pageSize)
+            {
+                throw new IllegalArgumentException("translator page size must equal the page size: " +
+                    "translatorPageSize=" + translator.pageSize() + " pageSize=" + pageSize);
+            }
+            if (capacityBytes >= 0)
+            {
+                final long frames = capacityBytes / pageSize;
+                if (frames < MIN_CAPACITY || frames > FrameArena.maxCapacity())
+                {
+                    throw new IllegalArgumentException("capacityBytes must hold " + MIN_CAPACITY + ".." +
+                        FrameArena.maxCapacity() + " pages: capacityBytes=" + capacityBytes + " pageSize=" + pageSize);
+                }
+                capacity = (int)frames;
+            }
+            if (capacity < MIN_CAPACITY || capacity > FrameArena.maxCapacity())
+            {
+                throw new IllegalArgumentException(capacity == -1 ? "capacity is required" :
+                    "capacity must be " + MIN_CAPACITY + ".." + FrameArena.maxCapacity() + " frames: capacity=" +
+                    capacity);
+            }
+            return new ExtentCache(this);
+        }
+    }
+}

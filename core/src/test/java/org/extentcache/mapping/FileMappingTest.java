@@ -1,0 +1,119 @@
+package org.extentcache.mapping;
+
+import org.extentcache.frame.Handle;
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class FileMappingTest
+{
+    @Test
+    void installGetRemoveAcrossTreeHeights()
+    {
+        final FileMapping mapping = new FileMapping();
+        final long[] pages = {0, 1, 511, 512, 32_767, 32_768, 5_000_000, 1L << 40, Long.MAX_VALUE / 4096};
+        for (int i = 0; i < pages.length; i++)
+        {
+            mapping.install(pages[i], Handle.handle(i, 1));
+        }
+        for (int i = 0; i < pages.length; i++)
+        {
+            assertEquals(Handle.handle(i, 1), mapping.get(pages[i]), "page " + pages[i]);
+        }
+        assertEquals(Handle.NONE, mapping.get(2));
+        assertEquals(Handle.NONE, mapping.get((1L << 40) + 1));
+        assertEquals(pages.length, mapping.handleCount());
+        assertFalse(mapping.remove(0, Handle.handle(5, 1)), "remove only the expected handle");
+        assertTrue(mapping.remove(0, Handle.handle(0, 1)));
+        assertEquals(pages.length - 1, mapping.handleCount());
+    }
+
+    @Test
+    void clearBumpsVersionAndDropsOnlyTheRange()
+    {
+        final FileMapping mapping = new FileMapping();
+        for (long p = 0; p < 2000; p++)
+        {
+            mapping.install(p, Handle.handle((int)p, 1));
+        }
+        final long version = mapping.version();
+        mapping.clear(100, 1000);
+        assertEquals(version + 1, mapping.version());
+        assertEquals(1000, mapping.handleCount());
+        assertEquals(Handle.handle(99, 1), mapping.get(99));
+        assertEquals(Handle.NONE, mapping.get(100));
+        assertEquals(Handle.NONE, mapping.get(1099));
+        assertEquals(Handle.handle(1100, 1), mapping.get(1100));
+
+        mapping.clear(1500, Long.MAX_VALUE - 1500);
+        assertEquals(500, mapping.handleCount());
+        mapping.clearAll();
+        assertEquals(0, mapping.handleCount());
+        assertEquals(0, mapping.heapBytes());
+        assertEquals(Handle.NONE, mapping.get(5));
+    }
+
+    @Test
+    void costsEightBytesPerCachedPagePlusInteriorNodes()
+    {
+        final FileMapping mapping = new FileMapping();
+        final int pages = 32_768;
+        for (long p = 0; p < pages; p++)
+        {
+            mapping.install(p, Handle.handle(1, 1));
+        }
+        final long perPage = 8L * pages;
+        assertTrue(mapping.heapBytes() >= perPage);
+        assertTrue(mapping.heapBytes() <= perPage * 1.02, "heapBytes=" + mapping.heapBytes());
+    }
+
+    /** Writers growing the tree while readers look up: a reader never sees a handle that was not installed there. */
+    @Test
+    void concurrentGrowthLosesNothing() throws Exception
+    {
+        final FileMapping mapping = new FileMapping();
+        final int perThread = 50_000;
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        final Thread[] threads = new Thread[3];
+        for (int t = 0; t < threads.length; t++)
+        {
+            final int id = t;
+            threads[t] = new Thread(() ->
+            {
+                try
+                {
+                    for (int i = 0; i < perThread; i++)
+                    {
+                        final long page = (long)i * threads.length * 97 + id;
+                        mapping.install(page, Handle.handle(id, i + 1));
+                        final long back = mapping.get(page);
+                        if (back != Handle.handle(id, i + 1))
+                        {
+                            throw new AssertionError("page " + page + " read back " + Handle.toString(back));
+                        }
+                    }
+                }
+                catch (final Throwable ex)
+                {
+                    failure.compareAndSet(null, ex);
+                }
+            });
+            threads[t].start();
+        }
+        for (final Thread thread : threads)
+        {
+            thread.join();
+        }
+        assertNull(failure.get());
+        assertEquals((long)perThread * threads.length, mapping.handleCount());
+        for (int t = 0; t < threads.length; t++)
+        {
+            for (int i = 0; i < perThread; i++)
+            {
+                assertEquals(Handle.handle(t, i + 1), mapping.get((long)i * threads.length * 97 + t));
+            }
+        }
+    }
+}
