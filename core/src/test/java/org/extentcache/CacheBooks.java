@@ -1,0 +1,85 @@
+package org.extentcache;
+
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+/**
+ * Checks the books after every test (register with {@code @RegisterExtension}): for each cache the test built
+ * through {@link #track}, no pin is held, every frame is free, retired or resident and indexed, the statistics add
+ * up, and closing the cache returns exactly its reserved off-heap bytes to the JVM's direct-memory pool.
+ */
+public final class CacheBooks implements AfterEachCallback
+{
+    private final List<ExtentCache> caches = new ArrayList<>();
+
+    /**
+     * @param cache a cache the current test built.
+     * @return the cache.
+     */
+    public ExtentCache track(final ExtentCache cache)
+    {
+        caches.add(cache);
+        return cache;
+    }
+
+    @Override
+    public void afterEach(final ExtensionContext context)
+    {
+        try
+        {
+            for (final ExtentCache cache : caches)
+            {
+                if (!cache.isClosed())
+                {
+                    check(cache);
+                }
+            }
+        }
+        finally
+        {
+            caches.forEach(ExtentCache::close);
+            caches.clear();
+        }
+    }
+
+    /**
+     * Checks one cache's books and closes it.
+     *
+     * @param cache an open cache with no operation in flight.
+     */
+    public static void check(final ExtentCache cache)
+    {
+        assertNull(cache.checkBooks(), "books");
+        final CacheStats stats = cache.stats();
+        assertEquals(stats.capacityFrames(), stats.framesResident() + stats.framesFree() + stats.framesRetired(),
+            "frames add up: " + stats);
+        assertEquals((long)stats.framesResident() * stats.pageSize(), stats.frameBytesInUse());
+        final long reserved = stats.offHeapBytesReserved();
+        final long before = directBytesUsed();
+        cache.close();
+        assertEquals(reserved, before - directBytesUsed(), "close returns every reserved off-heap byte");
+    }
+
+    /**
+     * @return bytes the JVM's direct buffer pool has in use.
+     */
+    public static long directBytesUsed()
+    {
+        for (final BufferPoolMXBean pool : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class))
+        {
+            if ("direct".equals(pool.getName()))
+            {
+                return pool.getMemoryUsed();
+            }
+        }
+        throw new IllegalStateException("no direct buffer pool");
+    }
+}

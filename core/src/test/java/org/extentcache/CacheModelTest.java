@@ -1,0 +1,245 @@
+package org.extentcache;
+
+import org.extentcache.device.MemoryBlockDevice;
+import org.extentcache.translate.ExtentStore;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.NoSuchFileException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * fsx-style model test: a seeded random sequence of create / write / clone / clone-range / punch / truncate /
+ * delete on the extent store, with reads through a cache much smaller than the data, checked against plain byte
+ * arrays. Every written byte is stamped with the number of the operation that wrote it, so a bad read names the
+ * operation whose bytes came back. Replay with {@code -Dextentcache.seed=N}; size with {@code -Dextentcache.ops=N}.
+ */
+class CacheModelTest
+{
+    private static final int PAGE = 4096;
+    private static final int MAX_PAGES = 24;
+    private static final int MAX_FILES = 10;
+
+    @RegisterExtension
+    final CacheBooks books = new CacheBooks();
+
+    private final Map<Long, byte[]> model = new HashMap<>();
+    private final Map<Long, Long> sizes = new HashMap<>();
+    private final List<Long> live = new ArrayList<>();
+
+    @Test
+    void randomOperationsMatchThePlainModel() throws IOException
+    {
+        final long seed = Long.getLong("extentcache.seed", System.nanoTime());
+        final int ops = Integer.getInteger("extentcache.ops", 100_000);
+        final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 4 * MAX_FILES * MAX_PAGES);
+        final ExtentStore store = new ExtentStore(device);
+        final ExtentCache cache = books.track(
+            ExtentCache.builder().device(device).translator(store).capacityFrames(32).build());
+        final SplittableRandom random = new SplittableRandom(seed);
+        int op = 0;
+        try
+        {
+            for (op = 1; op <= ops; op++)
+            {
+                step(op, random, store, cache);
+            }
+            for (final long file : live)
+            {
+                verify(op, cache, file, 0, sizes.get(file));
+            }
+        }
+        catch (final AssertionError | IOException | RuntimeException ex)
+        {
+            throw new AssertionError("seed=" + seed + " failed at op " + op + " (replay with -Dextentcache.seed=" +
+                seed + "): " + ex.getMessage(), ex);
+        }
+        final CacheStats stats = cache.stats();
+        assertTrue(stats.reclaims() > 0 && stats.fileHits() > 0 && stats.sharingHits() > 0, stats.toString());
+    }
+
+    private void step(final int op, final SplittableRandom random, final ExtentStore store, final ExtentCache cache)
+        throws IOException
+    {
+        final int choice = random.nextInt(100);
+        if (live.isEmpty() || (choice < 4 && live.size() < MAX_FILES))
+        {
+            final long file = store.create();
+            track(file, new byte[0], 0);
+            return;
+        }
+        final long file = live.get(random.nextInt(live.size()));
+        final long size = sizes.get(file);
+        final long limit = (long)MAX_PAGES * PAGE;
+        if (choice < 20)
+        {
+            final long position = random.nextLong(Math.min(size + 2 * PAGE, limit - 1));
+            final int length = (int)Math.min(1 + random.nextInt(3 * PAGE), limit - position);
+            final byte[] data = new byte[length];
+            for (int i = 0; i < length; i++)
+            {
+                data[i] = stamp(op, position + i);
+            }
+            store.write(file, position, ByteBuffer.wrap(data));
+            final byte[] content = grow(file, position + length);
+            System.arraycopy(data, 0, content, (int)position, length);
+        }
+        else if (choice < 26 && live.size() < MAX_FILES)
+        {
+            final long clone = store.cloneFile(file);
+            track(clone, Arrays.copyOf(model.get(file), (int)size), size);
+        }
+        else if (choice < 34)
+        {
+            cloneRange(random, store, file);
+        }
+        else if (choice < 39)
+        {
+            final long position = random.nextLong(size + 1);
+            final long length = random.nextLong(size - position + PAGE + 1);
+            store.punchHole(file, position, length);
+            final long end = Math.min(size, position + length);
+            if (position < end)
+            {
+                Arrays.fill(model.get(file), (int)position, (int)end, (byte)0);
+            }
+        }
+        else if (choice < 44)
+        {
+            final long newSize = random.nextLong(limit + 1);
+            store.truncate(file, newSize);
+            final byte[] content = model.get(file);
+            if (newSize < size)
+            {
+                Arrays.fill(content, (int)newSize, (int)size, (byte)0);
+            }
+            grow(file, newSize);
+            sizes.put(file, newSize);
+        }
+        else if (choice < 46 && live.size() > 2)
+        {
+            store.delete(file);
+            live.remove(Long.valueOf(file));
+            model.remove(file);
+            sizes.remove(file);
+            final long gone = file;
+            assertThrows(NoSuchFileException.class, () -> cache.file(gone));
+        }
+        else
+        {
+            final long position = random.nextLong(size + PAGE);
+            final long length = 1 + random.nextInt(4 * PAGE);
+            verify(op, cache, file, position, length);
+        }
+    }
+
+    private void cloneRange(final SplittableRandom random, final ExtentStore store, final long src) throws IOException
+    {
+        final long srcSize = sizes.get(src);
+        if (srcSize == 0)
+        {
+            return;
+        }
+        final long dst = live.get(random.nextInt(live.size()));
+        final long srcPages = (srcSize + PAGE - 1) / PAGE;
+        final long srcPage = random.nextLong(srcPages);
+        final long pages = 1 + random.nextLong(Math.min(4, srcPages - srcPage));
+        final long dstPage = random.nextLong(MAX_PAGES - pages + 1);
+        if (src == dst && srcPage < dstPage + pages && dstPage < srcPage + pages)
+        {
+            return;
+        }
+        long length = Math.min(pages * PAGE, srcSize - srcPage * PAGE);
+        if (length % PAGE != 0 && dstPage * PAGE + length < sizes.get(dst))
+        {
+            length -= length % PAGE; // FICLONERANGE: an unaligned tail must reach the destination's end of file
+            if (length == 0)
+            {
+                return;
+            }
+        }
+        store.cloneRange(src, srcPage * PAGE, dst, dstPage * PAGE, length);
+        final byte[] from = model.get(src);
+        final byte[] copy = Arrays.copyOfRange(from, (int)(srcPage * PAGE), (int)(srcPage * PAGE + length));
+        final byte[] to = grow(dst, dstPage * PAGE + length);
+        System.arraycopy(copy, 0, to, (int)(dstPage * PAGE), copy.length);
+    }
+
+    private void verify(final int op, final ExtentCache cache, final long file, final long position, final long length)
+        throws IOException
+    {
+        final long size = sizes.get(file);
+        final ByteBuffer dst = ByteBuffer.allocate((int)length);
+        final int n = cache.file(file).read(position, dst);
+        if (0 == length)
+        {
+            assertEquals(0, n, "a read with no room returns 0, even at end-of-file");
+            return;
+        }
+        if (position >= size)
+        {
+            assertEquals(-1, n, "read at " + position + " of file " + file + " size " + size);
+            return;
+        }
+        assertEquals(Math.min(length, size - position), n, "bytes read from file " + file + " at " + position);
+        final byte[] content = model.get(file);
+        for (int i = 0; i < n; i++)
+        {
+            final long at = position + i;
+            if (dst.get(i) != content[(int)at])
+            {
+                fail("op " + op + ": file " + file + " offset " + at + " (page " + at / PAGE + ") read " +
+                    describe(dst.array(), i, position) + " but the model holds " +
+                    describe(content, (int)at, 0));
+            }
+        }
+    }
+
+    /** Names the operation whose stamp sits at a byte, or says it is a zero. */
+    private static String describe(final byte[] bytes, final int index, final long fileOffsetOfIndex0)
+    {
+        final long at = fileOffsetOfIndex0 + index;
+        final int aligned = index - (int)(at & 3);
+        if (aligned < 0 || aligned + 4 > bytes.length)
+        {
+            return "byte " + bytes[index];
+        }
+        int op = 0;
+        for (int k = 0; k < 4; k++)
+        {
+            op |= (bytes[aligned + k] & 0xFF) << (8 * k);
+        }
+        return op == 0 ? "zeros" : "bytes of op " + op;
+    }
+
+    /** The byte op {@code op} writes at file offset {@code at}: little-endian op number, repeating every 4 bytes. */
+    private static byte stamp(final int op, final long at)
+    {
+        return (byte)(op >>> (8 * (at & 3)));
+    }
+
+    private void track(final long file, final byte[] content, final long size)
+    {
+        live.add(file);
+        model.put(file, Arrays.copyOf(content, MAX_PAGES * PAGE));
+        sizes.put(file, size);
+    }
+
+    private byte[] grow(final long file, final long newEnd)
+    {
+        if (newEnd > sizes.get(file))
+        {
+            sizes.put(file, newEnd);
+        }
+        return model.get(file);
+    }
+}
