@@ -12,6 +12,10 @@ package org.extentcache;
  * @param reclaims                 frames taken back by the CLOCK sweep.
  * @param invalidations            frames dropped because the translator reported their block changed or freed.
  * @param loadFailures             device reads that failed.
+ * @param copyOnWrites             writes that broke sharing (or filled a hole) by moving a page to a fresh block.
+ * @param writebacks               dirty frames written to the device.
+ * @param writebackFailures        device writes of dirty frames that failed (the frames stayed dirty).
+ * @param dirtyFrames              frames holding bytes the device does not have yet.
  * @param capacityFrames           frames in the arena.
  * @param framesResident           frames holding a block (loading, up to date, or orphaned awaiting unpin).
  * @param framesFree               frames on the free list.
@@ -31,6 +35,10 @@ public record CacheStats(
     long reclaims,
     long invalidations,
     long loadFailures,
+    long copyOnWrites,
+    long writebacks,
+    long writebackFailures,
+    int dirtyFrames,
     int capacityFrames,
     int framesResident,
     int framesFree,

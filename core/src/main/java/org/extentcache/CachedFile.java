@@ -1,21 +1,26 @@
 package org.extentcache;
 
 import org.agrona.BufferUtil;
+import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.UnsafeApi;
 import org.extentcache.frame.FrameArena;
 import org.extentcache.frame.Handle;
 import org.extentcache.mapping.FileMapping;
 import org.extentcache.translate.Extent;
+import org.extentcache.translate.Translator;
+import org.agrona.collections.Long2LongHashMap;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ReadOnlyBufferException;
 import java.nio.file.NoSuchFileException;
+import java.util.Arrays;
+import java.util.concurrent.locks.ReentrantLock;
 
 import static org.extentcache.frame.FrameDescriptor.PINS_MASK;
 import static org.extentcache.frame.FrameDescriptor.UPTODATE;
-import static org.extentcache.frame.FrameDescriptor.state;
+import static org.extentcache.frame.FrameDescriptor.baseState;
 
 /**
  * One file as the cache sees it: its size and its mapping of page index to handle. Obtained from
@@ -29,9 +34,27 @@ import static org.extentcache.frame.FrameDescriptor.state;
  * read again by translation. The destination may therefore be written more than once for one call; only the last
  * write counts, and it is what the call returns.
  *
+ * <h2>Writes</h2>
+ * {@link #write(long, ByteBuffer)} goes through the cache, page by page, under the file's writer lock (writers of
+ * one file take turns, like the kernel's {@code i_rwsem}; readers never take it):
+ * <ul>
+ *   <li>An unshared page whose frame only the writer pins is written in place: the frame turns {@code WRITING}
+ *       (readers wait), takes the bytes, and comes back dirty at the next generation.</li>
+ *   <li>A shared page, or a hole, breaks the sharing: the translator reserves a fresh block, a new frame takes the
+ *       old page (copied from the cached frame, read from the device, or zeros; nothing if the write covers the
+ *       whole page) plus the write, is published dirty under the new block, and only then does the translator map
+ *       the page to it. Other files keep the old frame.</li>
+ *   <li>An unshared page whose frame someone else pins gets a new frame for the same block; the pinned frame keeps
+ *       its bytes until its last unpin.</li>
+ * </ul>
+ * Dirty pages reach the device on {@link #flush()}, when the translator announces a clone or another change of
+ * their range, or when more than half the arena is dirty (the writer that crosses the line flushes its own file).
+ * A device write that fails leaves the page dirty and the error reaches the caller of {@code flush}; a later flush
+ * retries it.
+ *
  * <h2>Thread safety</h2>
- * Safe for concurrent use. Reads racing a change of the file (clone-range over it, punch, truncate, delete) see the
- * old or the new contents of each page.
+ * Safe for concurrent use. Reads racing a write see each page entirely before or entirely after it. Reads racing a
+ * change of the file (clone-range over it, punch, truncate, delete) see the old or the new contents of each page.
  *
  * <h2>Allocation</h2>
  * A file hit allocates nothing. A miss allocates a few small objects (an {@link Extent}, a buffer view for the
@@ -48,6 +71,9 @@ public final class CachedFile
     private final FileMapping mapping = new FileMapping();
     private final int pageShift;
     private final long pageMask;
+    private final ReentrantLock writerLock = new ReentrantLock();
+    /** Page &rarr; handle of its dirty frame. Guarded by {@link #writerLock}. */
+    private final Long2LongHashMap dirtyPages = new Long2LongHashMap(Handle.NONE);
     private volatile long size = UNKNOWN_SIZE;
     private volatile boolean deleted;
     private volatile boolean closed;
@@ -77,6 +103,18 @@ public final class CachedFile
     public long size() throws NoSuchFileException
     {
         ensureReadable();
+        return currentSize();
+    }
+
+    /** The size, fetched from the translator if a concurrent {@link ExtentCache#file} has not set it yet. */
+    private long currentSize() throws NoSuchFileException
+    {
+        final long known = size;
+        if (UNKNOWN_SIZE != known)
+        {
+            return known;
+        }
+        initSize(cache.translator().size(file));
         return size;
     }
 
@@ -139,6 +177,345 @@ public final class CachedFile
         return read(position, dst.byteArray(), dst.addressOffset() + offset, length);
     }
 
+    /**
+     * Writes {@code src.remaining()} bytes at {@code position} through the cache, like
+     * {@code FileChannel.write(src, position)}; the file grows if the write ends past end-of-file. The bytes are in
+     * the cache (dirty) when this returns, on the device after {@link #flush()}.
+     *
+     * @param position file offset, {@code >= 0}.
+     * @param src      the bytes; its position advances by the bytes written.
+     * @return bytes written: all of them.
+     * @throws IllegalArgumentException if {@code position < 0} or the write would end past {@code Long.MAX_VALUE}.
+     * @throws NoSuchFileException      if the file was deleted.
+     * @throws IOException              if the device fails a read the write needs (old contents of a partly written
+     *                                  page) or no block is free; pages written before the failure stay written, and
+     *                                  the file's size covers them.
+     * @throws IllegalStateException    if the cache is closed, or no frame can be had.
+     */
+    public int write(final long position, final ByteBuffer src) throws IOException
+    {
+        final int start = src.position();
+        final int length = src.remaining();
+        final int n = src.isDirect() ?
+            write(position, null, BufferUtil.address(src) + start, length) :
+            write(position, src.array(), BufferUtil.ARRAY_BASE_OFFSET + src.arrayOffset() + start, length);
+        src.position(start + n);
+        return n;
+    }
+
+    /**
+     * Writes {@code length} bytes of an Agrona buffer at {@code position}; see {@link #write(long, ByteBuffer)}.
+     *
+     * @param position file offset, {@code >= 0}.
+     * @param src      the source buffer.
+     * @param offset   where in {@code src} the bytes start.
+     * @param length   bytes to write.
+     * @return bytes written: all of them.
+     * @throws IndexOutOfBoundsException if {@code [offset, offset + length)} is outside {@code src}.
+     * @throws IOException               as for {@link #write(long, ByteBuffer)}.
+     */
+    public int write(final long position, final DirectBuffer src, final int offset, final int length)
+        throws IOException
+    {
+        src.boundsCheck(offset, length);
+        return write(position, src.byteArray(), src.addressOffset() + offset, length);
+    }
+
+    /**
+     * Writes every dirty page of this file to the device and waits until the device has them (a device sync).
+     * Returns only when all are there.
+     *
+     * @throws IOException           naming the file, page and device block of the first page that failed; every
+     *                               page that failed stays dirty and a later flush retries it.
+     * @throws NoSuchFileException   if the file was deleted.
+     * @throws IllegalStateException if the cache is closed.
+     */
+    public void flush() throws IOException
+    {
+        writerLock.lock();
+        try
+        {
+            ensureReadable();
+            final long[] written = writeBack(0, Long.MAX_VALUE);
+            try
+            {
+                frames.sync();
+            }
+            catch (final IOException ex)
+            {
+                for (int i = 0; i < written.length; i += 2)
+                {
+                    if (frames.redirty(written[i + 1]))
+                    {
+                        dirtyPages.put(written[i], written[i + 1]);
+                    }
+                }
+                throw new IOException("flushing file " + file + ": device sync failed; its " + written.length / 2 +
+                    " written pages stay dirty: " + ex.getMessage(), ex);
+            }
+        }
+        finally
+        {
+            writerLock.unlock();
+        }
+    }
+
+    /**
+     * @return pages of this file with dirty frames (exact between writes).
+     */
+    public int dirtyPageCount()
+    {
+        writerLock.lock();
+        try
+        {
+            return dirtyPages.size();
+        }
+        finally
+        {
+            writerLock.unlock();
+        }
+    }
+
+    private int write(final long position, final Object base, final long address, final int length) throws IOException
+    {
+        if (position < 0)
+        {
+            throw new IllegalArgumentException("position must be >= 0: position=" + position);
+        }
+        if (position > Long.MAX_VALUE - length)
+        {
+            throw new IllegalArgumentException(
+                "write would end past Long.MAX_VALUE: position=" + position + " length=" + length);
+        }
+        if (0 == length)
+        {
+            ensureReadable();
+            return 0;
+        }
+        writerLock.lock();
+        try
+        {
+            ensureReadable();
+            final Translator translator = cache.translator();
+            final Extent extent = new Extent();
+            int done = 0;
+            try
+            {
+                while (done < length)
+                {
+                    final long at = position + done;
+                    final int inPage = (int)(at & pageMask);
+                    final int n = (int)Math.min(length - done, pageMask + 1 - inPage);
+                    writePage(translator, extent, at >>> pageShift, inPage, base, address + done, n);
+                    done += n;
+                    if (frames.dirtyFrames.get() > arena.capacity() / 2)
+                    {
+                        writeBack(0, Long.MAX_VALUE);
+                    }
+                }
+            }
+            finally
+            {
+                if (done > 0 && position + done > currentSize())
+                {
+                    translator.extend(file, position + done);
+                }
+            }
+            return length;
+        }
+        finally
+        {
+            writerLock.unlock();
+        }
+    }
+
+    private void writePage(final Translator translator, final Extent extent, final long page, final int inPage,
+        final Object base, final long address, final int length) throws IOException
+    {
+        final boolean whole = 0 == inPage && length == pageMask + 1;
+        while (true)
+        {
+            translator.translate(file, page, extent);
+            final long block = extent.blockOf(page);
+            if (Extent.HOLE != block && !extent.isShared())
+            {
+                final long held = whole ? frames.lookup(block) : frames.acquire(block);
+                if (Handle.NONE == held)
+                {
+                    dirtied(page, fillNewFrame(block, Handle.NONE, true, inPage, base, address, length));
+                    return;
+                }
+                if (frames.beginWrite(held))
+                {
+                    UnsafeApi.copyMemory(base, address, null, arena.address(Handle.frame(held)) + inPage, length);
+                    final long written = frames.endWrite(held);
+                    if (Handle.NONE == written)
+                    {
+                        continue;
+                    }
+                    dirtied(page, written);
+                    return;
+                }
+                try
+                {
+                    dirtied(page, fillNewFrame(block, held, whole, inPage, base, address, length));
+                }
+                finally
+                {
+                    frames.unpin(held);
+                }
+                return;
+            }
+
+            final long fresh = translator.reserveBlock(file, page);
+            final long newFrame;
+            final long source = Extent.HOLE == block || whole ? Handle.NONE : acquireOrRelease(translator, block, fresh);
+            try
+            {
+                newFrame = fillNewFrame(fresh, source, whole, inPage, base, address, length);
+            }
+            catch (final RuntimeException | Error ex)
+            {
+                translator.releaseBlock(fresh);
+                throw ex;
+            }
+            finally
+            {
+                if (Handle.NONE != source)
+                {
+                    frames.unpin(source);
+                }
+            }
+            try
+            {
+                translator.commitBlock(file, page, fresh);
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                translator.releaseBlock(fresh);
+                throw ex;
+            }
+            frames.copyOnWrites.increment();
+            dirtied(page, newFrame);
+            return;
+        }
+    }
+
+    private long acquireOrRelease(final Translator translator, final long block, final long fresh) throws IOException
+    {
+        try
+        {
+            return frames.acquire(block);
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            translator.releaseBlock(fresh);
+            throw ex;
+        }
+    }
+
+    /**
+     * Fills a new frame for {@code block} with the old page (from {@code source}'s frame, or zeros if there is none
+     * and the write is partial) and the written bytes, and publishes it dirty.
+     */
+    private long fillNewFrame(final long block, final long source, final boolean whole, final int inPage,
+        final Object base, final long address, final int length)
+    {
+        final long handle = frames.claimPrivate(block);
+        try
+        {
+            final long frameAddress = arena.address(Handle.frame(handle));
+            if (!whole)
+            {
+                if (Handle.NONE != source)
+                {
+                    UnsafeApi.copyMemory(arena.address(Handle.frame(source)), frameAddress, pageMask + 1);
+                }
+                else
+                {
+                    UnsafeApi.setMemory(frameAddress, pageMask + 1, (byte)0);
+                }
+            }
+            UnsafeApi.copyMemory(base, address, null, frameAddress + inPage, length);
+        }
+        catch (final RuntimeException | Error ex)
+        {
+            frames.discardPrivate(handle);
+            throw ex;
+        }
+        frames.publishDirty(block, handle);
+        return handle;
+    }
+
+    private void dirtied(final long page, final long handle)
+    {
+        mapping.install(page, handle);
+        dirtyPages.put(page, handle);
+    }
+
+    /**
+     * Writes back the dirty pages in {@code [firstPage, firstPage + pageCount)}, in page order; the caller holds the
+     * writer lock. Does not sync the device.
+     *
+     * @return the pages written back and their handles, interleaved: {@code {page, handle, page, handle, ...}}.
+     * @throws IOException for the first page that failed (others are tried too; failures stay dirty).
+     */
+    private long[] writeBack(final long firstPage, final long pageCount) throws IOException
+    {
+        if (dirtyPages.isEmpty())
+        {
+            return new long[0];
+        }
+        final long end = firstPage + Math.min(pageCount, Long.MAX_VALUE - firstPage);
+        long[] pages = new long[dirtyPages.size()];
+        int count = 0;
+        final Long2LongHashMap.KeyIterator keys = dirtyPages.keySet().iterator();
+        while (keys.hasNext())
+        {
+            final long page = keys.nextValue();
+            if (page >= firstPage && page < end)
+            {
+                pages[count++] = page;
+            }
+        }
+        pages = Arrays.copyOf(pages, count);
+        Arrays.sort(pages);
+        final long[] written = new long[2 * count];
+        int writtenCount = 0;
+        IOException failure = null;
+        for (final long page : pages)
+        {
+            final long handle = dirtyPages.get(page);
+            try
+            {
+                if (frames.writeback(handle))
+                {
+                    written[writtenCount++] = page;
+                    written[writtenCount++] = handle;
+                }
+                dirtyPages.remove(page);
+            }
+            catch (final IOException ex)
+            {
+                final IOException named = new IOException("flushing file " + file + " page " + page +
+                    " (device block " + frames.blockOf(handle) + ") failed: " + ex.getMessage(), ex);
+                if (null == failure)
+                {
+                    failure = named;
+                }
+                else
+                {
+                    failure.addSuppressed(named);
+                }
+            }
+        }
+        if (null != failure)
+        {
+            throw failure;
+        }
+        return Arrays.copyOf(written, writtenCount);
+    }
+
     private int read(final long position, final Object base, final long address, final int length) throws IOException
     {
         if (position < 0)
@@ -150,7 +527,7 @@ public final class CachedFile
         {
             return 0;
         }
-        final long fileSize = size;
+        final long fileSize = currentSize();
         if (position >= fileSize)
         {
             return -1;
@@ -176,7 +553,7 @@ public final class CachedFile
         {
             final int frame = Handle.frame(handle);
             final long before = arena.stateWord(frame);
-            if (Handle.matches(handle, before) && state(before) == UPTODATE)
+            if (Handle.matches(handle, before) && baseState(before) == UPTODATE)
             {
                 UnsafeApi.copyMemory(null, arena.address(frame) + inPage, base, address, length);
                 UnsafeApi.loadFence();
@@ -211,26 +588,60 @@ public final class CachedFile
                 continue;
             }
             final long handle = frames.acquire(block);
+            final boolean installed;
             try
             {
                 UnsafeApi.copyMemory(null, arena.address(Handle.frame(handle)) + inPage, base, address, length);
-                mapping.install(page, handle);
+                installed = mapping.installIfVersion(page, handle, version);
             }
             finally
             {
                 frames.unpin(handle);
             }
-            if (mapping.version() == version)
+            if (installed)
             {
                 return;
             }
-            mapping.remove(page, handle);
         }
     }
 
     FileMapping mapping()
     {
         return mapping;
+    }
+
+    /**
+     * The translator is about to change {@code [firstPage, firstPage + pageCount)}: keep writers out until
+     * {@link #changeDone()} and, unless the range is being discarded, write its dirty pages back.
+     */
+    void changeComing(final long firstPage, final long pageCount, final boolean discard) throws IOException
+    {
+        writerLock.lock();
+        if (!discard && !closed)
+        {
+            writeBack(firstPage, pageCount);
+        }
+    }
+
+    void changeDone()
+    {
+        writerLock.unlock();
+    }
+
+    /**
+     * Writes back every dirty page without syncing; for the cache-wide flush, which syncs once.
+     */
+    long[] writeBackAll() throws IOException
+    {
+        writerLock.lock();
+        try
+        {
+            return closed || deleted ? new long[0] : writeBack(0, Long.MAX_VALUE);
+        }
+        finally
+        {
+            writerLock.unlock();
+        }
     }
 
     void initSize(final long initial)

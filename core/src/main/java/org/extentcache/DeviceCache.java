@@ -1,5 +1,6 @@
 package org.extentcache;
 
+import org.agrona.UnsafeApi;
 import org.extentcache.device.BlockDevice;
 import org.extentcache.frame.FrameArena;
 import org.extentcache.frame.Handle;
@@ -8,6 +9,7 @@ import org.extentcache.index.DeviceIndex;
 import java.io.IOException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -27,9 +29,22 @@ import static org.extentcache.frame.FrameDescriptor.*;
  *   LOADING/UPTODATE --invalidate(block) (lock; CAS)------&gt; ORPHAN, unindexed
  *   UPTODATE, pins=0, unreferenced --sweep (lock; CAS)----&gt; ORPHAN --&gt; unindexed, freed or reused at once
  *   ORPHAN, last unpin (CAS, then lock)--------------------&gt; FREE, generation + 1 (RETIRED if used up)
+ *   UPTODATE, only the writer's pin --beginWrite (CAS)-----&gt; WRITING, no pins (readers wait, pins refused)
+ *   WRITING --endWrite (release store)---------------------&gt; UPTODATE|DIRTY, generation + 1
+ *   FREE --claimPrivate (lock)-----------------------------&gt; WRITING, unindexed: a frame being filled
+ *   WRITING, unindexed --publish (lock)--------------------&gt; UPTODATE|DIRTY, indexed; any older frame of the
+ *                                                              block is orphaned
+ *   UPTODATE|DIRTY --writeback done (CAS)-------------------&gt; UPTODATE
  *   any frame: pin/unpin = CAS of the pin count at an unchanged generation and state
  * </pre>
- * Freeing always bumps the generation, so every handle to the frame goes stale at once.
+ * Freeing always bumps the generation, so every handle to the frame goes stale at once. An in-place write bumps it
+ * too: that is how an optimistic reader that copied while the writer wrote notices and reads again. Only the
+ * writing file's mapping holds a valid handle to an unshared page's frame, and the writer refreshes it.
+ *
+ * <h2>Dirty frames</h2>
+ * A dirty frame is never reclaimed (the sweep skips it) and never shared: the translator reports the page unshared
+ * before the cache writes in place, and announces a clone with {@code beforeChange} so the cache writes the range
+ * back first. Dirtiness changes only through {@link #casState}, which keeps {@link #dirtyFrames} exact.
  *
  * <h2>Concurrency</h2>
  * One allocation lock serializes index mutations, the free list, the CLOCK hand and invalidation: roughly 100 ns
@@ -60,12 +75,18 @@ final class DeviceCache implements AutoCloseable
     private final ReentrantLock lock = new ReentrantLock();
     private final ConcurrentHashMap<Long, IOException> loadErrors = new ConcurrentHashMap<>();
     private final int[] victim = new int[1];
+    /** Set under {@link #lock} by {@link #close()}; checked under it by callers that may race a close. */
+    private boolean closed;
 
     final LongAdder sharingHits = new LongAdder();
     final LongAdder deviceReads = new LongAdder();
     final LongAdder reclaims = new LongAdder();
     final LongAdder invalidations = new LongAdder();
     final LongAdder loadFailures = new LongAdder();
+    final LongAdder writebacks = new LongAdder();
+    final LongAdder copyOnWrites = new LongAdder();
+    final LongAdder writebackFailures = new LongAdder();
+    final AtomicInteger dirtyFrames = new AtomicInteger();
 
     DeviceCache(final BlockDevice device, final int pageSize, final int capacity)
     {
@@ -114,9 +135,14 @@ final class DeviceCache implements AutoCloseable
                 }
             }
 
-            final long[] claim = findOrClaim(block);
+            final long[] claim = findOrClaim(block, true);
             final long handle = claim[0];
-            if (0 == claim[1])
+            if (BUSY == claim[1])
+            {
+                awaitChange(Handle.frame(handle), claim[2]);
+                continue;
+            }
+            if (FOUND == claim[1])
             {
                 if (awaitUpToDate(handle, block))
                 {
@@ -184,26 +210,17 @@ final class DeviceCache implements AutoCloseable
         lock.lock();
         try
         {
+            if (closed)
+            {
+                return;
+            }
             final int frame = index.findLocked(block);
             if (NO_FRAME == frame)
             {
                 return;
             }
-            index.remove(block, frame);
             invalidations.increment();
-            while (true)
-            {
-                final long word = arena.stateWord(frame);
-                final long orphan = withState(word, ORPHAN);
-                if (arena.casStateWord(frame, word, orphan))
-                {
-                    if (pins(orphan) == 0)
-                    {
-                        arena.free(frame, orphan);
-                    }
-                    return;
-                }
-            }
+            orphanLocked(block, frame);
         }
         finally
         {
@@ -244,6 +261,7 @@ final class DeviceCache implements AutoCloseable
             int free = 0;
             int retired = 0;
             int indexed = 0;
+            int dirty = 0;
             for (int frame = 0; frame < arena.capacity(); frame++)
             {
                 final long word = arena.stateWord(frame);
@@ -252,7 +270,8 @@ final class DeviceCache implements AutoCloseable
                 {
                     return "frame " + frame + " still pinned: pins=" + pins(word) + " state=" + stateName(state);
                 }
-                switch (state)
+                dirty += isDirty(word) ? 1 : 0;
+                switch (baseState(word))
                 {
                     case FREE:
                         free++;
@@ -281,6 +300,10 @@ final class DeviceCache implements AutoCloseable
             {
                 return "retired frames " + retired + " but the arena counts " + arena.retiredCount();
             }
+            if (dirty != dirtyFrames.get())
+            {
+                return "dirty frames " + dirty + " but the cache counts " + dirtyFrames.get();
+            }
             if (indexed != index.size())
             {
                 return "up-to-date frames " + indexed + " but the index holds " + index.size() + " entries";
@@ -304,6 +327,7 @@ final class DeviceCache implements AutoCloseable
         lock.lock();
         try
         {
+            closed = true;
             index.close();
             arena.close();
         }
@@ -314,16 +338,18 @@ final class DeviceCache implements AutoCloseable
     }
 
     /**
-     * Pins a frame found without the lock, if it still holds {@code block} and is loading or up to date.
+     * Pins a frame found without the lock, if it still holds {@code block} and is loading or up to date (dirty or
+     * not).
      *
-     * @return the pinned handle, or {@link Handle#NONE} if the frame changed hands (take the locked path).
+     * @return the pinned handle, or {@link Handle#NONE} if the frame changed hands or is being written (take the
+     * locked path).
      */
     private long tryPin(final int frame, final long block)
     {
         while (true)
         {
             final long word = arena.stateWord(frame);
-            final int state = state(word);
+            final int state = baseState(word);
             if ((state != UPTODATE && state != LOADING) || pins(word) == MAX_PINS || arena.deviceBlock(frame) != block)
             {
                 return Handle.NONE;
@@ -335,17 +361,26 @@ final class DeviceCache implements AutoCloseable
         }
     }
 
+    /** {@link #findOrClaim} outcome: an indexed frame, pinned. */
+    private static final long FOUND = 0;
+    /** {@link #findOrClaim} outcome: a frame claimed and indexed as LOADING with the caller's pin; load it. */
+    private static final long CLAIMED = 1;
+    /** {@link #findOrClaim} outcome: the indexed frame is being written; wait for its word to change. */
+    private static final long BUSY = 2;
+    /** {@link #findOrClaim} outcome: not indexed, and the caller did not ask to claim. */
+    private static final long ABSENT = 3;
+
     /**
-     * Under the lock: pins the block's indexed frame, or claims a free frame, indexes it as {@code LOADING} with the
-     * caller's pin, and returns it for the caller to load.
+     * Under the lock: pins the block's indexed frame, or (if asked) claims a free frame and indexes it as
+     * {@code LOADING} with the caller's pin.
      *
-     * @return {@code {pinned handle, 0}} for a frame already indexed, or {@code {pinned handle, 1}} for a frame the
-     * caller claimed and must load. Allocates: for the miss path only.
+     * @return {@code {handle, outcome, stateWord}}; the outcome is {@link #FOUND}, {@link #CLAIMED}, {@link #BUSY}
+     * (handle and word name the busy frame) or {@link #ABSENT}. Allocates: for miss paths only.
      */
-    private long[] findOrClaim(final long block)
+    private long[] findOrClaim(final long block, final boolean claim)
     {
         final long deadline = System.nanoTime() + CLAIM_TIMEOUT_NANOS;
-        int backoff = 0;
+        int attempt = 0;
         while (true)
         {
             lock.lock();
@@ -354,13 +389,22 @@ final class DeviceCache implements AutoCloseable
                 final int found = index.findLocked(block);
                 if (NO_FRAME != found)
                 {
+                    final long word = arena.stateWord(found);
+                    if (baseState(word) == WRITING)
+                    {
+                        return new long[]{Handle.handle(found, generation(word)), BUSY, word};
+                    }
                     final long handle = tryPin(found, block);
                     if (Handle.NONE == handle)
                     {
                         throw new IllegalStateException("pin count overflow on frame " + found +
                             " for device block " + block + ": more than " + MAX_PINS + " pins");
                     }
-                    return new long[]{handle, 0};
+                    return new long[]{handle, FOUND, 0};
+                }
+                if (!claim)
+                {
+                    return new long[]{Handle.NONE, ABSENT, 0};
                 }
                 final int frame = claimLocked();
                 if (NO_FRAME != frame)
@@ -369,29 +413,343 @@ final class DeviceCache implements AutoCloseable
                     arena.deviceBlock(frame, block);
                     arena.putStateWordRelease(frame, packStateWord(generation, LOADING, 1));
                     index.insert(block, frame);
-                    return new long[]{Handle.handle(frame, generation), 1};
+                    return new long[]{Handle.handle(frame, generation), CLAIMED, 0};
                 }
             }
             finally
             {
                 lock.unlock();
             }
-            if (System.nanoTime() - deadline > 0)
+            backOff(attempt++, deadline, block);
+        }
+    }
+
+    /**
+     * Claims a frame for a writer to fill before publishing it with {@link #publishDirty}: off the free list or
+     * reclaimed, in state {@code WRITING}, unindexed, so neither readers nor the sweep can see it.
+     *
+     * @param block the device block it will hold (for messages).
+     * @return the frame's handle (not pinned: the writer owns the frame outright).
+     */
+    long claimPrivate(final long block)
+    {
+        final long deadline = System.nanoTime() + CLAIM_TIMEOUT_NANOS;
+        int attempt = 0;
+        while (true)
+        {
+            lock.lock();
+            try
             {
-                final int[] counts = counts();
-                throw new IllegalStateException("no frame can be reclaimed for device block " + block +
-                    ": every one of " + arena.capacity() + " frames is pinned or loading (resident=" + counts[0] +
-                    " free=" + counts[1] + " retired=" + counts[2] + "); the cache is too small for the pins held");
+                final int frame = claimLocked();
+                if (NO_FRAME != frame)
+                {
+                    final long generation = generation(arena.stateWord(frame));
+                    arena.deviceBlock(frame, block);
+                    arena.putStateWordRelease(frame, packStateWord(generation, WRITING, 0));
+                    UnsafeApi.storeFence(); // pairs with the optimistic reader's loadFence: word first, then bytes
+                    return Handle.handle(frame, generation);
+                }
             }
-            backoff = Math.min(backoff + 1, 20);
-            if (backoff < 10)
+            finally
             {
-                Thread.yield();
+                lock.unlock();
             }
-            else
+            backOff(attempt++, deadline, block);
+        }
+    }
+
+    /**
+     * Publishes a frame filled by its writer as the block's dirty frame. Any frame already indexed for the block is
+     * orphaned: it holds older bytes (a copy-on-write of a pinned frame) or stale ones (a fresh block that somebody
+     * loaded before it was reallocated).
+     *
+     * @param block  the device block.
+     * @param handle a frame from {@link #claimPrivate}.
+     */
+    void publishDirty(final long block, final long handle)
+    {
+        final int frame = Handle.frame(handle);
+        lock.lock();
+        try
+        {
+            final int older = index.findLocked(block);
+            if (NO_FRAME != older)
             {
-                LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(50L << (backoff - 10)));
+                orphanLocked(block, older);
             }
+            final long word = arena.stateWord(frame);
+            index.insert(block, frame);
+            casState(frame, word, packStateWord(generation(handle), UPTODATE | DIRTY, 0));
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Frees a frame from {@link #claimPrivate} that will not be published.
+     *
+     * @param handle the frame.
+     */
+    void discardPrivate(final long handle)
+    {
+        final int frame = Handle.frame(handle);
+        lock.lock();
+        try
+        {
+            final long orphan = packStateWord(generation(handle), ORPHAN, 0);
+            arena.putStateWordRelease(frame, orphan);
+            arena.free(frame, orphan);
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Finds a block's frame without loading it: the cached-or-nothing half of {@link #acquire}.
+     *
+     * @param block device block.
+     * @return a pinned handle to the up-to-date frame, or {@link Handle#NONE} if the block is not cached.
+     * @throws IOException if the block was loading and the load failed.
+     */
+    long lookup(final long block) throws IOException
+    {
+        while (true)
+        {
+            final long[] found = findOrClaim(block, false);
+            if (ABSENT == found[1])
+            {
+                return Handle.NONE;
+            }
+            if (BUSY == found[1])
+            {
+                awaitChange(Handle.frame(found[0]), found[2]);
+                continue;
+            }
+            if (awaitUpToDate(found[0], block))
+            {
+                return found[0];
+            }
+        }
+    }
+
+    /**
+     * Takes a pinned frame for writing in place, if the caller's pin is the only one.
+     *
+     * @param handle a pinned handle from {@link #acquire} or {@link #lookup}.
+     * @return true if the frame is now {@code WRITING} and the caller's pin became its ownership; false if others hold
+     * pins too (the caller still holds its pin and must write to a new frame instead), or its generations are
+     * nearly used up.
+     */
+    boolean beginWrite(final long handle)
+    {
+        final int frame = Handle.frame(handle);
+        while (true)
+        {
+            final long word = arena.stateWord(frame);
+            if (!Handle.matches(handle, word) || baseState(word) != UPTODATE || pins(word) != 1 ||
+                generation(word) + 1 >= MAX_GENERATION - 1)
+            {
+                return false;
+            }
+            final long writing = (word & ~(STATE_MASK << STATE_SHIFT) & ~PINS_MASK) |
+                ((long)(WRITING | (state(word) & DIRTY)) << STATE_SHIFT);
+            if (arena.casStateWord(frame, word, writing))
+            {
+                UnsafeApi.storeFence(); // readers that see a byte of the write see WRITING or later first
+                return true;
+            }
+        }
+    }
+
+    /**
+     * Ends an in-place write begun by {@link #beginWrite}: the frame becomes dirty at the next generation, so every
+     * optimistic reader that copied during the write sees the word change and reads again.
+     *
+     * @param handle the handle given to {@link #beginWrite}.
+     * @return the frame's new handle (not pinned), or {@link Handle#NONE} if the block was invalidated during the
+     * write (its frame is freed and the write dropped with it, as if it had come just before the invalidation).
+     */
+    long endWrite(final long handle)
+    {
+        final int frame = Handle.frame(handle);
+        final long generation = generation(handle) + 1;
+        while (true)
+        {
+            final long word = arena.stateWord(frame);
+            if (baseState(word) == ORPHAN)
+            {
+                lock.lock();
+                try
+                {
+                    arena.free(frame, word);
+                }
+                finally
+                {
+                    lock.unlock();
+                }
+                waiters.wakeAll(frame);
+                return Handle.NONE;
+            }
+            if (casState(frame, word, packStateWord(generation, UPTODATE | DIRTY, 0)))
+            {
+                waiters.wakeAll(frame);
+                return Handle.handle(frame, generation);
+            }
+        }
+    }
+
+    /**
+     * Writes a dirty frame back to its block. The caller holds the writer lock of the file that owns the page, so no
+     * write changes the frame meanwhile; readers may pin it.
+     *
+     * @param handle the handle the file's dirty set holds.
+     * @return true if the frame was written back; false if there was nothing to do (the handle went stale: the page
+     * was remapped, punched or invalidated and its dirty bytes dropped with it; or the frame is clean).
+     * @throws IOException if the device write failed; the frame stays dirty.
+     */
+    boolean writeback(final long handle) throws IOException
+    {
+        final int frame = Handle.frame(handle);
+        final long word = arena.stateWord(frame);
+        if (!Handle.matches(handle, word) || baseState(word) != UPTODATE || !isDirty(word) ||
+            pins(word) == MAX_PINS || !arena.casStateWord(frame, word, word + 1))
+        {
+            return false;
+        }
+        final long block = arena.deviceBlock(frame);
+        try
+        {
+            device.write(block, arena.frameBuffer(frame));
+            writebacks.increment();
+            while (true)
+            {
+                final long current = arena.stateWord(frame);
+                if (casState(frame, current, withState(current, state(current) & ~DIRTY)))
+                {
+                    return true;
+                }
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            writebackFailures.increment();
+            throw ex;
+        }
+        finally
+        {
+            unpin(handle);
+        }
+    }
+
+    /**
+     * Marks a frame dirty again after its writeback could not be made durable (the device sync failed).
+     *
+     * @param handle the handle written back.
+     * @return true if the frame was still valid and is dirty again.
+     */
+    boolean redirty(final long handle)
+    {
+        final int frame = Handle.frame(handle);
+        while (true)
+        {
+            final long word = arena.stateWord(frame);
+            if (!Handle.matches(handle, word) || baseState(word) != UPTODATE)
+            {
+                return false;
+            }
+            if (isDirty(word) || casState(frame, word, withState(word, state(word) | DIRTY)))
+            {
+                return true;
+            }
+        }
+    }
+
+    /**
+     * Makes every completed device write durable.
+     *
+     * @throws IOException if the device cannot.
+     */
+    void sync() throws IOException
+    {
+        device.sync();
+    }
+
+    /**
+     * @param handle a handle.
+     * @return the device block its frame holds, if the handle is still valid; else -1.
+     */
+    long blockOf(final long handle)
+    {
+        final int frame = Handle.frame(handle);
+        final long word = arena.stateWord(frame);
+        final long block = arena.deviceBlock(frame);
+        return Handle.matches(handle, word) && arena.stateWord(frame) == word ? block : -1;
+    }
+
+    /**
+     * Waits for a frame's state word to change from {@code word}: a writer is in it.
+     */
+    private void awaitChange(final int frame, final long word)
+    {
+        waiters.awaitChange(arena, frame, word);
+    }
+
+    /**
+     * The one place a frame's state changes by CAS when dirtiness may change; keeps {@link #dirtyFrames} exact.
+     */
+    private boolean casState(final int frame, final long expected, final long update)
+    {
+        if (!arena.casStateWord(frame, expected, update))
+        {
+            return false;
+        }
+        if (isDirty(expected) != isDirty(update))
+        {
+            dirtyFrames.addAndGet(isDirty(update) ? 1 : -1);
+        }
+        return true;
+    }
+
+    /** Takes a frame out of the index for good; freed now if unpinned, else by its last unpin. Caller holds lock. */
+    private void orphanLocked(final long block, final int frame)
+    {
+        index.remove(block, frame);
+        while (true)
+        {
+            final long word = arena.stateWord(frame);
+            final long orphan = withState(word, ORPHAN);
+            if (casState(frame, word, orphan))
+            {
+                if (pins(orphan) == 0 && baseState(word) != WRITING)
+                {
+                    arena.free(frame, orphan);
+                }
+                return;
+            }
+        }
+    }
+
+    private void backOff(final int attempt, final long deadline, final long block)
+    {
+        if (System.nanoTime() - deadline > 0)
+        {
+            final int[] counts = counts();
+            throw new IllegalStateException("no frame can be reclaimed for device block " + block +
+                ": every one of " + arena.capacity() + " frames is pinned, loading or dirty (resident=" + counts[0] +
+                " free=" + counts[1] + " retired=" + counts[2] + " dirty=" + dirtyFrames.get() +
+                "); the cache is too small for the pins held, or dirty pages need flushing");
+        }
+        if (attempt < 10)
+        {
+            Thread.yield();
+        }
+        else
+        {
+            LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(50L << Math.min(attempt - 10, 10)));
         }
     }
 
@@ -423,24 +781,25 @@ final class DeviceCache implements AutoCloseable
     private long load(final long handle, final long block) throws IOException
     {
         final int frame = Handle.frame(handle);
+        UnsafeApi.storeFence(); // the claim's word change is visible before any byte the device read stores
         try
         {
             device.read(block, arena.frameBuffer(frame));
         }
-        catch (final IOException | RuntimeException ex)
+        catch (final Throwable ex)
         {
             failLoad(handle, block, ex);
-            if (ex instanceof RuntimeException)
+            if (ex instanceof IOException)
             {
-                throw (RuntimeException)ex;
+                throw new IOException("reading device block " + block + " failed: " + ex.getMessage(), ex);
             }
-            throw new IOException("reading device block " + block + " failed: " + ex.getMessage(), ex);
+            throw ex;
         }
         deviceReads.increment();
         while (true)
         {
             final long word = arena.stateWord(frame);
-            if (state(word) != LOADING)
+            if (baseState(word) != LOADING)
             {
                 waiters.wakeAll(frame);
                 unpin(handle);
@@ -456,7 +815,7 @@ final class DeviceCache implements AutoCloseable
         return handle;
     }
 
-    private void failLoad(final long handle, final long block, final Exception cause)
+    private void failLoad(final long handle, final long block, final Throwable cause)
     {
         final int frame = Handle.frame(handle);
         loadFailures.increment();
@@ -468,7 +827,7 @@ final class DeviceCache implements AutoCloseable
             while (true)
             {
                 final long word = arena.stateWord(frame);
-                if (state(word) != LOADING)
+                if (baseState(word) != LOADING)
                 {
                     break;
                 }
@@ -497,12 +856,12 @@ final class DeviceCache implements AutoCloseable
     {
         final int frame = Handle.frame(handle);
         long word = arena.stateWord(frame);
-        if (state(word) == LOADING)
+        if (baseState(word) == LOADING)
         {
             waiters.awaitLoaded(arena, handle);
             word = arena.stateWord(frame);
         }
-        if (state(word) == UPTODATE)
+        if (baseState(word) == UPTODATE)
         {
             return true;
         }

@@ -5,6 +5,7 @@ import org.extentcache.frame.FrameArena;
 import org.extentcache.translate.TranslationListener;
 import org.extentcache.translate.Translator;
 
+import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
@@ -32,7 +33,14 @@ import java.util.concurrent.atomic.LongAdder;
  * The cache registers a {@link TranslationListener} with its translator. When a file's pages are remapped the
  * cache drops that file's handles for them; when a block is freed or rewritten behind the cache, the cache drops
  * its frame. A read that overlaps such a change returns the old or the new contents of each page, never bytes of
- * another block; a read that starts after the change returns completes sees the new contents.
+ * another block; a read that starts after the change has returned sees the new contents. Before the translator
+ * changes a file on its own (clone, punch, truncate, delete) it announces the change, and the cache writes the
+ * range's dirty pages back and holds the file's writers off until it is done.
+ *
+ * <h2>Writes</h2>
+ * {@link CachedFile#write} writes through the cache with copy-on-write for shared pages; {@link CachedFile#flush}
+ * and {@link #flush()} write dirty pages back. Until a page is flushed, the translator may already map it to a
+ * fresh block whose bytes on the device are not yet written: read such a file through the cache, not around it.
  *
  * <h2>Thread safety and ownership</h2>
  * All methods are safe for concurrent use, except {@link #close()}, which must not race with other calls on the
@@ -151,6 +159,10 @@ public final class ExtentCache implements AutoCloseable
             frames.reclaims.sum(),
             frames.invalidations.sum(),
             frames.loadFailures.sum(),
+            frames.copyOnWrites.sum(),
+            frames.writebacks.sum(),
+            frames.writebackFailures.sum(),
+            frames.dirtyFrames.get(),
             arena.capacity(),
             counts[0],
             counts[1],
@@ -218,9 +230,83 @@ public final class ExtentCache implements AutoCloseable
         }
     }
 
+    /**
+     * Writes every dirty page of every file to the device, then syncs the device once.
+     *
+     * @throws IOException           for the first file that failed (the others are flushed too; failed pages stay
+     *                               dirty).
+     * @throws IllegalStateException if the cache is closed.
+     */
+    public void flush() throws IOException
+    {
+        ensureOpen();
+        IOException failure = null;
+        for (final CachedFile file : files.values())
+        {
+            try
+            {
+                file.writeBackAll();
+            }
+            catch (final IOException ex)
+            {
+                if (null == failure)
+                {
+                    failure = ex;
+                }
+                else
+                {
+                    failure.addSuppressed(ex);
+                }
+            }
+        }
+        if (null != failure)
+        {
+            throw failure;
+        }
+        frames.sync();
+    }
+
     /** Keeps file mappings and frames consistent with the translator; see {@link TranslationListener}. */
     private final class Listener implements TranslationListener
     {
+        /** Files whose writer lock this thread took in {@link #beforeChange}, innermost last; null for none. */
+        private final ThreadLocal<java.util.ArrayDeque<Object>> changing =
+            ThreadLocal.withInitial(java.util.ArrayDeque::new);
+        private final Object none = new Object();
+
+        @Override
+        public void beforeChange(final long file, final long firstPage, final long pageCount, final boolean discard)
+            throws IOException
+        {
+            CachedFile cached = null;
+            if (!closed)
+            {
+                try
+                {
+                    cached = file(file);
+                }
+                catch (final NoSuchFileException | IllegalStateException ex)
+                {
+                    cached = null;
+                }
+            }
+            changing.get().addLast(null == cached ? none : cached);
+            if (null != cached)
+            {
+                cached.changeComing(firstPage, pageCount, discard);
+            }
+        }
+
+        @Override
+        public void afterChange(final long file)
+        {
+            final Object cached = changing.get().pollLast();
+            if (cached instanceof CachedFile)
+            {
+                ((CachedFile)cached).changeDone();
+            }
+        }
+
         @Override
         public void pagesChanged(final long file, final long firstPage, final long pageCount, final long size)
         {

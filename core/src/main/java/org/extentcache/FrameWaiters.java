@@ -62,6 +62,38 @@ final class FrameWaiters
     }
 
     /**
+     * Waits until the frame's state word is no longer {@code word} (a writer owns the frame). Interrupts are
+     * remembered and restored, as in {@link #awaitLoaded}.
+     *
+     * @param arena the frames.
+     * @param frame frame number.
+     * @param word  the word seen.
+     */
+    void awaitChange(final FrameArena arena, final int frame, final long word)
+    {
+        final Object bucket = buckets[frame & mask];
+        boolean interrupted = false;
+        synchronized (bucket)
+        {
+            while (arena.stateWord(frame) == word)
+            {
+                try
+                {
+                    bucket.wait();
+                }
+                catch (final InterruptedException ex)
+                {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
      * Wakes every thread waiting on the frame's bucket; call after the frame left {@code LOADING}.
      *
      * @param frame frame number.

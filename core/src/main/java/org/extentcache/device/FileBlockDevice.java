@@ -2,6 +2,7 @@ package org.extentcache.device;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -14,13 +15,18 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>The file is sized to {@code blockSize * blockCount} bytes when opened (sparse where the filesystem allows);
  * blocks never written read as zeros.
  *
+ * <p><b>Interrupts</b>: a {@link FileChannel} closes itself when a thread blocked in it is interrupted, which would
+ * fail every later transfer of every thread. This device instead reopens the file and retries the transfer, then
+ * restores the thread's interrupt status: an interrupt never costs the device or the cache above it.
+ *
  * <p>Thread safety: safe for concurrent use. Closing while transfers are in flight makes them fail with
  * {@link java.nio.channels.ClosedChannelException}.
  */
 public final class FileBlockDevice implements BlockDevice
 {
     private final Path path;
-    private final FileChannel channel;
+    private volatile FileChannel channel;
+    private volatile boolean closed;
     private final int blockSize;
     private final long blockCount;
     private final AtomicLong blocksRead = new AtomicLong();
@@ -90,23 +96,44 @@ public final class FileBlockDevice implements BlockDevice
     {
         final long blocks = BlockDevice.checkTransfer(this, block, dst.remaining());
         final int start = dst.position();
-        long position = block * blockSize;
+        boolean interrupted = false;
         try
         {
-            while (dst.hasRemaining())
+            while (true)
             {
-                final int n = channel.read(dst, position);
-                if (n < 0)
+                final FileChannel current = channel;
+                long position = block * blockSize;
+                try
                 {
-                    throw new IOException("unexpected end of device file " + path + " at position " + position);
+                    while (dst.hasRemaining())
+                    {
+                        final int n = current.read(dst, position);
+                        if (n < 0)
+                        {
+                            throw new IOException("unexpected end of device file " + path + " at position " + position);
+                        }
+                        position += n;
+                    }
+                    break;
                 }
-                position += n;
+                catch (final ClosedChannelException ex)
+                {
+                    dst.position(start);
+                    interrupted |= reopenAfter(current, ex);
+                }
+                catch (final IOException ex)
+                {
+                    dst.position(start);
+                    throw ex;
+                }
             }
         }
-        catch (final IOException ex)
+        finally
         {
-            dst.position(start);
-            throw ex;
+            if (interrupted)
+            {
+                Thread.currentThread().interrupt();
+            }
         }
         blocksRead.addAndGet(blocks);
     }
@@ -115,18 +142,90 @@ public final class FileBlockDevice implements BlockDevice
     public void write(final long block, final ByteBuffer src) throws IOException
     {
         final long blocks = BlockDevice.checkTransfer(this, block, src.remaining());
-        long position = block * blockSize;
-        while (src.hasRemaining())
+        final int start = src.position();
+        boolean interrupted = false;
+        try
         {
-            position += channel.write(src, position);
+            while (true)
+            {
+                final FileChannel current = channel;
+                long position = block * blockSize;
+                try
+                {
+                    while (src.hasRemaining())
+                    {
+                        position += current.write(src, position);
+                    }
+                    break;
+                }
+                catch (final ClosedChannelException ex)
+                {
+                    src.position(start);
+                    interrupted |= reopenAfter(current, ex);
+                }
+            }
+        }
+        finally
+        {
+            if (interrupted)
+            {
+                Thread.currentThread().interrupt();
+            }
         }
         blocksWritten.addAndGet(blocks);
+    }
+
+    /**
+     * A transfer found the channel closed: if the device is open, the channel was closed by an interrupt (of this
+     * thread or another); open a new one unless another thread already did.
+     *
+     * @return true if this thread's interrupt status was set (and is now cleared, for the retry).
+     * @throws ClosedChannelException if the device itself is closed.
+     */
+    private boolean reopenAfter(final FileChannel broken, final ClosedChannelException cause) throws IOException
+    {
+        final boolean interrupted = Thread.interrupted();
+        synchronized (this)
+        {
+            if (closed)
+            {
+                throw cause;
+            }
+            if (channel == broken)
+            {
+                channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            }
+        }
+        return interrupted;
     }
 
     @Override
     public void sync() throws IOException
     {
-        channel.force(false);
+        boolean interrupted = false;
+        try
+        {
+            while (true)
+            {
+                final FileChannel current = channel;
+                try
+                {
+                    current.force(false);
+                    return;
+                }
+                catch (final ClosedChannelException ex)
+                {
+                    interrupted |= reopenAfter(current, ex);
+                }
+            }
+        }
+        finally
+        {
+            if (interrupted)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /**
@@ -156,6 +255,10 @@ public final class FileBlockDevice implements BlockDevice
     @Override
     public void close() throws IOException
     {
+        synchronized (this)
+        {
+            closed = true;
+        }
         channel.close();
     }
 

@@ -273,8 +273,9 @@ public final class FrameArena implements AutoCloseable
     }
 
     /**
-     * Finds a victim with a CLOCK sweep and takes it out of service: a frame that is {@code UPTODATE}, unpinned and
-     * not referenced since the hand last passed. Referenced frames get their bit cleared (a second chance). The
+     * Finds a victim with a CLOCK sweep and takes it out of service: a frame that is {@code UPTODATE}, clean,
+     * unpinned and not referenced since the hand last passed. Dirty frames are skipped: they must be written back
+     * first, which is the writers' job (a writer flushes its file when too many frames are dirty). Referenced frames get their bit cleared (a second chance). The
      * caller holds the allocation lock and must then drop the victim from the device index and {@link #free} it or
      * reuse it.
      *

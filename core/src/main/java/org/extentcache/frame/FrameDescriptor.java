@@ -32,12 +32,15 @@ package org.extentcache.frame;
  *   <li><b>generation</b> starts at 1 and is bumped each time the frame is freed; a {@link Handle} is valid while its
  *       generation equals the frame's. A frame whose generation would reach {@link #MAX_GENERATION} is
  *       {@link #RETIRED} instead, so a generation is never reused and a stale handle can never become valid again.</li>
- *   <li><b>state</b>: {@link #FREE}, {@link #LOADING}, {@link #UPTODATE}, {@link #ORPHAN}, {@link #RETIRED}.</li>
+ *   <li><b>state</b>: low four bits the base state ({@link #FREE}, {@link #LOADING}, {@link #UPTODATE},
+ *       {@link #WRITING}, {@link #ORPHAN}, {@link #RETIRED}); bit 4 the {@link #DIRTY} flag (the frame holds bytes
+ *       the device does not have yet).</li>
  *   <li><b>pins</b>: references that keep the frame's memory and contents stable: the loading thread, threads
  *       waiting for the load, and readers copying on the slow path.</li>
  * </ul>
- * The device block field is written only while the frame is owned by the claiming thread (under the arena lock,
- * state {@link #FREE}) and is published by the release store of the state word that follows; it is read after an
+ * The device block field is written only while no reader can trust it: by the claiming thread (under the arena
+ * lock, state {@link #FREE}) before the release store of the state word that publishes the frame, and when the
+ * frame is freed (state {@link #ORPHAN}, unindexed); it is read after an
  * acquire load of the state word, and trusted only if a later CAS or re-read of the word shows it unchanged.
  */
 public final class FrameDescriptor
@@ -86,6 +89,15 @@ public final class FrameDescriptor
     public static final int ORPHAN = 3;
     /** Out of service for good: its generations are used up. */
     public static final int RETIRED = 4;
+    /**
+     * Owned by one writer: being written in place (readers wait and re-read; no pins may be taken), or claimed and
+     * being filled before it is published in the device index.
+     */
+    public static final int WRITING = 5;
+    /** Flag: the frame's bytes are newer than the device's. Never set on a shared block's frame. */
+    public static final int DIRTY = 0x10;
+    /** Mask of the base state within the state field. */
+    public static final int BASE_STATE_MASK = 0x0F;
 
     /** "No frame" in the free-list link and in lookups. */
     public static final int NO_FRAME = -1;
@@ -170,6 +182,24 @@ public final class FrameDescriptor
 
     /**
      * @param word a state word.
+     * @return its base state, without flags.
+     */
+    public static int baseState(final long word)
+    {
+        return state(word) & BASE_STATE_MASK;
+    }
+
+    /**
+     * @param word a state word.
+     * @return true if the {@link #DIRTY} flag is set.
+     */
+    public static boolean isDirty(final long word)
+    {
+        return (state(word) & DIRTY) != 0;
+    }
+
+    /**
+     * @param word a state word.
      * @return its pin count.
      */
     public static long pins(final long word)
@@ -193,8 +223,13 @@ public final class FrameDescriptor
      */
     public static String stateName(final int state)
     {
+        if ((state & DIRTY) != 0)
+        {
+            return stateName(state & ~DIRTY) + "|DIRTY";
+        }
         switch (state)
         {
+            case WRITING: return "WRITING";
             case FREE: return "FREE";
             case LOADING: return "LOADING";
             case UPTODATE: return "UPTODATE";

@@ -23,10 +23,11 @@ import java.lang.invoke.VarHandle;
  * are changed with volatile stores or CAS.
  *
  * <p>Stale handles need no cleanup for correctness: a handle is checked against its frame's generation on use.
- * The mapping also keeps a <em>version</em>, bumped before each {@link #clear}: a reader that translated a page
- * reads the version before translating and again after installing the handle; if it moved, the translation may be
- * stale and the reader clears what it installed and tries again. Both sides use volatile (sequentially consistent)
- * accesses, so either the clear sees the installed handle or the installer sees the new version.
+ * The mapping also keeps a <em>version</em>, bumped at the start of each {@link #clear}: a reader that translated a
+ * page reads the version before translating and installs its handle with {@link #installIfVersion}, which
+ * refuses if the version moved. That check and the clears share this object's monitor, so a handle made from a
+ * stale translation is never visible to another reader, even briefly. The monitor is taken only on misses and by
+ * the translator's change notifications, never on a hit.
  *
  * <h2>Costs</h2>
  * A lookup is {@code height} dependent loads (2 for a 128 MiB file of 4 KiB pages). Clearing a range touches only
@@ -136,6 +137,26 @@ public final class FileMapping
     }
 
     /**
+     * Stores a handle for a page only if the mapping's version is still {@code expectedVersion}, atomically with
+     * respect to {@link #clear} and {@link #clearAll}: a handle made from a translation that a change has since made
+     * stale is never visible to anyone, not even briefly.
+     *
+     * @param page            page index, {@code >= 0}.
+     * @param handle          the handle.
+     * @param expectedVersion the version read before translating.
+     * @return true if installed; false if the version moved (translate again).
+     */
+    public synchronized boolean installIfVersion(final long page, final long handle, final long expectedVersion)
+    {
+        if ((long)VERSION.getVolatile(this) != expectedVersion)
+        {
+            return false;
+        }
+        install(page, handle);
+        return true;
+    }
+
+    /**
      * Clears a page's slot if it still holds {@code handle}.
      *
      * @param page   page index.
@@ -167,7 +188,7 @@ public final class FileMapping
      * @param firstPage first page, {@code >= 0}.
      * @param pageCount pages to clear; clipped to what the tree covers.
      */
-    public void clear(final long firstPage, final long pageCount)
+    public synchronized void clear(final long firstPage, final long pageCount)
     {
         VERSION.getAndAdd(this, 1L);
         final Root r = root;
@@ -204,7 +225,7 @@ public final class FileMapping
     /**
      * Bumps the version and drops the whole tree, releasing its heap.
      */
-    public void clearAll()
+    public synchronized void clearAll()
     {
         VERSION.getAndAdd(this, 1L);
         final Root old = (Root)ROOT.getAndSet(this, EMPTY);

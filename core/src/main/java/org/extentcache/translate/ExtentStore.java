@@ -13,6 +13,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.collections.LongHashSet;
 import org.extentcache.device.BlockDevice;
 
 /**
@@ -62,6 +63,15 @@ import org.extentcache.device.BlockDevice;
  * A listener that throws does not stop the others: the first exception is rethrown once all were told, and the
  * mutation stands.
  *
+ * <h2>Announcing changes, and writes through a cache</h2>
+ * Every mutation first calls {@link TranslationListener#beforeChange} for each file it will change, outside the
+ * store's lock, and {@link TranslationListener#afterChange} when it is done or abandoned: a cache writes the
+ * range's dirty pages back (so a page about to be shared is clean, and a partly rewritten page is read from the
+ * device with its latest bytes) and keeps its writers of the file out meanwhile. Clone-range announces both files
+ * in file-id order. A cache's own writes use {@link #reserveBlock}, {@link #commitBlock}, {@link #releaseBlock}
+ * and {@link #extend}, which announce nothing (the cache is the caller) and never invalidate the reserved block:
+ * the cache's dirty frame is its contents until the cache writes it back.
+ *
  * <h2>Failure atomicity</h2>
  * Arguments, file ids and free space are checked, and new data is written to blocks that are still free, before
  * anything changes. A mutation that fails, with {@code IOException("device full: ...")} or a device error, leaves
@@ -99,6 +109,7 @@ public final class ExtentStore implements Translator, Closeable
     private final Long2ObjectHashMap<FileState> files = new Long2ObjectHashMap<>();
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final CopyOnWriteArrayList<TranslationListener> listeners = new CopyOnWriteArrayList<>();
+    private final LongHashSet reserved = new LongHashSet();
     private long nextFileId = 1;
     private volatile boolean closed;
 
@@ -329,35 +340,43 @@ public final class ExtentStore implements Translator, Closeable
         Objects.requireNonNull(src, "src");
         final int length = src.remaining();
         checkRange("position", position, "length", length);
-        lock.writeLock().lock();
-        try
+        try (Announcement change = new Announcement())
         {
-            ensureOpen();
-            final FileState state = fileState(file);
-            if (length == 0)
+            if (length > 0)
             {
-                return;
+                final long firstPage = position >>> pageShift;
+                change.add(file, firstPage, ((position + length - 1) >>> pageShift) - firstPage + 1, false);
             }
-            final long end = position + length;
-            final long firstPage = position >>> pageShift;
-            final long pageCount = ((end - 1) >>> pageShift) - firstPage + 1;
-            checkFree(pageCount);
-            final RunList fresh = pickFreeBlocks(firstPage, pageCount);
-            writeNewPages(state, position, src, fresh);
+            lock.writeLock().lock();
+            try
+            {
+                ensureOpen();
+                final FileState state = fileState(file);
+                if (length == 0)
+                {
+                    return;
+                }
+                final long end = position + length;
+                final long firstPage = position >>> pageShift;
+                final long pageCount = ((end - 1) >>> pageShift) - firstPage + 1;
+                checkFree(pageCount);
+                final RunList fresh = pickFreeBlocks(firstPage, pageCount);
+                writeNewPages(state, position, src, fresh);
 
-            final Notification notification = new Notification();
-            takeBlocks(fresh, notification);
-            replacePages(state.map, firstPage, pageCount, fresh, notification);
-            final long oldSize = state.size;
-            final long changedFirst = end > oldSize ? Math.min(firstPage, oldSize >>> pageShift) : firstPage;
-            state.size = Math.max(oldSize, end);
-            src.position(src.limit());
-            notification.pagesChanged(file, changedFirst, firstPage + pageCount - changedFirst, state.size);
-            notification.dispatch();
-        }
-        finally
-        {
-            lock.writeLock().unlock();
+                final Notification notification = new Notification();
+                takeBlocks(fresh, notification);
+                replacePages(state.map, firstPage, pageCount, fresh, notification);
+                final long oldSize = state.size;
+                final long changedFirst = end > oldSize ? Math.min(firstPage, oldSize >>> pageShift) : firstPage;
+                state.size = Math.max(oldSize, end);
+                src.position(src.limit());
+                notification.pagesChanged(file, changedFirst, firstPage + pageCount - changedFirst, state.size);
+                notification.dispatch();
+            }
+            finally
+            {
+                lock.writeLock().unlock();
+            }
         }
     }
 
@@ -371,29 +390,33 @@ public final class ExtentStore implements Translator, Closeable
      * @throws IllegalStateException if the store is closed, or a block's reference count would overflow (then
      *                               nothing changed).
      */
-    public long cloneFile(final long src) throws NoSuchFileException
+    public long cloneFile(final long src) throws IOException
     {
-        lock.writeLock().lock();
-        try
+        try (Announcement change = new Announcement())
         {
-            ensureOpen();
-            final FileState source = fileState(src);
-            final RunList runs = new RunList();
-            source.map.collect(0, Long.MAX_VALUE, runs);
-            retainAll(runs);
-            final long file = nextFileId++;
-            files.put(file, new FileState(source.size, new ExtentMap(source.map)));
-            if (!runs.isEmpty())
+            change.add(src, 0, Long.MAX_VALUE, false);
+            lock.writeLock().lock();
+            try
             {
-                final Notification notification = new Notification();
-                notifySharedRange(src, runs, source.size, notification);
-                notification.dispatch();
+                ensureOpen();
+                final FileState source = fileState(src);
+                final RunList runs = new RunList();
+                source.map.collect(0, Long.MAX_VALUE, runs);
+                retainAll(runs);
+                final long file = nextFileId++;
+                files.put(file, new FileState(source.size, new ExtentMap(source.map)));
+                if (!runs.isEmpty())
+                {
+                    final Notification notification = new Notification();
+                    notifySharedRange(src, runs, source.size, notification);
+                    notification.dispatch();
+                }
+                return file;
             }
-            return file;
-        }
-        finally
-        {
-            lock.writeLock().unlock();
+            finally
+            {
+                lock.writeLock().unlock();
+            }
         }
     }
 
@@ -420,70 +443,84 @@ public final class ExtentStore implements Translator, Closeable
      *                                  nothing changed).
      */
     public void cloneRange(final long src, final long srcPos, final long dst, final long dstPos, final long length)
-        throws NoSuchFileException
+        throws IOException
     {
         checkRange("srcPos", srcPos, "length", length);
         checkRange("dstPos", dstPos, "length", length);
         checkAligned("srcPos", srcPos);
         checkAligned("dstPos", dstPos);
-        lock.writeLock().lock();
-        try
+        try (Announcement change = new Announcement())
         {
-            ensureOpen();
-            final FileState source = fileState(src);
-            final FileState target = fileState(dst);
-            if (srcPos + length > source.size)
+            final long pages = pagesFor(length);
+            if (src <= dst)
             {
-                throw new IllegalArgumentException("source range past end of file: srcPos=" + srcPos +
-                    " length=" + length + " size=" + source.size);
+                change.add(src, srcPos >>> pageShift, pages, false);
+                change.add(dst, dstPos >>> pageShift, pages, true);
             }
-            if ((length & pageMask) != 0)
+            else
             {
-                if (srcPos + length != source.size)
+                change.add(dst, dstPos >>> pageShift, pages, true);
+                change.add(src, srcPos >>> pageShift, pages, false);
+            }
+            lock.writeLock().lock();
+            try
+            {
+                ensureOpen();
+                final FileState source = fileState(src);
+                final FileState target = fileState(dst);
+                if (srcPos + length > source.size)
                 {
-                    throw new IllegalArgumentException("length must be page-aligned unless the range ends at the " +
-                        "source's end of file: length=" + length + " srcPos=" + srcPos + " size=" + source.size +
-                        " pageSize=" + pageSize);
+                    throw new IllegalArgumentException("source range past end of file: srcPos=" + srcPos +
+                        " length=" + length + " size=" + source.size);
                 }
-                if (dstPos + length < target.size)
+                if ((length & pageMask) != 0)
                 {
-                    throw new IllegalArgumentException("an unaligned tail must end at or past the destination's end " +
-                        "of file: dstPos=" + dstPos + " length=" + length + " dstSize=" + target.size);
+                    if (srcPos + length != source.size)
+                    {
+                        throw new IllegalArgumentException("length must be page-aligned unless the range ends at the " +
+                            "source's end of file: length=" + length + " srcPos=" + srcPos + " size=" + source.size +
+                            " pageSize=" + pageSize);
+                    }
+                    if (dstPos + length < target.size)
+                    {
+                        throw new IllegalArgumentException("an unaligned tail must end at or past the destination's end " +
+                            "of file: dstPos=" + dstPos + " length=" + length + " dstSize=" + target.size);
+                    }
                 }
-            }
-            if (src == dst && srcPos < dstPos + length && dstPos < srcPos + length)
-            {
-                throw new IllegalArgumentException("source and destination ranges overlap in file " + src +
-                    ": src=[" + srcPos + ", " + (srcPos + length) + ") dst=[" + dstPos + ", " + (dstPos + length) + ")");
-            }
-            if (length == 0)
-            {
-                return;
-            }
+                if (src == dst && srcPos < dstPos + length && dstPos < srcPos + length)
+                {
+                    throw new IllegalArgumentException("source and destination ranges overlap in file " + src +
+                        ": src=[" + srcPos + ", " + (srcPos + length) + ") dst=[" + dstPos + ", " + (dstPos + length) + ")");
+                }
+                if (length == 0)
+                {
+                    return;
+                }
 
-            final long pageCount = pagesFor(length);
-            final long srcPage = srcPos >>> pageShift;
-            final long dstPage = dstPos >>> pageShift;
-            final RunList runs = new RunList();
-            source.map.collect(srcPage, pageCount, runs);
-            retainAll(runs);
+                final long pageCount = pagesFor(length);
+                final long srcPage = srcPos >>> pageShift;
+                final long dstPage = dstPos >>> pageShift;
+                final RunList runs = new RunList();
+                source.map.collect(srcPage, pageCount, runs);
+                retainAll(runs);
 
-            final Notification notification = new Notification();
-            replacePages(target.map, dstPage, pageCount, runs.shifted(dstPage - srcPage), notification);
-            final long oldSize = target.size;
-            final long end = dstPos + length;
-            final long changedFirst = end > oldSize ? Math.min(dstPage, oldSize >>> pageShift) : dstPage;
-            target.size = Math.max(oldSize, end);
-            notification.pagesChanged(dst, changedFirst, dstPage + pageCount - changedFirst, target.size);
-            if (!runs.isEmpty())
-            {
-                notifySharedRange(src, runs, source.size, notification);
+                final Notification notification = new Notification();
+                replacePages(target.map, dstPage, pageCount, runs.shifted(dstPage - srcPage), notification);
+                final long oldSize = target.size;
+                final long end = dstPos + length;
+                final long changedFirst = end > oldSize ? Math.min(dstPage, oldSize >>> pageShift) : dstPage;
+                target.size = Math.max(oldSize, end);
+                notification.pagesChanged(dst, changedFirst, dstPage + pageCount - changedFirst, target.size);
+                if (!runs.isEmpty())
+                {
+                    notifySharedRange(src, runs, source.size, notification);
+                }
+                notification.dispatch();
             }
-            notification.dispatch();
-        }
-        finally
-        {
-            lock.writeLock().unlock();
+            finally
+            {
+                lock.writeLock().unlock();
+            }
         }
     }
 
@@ -505,51 +542,55 @@ public final class ExtentStore implements Translator, Closeable
     public void punchHole(final long file, final long position, final long length) throws IOException
     {
         checkRange("position", position, "length", length);
-        lock.writeLock().lock();
-        try
+        try (Announcement change = new Announcement())
         {
-            ensureOpen();
-            final FileState state = fileState(file);
-            final long end = Math.min(position + length, state.size);
-            if (position >= end)
+            change.add(file, position >>> pageShift, pagesFor(position + length) - (position >>> pageShift), false);
+            lock.writeLock().lock();
+            try
             {
-                return;
-            }
-            final long firstPage = position >>> pageShift;
-            final long lastPage = (end - 1) >>> pageShift;
-            final long pageCount = lastPage - firstPage + 1;
-            final RunList old = new RunList();
-            state.map.collect(firstPage, pageCount, old);
-            if (old.isEmpty())
-            {
-                return;
-            }
+                ensureOpen();
+                final FileState state = fileState(file);
+                final long end = Math.min(position + length, state.size);
+                if (position >= end)
+                {
+                    return;
+                }
+                final long firstPage = position >>> pageShift;
+                final long lastPage = (end - 1) >>> pageShift;
+                final long pageCount = lastPage - firstPage + 1;
+                final RunList old = new RunList();
+                state.map.collect(firstPage, pageCount, old);
+                if (old.isEmpty())
+                {
+                    return;
+                }
 
-            final boolean rewriteHead = !isWholePage(state, firstPage, position, end) &&
-                state.map.blockAt(firstPage) != Extent.HOLE;
-            final boolean rewriteTail = lastPage != firstPage && !isWholePage(state, lastPage, position, end) &&
-                state.map.blockAt(lastPage) != Extent.HOLE;
-            checkFree((rewriteHead ? 1 : 0) + (rewriteTail ? 1 : 0));
-            final RunList fresh = new RunList();
-            long nextBlock = 0;
-            if (rewriteHead)
-            {
-                nextBlock = rewriteZeroed(state, firstPage, position, end, nextBlock, fresh) + 1;
-            }
-            if (rewriteTail)
-            {
-                rewriteZeroed(state, lastPage, position, end, nextBlock, fresh);
-            }
+                final boolean rewriteHead = !isWholePage(state, firstPage, position, end) &&
+                    state.map.blockAt(firstPage) != Extent.HOLE;
+                final boolean rewriteTail = lastPage != firstPage && !isWholePage(state, lastPage, position, end) &&
+                    state.map.blockAt(lastPage) != Extent.HOLE;
+                checkFree((rewriteHead ? 1 : 0) + (rewriteTail ? 1 : 0));
+                final RunList fresh = new RunList();
+                long nextBlock = 0;
+                if (rewriteHead)
+                {
+                    nextBlock = rewriteZeroed(state, firstPage, position, end, nextBlock, fresh) + 1;
+                }
+                if (rewriteTail)
+                {
+                    rewriteZeroed(state, lastPage, position, end, nextBlock, fresh);
+                }
 
-            final Notification notification = new Notification();
-            takeBlocks(fresh, notification);
-            replacePages(state.map, firstPage, pageCount, fresh, notification);
-            notification.pagesChanged(file, firstPage, pageCount, state.size);
-            notification.dispatch();
-        }
-        finally
-        {
-            lock.writeLock().unlock();
+                final Notification notification = new Notification();
+                takeBlocks(fresh, notification);
+                replacePages(state.map, firstPage, pageCount, fresh, notification);
+                notification.pagesChanged(file, firstPage, pageCount, state.size);
+                notification.dispatch();
+            }
+            finally
+            {
+                lock.writeLock().unlock();
+            }
         }
     }
 
@@ -572,54 +613,58 @@ public final class ExtentStore implements Translator, Closeable
         {
             throw new IllegalArgumentException("size must be >= 0: size=" + size);
         }
-        lock.writeLock().lock();
-        try
+        try (Announcement change = new Announcement())
         {
-            ensureOpen();
-            final FileState state = fileState(file);
-            final long oldSize = state.size;
-            if (size == oldSize)
+            change.add(file, size >>> pageShift, Long.MAX_VALUE - (size >>> pageShift), false);
+            lock.writeLock().lock();
+            try
             {
-                return;
-            }
-            final Notification notification = new Notification();
-            if (size > oldSize)
-            {
-                state.size = size;
-                final long firstPage = oldSize >>> pageShift;
-                notification.pagesChanged(file, firstPage, pagesFor(size) - firstPage, size);
-                notification.dispatch();
-                return;
-            }
-
-            final long lastPage = size >>> pageShift;
-            final int tailOffset = (int)(size & pageMask);
-            long firstUnmapped = pagesFor(size);
-            final RunList fresh = new RunList();
-            final long lastBlock = tailOffset == 0 ? Extent.HOLE : state.map.blockAt(lastPage);
-            if (lastBlock != Extent.HOLE)
-            {
-                final ByteBuffer page = readPage(state, lastPage);
-                if (!isZero(page, tailOffset, pageSize))
+                ensureOpen();
+                final FileState state = fileState(file);
+                final long oldSize = state.size;
+                if (size == oldSize)
                 {
-                    checkFree(1);
-                    page.clear().put(tailOffset, zeros, 0, pageSize - tailOffset);
-                    final long block = blocks.nextFree(0);
-                    device.write(block, page);
-                    fresh.add(lastPage, block, 1);
-                    firstUnmapped = lastPage;
+                    return;
                 }
-            }
+                final Notification notification = new Notification();
+                if (size > oldSize)
+                {
+                    state.size = size;
+                    final long firstPage = oldSize >>> pageShift;
+                    notification.pagesChanged(file, firstPage, pagesFor(size) - firstPage, size);
+                    notification.dispatch();
+                    return;
+                }
 
-            takeBlocks(fresh, notification);
-            replacePages(state.map, firstUnmapped, Long.MAX_VALUE - firstUnmapped, fresh, notification);
-            state.size = size;
-            notification.pagesChanged(file, lastPage, pagesFor(oldSize) - lastPage, size);
-            notification.dispatch();
-        }
-        finally
-        {
-            lock.writeLock().unlock();
+                final long lastPage = size >>> pageShift;
+                final int tailOffset = (int)(size & pageMask);
+                long firstUnmapped = pagesFor(size);
+                final RunList fresh = new RunList();
+                final long lastBlock = tailOffset == 0 ? Extent.HOLE : state.map.blockAt(lastPage);
+                if (lastBlock != Extent.HOLE)
+                {
+                    final ByteBuffer page = readPage(state, lastPage);
+                    if (!isZero(page, tailOffset, pageSize))
+                    {
+                        checkFree(1);
+                        page.clear().put(tailOffset, zeros, 0, pageSize - tailOffset);
+                        final long block = blocks.nextFree(0);
+                        device.write(block, page);
+                        fresh.add(lastPage, block, 1);
+                        firstUnmapped = lastPage;
+                    }
+                }
+
+                takeBlocks(fresh, notification);
+                replacePages(state.map, firstUnmapped, Long.MAX_VALUE - firstUnmapped, fresh, notification);
+                state.size = size;
+                notification.pagesChanged(file, lastPage, pagesFor(oldSize) - lastPage, size);
+                notification.dispatch();
+            }
+            finally
+            {
+                lock.writeLock().unlock();
+            }
         }
     }
 
@@ -630,22 +675,26 @@ public final class ExtentStore implements Translator, Closeable
      * @throws NoSuchFileException   if the file does not exist.
      * @throws IllegalStateException if the store is closed.
      */
-    public void delete(final long file) throws NoSuchFileException
+    public void delete(final long file) throws IOException
     {
-        lock.writeLock().lock();
-        try
+        try (Announcement change = new Announcement())
         {
-            ensureOpen();
-            final FileState state = fileState(file);
-            final Notification notification = new Notification();
-            replacePages(state.map, 0, Long.MAX_VALUE, new RunList(), notification);
-            files.remove(file);
-            notification.fileDeleted(file);
-            notification.dispatch();
-        }
-        finally
-        {
-            lock.writeLock().unlock();
+            change.add(file, 0, Long.MAX_VALUE, true);
+            lock.writeLock().lock();
+            try
+            {
+                ensureOpen();
+                final FileState state = fileState(file);
+                final Notification notification = new Notification();
+                replacePages(state.map, 0, Long.MAX_VALUE, new RunList(), notification);
+                files.remove(file);
+                notification.fileDeleted(file);
+                notification.dispatch();
+            }
+            finally
+            {
+                lock.writeLock().unlock();
+            }
         }
     }
 
@@ -716,6 +765,134 @@ public final class ExtentStore implements Translator, Closeable
      * @throws NullPointerException  if {@code listener} is null.
      * @throws IllegalStateException if the store is closed.
      */
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Allocates the lowest free block and holds it with one reference until {@link #commitBlock} hands that
+     * reference to the page, or {@link #releaseBlock} drops it.
+     */
+    @Override
+    public long reserveBlock(final long file, final long page) throws IOException
+    {
+        if (page < 0)
+        {
+            throw new IllegalArgumentException("page must be >= 0: page=" + page);
+        }
+        lock.writeLock().lock();
+        try
+        {
+            ensureOpen();
+            fileState(file);
+            checkFree(1);
+            final long block = blocks.nextFree(0);
+            blocks.allocate(block);
+            reserved.add(block);
+            return block;
+        }
+        finally
+        {
+            lock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public void commitBlock(final long file, final long page, final long block) throws NoSuchFileException
+    {
+        if (page < 0)
+        {
+            throw new IllegalArgumentException("page must be >= 0: page=" + page);
+        }
+        lock.writeLock().lock();
+        try
+        {
+            ensureOpen();
+            final FileState state = fileState(file);
+            if (!reserved.remove(block))
+            {
+                throw new IllegalArgumentException("block is not reserved: block=" + block);
+            }
+            final RunList run = new RunList();
+            run.add(page, block, 1);
+            final Notification notification = new Notification();
+            replacePages(state.map, page, 1, run, notification);
+            notification.pagesChanged(file, page, 1, state.size);
+            notification.dispatch();
+        }
+        finally
+        {
+            lock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public void releaseBlock(final long block)
+    {
+        lock.writeLock().lock();
+        try
+        {
+            ensureOpen();
+            if (!reserved.remove(block))
+            {
+                throw new IllegalArgumentException("block is not reserved: block=" + block);
+            }
+            final Notification notification = new Notification();
+            if (blocks.release(block))
+            {
+                notification.blocksInvalidated(block, 1);
+            }
+            notification.dispatch();
+        }
+        finally
+        {
+            lock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public void extend(final long file, final long size) throws NoSuchFileException
+    {
+        if (size < 0)
+        {
+            throw new IllegalArgumentException("size must be >= 0: size=" + size);
+        }
+        lock.writeLock().lock();
+        try
+        {
+            ensureOpen();
+            final FileState state = fileState(file);
+            if (size <= state.size)
+            {
+                return;
+            }
+            final long oldSize = state.size;
+            state.size = size;
+            final long firstPage = oldSize >>> pageShift;
+            final Notification notification = new Notification();
+            notification.pagesChanged(file, firstPage, pagesFor(size) - firstPage, size);
+            notification.dispatch();
+        }
+        finally
+        {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * @return blocks reserved by {@link #reserveBlock} and not yet committed or released.
+     */
+    public int reservedBlocks()
+    {
+        lock.readLock().lock();
+        try
+        {
+            return reserved.size();
+        }
+        finally
+        {
+            lock.readLock().unlock();
+        }
+    }
+
     @Override
     public void addListener(final TranslationListener listener)
     {
@@ -1187,6 +1364,41 @@ public final class ExtentStore implements Translator, Closeable
             }
             failure.addSuppressed(ex);
             return failure;
+        }
+    }
+
+    /**
+     * Listeners told of a coming change by {@link #add}, outside the store's lock; closing it tells them the change
+     * is over. One per mutation, closed by the thread that made it.
+     */
+    private final class Announcement implements AutoCloseable
+    {
+        private final TranslationListener[] told = listeners.toArray(new TranslationListener[0]);
+        private final long[] files = new long[2];
+        private final int[] toldCount = new int[2];
+        private int fileCount;
+
+        void add(final long file, final long firstPage, final long pageCount, final boolean discard) throws IOException
+        {
+            final int slot = fileCount++;
+            files[slot] = file;
+            for (final TranslationListener listener : told)
+            {
+                toldCount[slot]++;
+                listener.beforeChange(file, firstPage, pageCount, discard);
+            }
+        }
+
+        @Override
+        public void close()
+        {
+            for (int slot = fileCount - 1; slot >= 0; slot--)
+            {
+                for (int i = toldCount[slot] - 1; i >= 0; i--)
+                {
+                    told[i].afterChange(files[slot]);
+                }
+            }
         }
     }
 }

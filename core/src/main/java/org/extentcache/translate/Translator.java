@@ -1,5 +1,6 @@
 package org.extentcache.translate;
 
+import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 
 /**
@@ -16,6 +17,11 @@ import java.nio.file.NoSuchFileException;
  *
  * <p><b>Change notification:</b> a translator whose answers can change tells each registered
  * {@link TranslationListener}, following the ordering rules written there.
+ *
+ * <p><b>Never rewrite a mapped block in place.</b> A cache may be reading a block from the device at any moment a
+ * page maps it; a translator that writes new bytes into such a block could hand it a torn page that no
+ * notification can catch. Write new data to fresh blocks and remap (copy-on-write), as {@link ExtentStore} does;
+ * the cache's own writes to unshared blocks are coordinated by the cache.
  */
 public interface Translator
 {
@@ -42,6 +48,68 @@ public interface Translator
      * @throws IllegalArgumentException if {@code page < 0}.
      */
     void translate(long file, long page, Extent extent) throws NoSuchFileException;
+
+    /**
+     * Reserves a fresh block for a write by the cache to {@code page} of {@code file}: a copy-on-write break of a
+     * shared page, or a write into a hole. The block is allocated but not yet mapped, so {@link #translate} does not
+     * return it; the cache fills a frame for it and then calls {@link #commitBlock}, or {@link #releaseBlock} if it
+     * gives up. The translator writes nothing on the device: the cache writes the block back when it flushes.
+     *
+     * @param file the file being written; the cache holds its writer lock.
+     * @param page the page being written (a placement hint).
+     * @return the reserved block.
+     * @throws IOException                   if no block is free.
+     * @throws NoSuchFileException           if the file does not exist.
+     * @throws UnsupportedOperationException if the translator is read-only.
+     */
+    default long reserveBlock(long file, long page) throws IOException
+    {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " is read-only: it cannot reserve blocks");
+    }
+
+    /**
+     * Maps {@code page} of {@code file} to {@code block}, reserved by {@link #reserveBlock}, and drops the page's
+     * reference to the block it mapped before (freeing that block if it was the last). Notifies listeners like any
+     * other remap ({@link TranslationListener#pagesChanged}; {@link TranslationListener#blocksInvalidated} for a
+     * freed old block), but never invalidates {@code block} itself: the cache's frame is its contents.
+     *
+     * @param file  the file; the cache holds its writer lock.
+     * @param page  the page.
+     * @param block a block reserved for it.
+     * @throws NoSuchFileException           if the file does not exist (the block stays reserved).
+     * @throws IllegalArgumentException      if {@code block} is not a reserved block.
+     * @throws UnsupportedOperationException if the translator is read-only.
+     */
+    default void commitBlock(long file, long page, long block) throws NoSuchFileException
+    {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " is read-only: it cannot map blocks");
+    }
+
+    /**
+     * Frees a block reserved by {@link #reserveBlock} that will not be committed.
+     *
+     * @param block the reserved block.
+     * @throws IllegalArgumentException      if {@code block} is not a reserved block.
+     * @throws UnsupportedOperationException if the translator is read-only.
+     */
+    default void releaseBlock(long block)
+    {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " is read-only: it cannot free blocks");
+    }
+
+    /**
+     * Makes {@code file} at least {@code size} bytes long (a cache write that ended past end-of-file); pages between
+     * the old and new end that map nothing read as zeros. Does nothing if the file is already that long.
+     *
+     * @param file the file; the cache holds its writer lock.
+     * @param size the size it must reach.
+     * @throws NoSuchFileException           if the file does not exist.
+     * @throws UnsupportedOperationException if the translator is read-only.
+     */
+    default void extend(long file, long size) throws NoSuchFileException
+    {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " is read-only: it cannot extend files");
+    }
 
     /**
      * Registers a listener for changes; a cache calls this once when it is built over this translator.
