@@ -178,6 +178,101 @@ public final class CachedFile
     }
 
     /**
+     * Pins the page containing {@code position} and returns a new {@link PinnedPage} over it, for
+     * {@code try (PinnedPage page = file.pin(position)) { ... }}. Allocates; see {@link #pin(long, PinnedPage)} for
+     * the allocation-free form.
+     *
+     * @param position a file offset inside the page, {@code >= 0}.
+     * @return the pinned page; the caller closes it.
+     * @throws java.io.EOFException  if {@code position} is at or past end-of-file.
+     * @throws NoSuchFileException   if the file was deleted.
+     * @throws IOException           if the device fails the read the pin needs.
+     * @throws IllegalStateException if the cache is closed.
+     */
+    public PinnedPage pin(final long position) throws IOException
+    {
+        final PinnedPage page = new PinnedPage();
+        if (!pin(position, page))
+        {
+            throw new java.io.EOFException("position at or past end-of-file: position=" + position + " size=" + size);
+        }
+        return page;
+    }
+
+    /**
+     * Pins the page containing {@code position} into a caller's flyweight: no allocation on a file hit (with pin
+     * tracking off). Holes pin a shared page of zeros.
+     *
+     * @param position a file offset inside the page, {@code >= 0}.
+     * @param page     an unpinned flyweight; filled on success.
+     * @return true if pinned; false if {@code position} is at or past end-of-file.
+     * @throws IllegalArgumentException if {@code position < 0}.
+     * @throws IllegalStateException    if {@code page} is already pinned, or the cache is closed.
+     * @throws NoSuchFileException      if the file was deleted.
+     * @throws IOException              if the device fails the read the pin needs.
+     */
+    public boolean pin(final long position, final PinnedPage page) throws IOException
+    {
+        if (position < 0)
+        {
+            throw new IllegalArgumentException("position must be >= 0: position=" + position);
+        }
+        if (page.isPinned())
+        {
+            throw new IllegalStateException("page already pinned: unpin it before pinning again: position=" +
+                page.position());
+        }
+        ensureReadable();
+        final long fileSize = currentSize();
+        if (position >= fileSize)
+        {
+            return false;
+        }
+        final long pageIndex = position >>> pageShift;
+        final long pageStart = pageIndex << pageShift;
+        final int length = (int)Math.min(pageMask + 1, fileSize - pageStart);
+        long handle = mapping.get(pageIndex);
+        if (Handle.NONE != handle && frames.pinHandle(handle))
+        {
+            cache.fileHits.increment();
+        }
+        else
+        {
+            handle = pinByTranslation(pageIndex);
+        }
+        final long address = Handle.NONE == handle ? frames.zeroPageAddress() : arena.address(Handle.frame(handle));
+        page.pinned(cache, handle, address, length, pageStart);
+        cache.pinned(page);
+        return true;
+    }
+
+    /** The pinning twin of {@link #readPageByTranslation}: returns the pinned handle, or NONE for a hole. */
+    private long pinByTranslation(final long page) throws IOException
+    {
+        final Extent extent = new Extent();
+        while (true)
+        {
+            final long version = mapping.version();
+            cache.translator().translate(file, page, extent);
+            final long block = extent.blockOf(page);
+            if (Extent.HOLE == block)
+            {
+                if (mapping.version() == version)
+                {
+                    return Handle.NONE;
+                }
+                continue;
+            }
+            final long handle = frames.acquire(block);
+            if (mapping.installIfVersion(page, handle, version))
+            {
+                return handle;
+            }
+            frames.unpin(handle);
+        }
+    }
+
+    /**
      * Writes {@code src.remaining()} bytes at {@code position} through the cache, like
      * {@code FileChannel.write(src, position)}; the file grows if the write ends past end-of-file. The bytes are in
      * the cache (dirty) when this returns, on the device after {@link #flush()}.

@@ -1,5 +1,6 @@
 package org.extentcache;
 
+import org.agrona.BufferUtil;
 import org.agrona.UnsafeApi;
 import org.extentcache.device.BlockDevice;
 import org.extentcache.frame.FrameArena;
@@ -7,6 +8,7 @@ import org.extentcache.frame.Handle;
 import org.extentcache.index.DeviceIndex;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -75,6 +77,8 @@ final class DeviceCache implements AutoCloseable
     private final ReentrantLock lock = new ReentrantLock();
     private final ConcurrentHashMap<Long, IOException> loadErrors = new ConcurrentHashMap<>();
     private final int[] victim = new int[1];
+    private final ByteBuffer zeroPage;
+    private final long zeroPageAddress;
     /** Set under {@link #lock} by {@link #close()}; checked under it by callers that may race a close. */
     private boolean closed;
 
@@ -101,6 +105,17 @@ final class DeviceCache implements AutoCloseable
             arena.close();
             throw ex;
         }
+        try
+        {
+            this.zeroPage = ByteBuffer.allocateDirect(pageSize);
+        }
+        catch (final RuntimeException | OutOfMemoryError ex)
+        {
+            index.close();
+            arena.close();
+            throw ex;
+        }
+        this.zeroPageAddress = BufferUtil.address(zeroPage);
     }
 
     FrameArena arena()
@@ -316,9 +331,12 @@ final class DeviceCache implements AutoCloseable
         }
     }
 
+    /**
+     * @return off-heap bytes of metadata reserved besides the frame records: the device index and the zero page.
+     */
     long indexBytesReserved()
     {
-        return index.bytesReserved();
+        return index.bytesReserved() + zeroPage.capacity();
     }
 
     @Override
@@ -330,6 +348,7 @@ final class DeviceCache implements AutoCloseable
             closed = true;
             index.close();
             arena.close();
+            BufferUtil.free(zeroPage);
         }
         finally
         {
@@ -642,6 +661,72 @@ final class DeviceCache implements AutoCloseable
         finally
         {
             unpin(handle);
+        }
+    }
+
+    /**
+     * Pins the frame a file mapping's handle names, if the handle is still valid and the frame up to date: the
+     * pinning counterpart of the optimistic file hit. One CAS.
+     *
+     * @param handle a handle from a file mapping.
+     * @return true if pinned.
+     */
+    boolean pinHandle(final long handle)
+    {
+        final int frame = Handle.frame(handle);
+        while (true)
+        {
+            final long word = arena.stateWord(frame);
+            if (!Handle.matches(handle, word) || baseState(word) != UPTODATE || pins(word) == MAX_PINS)
+            {
+                return false;
+            }
+            if (arena.casStateWord(frame, word, word + 1))
+            {
+                return true;
+            }
+        }
+    }
+
+    /**
+     * @param handle a pinned handle, or {@link Handle#NONE} for the zero page.
+     * @param length bytes to cover.
+     * @return a new read-only buffer over the frame (or the zero page).
+     */
+    ByteBuffer pageView(final long handle, final int length)
+    {
+        final ByteBuffer page = Handle.NONE == handle ? zeroPage.duplicate() : arena.frameBuffer(Handle.frame(handle));
+        return page.limit(length).asReadOnlyBuffer();
+    }
+
+    /**
+     * @return the address of a page of zeros that holes are pinned to; never written.
+     */
+    long zeroPageAddress()
+    {
+        return zeroPageAddress;
+    }
+
+    /**
+     * Counts frames with pins, for reporting leaks at close; takes the lock.
+     *
+     * @return frames whose pin count is not zero.
+     */
+    int pinnedFrames()
+    {
+        lock.lock();
+        try
+        {
+            int pinned = 0;
+            for (int frame = 0; frame < arena.capacity(); frame++)
+            {
+                pinned += pins(arena.stateWord(frame)) != 0 ? 1 : 0;
+            }
+            return pinned;
+        }
+        finally
+        {
+            lock.unlock();
         }
     }
 

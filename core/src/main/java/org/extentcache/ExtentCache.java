@@ -66,6 +66,10 @@ public final class ExtentCache implements AutoCloseable
     private final int pageSize;
     private final ConcurrentHashMap<Long, CachedFile> files = new ConcurrentHashMap<>();
     private final Listener listener = new Listener();
+    private final boolean trackPins;
+    private final java.util.function.Consumer<String> leakReporter;
+    /** Pins held, with where each was taken; only when {@link #trackPins}. */
+    private final java.util.Set<PinnedPage> livePins = ConcurrentHashMap.newKeySet();
     final LongAdder fileHits = new LongAdder();
     private volatile boolean closed;
 
@@ -73,6 +77,8 @@ public final class ExtentCache implements AutoCloseable
     {
         this.translator = builder.translator;
         this.pageSize = builder.pageSize;
+        this.trackPins = builder.trackPins;
+        this.leakReporter = builder.leakReporter;
         this.frames = new DeviceCache(builder.device, builder.pageSize, builder.capacity);
         translator.addListener(listener);
     }
@@ -199,6 +205,7 @@ public final class ExtentCache implements AutoCloseable
         {
             return;
         }
+        reportLeakedPins();
         closed = true;
         translator.removeListener(listener);
         for (final CachedFile file : files.values())
@@ -220,6 +227,60 @@ public final class ExtentCache implements AutoCloseable
     DeviceCache frames()
     {
         return frames;
+    }
+
+    void pinned(final PinnedPage page)
+    {
+        if (trackPins)
+        {
+            page.pinnedAt = new Throwable("pinned at position " + page.position() + " by " +
+                Thread.currentThread().getName());
+            livePins.add(page);
+        }
+    }
+
+    void unpin(final PinnedPage page, final long handle)
+    {
+        if (trackPins && !livePins.remove(page))
+        {
+            throw new IllegalStateException("unpin of a pin this cache did not issue or already released: " + page);
+        }
+        if (org.extentcache.frame.Handle.NONE != handle && !closed)
+        {
+            frames.unpin(handle);
+        }
+    }
+
+    /**
+     * @return pins currently held, as tracked (0 when pin tracking is off).
+     */
+    public int trackedPins()
+    {
+        return livePins.size();
+    }
+
+    private void reportLeakedPins()
+    {
+        if (trackPins)
+        {
+            for (final PinnedPage page : livePins)
+            {
+                final java.io.StringWriter trace = new java.io.StringWriter();
+                page.pinnedAt.printStackTrace(new java.io.PrintWriter(trace));
+                leakReporter.accept("ExtentCache closed with a page still pinned: " + page + "\n" + trace);
+                page.revoke();
+            }
+            livePins.clear();
+        }
+        else
+        {
+            final int pinned = frames.pinnedFrames();
+            if (pinned != 0)
+            {
+                leakReporter.accept("ExtentCache closed with " + pinned + " frames still pinned " +
+                    "(build with trackPins(true), or -Dextentcache.trackPins=true, to see where they were pinned)");
+            }
+        }
     }
 
     void ensureOpen()
@@ -351,6 +412,8 @@ public final class ExtentCache implements AutoCloseable
         private int pageSize = MIN_PAGE_SIZE;
         private long capacityBytes = -1;
         private int capacity = -1;
+        private boolean trackPins = Boolean.getBoolean("extentcache.trackPins");
+        private java.util.function.Consumer<String> leakReporter = System.err::println;
 
         private Builder()
         {
@@ -405,6 +468,28 @@ public final class ExtentCache implements AutoCloseable
         {
             this.capacityBytes = bytes;
             this.capacity = -1;
+            return this;
+        }
+
+        /**
+         * @param track true to record where every pin was taken (a stack trace per pin: for tests and debugging),
+         *              so pins still held at close are reported with their origin and double or foreign unpins are
+         *              caught. Default: the system property {@code extentcache.trackPins} (false if unset).
+         * @return this builder.
+         */
+        public Builder trackPins(final boolean track)
+        {
+            this.trackPins = track;
+            return this;
+        }
+
+        /**
+         * @param reporter where reports of pins still held at close go; default {@code System.err}.
+         * @return this builder.
+         */
+        public Builder leakReporter(final java.util.function.Consumer<String> reporter)
+        {
+            this.leakReporter = java.util.Objects.requireNonNull(reporter, "reporter");
             return this;
         }
 
