@@ -405,7 +405,7 @@ public final class CachedFile
                     done += n;
                     if (frames.dirtyFrames.get() > arena.capacity() / 2)
                     {
-                        writeBack(0, Long.MAX_VALUE);
+                        throttle();
                     }
                 }
             }
@@ -421,6 +421,23 @@ public final class CachedFile
         finally
         {
             writerLock.unlock();
+        }
+    }
+
+    /**
+     * More than half the arena is dirty: write this file's dirty pages back so reclaim has clean frames to take. A
+     * device failure here does not fail the write, whose bytes are safe in the cache: the pages stay dirty, the
+     * failure is counted, and {@link #flush()} reports it when it retries them.
+     */
+    private void throttle()
+    {
+        try
+        {
+            writeBack(0, Long.MAX_VALUE);
+        }
+        catch (final IOException ex)
+        {
+            // counted in writebackFailures; the pages stay dirty and flush() retries and reports them
         }
     }
 

@@ -19,8 +19,9 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * fsx-style model test: a seeded random sequence of create / write / clone / clone-range / punch / truncate /
- * delete on the extent store, with reads through a cache much smaller than the data, checked against plain byte
- * arrays. Every written byte is stamped with the number of the operation that wrote it, so a bad read names the
+ * delete on the extent store, writes, flushes, reads and pins through a cache much smaller than the data, checked
+ * against plain byte arrays. A pinned page must show, when it is unpinned, exactly the bytes it was pinned with,
+ * whatever happened to the file meanwhile; at the end everything is flushed and the device itself must match. Every written byte is stamped with the number of the operation that wrote it, so a bad read names the
  * operation whose bytes came back. Replay with {@code -Dextentcache.seed=N}; size with {@code -Dextentcache.ops=N}.
  */
 class CacheModelTest
@@ -35,6 +36,8 @@ class CacheModelTest
     private final Map<Long, byte[]> model = new HashMap<>();
     private final Map<Long, Long> sizes = new HashMap<>();
     private final List<Long> live = new ArrayList<>();
+    private final List<PinnedPage> pins = new ArrayList<>();
+    private final List<byte[]> pinnedBytes = new ArrayList<>();
 
     @Test
     void randomOperationsMatchThePlainModel() throws IOException
@@ -53,9 +56,21 @@ class CacheModelTest
             {
                 step(op, random, store, cache);
             }
+            while (!pins.isEmpty())
+            {
+                unpin(op, pins.size() - 1);
+            }
             for (final long file : live)
             {
                 verify(op, cache, file, 0, sizes.get(file));
+            }
+            cache.flush();
+            for (final long file : live)
+            {
+                final ByteBuffer onDevice = ByteBuffer.allocate((int)(long)sizes.get(file));
+                store.read(file, 0, onDevice);
+                assertArrayEquals(Arrays.copyOf(model.get(file), onDevice.capacity()), onDevice.array(),
+                    "file " + file + " on the device after the final flush");
             }
         }
         catch (final AssertionError | IOException | RuntimeException ex)
@@ -65,6 +80,7 @@ class CacheModelTest
         }
         final CacheStats stats = cache.stats();
         assertTrue(stats.reclaims() > 0 && stats.fileHits() > 0 && stats.sharingHits() > 0, stats.toString());
+        assertTrue(stats.copyOnWrites() > 0 && stats.writebacks() > 0, stats.toString());
     }
 
     private void step(final int op, final SplittableRandom random, final ExtentStore store, final ExtentCache cache)
@@ -89,7 +105,14 @@ class CacheModelTest
             {
                 data[i] = stamp(op, position + i);
             }
-            store.write(file, position, ByteBuffer.wrap(data));
+            if (choice < 7)
+            {
+                store.write(file, position, ByteBuffer.wrap(data));
+            }
+            else
+            {
+                assertEquals(length, cache.file(file).write(position, ByteBuffer.wrap(data)));
+            }
             final byte[] content = grow(file, position + length);
             System.arraycopy(data, 0, content, (int)position, length);
         }
@@ -127,6 +150,7 @@ class CacheModelTest
         }
         else if (choice < 46 && live.size() > 2)
         {
+            unpinAll(op, file);
             store.delete(file);
             live.remove(Long.valueOf(file));
             model.remove(file);
@@ -134,11 +158,71 @@ class CacheModelTest
             final long gone = file;
             assertThrows(NoSuchFileException.class, () -> cache.file(gone));
         }
+        else if (choice < 48)
+        {
+            cache.file(file).flush();
+        }
+        else if (choice < 53)
+        {
+            if (pins.size() < 4 && size > 0)
+            {
+                final long position = random.nextLong(size);
+                final PinnedPage page = new PinnedPage();
+                assertTrue(cache.file(file).pin(position, page));
+                final long start = page.position();
+                final byte[] expected = Arrays.copyOfRange(model.get(file), (int)start, (int)start + page.length());
+                pins.add(page);
+                pinnedBytes.add(expected);
+                pinnedFiles.add(file);
+                checkPinned(op, pins.size() - 1);
+            }
+            else if (!pins.isEmpty())
+            {
+                unpin(op, random.nextInt(pins.size()));
+            }
+        }
         else
         {
             final long position = random.nextLong(size + PAGE);
             final long length = 1 + random.nextInt(4 * PAGE);
             verify(op, cache, file, position, length);
+        }
+    }
+
+    private final List<Long> pinnedFiles = new ArrayList<>();
+
+    private void checkPinned(final int op, final int index)
+    {
+        final PinnedPage page = pins.get(index);
+        final byte[] expected = pinnedBytes.get(index);
+        for (int i = 0; i < expected.length; i++)
+        {
+            if (page.buffer().getByte(i) != expected[i])
+            {
+                fail("op " + op + ": pinned page at " + page.position() + " of file " + pinnedFiles.get(index) +
+                    " changed at byte " + i + " while pinned: now " + page.buffer().getByte(i) + ", pinned with " +
+                    expected[i]);
+            }
+        }
+    }
+
+    private void unpin(final int op, final int index)
+    {
+        checkPinned(op, index);
+        pins.remove(index).close();
+        pinnedBytes.remove(index);
+        pinnedFiles.remove(index);
+    }
+
+    /** A file is about to be deleted: its pins' views stay valid, but the model forgets it; check and drop them. */
+    private void unpinAll(final int op, final long file)
+    {
+        for (int i = pins.size() - 1; i >= 0; i--)
+        {
+            if (pinnedFiles.get(i) == file)
+            {
+                unpin(op, i);
+            }
         }
     }
 
