@@ -145,10 +145,7 @@ public final class CachedFile
             throw new ReadOnlyBufferException();
         }
         final int start = dst.position();
-        final int length = dst.remaining();
-        final int n = dst.isDirect() ?
-            read(position, null, BufferUtil.address(dst) + start, length) :
-            read(position, dst.array(), BufferUtil.ARRAY_BASE_OFFSET + dst.arrayOffset() + start, length);
+        final int n = read(position, baseOf(dst), addressOf(dst), dst.remaining());
         if (n > 0)
         {
             dst.position(start + n);
@@ -278,7 +275,7 @@ public final class CachedFile
      * the cache (dirty) when this returns, on the device after {@link #flush()}.
      *
      * @param position file offset, {@code >= 0}.
-     * @param src      the bytes; its position advances by the bytes written.
+     * @param src      the bytes; its position advances by the bytes written. Heap, direct or read-only.
      * @return bytes written: all of them.
      * @throws IllegalArgumentException if {@code position < 0} or the write would end past {@code Long.MAX_VALUE}.
      * @throws NoSuchFileException      if the file was deleted.
@@ -290,10 +287,15 @@ public final class CachedFile
     public int write(final long position, final ByteBuffer src) throws IOException
     {
         final int start = src.position();
-        final int length = src.remaining();
-        final int n = src.isDirect() ?
-            write(position, null, BufferUtil.address(src) + start, length) :
-            write(position, src.array(), BufferUtil.ARRAY_BASE_OFFSET + src.arrayOffset() + start, length);
+        if (src.isReadOnly() && !src.isDirect())
+        {
+            final byte[] copy = new byte[src.remaining()]; // a read-only heap buffer hides its array
+            src.duplicate().get(copy);
+            final int n = write(position, copy, BufferUtil.ARRAY_BASE_OFFSET, copy.length);
+            src.position(start + n);
+            return n;
+        }
+        final int n = write(position, baseOf(src), addressOf(src), src.remaining());
         src.position(start + n);
         return n;
     }
@@ -609,16 +611,8 @@ public final class CachedFile
             }
             catch (final IOException ex)
             {
-                final IOException named = new IOException("flushing file " + file + " page " + page +
-                    " (device block " + frames.blockOf(handle) + ") failed: " + ex.getMessage(), ex);
-                if (null == failure)
-                {
-                    failure = named;
-                }
-                else
-                {
-                    failure.addSuppressed(named);
-                }
+                failure = firstOf(failure, new IOException("flushing file " + file + " page " + page +
+                    " (device block " + frames.blockOf(handle) + ") failed: " + ex.getMessage(), ex));
             }
         }
         if (null != failure)
@@ -715,6 +709,35 @@ public final class CachedFile
                 return;
             }
         }
+    }
+
+    /** The object {@code Unsafe} addresses a buffer's bytes through: its array, or null for a direct buffer. */
+    private static Object baseOf(final ByteBuffer buffer)
+    {
+        return buffer.isDirect() ? null : buffer.array();
+    }
+
+    /** The address (or array offset) of a buffer's byte at its position, paired with {@link #baseOf}. */
+    private static long addressOf(final ByteBuffer buffer)
+    {
+        return buffer.isDirect() ? BufferUtil.address(buffer) + buffer.position() :
+            BufferUtil.ARRAY_BASE_OFFSET + buffer.arrayOffset() + buffer.position();
+    }
+
+    /**
+     * Keeps the first failure and attaches later ones to it as suppressed, for operations that go on after one
+     * page or file fails.
+     *
+     * @return {@code first}, or {@code next} if there was none yet.
+     */
+    static IOException firstOf(final IOException first, final IOException next)
+    {
+        if (null == first)
+        {
+            return next;
+        }
+        first.addSuppressed(next);
+        return first;
     }
 
     FileMapping mapping()

@@ -310,14 +310,7 @@ public final class ExtentCache implements AutoCloseable
             }
             catch (final IOException ex)
             {
-                if (null == failure)
-                {
-                    failure = ex;
-                }
-                else
-                {
-                    failure.addSuppressed(ex);
-                }
+                failure = CachedFile.firstOf(failure, ex);
             }
         }
         if (null != failure)

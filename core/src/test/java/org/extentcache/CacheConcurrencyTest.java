@@ -146,15 +146,7 @@ class CacheConcurrencyTest
     private void check(final long file, final int page, final ByteBuffer dst, final int offset, final long before,
         final long after)
     {
-        final long stamp = dst.getLong(offset);
-        for (int i = 8; i < PAGE; i += 8)
-        {
-            if (dst.getLong(offset + i) != stamp)
-            {
-                throw new AssertionError("torn page: file " + file + " page " + page + " starts with stamp " + stamp +
-                    " but holds " + dst.getLong(offset + i) + " at byte " + i);
-            }
-        }
+        final long stamp = TestPages.stampOf(dst, offset, page + " of file " + file);
         final List<Version> versions = history.get(file).get(page);
         synchronized (versions)
         {
@@ -228,12 +220,7 @@ class CacheConcurrencyTest
     private void writePage(final ExtentStore store, final long file, final int page) throws IOException
     {
         final long stamp = nextStamp++;
-        final ByteBuffer data = ByteBuffer.allocate(PAGE);
-        while (data.hasRemaining())
-        {
-            data.putLong(stamp);
-        }
-        data.flip();
+        final ByteBuffer data = TestPages.stamped(stamp);
         final Version replaced = begin(file, page, stamp, clock.incrementAndGet());
         store.write(file, (long)page * PAGE, data);
         replaced.to = clock.incrementAndGet();

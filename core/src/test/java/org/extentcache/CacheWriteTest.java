@@ -29,9 +29,7 @@ class CacheWriteTest
 
     private static ByteBuffer filled(final int length, final int value)
     {
-        final byte[] bytes = new byte[length];
-        Arrays.fill(bytes, (byte)value);
-        return ByteBuffer.wrap(bytes);
+        return TestPages.filled(length, value);
     }
 
     private static byte[] read(final CachedFile file, final long position, final int length) throws IOException
@@ -50,13 +48,7 @@ class CacheWriteTest
 
     private static void assertAll(final int value, final byte[] bytes, final String what)
     {
-        for (int i = 0; i < bytes.length; i++)
-        {
-            if (bytes[i] != (byte)value)
-            {
-                fail(what + ": byte " + i + " is " + bytes[i] + ", expected " + (byte)value);
-            }
-        }
+        TestPages.assertBytes(value, bytes, what);
     }
 
     @Test
@@ -251,6 +243,20 @@ class CacheWriteTest
         assertAll(2, read(file, 0, PAGE), "dirty page 0 survived reclaim");
         assertAll(3, read(file, PAGE, PAGE), "dirty page 1 survived reclaim");
         assertEquals(2, cache.stats().dirtyFrames());
+    }
+
+    @Test
+    void readOnlyAndDirectSourcesWriteTheSameBytes() throws IOException
+    {
+        final ExtentCache cache = cache(16);
+        final CachedFile file = cache.file(store.create());
+        assertEquals(10, file.write(0, filled(10, 4).asReadOnlyBuffer()));
+        final ByteBuffer direct = ByteBuffer.allocateDirect(10);
+        direct.put(filled(10, 5)).flip();
+        assertEquals(10, file.write(10, direct));
+        assertEquals(10, direct.position());
+        assertAll(4, read(file, 0, 10), "from a read-only heap buffer");
+        assertAll(5, read(file, 10, 10), "from a direct buffer");
     }
 
     @Test

@@ -33,9 +33,7 @@ class ExtentCacheTest
     /** A page whose every byte is {@code stamp}. */
     private static ByteBuffer page(final int stamp)
     {
-        final byte[] bytes = new byte[PAGE];
-        Arrays.fill(bytes, (byte)stamp);
-        return ByteBuffer.wrap(bytes);
+        return TestPages.filled(PAGE, stamp);
     }
 
     private static byte[] readPage(final CachedFile file, final long page) throws IOException
@@ -47,13 +45,7 @@ class ExtentCacheTest
 
     private static void assertPage(final int stamp, final byte[] bytes, final String what)
     {
-        for (int i = 0; i < bytes.length; i++)
-        {
-            if (bytes[i] != (byte)stamp)
-            {
-                fail(what + ": byte " + i + " is " + bytes[i] + ", expected " + (byte)stamp);
-            }
-        }
+        TestPages.assertBytes(stamp, bytes, what);
     }
 
     /**

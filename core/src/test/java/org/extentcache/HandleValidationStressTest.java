@@ -7,7 +7,6 @@ import org.extentcache.translate.Translator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -168,12 +167,7 @@ class HandleValidationStressTest
         final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, BLOCKS);
         for (long b = 0; b < BLOCKS; b++)
         {
-            final ByteBuffer page = ByteBuffer.allocate(PAGE);
-            while (page.hasRemaining())
-            {
-                page.putLong(b);
-            }
-            device.write(b, page.flip());
+            device.write(b, TestPages.stamped(b));
         }
         final RemappingTranslator translator = new RemappingTranslator();
         final ExtentCache cache = books.track(
@@ -218,7 +212,7 @@ class HandleValidationStressTest
                         if (0 == id)
                         {
                             file.read((long)page * PAGE, dst.clear());
-                            final long block = uniform(dst, page);
+                            final long block = TestPages.stampOf(dst, 0, Integer.toString(page));
                             translator.check(page, block, before, translator.clock.get());
                         }
                         else
@@ -226,13 +220,13 @@ class HandleValidationStressTest
                             assertTrue(file.pin((long)page * PAGE, pinned));
                             try
                             {
-                                final long block = uniform(pinned.byteBuffer(), page);
+                                final long block = TestPages.stampOf(pinned.byteBuffer(), 0, "pinned " + page);
                                 translator.check(page, block, before, translator.clock.get());
                                 for (int i = 0; i < 20; i++)
                                 {
                                     file.read((long)random.nextInt(PAGES) * PAGE, dst.clear());
                                 }
-                                assertEquals(block, uniform(pinned.byteBuffer(), page), "pinned page changed");
+                                assertEquals(block, TestPages.stampOf(pinned.byteBuffer(), 0, "pinned " + page), "pinned page changed");
                             }
                             finally
                             {
@@ -261,19 +255,5 @@ class HandleValidationStressTest
         assertTrue(checked.get() > 1000, "reads checked: " + checked.get());
         final CacheStats stats = cache.stats();
         assertTrue(stats.reclaims() > 0 && stats.invalidations() > 0, stats.toString());
-    }
-
-    private static long uniform(final ByteBuffer bytes, final int page) throws IOException
-    {
-        final long first = bytes.getLong(0);
-        for (int i = 8; i < PAGE; i += 8)
-        {
-            if (bytes.getLong(i) != first)
-            {
-                throw new AssertionError("torn page " + page + ": block " + first + " at byte 0 but " +
-                    bytes.getLong(i) + " at byte " + i);
-            }
-        }
-        return first;
     }
 }

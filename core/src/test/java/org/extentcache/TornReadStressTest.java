@@ -43,8 +43,8 @@ class TornReadStressTest
         final AtomicLong patterns = new AtomicLong();
         for (int p = 0; p < PAGES; p++)
         {
-            store.write(target, (long)p * PAGE, pattern(patterns.incrementAndGet()));
-            store.write(source, (long)p * PAGE, pattern(patterns.incrementAndGet()));
+            store.write(target, (long)p * PAGE, TestPages.stamped(patterns.incrementAndGet()));
+            store.write(source, (long)p * PAGE, TestPages.stamped(patterns.incrementAndGet()));
         }
         final CachedFile file = cache.file(target);
         final CachedFile other = cache.file(source);
@@ -60,7 +60,7 @@ class TornReadStressTest
             while (System.nanoTime() < deadline && null == failure.get())
             {
                 final CachedFile into = random.nextInt(4) == 0 ? other : file;
-                into.write((long)random.nextInt(PAGES) * PAGE, pattern(patterns.incrementAndGet()));
+                into.write((long)random.nextInt(PAGES) * PAGE, TestPages.stamped(patterns.incrementAndGet()));
             }
         }));
         threads.add(worker("cloner", failure, () ->
@@ -90,9 +90,9 @@ class TornReadStressTest
                         assertTrue(file.pin((long)page * PAGE, pinned));
                         try
                         {
-                            final long first = checkOnePattern(pinned.byteBuffer(), 0, page);
+                            final long first = TestPages.stampOf(pinned.byteBuffer(), 0, "pinned " + page);
                             Thread.yield();
-                            assertEquals(first, checkOnePattern(pinned.byteBuffer(), 0, page),
+                            assertEquals(first, TestPages.stampOf(pinned.byteBuffer(), 0, "pinned " + page),
                                 "a pinned page changed while pinned");
                         }
                         finally
@@ -105,7 +105,7 @@ class TornReadStressTest
                         file.read((long)page * PAGE, dst.clear());
                         for (int i = 0; i < 4; i++)
                         {
-                            checkOnePattern(dst, i * PAGE, page + i);
+                            TestPages.stampOf(dst, i * PAGE, Integer.toString(page + i));
                         }
                     }
                     pagesChecked.incrementAndGet();
@@ -146,30 +146,5 @@ class TornReadStressTest
                 failure.compareAndSet(null, ex);
             }
         }, name);
-    }
-
-    private static ByteBuffer pattern(final long value)
-    {
-        final ByteBuffer page = ByteBuffer.allocate(PAGE);
-        while (page.hasRemaining())
-        {
-            page.putLong(value);
-        }
-        return page.flip();
-    }
-
-    private static long checkOnePattern(final ByteBuffer bytes, final int offset, final int page)
-    {
-        final long first = bytes.getLong(offset);
-        for (int i = 8; i < PAGE; i += 8)
-        {
-            final long word = bytes.getLong(offset + i);
-            if (word != first)
-            {
-                throw new AssertionError("torn page " + page + ": pattern " + first + " at byte 0 but " + word +
-                    " at byte " + i);
-            }
-        }
-        return first;
     }
 }

@@ -96,44 +96,28 @@ public final class FileBlockDevice implements BlockDevice
     {
         final long blocks = BlockDevice.checkTransfer(this, block, dst.remaining());
         final int start = dst.position();
-        boolean interrupted = false;
+        final long offset = block * blockSize;
         try
         {
-            while (true)
+            withChannel(channel ->
             {
-                final FileChannel current = channel;
-                long position = block * blockSize;
-                try
+                dst.position(start);
+                long position = offset;
+                while (dst.hasRemaining())
                 {
-                    while (dst.hasRemaining())
+                    final int n = channel.read(dst, position);
+                    if (n < 0)
                     {
-                        final int n = current.read(dst, position);
-                        if (n < 0)
-                        {
-                            throw new IOException("unexpected end of device file " + path + " at position " + position);
-                        }
-                        position += n;
+                        throw new IOException("unexpected end of device file " + path + " at position " + position);
                     }
-                    break;
+                    position += n;
                 }
-                catch (final ClosedChannelException ex)
-                {
-                    dst.position(start);
-                    interrupted |= reopenAfter(current, ex);
-                }
-                catch (final IOException ex)
-                {
-                    dst.position(start);
-                    throw ex;
-                }
-            }
+            });
         }
-        finally
+        catch (final IOException ex)
         {
-            if (interrupted)
-            {
-                Thread.currentThread().interrupt();
-            }
+            dst.position(start);
+            throw ex;
         }
         blocksRead.addAndGet(blocks);
     }
@@ -143,24 +127,51 @@ public final class FileBlockDevice implements BlockDevice
     {
         final long blocks = BlockDevice.checkTransfer(this, block, src.remaining());
         final int start = src.position();
+        final long offset = block * blockSize;
+        withChannel(channel ->
+        {
+            src.position(start);
+            long position = offset;
+            while (src.hasRemaining())
+            {
+                position += channel.write(src, position);
+            }
+        });
+        blocksWritten.addAndGet(blocks);
+    }
+
+    @Override
+    public void sync() throws IOException
+    {
+        withChannel(channel -> channel.force(false));
+    }
+
+    /** One positional transfer on the channel; re-run from the start if the channel had to be reopened. */
+    @FunctionalInterface
+    private interface Transfer
+    {
+        void run(FileChannel channel) throws IOException;
+    }
+
+    /**
+     * Runs a transfer, reopening the channel and running it again if an interrupt closed the channel under it, and
+     * restores the thread's interrupt status afterwards.
+     */
+    private void withChannel(final Transfer transfer) throws IOException
+    {
         boolean interrupted = false;
         try
         {
             while (true)
             {
                 final FileChannel current = channel;
-                long position = block * blockSize;
                 try
                 {
-                    while (src.hasRemaining())
-                    {
-                        position += current.write(src, position);
-                    }
-                    break;
+                    transfer.run(current);
+                    return;
                 }
                 catch (final ClosedChannelException ex)
                 {
-                    src.position(start);
                     interrupted |= reopenAfter(current, ex);
                 }
             }
@@ -172,7 +183,6 @@ public final class FileBlockDevice implements BlockDevice
                 Thread.currentThread().interrupt();
             }
         }
-        blocksWritten.addAndGet(blocks);
     }
 
     /**
@@ -197,35 +207,6 @@ public final class FileBlockDevice implements BlockDevice
             }
         }
         return interrupted;
-    }
-
-    @Override
-    public void sync() throws IOException
-    {
-        boolean interrupted = false;
-        try
-        {
-            while (true)
-            {
-                final FileChannel current = channel;
-                try
-                {
-                    current.force(false);
-                    return;
-                }
-                catch (final ClosedChannelException ex)
-                {
-                    interrupted |= reopenAfter(current, ex);
-                }
-            }
-        }
-        finally
-        {
-            if (interrupted)
-            {
-                Thread.currentThread().interrupt();
-            }
-        }
     }
 
     /**
