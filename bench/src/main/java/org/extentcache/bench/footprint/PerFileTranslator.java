@@ -19,14 +19,20 @@ import java.nio.file.NoSuchFileException;
  * <p>For a workload that no longer changes the files (the footprint tool's): changes made to the store after this
  * translator is built are not reported to the cache.
  */
-final class PerFileTranslator implements Translator
+public final class PerFileTranslator implements Translator
 {
     private final ExtentStore store;
     private final long[] files;
     private final long pagesPerFile;
     private final Device device;
 
-    PerFileTranslator(final ExtentStore store, final BlockDevice realDevice, final long[] files,
+    /**
+     * @param store        the real store.
+     * @param realDevice   the store's device.
+     * @param files        the files, in the order that numbers their virtual blocks.
+     * @param pagesPerFile pages reserved per file in the virtual block space.
+     */
+    public PerFileTranslator(final ExtentStore store, final BlockDevice realDevice, final long[] files,
         final long pagesPerFile)
     {
         this.store = store;
@@ -38,7 +44,7 @@ final class PerFileTranslator implements Translator
     /**
      * @return the device of virtual blocks the cache must be built over.
      */
-    BlockDevice device()
+    public BlockDevice device()
     {
         return device;
     }
