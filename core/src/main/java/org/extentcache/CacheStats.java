@@ -7,7 +7,9 @@ package org.extentcache;
  * @param fileHits                 reads of a page served through the file mapping's handle (no translation).
  * @param sharingHits              pages found in the device index after translation, without a device read:
  *                                 another file (or an earlier handle that went stale) had brought the block in,
- *                                 or another thread was loading it and this one waited.
+ *                                 or another thread was loading it and this one waited. Pages mapped ahead by
+ *                                 fault-around after a sharing hit count here when mapped (and as file hits when
+ *                                 read).
  * @param deviceReads              blocks read from the device.
  * @param reclaims                 frames taken back by the CLOCK sweep.
  * @param invalidations            frames dropped because the translator reported their block changed or freed.

@@ -246,7 +246,7 @@ public final class CachedFile
     /** The pinning twin of {@link #readPageByTranslation}: returns the pinned handle, or NONE for a hole. */
     private long pinByTranslation(final long page) throws IOException
     {
-        final Extent extent = new Extent();
+        final Extent extent = Scratch.get().extent;
         while (true)
         {
             final long version = mapping.version();
@@ -394,7 +394,7 @@ public final class CachedFile
         {
             ensureReadable();
             final Translator translator = cache.translator();
-            final Extent extent = new Extent();
+            final Extent extent = Scratch.get().extent;
             int done = 0;
             try
             {
@@ -678,7 +678,8 @@ public final class CachedFile
     private void readPageByTranslation(
         final long page, final int inPage, final Object base, final long address, final int length) throws IOException
     {
-        final Extent extent = new Extent();
+        final Scratch scratch = Scratch.get();
+        final Extent extent = scratch.extent;
         while (true)
         {
             final long version = mapping.version();
@@ -693,7 +694,7 @@ public final class CachedFile
                 }
                 continue;
             }
-            final long handle = frames.acquire(block);
+            final long handle = frames.acquire(block, scratch);
             final boolean installed;
             try
             {
@@ -706,7 +707,47 @@ public final class CachedFile
             }
             if (installed)
             {
+                if (!scratch.loaded)
+                {
+                    faultAround(page, extent, version, scratch.handles);
+                }
                 return;
+            }
+        }
+    }
+
+    /**
+     * After a sharing hit, maps up to {@link Scratch#FAULT_AROUND} following pages of the same run whose blocks are
+     * already in the device index, so reading on through a clone costs file hits, not a translation per page (the
+     * kernel's {@code filemap_map_pages} does the same for page faults). Stops at the first page not cached or
+     * already mapped; takes no pins (a handle is checked against its frame's generation on use) and installs the
+     * batch only if the translation it came from is still current. Each page mapped here counts as a sharing hit
+     * (found in the device index through translation); reading it later counts as a file hit.
+     */
+    private void faultAround(final long page, final Extent extent, final long version, final long[] handles)
+    {
+        final long end = Math.min(extent.filePage() + extent.pageCount(),
+            Math.min(page + 1 + handles.length, (size + pageMask) >>> pageShift));
+        int count = 0;
+        for (long next = page + 1; next < end; next++)
+        {
+            if (Handle.NONE != mapping.get(next))
+            {
+                break;
+            }
+            final long handle = frames.peek(extent.blockOf(next));
+            if (Handle.NONE == handle)
+            {
+                break;
+            }
+            handles[count++] = handle;
+        }
+        if (count > 0)
+        {
+            final int installed = mapping.installRunIfVersion(page + 1, handles, count, version);
+            if (installed > 0)
+            {
+                frames.sharingHits.add(installed);
             }
         }
     }

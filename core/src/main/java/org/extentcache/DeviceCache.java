@@ -57,7 +57,9 @@ import static org.extentcache.frame.FrameDescriptor.*;
  *
  * <h2>Reclaim</h2>
  * When the free list is empty a miss runs the CLOCK sweep under the lock: unpinned {@code UPTODATE} frames whose
- * reference bit is clear are reclaimed; referenced ones get a second chance. Pinned and loading frames are skipped.
+ * reference bit is clear are reclaimed; referenced ones get a second chance. A frame is loaded with its bit clear
+ * and earns it on its next hit, so a scan of pages read once does not force the sweep to clear every frame's bit
+ * before it can evict one (the sweep stays O(1) per miss under a scan, and scans do not flush hot pages). Pinned and loading frames are skipped.
  * If nothing is reclaimable (every frame pinned or loading) the miss releases the lock and backs off until a frame
  * frees up, failing after {@link #CLAIM_TIMEOUT_NANOS}.
  *
@@ -132,6 +134,20 @@ final class DeviceCache implements AutoCloseable
      */
     long acquire(final long block) throws IOException
     {
+        return acquire(block, Scratch.get());
+    }
+
+    /**
+     * {@link #acquire(long)}, also telling the caller whether this thread read the device for it.
+     *
+     * @param block   device block.
+     * @param scratch this thread's scratch: {@code loaded} is set to whether the block was read from the device.
+     * @return a pinned handle, as for {@link #acquire(long)}.
+     * @throws IOException if the device read failed.
+     */
+    long acquire(final long block, final Scratch scratch) throws IOException
+    {
+        scratch.loaded = false;
         while (true)
         {
             final int found = index.find(block);
@@ -170,6 +186,7 @@ final class DeviceCache implements AutoCloseable
             final long loaded = load(handle, block);
             if (Handle.NONE != loaded)
             {
+                scratch.loaded = true;
                 return loaded;
             }
         }
@@ -642,7 +659,7 @@ final class DeviceCache implements AutoCloseable
         final long block = arena.deviceBlock(frame);
         try
         {
-            device.write(block, arena.frameBuffer(frame));
+            device.write(block, arena.transferBuffer(frame));
             writebacks.increment();
             while (true)
             {
@@ -662,6 +679,28 @@ final class DeviceCache implements AutoCloseable
         {
             unpin(handle);
         }
+    }
+
+    /**
+     * Looks a block up without pinning or loading: a handle to its up-to-date frame as of now, for fault-around. The
+     * handle may go stale at once; whoever uses it checks its generation.
+     *
+     * @param block device block.
+     * @return a handle, or {@link Handle#NONE} if the block is not cached and up to date.
+     */
+    long peek(final long block)
+    {
+        final int frame = index.find(block);
+        if (NO_FRAME == frame)
+        {
+            return Handle.NONE;
+        }
+        final long word = arena.stateWord(frame);
+        if (baseState(word) != UPTODATE || arena.deviceBlock(frame) != block || arena.stateWord(frame) != word)
+        {
+            return Handle.NONE;
+        }
+        return Handle.handle(frame, generation(word));
     }
 
     /**
@@ -869,7 +908,7 @@ final class DeviceCache implements AutoCloseable
         UnsafeApi.storeFence(); // the claim's word change is visible before any byte the device read stores
         try
         {
-            device.read(block, arena.frameBuffer(frame));
+            device.read(block, arena.transferBuffer(frame));
         }
         catch (final Throwable ex)
         {
@@ -896,8 +935,7 @@ final class DeviceCache implements AutoCloseable
             }
         }
         waiters.wakeAll(frame);
-        arena.markReferenced(frame);
-        return handle;
+        return handle; // not marked referenced: the load is the first use; a later hit earns the second chance
     }
 
     private void failLoad(final long handle, final long block, final Throwable cause)

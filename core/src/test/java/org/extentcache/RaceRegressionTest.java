@@ -206,6 +206,154 @@ class RaceRegressionTest
         assertTrue(checked.get() > 1000, "reads checked: " + checked.get());
     }
 
+    /** Two pages mapped as one run to blocks (0, 1) or (2, 3); {@link #flip} moves the whole run. */
+    private static final class RunFlipTranslator implements Translator
+    {
+        private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+        private final List<TranslationListener> listeners = new CopyOnWriteArrayList<>();
+        private volatile long first;
+
+        @Override
+        public int pageSize()
+        {
+            return PAGE;
+        }
+
+        @Override
+        public long size(final long file)
+        {
+            return 2L * PAGE;
+        }
+
+        @Override
+        public void translate(final long file, final long page, final Extent extent)
+        {
+            lock.readLock().lock();
+            try
+            {
+                extent.set(0, 2, first, false);
+            }
+            finally
+            {
+                lock.readLock().unlock();
+            }
+        }
+
+        void flip()
+        {
+            lock.writeLock().lock();
+            try
+            {
+                first ^= 2;
+                for (final TranslationListener listener : listeners)
+                {
+                    listener.pagesChanged(1, 0, 2, 2L * PAGE);
+                }
+            }
+            finally
+            {
+                lock.writeLock().unlock();
+            }
+        }
+
+        @Override
+        public void addListener(final TranslationListener listener)
+        {
+            listeners.add(listener);
+        }
+
+        @Override
+        public void removeListener(final TranslationListener listener)
+        {
+            listeners.remove(listener);
+        }
+    }
+
+    /** Fault-around maps page 1 from page 0's translation; a remap in between must not leave page 1 stale. */
+    @Test
+    void faultAroundNeverMapsAPageFromAStaleTranslation() throws Exception
+    {
+        final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 4);
+        for (int b = 0; b < 4; b++)
+        {
+            device.write(b, TestPages.stamped(b));
+        }
+        final RunFlipTranslator translator = new RunFlipTranslator();
+        final ExtentCache cache = books.track(
+            ExtentCache.builder().device(device).translator(translator).capacityFrames(8).build());
+        final CachedFile file = cache.file(1);
+        final ByteBuffer warm = ByteBuffer.allocate(2 * PAGE);
+        file.read(0, warm);
+        translator.flip();
+        file.read(0, warm.clear());
+        final AtomicLong started = new AtomicLong();
+        final AtomicLong completed = new AtomicLong();
+        final AtomicLong checked = new AtomicLong();
+        final AtomicReference<String> violation = new AtomicReference<>();
+        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(
+            Long.getLong("extentcache.stressMillis", 3000));
+        final Thread flipper = new Thread(() ->
+        {
+            while (System.nanoTime() < deadline && null == violation.get())
+            {
+                started.incrementAndGet();
+                translator.flip();
+                completed.incrementAndGet();
+                final long until = System.nanoTime() + 3_000;
+                while (System.nanoTime() < until)
+                {
+                    Thread.onSpinWait();
+                }
+            }
+        });
+        final Thread[] readers = new Thread[2];
+        for (int i = 0; i < readers.length; i++)
+        {
+            readers[i] = new Thread(() ->
+            {
+                final ByteBuffer dst = ByteBuffer.allocateDirect(PAGE);
+                try
+                {
+                    while (System.nanoTime() < deadline && null == violation.get())
+                    {
+                        file.read(0, dst.clear());
+                        final long startedBefore = started.get();
+                        final long completedBefore = completed.get();
+                        final long expected = translator.first + 1;
+                        file.read(PAGE, dst.clear());
+                        if (startedBefore != completedBefore || started.get() != startedBefore)
+                        {
+                            continue;
+                        }
+                        checked.incrementAndGet();
+                        if (dst.getLong(0) != expected)
+                        {
+                            violation.compareAndSet(null, "page 1 read block " + dst.getLong(0) + " after remap " +
+                                completedBefore + " mapped it to block " + expected);
+                        }
+                    }
+                }
+                catch (final IOException ex)
+                {
+                    violation.compareAndSet(null, ex.toString());
+                }
+            });
+        }
+        flipper.start();
+        for (final Thread reader : readers)
+        {
+            reader.start();
+        }
+        flipper.join();
+        for (final Thread reader : readers)
+        {
+            reader.join();
+        }
+        assertNull(violation.get());
+        assertTrue(checked.get() > 1000, "reads checked: " + checked.get());
+        assertTrue(cache.stats().fileHits() > 0, "fault-around mapped page 1: " + cache.stats());
+    }
+
     @Test
     void aFileSeenBeforeItsSizeIsSetStillKnowsItsSize() throws Exception
     {

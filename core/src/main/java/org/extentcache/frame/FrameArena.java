@@ -44,6 +44,7 @@ public final class FrameArena implements AutoCloseable
     private final ByteBuffer metadataBuffer;
     private final AtomicBuffer metadata;
 
+    private final ThreadLocal<ByteBuffer[]> transferViews;
     private int freeHead;
     private int freeCount;
     private int retiredCount;
@@ -100,6 +101,7 @@ public final class FrameArena implements AutoCloseable
         }
         this.metadataBuffer = metadataBuffer;
         this.metadata = new UnsafeBuffer(metadataBuffer);
+        this.transferViews = ThreadLocal.withInitial(() -> new ByteBuffer[chunkCount]);
 
         freeHead = NO_FRAME;
         for (int frame = capacity - 1; frame >= 0; frame--)
@@ -156,6 +158,28 @@ public final class FrameArena implements AutoCloseable
     {
         final int offset = (frame & frameInChunkMask) << pageShift;
         return chunks[frame >>> framesPerChunkShift].duplicate().limit(offset + pageSize).position(offset).slice();
+    }
+
+    /**
+     * A buffer over exactly one frame for a device transfer, without allocating: this thread's own duplicate of the
+     * frame's chunk, positioned on the frame. Valid until this thread's next call; the device must not keep it
+     * (the {@code BlockDevice} contract).
+     *
+     * @param frame frame number.
+     * @return a buffer whose position and limit bound the frame.
+     */
+    public ByteBuffer transferBuffer(final int frame)
+    {
+        final int chunk = frame >>> framesPerChunkShift;
+        final ByteBuffer[] views = transferViews.get();
+        ByteBuffer view = views[chunk];
+        if (null == view)
+        {
+            view = chunks[chunk].duplicate();
+            views[chunk] = view;
+        }
+        final int offset = (frame & frameInChunkMask) << pageShift;
+        return view.limit(offset + pageSize).position(offset);
     }
 
     /**

@@ -157,6 +157,36 @@ public final class FileMapping
     }
 
     /**
+     * Stores handles for {@code count} consecutive pages from {@code firstPage}, only if the version is still
+     * {@code expectedVersion}; one monitor acquisition for the run. Pages that already hold a handle keep it.
+     *
+     * @param firstPage       first page.
+     * @param handles         the handles, in page order.
+     * @param count           how many.
+     * @param expectedVersion the version read before translating.
+     * @return handles installed, or -1 if the version moved.
+     */
+    public synchronized int installRunIfVersion(
+        final long firstPage, final long[] handles, final int count, final long expectedVersion)
+    {
+        if ((long)VERSION.getVolatile(this) != expectedVersion)
+        {
+            return -1;
+        }
+        int installed = 0;
+        for (int i = 0; i < count; i++)
+        {
+            final long[] leaf = leafFor(firstPage + i);
+            if (LONGS.compareAndSet(leaf, (int)((firstPage + i) & (LEAF_SLOTS - 1)), Handle.NONE, handles[i]))
+            {
+                installed++;
+            }
+        }
+        HANDLES.getAndAdd(this, (long)installed);
+        return installed;
+    }
+
+    /**
      * Clears a page's slot if it still holds {@code handle}.
      *
      * @param page   page index.

@@ -56,6 +56,23 @@ class FileMappingTest
     }
 
     @Test
+    void aRunIsInstalledOnlyWhileTheVersionHolds()
+    {
+        final FileMapping mapping = new FileMapping();
+        final long version = mapping.version();
+        final long[] handles = {Handle.handle(1, 1), Handle.handle(2, 1), Handle.handle(3, 1)};
+        mapping.install(11, Handle.handle(9, 1));
+        assertEquals(2, mapping.installRunIfVersion(10, handles, 3, version), "a mapped page keeps its handle");
+        assertEquals(Handle.handle(1, 1), mapping.get(10));
+        assertEquals(Handle.handle(9, 1), mapping.get(11));
+        assertEquals(Handle.handle(3, 1), mapping.get(12));
+        mapping.clear(20, 1);
+        assertEquals(-1, mapping.installRunIfVersion(30, handles, 3, version), "stale translation");
+        assertEquals(Handle.NONE, mapping.get(30));
+        assertEquals(3, mapping.handleCount());
+    }
+
+    @Test
     void costsEightBytesPerCachedPagePlusInteriorNodes()
     {
         final FileMapping mapping = new FileMapping();

@@ -1,0 +1,31 @@
+package org.extentcache;
+
+import org.extentcache.translate.Extent;
+
+/**
+ * Per-thread working space for the miss and write paths, so they allocate nothing: the translation flyweight, the
+ * handles gathered by fault-around, and whether the last {@link DeviceCache#acquire} read the device.
+ */
+final class Scratch
+{
+    /** Pages mapped ahead after a sharing hit, at most. */
+    static final int FAULT_AROUND = 16;
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    final Extent extent = new Extent();
+    final long[] handles = new long[FAULT_AROUND];
+    boolean loaded;
+
+    private Scratch()
+    {
+    }
+
+    /**
+     * @return this thread's scratch; not to be held across calls that may use it again.
+     */
+    static Scratch get()
+    {
+        return SCRATCH.get();
+    }
+}
