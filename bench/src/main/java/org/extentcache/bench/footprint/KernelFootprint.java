@@ -259,7 +259,7 @@ public final class KernelFootprint
         {
             for (long at = 0; at < imageBytes; at += chunk.capacity())
             {
-                fill(chunk.clear().limit((int)Math.min(chunk.capacity(), imageBytes - at)), random);
+                Workload.fill(chunk.clear().limit((int)Math.min(chunk.capacity(), imageBytes - at)), random);
                 writeFully(channel, chunk, at);
             }
             channel.force(true);
@@ -270,13 +270,13 @@ public final class KernelFootprint
     private static void diverge(final Path file, final int pages, final int count, final SplittableRandom random)
         throws IOException
     {
-        final int[] order = permutation(random, pages);
+        final int[] order = Workload.permutation(random, pages);
         final ByteBuffer page = ByteBuffer.allocateDirect(BLOCK_SIZE);
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE))
         {
             for (int i = 0; i < count; i++)
             {
-                fill(page.clear(), random);
+                Workload.fill(page.clear(), random);
                 writeFully(channel, page, (long)order[i] * BLOCK_SIZE);
             }
             channel.force(true);
@@ -311,38 +311,6 @@ public final class KernelFootprint
             throw new IOException("read a different size than written: file=" + file + " read=" + total +
                 " expected=" + expectedBytes);
         }
-    }
-
-    /** Fills the buffer's remaining bytes as {@code Workload} does, then flips it. */
-    private static void fill(final ByteBuffer buffer, final SplittableRandom random)
-    {
-        while (buffer.remaining() >= Long.BYTES)
-        {
-            buffer.putLong(random.nextLong());
-        }
-        while (buffer.hasRemaining())
-        {
-            buffer.put((byte)random.nextInt());
-        }
-        buffer.flip();
-    }
-
-    /** A seeded Fisher-Yates permutation of {@code 0..n-1}, as {@code Workload} draws it. */
-    private static int[] permutation(final SplittableRandom random, final int n)
-    {
-        final int[] values = new int[n];
-        for (int i = 0; i < n; i++)
-        {
-            values[i] = i;
-        }
-        for (int i = n - 1; i > 0; i--)
-        {
-            final int j = random.nextInt(i + 1);
-            final int t = values[i];
-            values[i] = values[j];
-            values[j] = t;
-        }
-        return values;
     }
 
     /** @return the one number {@code fincore} printed, or -1 if it printed anything else. */

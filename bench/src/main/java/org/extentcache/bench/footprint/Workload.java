@@ -176,7 +176,8 @@ final class Workload implements AutoCloseable
         return operations;
     }
 
-    private static int[] permutation(final SplittableRandom random, final int n)
+    /** A seeded Fisher-Yates permutation of {@code 0..n-1}; {@link KernelFootprint} draws the same. */
+    static int[] permutation(final SplittableRandom random, final int n)
     {
         final int[] values = new int[n];
         for (int i = 0; i < n; i++)
@@ -198,7 +199,8 @@ final class Workload implements AutoCloseable
         return Arrays.copyOf(permutation(random, pages), count);
     }
 
-    private static void fill(final ByteBuffer buffer, final SplittableRandom random)
+    /** Fills the buffer's remaining bytes with seeded random data, then flips it; {@link KernelFootprint} too. */
+    static void fill(final ByteBuffer buffer, final SplittableRandom random)
     {
         while (buffer.remaining() >= Long.BYTES)
         {
