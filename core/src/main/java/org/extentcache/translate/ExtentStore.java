@@ -607,6 +607,7 @@ public final class ExtentStore implements Translator, Closeable
      *                                  or the device failed; the store is then unchanged.
      * @throws IllegalStateException    if the store is closed.
      */
+    @Override
     public void truncate(final long file, final long size) throws IOException
     {
         if (size < 0)

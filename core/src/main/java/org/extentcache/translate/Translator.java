@@ -112,6 +112,21 @@ public interface Translator
     }
 
     /**
+     * Sets the file's size: pages past a smaller size are unmapped and the bytes past it read as zeros if the file
+     * grows again; a larger size leaves a hole. Announced to listeners like the translator's other changes.
+     *
+     * @param file the file.
+     * @param size the new size in bytes, {@code >= 0}.
+     * @throws IOException                   if the device fails a write the truncation needs.
+     * @throws NoSuchFileException           if the file does not exist.
+     * @throws UnsupportedOperationException if the translator is read-only.
+     */
+    default void truncate(long file, long size) throws IOException
+    {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " is read-only: it cannot truncate");
+    }
+
+    /**
      * Registers a listener for changes; a cache calls this once when it is built over this translator.
      *
      * @param listener the listener.
