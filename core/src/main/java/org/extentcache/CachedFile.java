@@ -333,27 +333,52 @@ public final class CachedFile
         try
         {
             ensureReadable();
-            final long[] written = writeBack(0, Long.MAX_VALUE);
+            final WriteBack written = writeBack(0, Long.MAX_VALUE, true);
             try
             {
-                frames.sync();
+                syncOrRedirty(written);
             }
-            catch (final IOException ex)
+            finally
             {
-                for (int i = 0; i < written.length; i += 2)
-                {
-                    if (frames.redirty(written[i + 1]))
-                    {
-                        dirtyPages.put(written[i], written[i + 1]);
-                    }
-                }
-                throw new IOException("flushing file " + file + ": device sync failed; its " + written.length / 2 +
-                    " written pages stay dirty: " + ex.getMessage(), ex);
+                written.unpinAll();
+            }
+            if (null != written.failure)
+            {
+                throw written.failure;
             }
         }
         finally
         {
             writerLock.unlock();
+        }
+    }
+
+    /**
+     * Syncs the device; if the sync fails, marks every page just written dirty again (their frames are still pinned,
+     * so none was reclaimed meanwhile) and throws. The caller holds the writer lock.
+     */
+    private void syncOrRedirty(final WriteBack written) throws IOException
+    {
+        try
+        {
+            frames.sync();
+        }
+        catch (final IOException ex)
+        {
+            redirty(written);
+            throw new IOException("flushing file " + file + ": device sync failed; its " + written.count / 2 +
+                " written pages stay dirty: " + ex.getMessage(), ex);
+        }
+    }
+
+    private void redirty(final WriteBack written)
+    {
+        for (int i = 0; i < written.count; i += 2)
+        {
+            if (frames.redirty(written.pages[i + 1]))
+            {
+                dirtyPages.put(written.pages[i], written.pages[i + 1]);
+            }
         }
     }
 
@@ -433,14 +458,8 @@ public final class CachedFile
      */
     private void throttle()
     {
-        try
-        {
-            writeBack(0, Long.MAX_VALUE);
-        }
-        catch (final IOException ex)
-        {
-            // counted in writebackFailures; the pages stay dirty and flush() retries and reports them
-        }
+        // a failure is counted in writebackFailures; the pages stay dirty and flush() retries and reports them
+        writeBack(0, Long.MAX_VALUE, false);
     }
 
     private void writePage(final Translator translator, final Extent extent, final long page, final int inPage,
@@ -506,12 +525,46 @@ public final class CachedFile
             }
             catch (final IOException | RuntimeException ex)
             {
-                translator.releaseBlock(fresh);
+                settleFailedCommit(translator, extent, page, fresh, newFrame, ex);
                 throw ex;
             }
             frames.copyOnWrites.increment();
             dirtied(page, newFrame);
             return;
+        }
+    }
+
+    /**
+     * {@code commitBlock} threw: if the remap took effect anyway (a listener failed after it), the page is ours and
+     * its dirty frame must be tracked; otherwise the reserved block goes back (and the frame published for it is
+     * dropped by the invalidation that frees the block).
+     */
+    private void settleFailedCommit(final Translator translator, final Extent extent, final long page,
+        final long fresh, final long newFrame, final Exception failure)
+    {
+        boolean committed = false;
+        try
+        {
+            translator.translate(file, page, extent);
+            committed = extent.blockOf(page) == fresh;
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            failure.addSuppressed(ex);
+        }
+        if (committed)
+        {
+            frames.copyOnWrites.increment();
+            dirtied(page, newFrame);
+            return;
+        }
+        try
+        {
+            translator.releaseBlock(fresh);
+        }
+        catch (final RuntimeException ex)
+        {
+            failure.addSuppressed(ex);
         }
     }
 
@@ -567,19 +620,44 @@ public final class CachedFile
         dirtyPages.put(page, handle);
     }
 
+    /** The outcome of a write-back: the pages written and their handles, and the first failure. */
+    final class WriteBack
+    {
+        /** {@code {page, handle, page, handle, ...}} for the pages written. */
+        final long[] pages;
+        int count;
+        IOException failure;
+        private final boolean pinned;
+
+        WriteBack(final int capacity, final boolean pinned)
+        {
+            this.pages = new long[2 * capacity];
+            this.pinned = pinned;
+        }
+
+        void unpinAll()
+        {
+            if (pinned)
+            {
+                for (int i = 0; i < count; i += 2)
+                {
+                    frames.unpin(pages[i + 1]);
+                }
+                count = 0;
+            }
+        }
+    }
+
     /**
      * Writes back the dirty pages in {@code [firstPage, firstPage + pageCount)}, in page order; the caller holds the
-     * writer lock. Does not sync the device.
+     * writer lock. Does not sync the device. A page that fails stays dirty and the others are still tried.
      *
-     * @return the pages written back and their handles, interleaved: {@code {page, handle, page, handle, ...}}.
-     * @throws IOException for the first page that failed (others are tried too; failures stay dirty).
+     * @param keepPinned true to leave each written frame pinned until the caller's {@link WriteBack#unpinAll()}, so
+     *                   it stays in memory until the device sync has made it durable or it is marked dirty again.
+     * @return what was written, and the first failure (naming the file, page and block), if any.
      */
-    private long[] writeBack(final long firstPage, final long pageCount) throws IOException
+    private WriteBack writeBack(final long firstPage, final long pageCount, final boolean keepPinned)
     {
-        if (dirtyPages.isEmpty())
-        {
-            return new long[0];
-        }
         final long end = firstPage + Math.min(pageCount, Long.MAX_VALUE - firstPage);
         long[] pages = new long[dirtyPages.size()];
         int count = 0;
@@ -594,32 +672,36 @@ public final class CachedFile
         }
         pages = Arrays.copyOf(pages, count);
         Arrays.sort(pages);
-        final long[] written = new long[2 * count];
-        int writtenCount = 0;
-        IOException failure = null;
+        final WriteBack result = new WriteBack(count, keepPinned);
         for (final long page : pages)
         {
             final long handle = dirtyPages.get(page);
             try
             {
-                if (frames.writeback(handle))
+                if (frames.writeback(handle, keepPinned))
                 {
-                    written[writtenCount++] = page;
-                    written[writtenCount++] = handle;
+                    result.pages[result.count++] = page;
+                    result.pages[result.count++] = handle;
                 }
                 dirtyPages.remove(page);
             }
             catch (final IOException ex)
             {
-                failure = firstOf(failure, new IOException("flushing file " + file + " page " + page +
+                result.failure = firstOf(result.failure, new IOException("flushing file " + file + " page " + page +
                     " (device block " + frames.blockOf(handle) + ") failed: " + ex.getMessage(), ex));
             }
         }
-        if (null != failure)
+        return result;
+    }
+
+    /** Writes back without keeping pins, for callers that do not sync (throttle, before a change). */
+    private void writeBackUnpinned(final long firstPage, final long pageCount) throws IOException
+    {
+        final WriteBack result = writeBack(firstPage, pageCount, false);
+        if (null != result.failure)
         {
-            throw failure;
+            throw result.failure;
         }
-        return Arrays.copyOf(written, writtenCount);
     }
 
     private int read(final long position, final Object base, final long address, final int length) throws IOException
@@ -795,7 +877,7 @@ public final class CachedFile
         writerLock.lock();
         if (!discard && !closed)
         {
-            writeBack(firstPage, pageCount);
+            writeBackUnpinned(firstPage, pageCount);
         }
     }
 
@@ -805,17 +887,39 @@ public final class CachedFile
     }
 
     /**
-     * Writes back every dirty page without syncing; for the cache-wide flush, which syncs once.
+     * Writes back every dirty page, keeping the written frames pinned, without syncing: for the cache-wide flush,
+     * which syncs once and then calls {@link #finishFlush}.
      */
-    long[] writeBackAll() throws IOException
+    WriteBack writeBackAll()
     {
         writerLock.lock();
         try
         {
-            return closed || deleted ? new long[0] : writeBack(0, Long.MAX_VALUE);
+            return closed || deleted ? new WriteBack(0, true) : writeBack(0, Long.MAX_VALUE, true);
         }
         finally
         {
+            writerLock.unlock();
+        }
+    }
+
+    /**
+     * Ends a cache-wide flush for this file: if the sync failed, marks what {@link #writeBackAll} wrote dirty again;
+     * then releases its pins.
+     */
+    void finishFlush(final WriteBack written, final boolean synced)
+    {
+        writerLock.lock();
+        try
+        {
+            if (!synced)
+            {
+                redirty(written);
+            }
+        }
+        finally
+        {
+            written.unpinAll();
             writerLock.unlock();
         }
     }

@@ -642,30 +642,47 @@ final class DeviceCache implements AutoCloseable
      * Writes a dirty frame back to its block. The caller holds the writer lock of the file that owns the page, so no
      * write changes the frame meanwhile; readers may pin it.
      *
-     * @param handle the handle the file's dirty set holds.
+     * A concurrent pin or unpin of the frame only makes the pin CAS retry; the answer "nothing to do" is given only
+     * for a frame that is really not a dirty, up-to-date copy of the handle's page any more.
+     *
+     * @param handle  the handle the file's dirty set holds.
+     * @param keepPin true to return with the frame still pinned when it was written (the caller unpins it after the
+     *                device sync, so the clean frame cannot be reclaimed before it is durable or dirty again).
      * @return true if the frame was written back; false if there was nothing to do (the handle went stale: the page
      * was remapped, punched or invalidated and its dirty bytes dropped with it; or the frame is clean).
-     * @throws IOException if the device write failed; the frame stays dirty.
+     * @throws IOException if the device write failed; the frame stays dirty and is not left pinned.
      */
-    boolean writeback(final long handle) throws IOException
+    boolean writeback(final long handle, final boolean keepPin) throws IOException
     {
         final int frame = Handle.frame(handle);
-        final long word = arena.stateWord(frame);
-        if (!Handle.matches(handle, word) || baseState(word) != UPTODATE || !isDirty(word) ||
-            pins(word) == MAX_PINS || !arena.casStateWord(frame, word, word + 1))
+        while (true)
         {
-            return false;
+            final long word = arena.stateWord(frame);
+            if (!Handle.matches(handle, word) || baseState(word) != UPTODATE || !isDirty(word))
+            {
+                return false;
+            }
+            if (pins(word) == MAX_PINS)
+            {
+                Thread.onSpinWait();
+                continue;
+            }
+            if (arena.casStateWord(frame, word, word + 1))
+            {
+                break;
+            }
         }
-        final long block = arena.deviceBlock(frame);
+        boolean written = false;
         try
         {
-            device.write(block, arena.transferBuffer(frame));
+            device.write(arena.deviceBlock(frame), arena.transferBuffer(frame));
             writebacks.increment();
             while (true)
             {
                 final long current = arena.stateWord(frame);
                 if (casState(frame, current, withState(current, state(current) & ~DIRTY)))
                 {
+                    written = true;
                     return true;
                 }
             }
@@ -677,7 +694,10 @@ final class DeviceCache implements AutoCloseable
         }
         finally
         {
-            unpin(handle);
+            if (!written || !keepPin)
+            {
+                unpin(handle);
+            }
         }
     }
 

@@ -196,7 +196,8 @@ public final class ExtentCache implements AutoCloseable
 
     /**
      * Stops listening to the translator and releases every frame and all metadata. Idempotent. Must not run
-     * concurrently with any other call on this cache or its files.
+     * concurrently with any other call on this cache or its files. Dirty pages are <em>not</em> written back: call
+     * {@link #flush()} first; any still dirty are discarded and reported, like pins still held.
      */
     @Override
     public void close()
@@ -261,6 +262,12 @@ public final class ExtentCache implements AutoCloseable
 
     private void reportLeakedPins()
     {
+        final int dirty = frames.dirtyFrames.get();
+        if (dirty != 0)
+        {
+            leakReporter.accept("ExtentCache closed with " + dirty + " dirty pages not flushed: those writes are " +
+                "lost (call flush() before close())");
+        }
         if (trackPins)
         {
             for (final PinnedPage page : livePins)
@@ -301,23 +308,41 @@ public final class ExtentCache implements AutoCloseable
     public void flush() throws IOException
     {
         ensureOpen();
+        final java.util.List<CachedFile> flushed = new java.util.ArrayList<>();
+        final java.util.List<CachedFile.WriteBack> written = new java.util.ArrayList<>();
         IOException failure = null;
-        for (final CachedFile file : files.values())
+        boolean synced = false;
+        try
         {
-            try
+            for (final CachedFile file : files.values())
             {
-                file.writeBackAll();
+                final CachedFile.WriteBack result = file.writeBackAll();
+                flushed.add(file);
+                written.add(result);
+                if (null != result.failure)
+                {
+                    failure = CachedFile.firstOf(failure, result.failure);
+                }
             }
-            catch (final IOException ex)
+            frames.sync();
+            synced = true;
+        }
+        catch (final IOException ex)
+        {
+            failure = CachedFile.firstOf(failure, new IOException(
+                "flush: device sync failed; every page written stays dirty: " + ex.getMessage(), ex));
+        }
+        finally
+        {
+            for (int i = 0; i < flushed.size(); i++)
             {
-                failure = CachedFile.firstOf(failure, ex);
+                flushed.get(i).finishFlush(written.get(i), synced);
             }
         }
         if (null != failure)
         {
             throw failure;
         }
-        frames.sync();
     }
 
     /** Keeps file mappings and frames consistent with the translator; see {@link TranslationListener}. */
@@ -477,7 +502,8 @@ public final class ExtentCache implements AutoCloseable
         }
 
         /**
-         * @param reporter where reports of pins still held at close go; default {@code System.err}.
+         * @param reporter where reports of pins still held, and of dirty pages discarded, at close go; default
+         *                 {@code System.err}.
          * @return this builder.
          */
         public Builder leakReporter(final java.util.function.Consumer<String> reporter)

@@ -165,6 +165,29 @@ class CacheFaultTest
         return null == stamps ? 0 : stamps.size();
     }
 
+    /** The cache-wide flush keeps what it wrote dirty when the device sync fails (fsync-EIO: the device drops it). */
+    @Test
+    void aCacheWideFlushWhoseSyncFailsKeepsItsPagesDirty() throws IOException
+    {
+        final FaultyBlockDevice device = FaultyBlockDevice.withVolatileWriteCache(new MemoryBlockDevice(PAGE, 64));
+        final ExtentStore store = new ExtentStore(device);
+        final ExtentCache cache = books.track(
+            ExtentCache.builder().device(device).translator(store).capacityFrames(16).build());
+        final long id = store.create();
+        store.write(id, 0, TestPages.filled(PAGE, 1));
+        device.sync();
+        final CachedFile file = cache.file(id);
+        file.write(0, TestPages.filled(PAGE, 2));
+        device.failNextSync();
+        assertThrows(IOException.class, cache::flush);
+        assertEquals(1, file.dirtyPageCount(), "still dirty after the failed sync");
+        device.crash();
+        cache.flush();
+        final ByteBuffer onDevice = ByteBuffer.allocate(PAGE);
+        store.read(id, 0, onDevice);
+        assertEquals(2, onDevice.get(0), "the second flush wrote the page again and it survived the crash");
+    }
+
     @Test
     void aFailedFlushLeavesPagesDirtyAndALaterFlushSucceeds() throws IOException
     {

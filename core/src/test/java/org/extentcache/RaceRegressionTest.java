@@ -354,6 +354,61 @@ class RaceRegressionTest
         assertTrue(cache.stats().fileHits() > 0, "fault-around mapped page 1: " + cache.stats());
     }
 
+    /** A flush racing pins and unpins of the same page must still write it: flush returns only when it is there. */
+    @Test
+    void aFlushRacingPinsLosesNoWrite() throws Exception
+    {
+        final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 64);
+        final org.extentcache.translate.ExtentStore store = new org.extentcache.translate.ExtentStore(device);
+        final ExtentCache cache = books.track(
+            ExtentCache.builder().device(device).translator(store).capacityFrames(16).build());
+        final long id = store.create();
+        store.write(id, 0, TestPages.filled(PAGE, 0));
+        final CachedFile file = cache.file(id);
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        final Thread pinner = new Thread(() ->
+        {
+            final PinnedPage page = new PinnedPage();
+            try
+            {
+                while (!stop.get())
+                {
+                    if (file.pin(0, page))
+                    {
+                        page.close();
+                    }
+                }
+            }
+            catch (final Throwable ex)
+            {
+                failure.compareAndSet(null, ex);
+            }
+        });
+        pinner.start();
+        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(
+            Long.getLong("extentcache.stressMillis", 3000));
+        try
+        {
+            final ByteBuffer onDevice = ByteBuffer.allocate(PAGE);
+            for (int i = 1; System.nanoTime() < deadline && null == failure.get(); i++)
+            {
+                file.write(0, TestPages.filled(PAGE, i & 0x7f));
+                file.flush();
+                store.read(id, 0, onDevice.clear());
+                assertEquals((byte)(i & 0x7f), onDevice.get(0), "iteration " + i + ": flush returned but the " +
+                    "device holds older bytes; dirty frames=" + cache.stats().dirtyFrames());
+            }
+        }
+        finally
+        {
+            stop.set(true);
+            pinner.join();
+        }
+        assertNull(failure.get());
+        assertEquals(0, cache.stats().dirtyFrames());
+    }
+
     @Test
     void aFileSeenBeforeItsSizeIsSetStillKnowsItsSize() throws Exception
     {
