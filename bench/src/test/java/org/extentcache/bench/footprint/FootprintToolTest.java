@@ -41,6 +41,12 @@ class FootprintToolTest
             "ExtentCache total " + shared.totalBytes() + " within 3% of the ideal " + ideal);
         assertEquals(report.distinctPages * 4096, shared.residentBytes(), "one frame per distinct block");
         assertEquals(report.distinctPages, shared.deviceReads(), "each distinct block read once");
+        for (final CacheResult r : report.unbounded)
+        {
+            assertEquals(r.operations() - r.deviceReads(), r.hits(),
+                r.name() + ": every page read is a hit or a device read, counted once (fault-around included)");
+            assertTrue(r.hitRatio() <= 1.0, r.toString());
+        }
         final double idealRatio = (double)report.filePages / report.distinctPages;
         for (final CacheResult baseline : List.of(perFile, caffeine))
         {
