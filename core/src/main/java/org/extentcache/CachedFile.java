@@ -243,10 +243,16 @@ public final class CachedFile
         return true;
     }
 
-    /** The pinning twin of {@link #readPageByTranslation}: returns the pinned handle, or NONE for a hole. */
+    /**
+     * The miss path of reads and pins: translates the page, pins the block's frame (a sharing hit or a device read)
+     * and installs its handle if the translation is still current, then maps ahead after a sharing hit.
+     *
+     * @return the pinned handle, or {@link Handle#NONE} for a hole.
+     */
     private long pinByTranslation(final long page) throws IOException
     {
-        final Extent extent = Scratch.get().extent;
+        final Scratch scratch = Scratch.get();
+        final Extent extent = scratch.extent;
         while (true)
         {
             final long version = mapping.version();
@@ -260,9 +266,13 @@ public final class CachedFile
                 }
                 continue;
             }
-            final long handle = frames.acquire(block);
+            final long handle = frames.acquire(block, scratch);
             if (mapping.installIfVersion(page, handle, version))
             {
+                if (!scratch.loaded)
+                {
+                    faultAround(page, extent, version, scratch.handles);
+                }
                 return handle;
             }
             frames.unpin(handle);
@@ -760,41 +770,19 @@ public final class CachedFile
     private void readPageByTranslation(
         final long page, final int inPage, final Object base, final long address, final int length) throws IOException
     {
-        final Scratch scratch = Scratch.get();
-        final Extent extent = scratch.extent;
-        while (true)
+        final long handle = pinByTranslation(page);
+        if (Handle.NONE == handle)
         {
-            final long version = mapping.version();
-            cache.translator().translate(file, page, extent);
-            final long block = extent.blockOf(page);
-            if (Extent.HOLE == block)
-            {
-                UnsafeApi.setMemory(base, address, length, (byte)0);
-                if (mapping.version() == version)
-                {
-                    return;
-                }
-                continue;
-            }
-            final long handle = frames.acquire(block, scratch);
-            final boolean installed;
-            try
-            {
-                UnsafeApi.copyMemory(null, arena.address(Handle.frame(handle)) + inPage, base, address, length);
-                installed = mapping.installIfVersion(page, handle, version);
-            }
-            finally
-            {
-                frames.unpin(handle);
-            }
-            if (installed)
-            {
-                if (!scratch.loaded)
-                {
-                    faultAround(page, extent, version, scratch.handles);
-                }
-                return;
-            }
+            UnsafeApi.setMemory(base, address, length, (byte)0);
+            return;
+        }
+        try
+        {
+            UnsafeApi.copyMemory(null, arena.address(Handle.frame(handle)) + inPage, base, address, length);
+        }
+        finally
+        {
+            frames.unpin(handle);
         }
     }
 
