@@ -108,7 +108,6 @@ public final class ExtentCache implements AutoCloseable
         {
             return cached;
         }
-        translator.size(file);
         cached = files.computeIfAbsent(file, id -> new CachedFile(this, id));
         try
         {

@@ -47,7 +47,7 @@ class RaceRegressionTest
         private final List<TranslationListener> listeners = new CopyOnWriteArrayList<>();
         private final AtomicInteger sizeCalls = new AtomicInteger();
         private volatile long block;
-        private volatile CountDownLatch secondSizeCall;
+        private volatile CountDownLatch firstSizeCall;
 
         @Override
         public int pageSize()
@@ -58,11 +58,11 @@ class RaceRegressionTest
         @Override
         public long size(final long file) throws NoSuchFileException
         {
-            if (sizeCalls.incrementAndGet() == 2 && null != secondSizeCall)
+            if (sizeCalls.incrementAndGet() == 1 && null != firstSizeCall)
             {
                 try
                 {
-                    secondSizeCall.await();
+                    firstSizeCall.await();
                 }
                 catch (final InterruptedException ex)
                 {
@@ -413,7 +413,7 @@ class RaceRegressionTest
     void aFileSeenBeforeItsSizeIsSetStillKnowsItsSize() throws Exception
     {
         final FlipTranslator translator = new FlipTranslator();
-        translator.secondSizeCall = new CountDownLatch(1);
+        translator.firstSizeCall = new CountDownLatch(1);
         final ExtentCache cache = books.track(
             ExtentCache.builder().device(twoBlocks()).translator(translator).capacityFrames(8).build());
         final Thread first = new Thread(() ->
@@ -428,14 +428,14 @@ class RaceRegressionTest
             }
         });
         first.start();
-        while (translator.sizeCalls.get() < 2)
+        while (translator.sizeCalls.get() < 1)
         {
             Thread.onSpinWait();
         }
         final CachedFile early = cache.file(1);
         final int n = early.read(0, ByteBuffer.allocate(PAGE));
         final long size = early.size();
-        translator.secondSizeCall.countDown();
+        translator.firstSizeCall.countDown();
         first.join();
         assertEquals(PAGE, n, "read of a 4 KiB file by a thread that saw it before its size was set");
         assertEquals(PAGE, size);
