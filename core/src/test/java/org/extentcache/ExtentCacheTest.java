@@ -1,6 +1,7 @@
 package org.extentcache;
 
 import org.extentcache.device.BlockDevice;
+import org.extentcache.device.FaultyBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.ExtentStore;
 import org.junit.jupiter.api.Test;
@@ -347,70 +348,17 @@ class ExtentCacheTest
     @Test
     void aFailedDeviceReadReachesTheCallerAndTheNextReadRetries() throws IOException
     {
-        final FailingDevice failing = new FailingDevice(device);
+        final FaultyBlockDevice failing = FaultyBlockDevice.writeThrough(device);
         final ExtentCache cache = books.track(
             ExtentCache.builder().device(failing).translator(store).capacityFrames(8).build());
         final long id = store.create();
         store.write(id, 0, page(5));
         final CachedFile file = cache.file(id);
-        failing.failNext = true;
+        failing.failNthRead(1);
         final IOException ex = assertThrows(IOException.class, () -> readPage(file, 0));
         assertTrue(ex.getMessage().contains("block"), ex.getMessage());
         assertEquals(0, cache.stats().framesResident(), "no half-filled frame stays");
         assertPage(5, readPage(file, 0), "retry succeeds");
         assertEquals(1, cache.stats().loadFailures());
-    }
-
-    /** Fails the next read once; a fuller fault-injecting device comes with the write path. */
-    private static final class FailingDevice implements BlockDevice
-    {
-        private final BlockDevice delegate;
-        volatile boolean failNext;
-
-        FailingDevice(final BlockDevice delegate)
-        {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public int blockSize()
-        {
-            return delegate.blockSize();
-        }
-
-        @Override
-        public long blockCount()
-        {
-            return delegate.blockCount();
-        }
-
-        @Override
-        public void read(final long block, final ByteBuffer dst) throws IOException
-        {
-            if (failNext)
-            {
-                failNext = false;
-                throw new IOException("injected read failure");
-            }
-            delegate.read(block, dst);
-        }
-
-        @Override
-        public void write(final long block, final ByteBuffer src) throws IOException
-        {
-            delegate.write(block, src);
-        }
-
-        @Override
-        public void sync() throws IOException
-        {
-            delegate.sync();
-        }
-
-        @Override
-        public void close() throws IOException
-        {
-            delegate.close();
-        }
     }
 }
