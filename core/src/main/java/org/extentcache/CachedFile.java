@@ -8,6 +8,7 @@ import org.extentcache.frame.FrameArena;
 import org.extentcache.frame.Handle;
 import org.extentcache.mapping.FileMapping;
 import org.extentcache.translate.Extent;
+import org.extentcache.translate.StaleTranslationException;
 import org.extentcache.translate.Translator;
 import org.agrona.collections.Long2LongHashMap;
 
@@ -266,7 +267,15 @@ public final class CachedFile
                 }
                 continue;
             }
-            final long handle = frames.acquire(block, scratch);
+            final long handle;
+            try
+            {
+                handle = frames.acquire(block, file, page, scratch);
+            }
+            catch (final StaleTranslationException ex)
+            {
+                continue; // the page was remapped between the translation and the read
+            }
             if (mapping.installIfVersion(page, handle, version))
             {
                 if (!scratch.loaded)
@@ -482,7 +491,15 @@ public final class CachedFile
             final long block = extent.blockOf(page);
             if (Extent.HOLE != block && !extent.isShared())
             {
-                final long held = whole ? frames.lookup(block) : frames.acquire(block);
+                final long held;
+                try
+                {
+                    held = whole ? frames.lookup(block) : frames.acquire(block, file, page);
+                }
+                catch (final StaleTranslationException ex)
+                {
+                    continue; // the page was remapped between the translation and the read
+                }
                 if (Handle.NONE == held)
                 {
                     dirtied(page, fillNewFrame(block, Handle.NONE, true, inPage, base, address, length));
@@ -512,7 +529,16 @@ public final class CachedFile
 
             final long fresh = translator.reserveBlock(file, page);
             final long newFrame;
-            final long source = Extent.HOLE == block || whole ? Handle.NONE : acquireOrRelease(translator, block, fresh);
+            final long source;
+            try
+            {
+                source = Extent.HOLE == block || whole ? Handle.NONE :
+                    acquireOrRelease(translator, block, page, fresh);
+            }
+            catch (final StaleTranslationException ex)
+            {
+                continue; // the reserved block went back; translate again
+            }
             try
             {
                 newFrame = fillNewFrame(fresh, source, whole, inPage, base, address, length);
@@ -578,11 +604,12 @@ public final class CachedFile
         }
     }
 
-    private long acquireOrRelease(final Translator translator, final long block, final long fresh) throws IOException
+    private long acquireOrRelease(final Translator translator, final long block, final long page, final long fresh)
+        throws IOException
     {
         try
         {
-            return frames.acquire(block);
+            return frames.acquire(block, file, page);
         }
         catch (final IOException | RuntimeException ex)
         {

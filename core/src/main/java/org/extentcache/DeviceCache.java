@@ -2,10 +2,10 @@ package org.extentcache;
 
 import org.agrona.BufferUtil;
 import org.agrona.UnsafeApi;
-import org.extentcache.device.BlockDevice;
 import org.extentcache.frame.FrameArena;
 import org.extentcache.frame.Handle;
 import org.extentcache.index.DeviceIndex;
+import org.extentcache.translate.StaleTranslationException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -20,7 +20,7 @@ import static org.extentcache.frame.FrameDescriptor.*;
 
 /**
  * The cache of device blocks: frames ({@link FrameArena}) found by device block ({@link DeviceIndex}), loaded from
- * the {@link BlockDevice} at most once per block however many files and threads miss it, and reclaimed by a CLOCK
+ * the {@link org.extentcache.device.BlockDevice} (or the files: {@link BlockIo}) at most once per block however many files and threads miss it, and reclaimed by a CLOCK
  * sweep that needs no file context. File mappings sit on top ({@link ExtentCache}).
  *
  * <h2>Frame states and transitions</h2>
@@ -72,7 +72,7 @@ final class DeviceCache implements AutoCloseable
     /** How long a miss waits for a reclaimable frame before giving up. */
     static final long CLAIM_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(10);
 
-    private final BlockDevice device;
+    private final BlockIo io;
     private final FrameArena arena;
     private final DeviceIndex index;
     private final FrameWaiters waiters = new FrameWaiters(256);
@@ -94,9 +94,9 @@ final class DeviceCache implements AutoCloseable
     final LongAdder writebackFailures = new LongAdder();
     final AtomicInteger dirtyFrames = new AtomicInteger();
 
-    DeviceCache(final BlockDevice device, final int pageSize, final int capacity)
+    DeviceCache(final BlockIo io, final int pageSize, final int capacity)
     {
-        this.device = device;
+        this.io = io;
         this.arena = new FrameArena(pageSize, capacity);
         try
         {
@@ -129,23 +129,27 @@ final class DeviceCache implements AutoCloseable
      * Finds or loads a block's frame and pins it.
      *
      * @param block device block.
+     * @param file  the file whose page maps the block (where a file-backed cache reads it).
+     * @param page  that page.
      * @return a pinned handle to an {@code UPTODATE} frame holding the block; the caller must {@link #unpin} it.
      * @throws IOException if the device read failed (for this thread's load or the load it waited for).
      */
-    long acquire(final long block) throws IOException
+    long acquire(final long block, final long file, final long page) throws IOException
     {
-        return acquire(block, Scratch.get());
+        return acquire(block, file, page, Scratch.get());
     }
 
     /**
-     * {@link #acquire(long)}, also telling the caller whether this thread read the device for it.
+     * {@link #acquire(long, long, long)}, also telling the caller whether this thread read the device for it.
      *
      * @param block   device block.
+     * @param file    the file whose page maps the block.
+     * @param page    that page.
      * @param scratch this thread's scratch: {@code loaded} is set to whether the block was read from the device.
-     * @return a pinned handle, as for {@link #acquire(long)}.
+     * @return a pinned handle, as for {@link #acquire(long, long, long)}.
      * @throws IOException if the device read failed.
      */
-    long acquire(final long block, final Scratch scratch) throws IOException
+    long acquire(final long block, final long file, final long page, final Scratch scratch) throws IOException
     {
         scratch.loaded = false;
         while (true)
@@ -183,7 +187,7 @@ final class DeviceCache implements AutoCloseable
                 }
                 continue;
             }
-            final long loaded = load(handle, block);
+            final long loaded = load(handle, block, file, page);
             if (Handle.NONE != loaded)
             {
                 scratch.loaded = true;
@@ -675,7 +679,7 @@ final class DeviceCache implements AutoCloseable
         boolean written = false;
         try
         {
-            device.write(arena.deviceBlock(frame), arena.transferBuffer(frame));
+            io.write(arena.deviceBlock(frame), arena.transferBuffer(frame));
             writebacks.increment();
             while (true)
             {
@@ -819,7 +823,7 @@ final class DeviceCache implements AutoCloseable
      */
     void sync() throws IOException
     {
-        device.sync();
+        io.sync();
     }
 
     /**
@@ -922,13 +926,18 @@ final class DeviceCache implements AutoCloseable
      *
      * @return the pinned handle, or {@link Handle#NONE} if the block was invalidated meanwhile (try again).
      */
-    private long load(final long handle, final long block) throws IOException
+    private long load(final long handle, final long block, final long file, final long page) throws IOException
     {
         final int frame = Handle.frame(handle);
         UnsafeApi.storeFence(); // the claim's word change is visible before any byte the device read stores
         try
         {
-            device.read(block, arena.transferBuffer(frame));
+            io.read(file, page, block, arena.transferBuffer(frame));
+        }
+        catch (final StaleTranslationException ex)
+        {
+            failLoad(handle, block, null); // not an error: the caller translates again; waiters retry their own loads
+            throw ex;
         }
         catch (final Throwable ex)
         {
@@ -958,12 +967,16 @@ final class DeviceCache implements AutoCloseable
         return handle; // not marked referenced: the load is the first use; a later hit earns the second chance
     }
 
+    /** Orphans a frame whose load failed ({@code cause}) or was abandoned ({@code cause == null}: nothing recorded). */
     private void failLoad(final long handle, final long block, final Throwable cause)
     {
         final int frame = Handle.frame(handle);
-        loadFailures.increment();
-        loadErrors.put(handle, cause instanceof IOException ?
-            (IOException)cause : new IOException("device read raised " + cause, cause));
+        if (null != cause)
+        {
+            loadFailures.increment();
+            loadErrors.put(handle, cause instanceof IOException ?
+                (IOException)cause : new IOException("device read raised " + cause, cause));
+        }
         lock.lock();
         try
         {

@@ -2,6 +2,7 @@ package org.extentcache;
 
 import org.extentcache.device.BlockDevice;
 import org.extentcache.frame.FrameArena;
+import org.extentcache.translate.FileBackedTranslator;
 import org.extentcache.translate.TranslationListener;
 import org.extentcache.translate.Translator;
 
@@ -79,12 +80,15 @@ public final class ExtentCache implements AutoCloseable
         this.pageSize = builder.pageSize;
         this.trackPins = builder.trackPins;
         this.leakReporter = builder.leakReporter;
-        this.frames = new DeviceCache(builder.device, builder.pageSize, builder.capacity);
+        this.frames = new DeviceCache(builder.translator instanceof FileBackedTranslator ?
+            BlockIo.of((FileBackedTranslator)builder.translator) : BlockIo.of(builder.device),
+            builder.pageSize, builder.capacity);
         translator.addListener(listener);
     }
 
     /**
-     * @return a builder; {@link Builder#device}, {@link Builder#translator} and a capacity are required.
+     * @return a builder; {@link Builder#translator} and a capacity are required, and {@link Builder#device} unless
+     * the translator is a {@link FileBackedTranslator}.
      */
     public static Builder builder()
     {
@@ -437,7 +441,9 @@ public final class ExtentCache implements AutoCloseable
         }
 
         /**
-         * @param device the device blocks are read from; its block size must equal the page size.
+         * @param device the device blocks are read from; its block size must equal the page size. Required unless
+         *               the translator is a {@link FileBackedTranslator} (which does its own I/O), and then not
+         *               allowed.
          * @return this builder.
          */
         public Builder device(final BlockDevice device)
@@ -517,26 +523,34 @@ public final class ExtentCache implements AutoCloseable
          * @return the cache; the caller closes it.
          * @throws IllegalStateException    if the JVM lacks the flags ExtentCache needs (the message names them).
          * @throws IllegalArgumentException naming any value out of range or inconsistent.
-         * @throws NullPointerException     if the device or translator is missing.
+         * @throws NullPointerException     if the translator is missing, or the device for a translator that is not
+         *                                  a {@link FileBackedTranslator}.
          * @throws OutOfMemoryError         if direct memory cannot be reserved (nothing stays allocated).
          */
         public ExtentCache build()
         {
             JvmFlags.requireAccess();
-            if (null == device)
-            {
-                throw new NullPointerException("device is required");
-            }
             if (null == translator)
             {
                 throw new NullPointerException("translator is required");
+            }
+            final boolean fileBacked = translator instanceof FileBackedTranslator;
+            if (null == device && !fileBacked)
+            {
+                throw new NullPointerException("device is required (the translator " +
+                    translator.getClass().getSimpleName() + " is not a FileBackedTranslator)");
+            }
+            if (null != device && fileBacked)
+            {
+                throw new IllegalArgumentException("a device was given but the translator " +
+                    translator.getClass().getSimpleName() + " is a FileBackedTranslator, which does its own I/O");
             }
             if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || Integer.bitCount(pageSize) != 1)
             {
                 throw new IllegalArgumentException(
                     "pageSize must be a power of two from 4096 to 65536: pageSize=" + pageSize);
             }
-            if (device.blockSize() != pageSize)
+            if (null != device && device.blockSize() != pageSize)
             {
                 throw new IllegalArgumentException("device block size must equal the page size: blockSize=" +
                     device.blockSize() + " pageSize=" + pageSize);

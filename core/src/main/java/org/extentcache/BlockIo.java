@@ -1,0 +1,71 @@
+package org.extentcache;
+
+import org.extentcache.device.BlockDevice;
+import org.extentcache.translate.FileBackedTranslator;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Where {@link DeviceCache} reads missed blocks and writes dirty ones: one {@link BlockDevice} under every file, or
+ * the files themselves ({@link FileBackedTranslator}). A load names the file page that missed, because for real
+ * files that page's file is where the block can be read.
+ */
+interface BlockIo
+{
+    void read(long file, long page, long block, ByteBuffer dst) throws IOException;
+
+    void write(long block, ByteBuffer src) throws IOException;
+
+    void sync() throws IOException;
+
+    static BlockIo of(final BlockDevice device)
+    {
+        return new BlockIo()
+        {
+            @Override
+            public void read(final long file, final long page, final long block, final ByteBuffer dst)
+                throws IOException
+            {
+                device.read(block, dst);
+            }
+
+            @Override
+            public void write(final long block, final ByteBuffer src) throws IOException
+            {
+                device.write(block, src);
+            }
+
+            @Override
+            public void sync() throws IOException
+            {
+                device.sync();
+            }
+        };
+    }
+
+    static BlockIo of(final FileBackedTranslator files)
+    {
+        return new BlockIo()
+        {
+            @Override
+            public void read(final long file, final long page, final long block, final ByteBuffer dst)
+                throws IOException
+            {
+                files.readBlock(file, page, block, dst);
+            }
+
+            @Override
+            public void write(final long block, final ByteBuffer src) throws IOException
+            {
+                files.writeBlock(block, src);
+            }
+
+            @Override
+            public void sync() throws IOException
+            {
+                files.sync();
+            }
+        };
+    }
+}

@@ -1,0 +1,50 @@
+package org.extentcache.translate;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * A translator whose files do the cache's I/O themselves, instead of one {@link org.extentcache.device.BlockDevice}:
+ * a missed block is read through a file that maps it, and a dirty page is written back through the file it belongs
+ * to. This is how files on a real file system are cached: the
+ * "device blocks" are keys the translator makes up (a physical block of a file system, or a page private to one
+ * file), and only the translator knows which file to read or write for each.
+ *
+ * <p>Build a cache over one with {@link org.extentcache.ExtentCache.Builder#translator} and no device.
+ *
+ * <p><b>Thread safety:</b> like {@link Translator}; {@link #readBlock} and {@link #writeBlock} run concurrently for
+ * different blocks.
+ */
+public interface FileBackedTranslator extends Translator
+{
+    /**
+     * Reads a block for a cache miss. The cache calls it for a page it has just translated to {@code block}, so
+     * {@code page} of {@code file} is where the block's bytes can be read.
+     *
+     * @param file  the file whose miss loads the block.
+     * @param page  the page of {@code file} that maps {@code block}.
+     * @param block the block {@link #translate} answered for the page.
+     * @param dst   exactly one page of room; filled completely (bytes past end-of-file read as zeros) and its
+     *              position advanced to its limit.
+     * @throws IOException if the read fails; {@code dst}'s position is then unchanged.
+     */
+    void readBlock(long file, long page, long block, ByteBuffer dst) throws IOException;
+
+    /**
+     * Writes a dirty page back. The cache only writes blocks it got from {@link #reserveBlock} or that
+     * {@link #translate} answered as not shared.
+     *
+     * @param block the block.
+     * @param src   exactly one page; its position is advanced to its limit.
+     * @throws IOException              if the write fails; the page stays dirty in the cache.
+     * @throws IllegalArgumentException if the cache may not write {@code block} (a shared block).
+     */
+    void writeBlock(long block, ByteBuffer src) throws IOException;
+
+    /**
+     * Makes every completed {@link #writeBlock} durable.
+     *
+     * @throws IOException if it cannot; the cache marks the pages it wrote dirty again.
+     */
+    void sync() throws IOException;
+}
