@@ -449,6 +449,12 @@ public final class CachedFile
                     final int n = (int)Math.min(length - done, pageMask + 1 - inPage);
                     writePage(translator, extent, at >>> pageShift, inPage, base, address + done, n);
                     done += n;
+                    if (position + done > currentSize())
+                    {
+                        // page by page, as Linux moves i_size: a write-back of this page (the throttle below, or
+                        // another thread's flush) must see the size that covers it
+                        translator.extend(file, position + done);
+                    }
                     if (frames.dirtyFrames.get() > arena.capacity() / 2)
                     {
                         throttle();

@@ -104,9 +104,10 @@ public interface Translator
      * @param file the file; the cache holds its writer lock.
      * @param size the size it must reach.
      * @throws NoSuchFileException           if the file does not exist.
+     * @throws IOException                   if the file may not grow (opened read-only, or too large).
      * @throws UnsupportedOperationException if the translator is read-only.
      */
-    default void extend(long file, long size) throws NoSuchFileException
+    default void extend(long file, long size) throws IOException
     {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " is read-only: it cannot extend files");
     }

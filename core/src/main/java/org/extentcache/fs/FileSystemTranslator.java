@@ -1,0 +1,1437 @@
+package org.extentcache.fs;
+
+import org.extentcache.translate.Extent;
+import org.extentcache.translate.FileBackedTranslator;
+import org.extentcache.translate.StaleTranslationException;
+import org.extentcache.translate.TranslationListener;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * Ordinary files on a Linux file system, cached by the physical blocks they share: the translator behind
+ * {@code ExtentCache} for files users already have. It asks the kernel where each file's extents are
+ * ({@code FS_IOC_FIEMAP}, see {@link Fiemap}) and names each page by its physical block on its file system, so
+ * files that share extents on XFS or btrfs ({@code cp --reflink}, {@code FICLONE}, snapshots) share cached frames.
+ *
+ * <h2>Block keys</h2>
+ * The "device blocks" this translator answers are keys: a page whose extent the kernel reports at a stable physical
+ * address (not delayed-allocation, unknown, inline, encoded, encrypted, unwritten or unaligned) is keyed by
+ * (file system, physical block) and reported shared, so the cache never writes it in place; any other page is
+ * <em>private</em> to its file, keyed by (file, page). Pages the kernel reports no extent for are holes. Files on
+ * file systems without FIEMAP (tmpfs) or without shared extents (ext4) work the same way, without sharing:
+ * {@link #sharingUnavailableReason} says why a file cannot share.
+ *
+ * <h2>I/O</h2>
+ * A missed block is read through the file whose page missed, at that page's offset, with the file's own channel;
+ * bytes past end-of-file read as zeros. A write through the cache to a physical page makes the page private to its
+ * file (the cache copies it on write); write-back writes it through the file, and the file system does its own
+ * copy-on-write of shared extents, so other files keep their bytes on disk and in the cache. {@link #sync()} forces
+ * every file written since the last sync.
+ *
+ * <h2>Consistency: close-to-open, as NFS</h2>
+ * A file is compared with the file system (inode, size, modification and change time) when it is {@link #open}ed
+ * (again) and when {@link #revalidate} is called. If it changed, its dirty pages are written back, its extents are
+ * read again and every frame it may have made stale is dropped: its private pages, and the physical blocks that no
+ * other open, unchanged file still maps. Between those checks the cache trusts what it has: <b>while a file is open
+ * here, other processes must not change it</b> (nor any file it shares extents with). If they do, reads of that file
+ * may return old bytes until it is revalidated, and because a block is read through one file and then served to
+ * every file that maps it, a block read after such a change can carry the changed file's new bytes to the files
+ * sharing it. Timestamps have the file system's granularity (often a clock tick): a change in the same tick that
+ * keeps the size and inode is not seen. Writes made through the cache are this translator's own and are not
+ * reported as changes; a change by another process between one of those writes and the next check is not seen.
+ * A physical block is trusted only while an open file vouches for it: when a file is opened or reloaded, blocks no
+ * other open file maps are dropped from the cache first (the file system may have freed and reused them), and the
+ * other files that map its blocks are checked for changes; a file found changed then stops sharing (all its pages
+ * become private) until it is revalidated.
+ *
+ * <h2>Lifecycle</h2>
+ * Open files with {@link #open}, build one cache over this translator ({@code ExtentCache.builder().translator(t)},
+ * no device), then read them with {@code cache.file(id)}. {@link #close(long)} writes a file's dirty pages back,
+ * syncs it and forgets it. Close the cache (after flushing it) before {@link #close()} closes the translator's
+ * files.
+ *
+ * <p><b>Thread safety:</b> safe for concurrent use. Translations and reads of a file share its read lock; opening,
+ * reloading, committing a write and truncating take the translator's lock, then the file's write lock.
+ */
+public final class FileSystemTranslator implements FileBackedTranslator, Closeable
+{
+    /** Marks a private key: {@code PRIVATE | file << PAGE_BITS | page}. */
+    static final long PRIVATE = 1L << 62;
+    /** Bits of a page index in a private key: files up to 2^36 pages. */
+    static final int PAGE_BITS = 36;
+    /** Bits of a file id in a private key. */
+    static final int FILE_BITS = 26;
+    /** Bits of a physical block in a physical key: {@code deviceIndex << BLOCK_BITS | block}. */
+    static final int BLOCK_BITS = 48;
+    /** Bits of a file system's index in a physical key. */
+    static final int DEVICE_BITS = 14;
+
+    private static final long PAGE_MASK = (1L << PAGE_BITS) - 1;
+    private static final long FILE_MASK = (1L << FILE_BITS) - 1;
+    private static final long RUN_HOLE = -1;
+    private static final long RUN_PRIVATE = -2;
+    private static final int MAX_ATTEMPTS = 5;
+
+    private final int pageSize;
+    private final int pageShift;
+    private final Object lock = new Object();
+    private final ConcurrentHashMap<Long, FileState> files = new ConcurrentHashMap<>();
+    /** Under {@link #lock}. */
+    private final Map<Path, FileState> byPath = new HashMap<>();
+    /** File system ({@code st_dev}) to its index in physical keys; under {@link #lock}. */
+    private final Map<Long, Integer> devices = new HashMap<>();
+    /** Under {@link #lock}. */
+    private final BlockOwners owners = new BlockOwners();
+    private final CopyOnWriteArrayList<TranslationListener> listeners = new CopyOnWriteArrayList<>();
+    private final Set<FileState> unsynced = ConcurrentHashMap.newKeySet();
+    /** Under {@link #lock}. */
+    private long nextId = 1;
+    /** Under {@link #lock}. */
+    private boolean closed;
+
+    /**
+     * @param pageSize bytes per page (the cache's page size), a power of two from 4 KiB to 64 KiB.
+     * @throws IllegalArgumentException if it is not.
+     */
+    public FileSystemTranslator(final int pageSize)
+    {
+        if (pageSize < 4096 || pageSize > 65536 || Integer.bitCount(pageSize) != 1)
+        {
+            throw new IllegalArgumentException("pageSize must be a power of two from 4096 to 65536: pageSize=" +
+                pageSize);
+        }
+        this.pageSize = pageSize;
+        this.pageShift = Integer.numberOfTrailingZeros(pageSize);
+    }
+
+    /**
+     * Opens a file for reading through the cache; {@link #open(Path, boolean)} with {@code writable = false}.
+     *
+     * @param path the file.
+     * @return its id, for {@code cache.file(id)}.
+     * @throws IOException as {@link #open(Path, boolean)}.
+     */
+    public long open(final Path path) throws IOException
+    {
+        return open(path, false);
+    }
+
+    /**
+     * Opens a file, or revalidates it if it is already open (close-to-open: a file changed since it was opened is
+     * reloaded, see the class comment). The same file (by its real path) always has the same id while open.
+     *
+     * @param path     a regular file.
+     * @param writable true to allow writes through the cache (the file is opened for reading and writing).
+     * @return its id, for {@code cache.file(id)}.
+     * @throws NoSuchFileException      if the file does not exist.
+     * @throws IllegalArgumentException if it is not a regular file, or is open read-only and {@code writable} is
+     *                                  asked for (close it first).
+     * @throws IOException              if it cannot be opened, or is larger than 2^36 pages.
+     * @throws IllegalStateException    if the translator is closed.
+     */
+    public long open(final Path path, final boolean writable) throws IOException
+    {
+        final Path real = path.toRealPath();
+        if (!Files.isRegularFile(real))
+        {
+            throw new IllegalArgumentException("not a regular file: " + real);
+        }
+        FileState existing;
+        synchronized (lock)
+        {
+            ensureOpen();
+            existing = byPath.get(real);
+        }
+        if (null != existing)
+        {
+            if (writable && !existing.writable)
+            {
+                throw new IllegalArgumentException(real + " is open read-only; close it before opening it writable");
+            }
+            revalidate(existing.id);
+            return existing.id;
+        }
+
+        final FileChannel channel = writable ?
+            FileChannel.open(real, StandardOpenOption.READ, StandardOpenOption.WRITE) :
+            FileChannel.open(real, StandardOpenOption.READ);
+        try
+        {
+            final Loaded loaded = load(real);
+            synchronized (lock)
+            {
+                ensureOpen();
+                existing = byPath.get(real);
+                if (null == existing)
+                {
+                    if (nextId > FILE_MASK)
+                    {
+                        throw new IOException("too many files opened over this translator's life: " + nextId);
+                    }
+                    final FileState file = new FileState(nextId++, real, writable, channel);
+                    file.layoutLock.writeLock().lock();
+                    try
+                    {
+                        publish(file, loaded);
+                    }
+                    finally
+                    {
+                        file.layoutLock.writeLock().unlock();
+                    }
+                    files.put(file.id, file);
+                    byPath.put(real, file);
+                    return file.id;
+                }
+            }
+        }
+        catch (final IOException | RuntimeException | Error ex)
+        {
+            closeQuietly(channel, ex);
+            throw ex;
+        }
+        channel.close(); // another thread opened it meanwhile
+        return open(path, writable);
+    }
+
+    /**
+     * Compares an open file with the file system; if its inode, size, modification or change time differ from what
+     * the translator last saw, writes its dirty pages back (through the cache's listener), reads its extents again
+     * and drops every frame it may have made stale.
+     *
+     * @param file the file's id.
+     * @return true if the file had changed and was reloaded.
+     * @throws NoSuchFileException if the id is not open, or its path no longer names a file (the file stays open
+     *                             with its old contents; close it).
+     * @throws IOException         if the write-back or the reload fails; the file is then left as it was.
+     */
+    public boolean revalidate(final long file) throws IOException
+    {
+        final FileState state = state(file);
+        final Attrs now = Attrs.of(state.path);
+        if (now.equals(state.attrs) && !state.stale)
+        {
+            return false;
+        }
+        beforeChange(file, 0, Long.MAX_VALUE, false);
+        try
+        {
+            final Loaded loaded = load(state.path);
+            final FileChannel replaced;
+            synchronized (lock)
+            {
+                ensureOpen();
+                if (files.get(file) != state)
+                {
+                    throw new NoSuchFileException(state.path.toString(), null, "closed during revalidation");
+                }
+                replaced = loaded.attrs.sameFile(state.attrs) ? null : state.channel;
+                if (null != replaced)
+                {
+                    state.channel = state.writable ?
+                        FileChannel.open(state.path, StandardOpenOption.READ, StandardOpenOption.WRITE) :
+                        FileChannel.open(state.path, StandardOpenOption.READ);
+                }
+                state.layoutLock.writeLock().lock();
+                try
+                {
+                    final List<long[]> stale = new ArrayList<>();
+                    unvouch(state, stale);
+                    privateRanges(state, stale);
+                    publish(state, loaded);
+                    invalidate(stale);
+                }
+                finally
+                {
+                    state.layoutLock.writeLock().unlock();
+                }
+                for (final TranslationListener listener : listeners)
+                {
+                    listener.pagesChanged(file, 0, Long.MAX_VALUE, state.size);
+                }
+            }
+            if (null != replaced)
+            {
+                replaced.close();
+            }
+            return true;
+        }
+        finally
+        {
+            afterChange(file);
+        }
+    }
+
+    /**
+     * Writes a file's dirty pages back (through the cache's listener), syncs it and forgets it; its id is not
+     * reused. The cache drops its view of the file.
+     *
+     * @param file the file's id.
+     * @throws NoSuchFileException if the id is not open.
+     * @throws IOException         if the write-back or the sync fails; the file then stays open.
+     */
+    public void close(final long file) throws IOException
+    {
+        final FileState state = state(file);
+        beforeChange(file, 0, Long.MAX_VALUE, false);
+        try
+        {
+            syncFile(state);
+            synchronized (lock)
+            {
+                if (files.remove(file, state))
+                {
+                    byPath.remove(state.path, state);
+                    state.layoutLock.writeLock().lock();
+                    try
+                    {
+                        unvouch(state, null);
+                        state.closed = true;
+                    }
+                    finally
+                    {
+                        state.layoutLock.writeLock().unlock();
+                    }
+                    for (final TranslationListener listener : listeners)
+                    {
+                        listener.fileDeleted(file);
+                    }
+                }
+            }
+            state.channel.close();
+        }
+        finally
+        {
+            afterChange(file);
+        }
+    }
+
+    /**
+     * @param file the file's id.
+     * @return the file's real path.
+     * @throws NoSuchFileException if the id is not open.
+     */
+    public Path path(final long file) throws NoSuchFileException
+    {
+        return state(file).path;
+    }
+
+    /**
+     * @param file the file's id.
+     * @return null if the file's pages are keyed by physical block (it can share frames with other files), else why
+     * not (no FIEMAP on this platform or file system, or the file was found changed and awaits revalidation).
+     * @throws NoSuchFileException if the id is not open.
+     */
+    public String sharingUnavailableReason(final long file) throws NoSuchFileException
+    {
+        final FileState state = state(file);
+        state.layoutLock.readLock().lock();
+        try
+        {
+            return state.stale ? "changed outside the cache; revalidate it" : state.noSharing;
+        }
+        finally
+        {
+            state.layoutLock.readLock().unlock();
+        }
+    }
+
+    /**
+     * @return ids of the open files.
+     */
+    public long[] openFiles()
+    {
+        return files.keySet().stream().mapToLong(Long::longValue).sorted().toArray();
+    }
+
+    @Override
+    public int pageSize()
+    {
+        return pageSize;
+    }
+
+    @Override
+    public long size(final long file) throws NoSuchFileException
+    {
+        return state(file).size;
+    }
+
+    @Override
+    public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
+    {
+        if (page < 0)
+        {
+            throw new IllegalArgumentException("page must be >= 0: page=" + page);
+        }
+        final FileState state = state(file);
+        state.layoutLock.readLock().lock();
+        try
+        {
+            translateLocked(state, page, extent);
+        }
+        finally
+        {
+            state.layoutLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void readBlock(final long file, final long page, final long block, final ByteBuffer dst) throws IOException
+    {
+        if (dst.remaining() != pageSize)
+        {
+            throw new IllegalArgumentException("readBlock needs exactly one page of room: remaining=" +
+                dst.remaining() + " pageSize=" + pageSize);
+        }
+        final FileState state = state(file);
+        final Extent current = new Extent();
+        state.layoutLock.readLock().lock();
+        try
+        {
+            translateLocked(state, page, current);
+            if (current.blockOf(page) != block)
+            {
+                throw new StaleTranslationException(file, page, block);
+            }
+            final int start = dst.position();
+            try
+            {
+                final long offset = page << pageShift;
+                while (dst.hasRemaining())
+                {
+                    if (channelRead(state, dst, offset + (dst.position() - start)) < 0)
+                    {
+                        while (dst.hasRemaining())
+                        {
+                            dst.put((byte)0);
+                        }
+                    }
+                }
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                dst.position(start);
+                throw new IOException("reading page " + page + " of " + state.path + ": " + ex, ex);
+            }
+        }
+        finally
+        {
+            state.layoutLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void writeBlock(final long block, final ByteBuffer src) throws IOException
+    {
+        if ((block & PRIVATE) == 0 || block < 0)
+        {
+            throw new IllegalArgumentException("block " + block + " is not private to a file: the cache must copy " +
+                "a shared block on write");
+        }
+        if (src.remaining() != pageSize)
+        {
+            throw new IllegalArgumentException("writeBlock needs exactly one page: remaining=" + src.remaining() +
+                " pageSize=" + pageSize);
+        }
+        final long file = (block >>> PAGE_BITS) & FILE_MASK;
+        final long page = block & PAGE_MASK;
+        final FileState state = files.get(file);
+        if (null == state)
+        {
+            throw new NoSuchFileException("file " + file, null, "closed or never opened: cannot write page " + page);
+        }
+        state.layoutLock.readLock().lock();
+        try
+        {
+            final long offset = page << pageShift;
+            final long length = Math.min(pageSize, state.size - offset);
+            if (length <= 0)
+            {
+                src.position(src.limit()); // past end-of-file: nothing of the page is in the file
+                return;
+            }
+            final ByteBuffer bytes = src.duplicate();
+            bytes.limit(bytes.position() + (int)length);
+            unsynced.add(state);
+            while (bytes.hasRemaining())
+            {
+                channelWrite(state, bytes, offset + (bytes.position() - src.position()));
+            }
+            src.position(src.limit());
+            state.attrs = Attrs.of(state.path); // our own change is not a change from outside
+        }
+        finally
+        {
+            state.layoutLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void sync() throws IOException
+    {
+        IOException failure = null;
+        for (final FileState state : unsynced.toArray(new FileState[0]))
+        {
+            try
+            {
+                syncFile(state);
+            }
+            catch (final IOException ex)
+            {
+                if (null == failure)
+                {
+                    failure = new IOException("sync failed: " + ex.getMessage(), ex);
+                }
+                else
+                {
+                    failure.addSuppressed(ex);
+                }
+            }
+        }
+        if (null != failure)
+        {
+            throw failure;
+        }
+    }
+
+    @Override
+    public long reserveBlock(final long file, final long page) throws IOException
+    {
+        final FileState state = writableState(file);
+        if (page < 0 || page > PAGE_MASK)
+        {
+            throw new IllegalArgumentException("page out of range: page=" + page);
+        }
+        synchronized (lock)
+        {
+            state.layoutLock.writeLock().lock();
+            try
+            {
+                if (!state.reserved.add(page))
+                {
+                    throw new IllegalStateException("page " + page + " of " + state.path + " is already reserved");
+                }
+            }
+            finally
+            {
+                state.layoutLock.writeLock().unlock();
+            }
+        }
+        return privateKey(state.id, page);
+    }
+
+    @Override
+    public void commitBlock(final long file, final long page, final long block) throws NoSuchFileException
+    {
+        final FileState state = state(file);
+        final List<long[]> stale = new ArrayList<>();
+        synchronized (lock)
+        {
+            final long physical;
+            state.layoutLock.writeLock().lock();
+            try
+            {
+                if (block != privateKey(state.id, page) || !state.reserved.remove(page))
+                {
+                    throw new IllegalArgumentException("block " + block + " is not reserved for page " + page +
+                        " of " + state.path);
+                }
+                final Extent extent = new Extent();
+                translateLocked(state, page, extent);
+                physical = extent.isHole() || (extent.deviceBlock() & PRIVATE) != 0 ? -1 : extent.blockOf(page);
+                state.written.add(page);
+                if (physical >= 0)
+                {
+                    // the file system overwrites a block in place if no other file shares it: drop the block's frame
+                    // unless another open file still vouches for it (then the file system copies on write)
+                    owners.remove(state, physical, physical + 1, (start, end) -> stale.add(new long[] {start, end}));
+                }
+            }
+            finally
+            {
+                state.layoutLock.writeLock().unlock();
+            }
+            for (final TranslationListener listener : listeners)
+            {
+                listener.pagesChanged(file, page, 1, state.size);
+            }
+            invalidate(stale);
+        }
+    }
+
+    @Override
+    public void releaseBlock(final long block)
+    {
+        final long file = (block >>> PAGE_BITS) & FILE_MASK;
+        final long page = block & PAGE_MASK;
+        final FileState state = files.get(file);
+        synchronized (lock)
+        {
+            if (null == state || (block & PRIVATE) == 0 || block < 0)
+            {
+                throw new IllegalArgumentException("block " + block + " is not a reserved block");
+            }
+            state.layoutLock.writeLock().lock();
+            try
+            {
+                if (!state.reserved.remove(page))
+                {
+                    throw new IllegalArgumentException("block " + block + " is not reserved");
+                }
+            }
+            finally
+            {
+                state.layoutLock.writeLock().unlock();
+            }
+            for (final TranslationListener listener : listeners)
+            {
+                listener.blocksInvalidated(block, 1); // the frame the cache filled for it holds nothing of the file
+            }
+        }
+    }
+
+    @Override
+    public void extend(final long file, final long size) throws IOException
+    {
+        final FileState state = writableState(file);
+        checkSize(state.path, size);
+        synchronized (lock)
+        {
+            final long old;
+            state.layoutLock.writeLock().lock();
+            try
+            {
+                old = state.size;
+                if (size <= old)
+                {
+                    return;
+                }
+                state.size = size;
+            }
+            finally
+            {
+                state.layoutLock.writeLock().unlock();
+            }
+            final long firstPage = old >> pageShift;
+            for (final TranslationListener listener : listeners)
+            {
+                listener.pagesChanged(file, firstPage, Long.MAX_VALUE - firstPage, size);
+            }
+        }
+    }
+
+    @Override
+    public void truncate(final long file, final long size) throws IOException
+    {
+        final FileState state = writableState(file);
+        checkSize(state.path, size);
+        final long tail = size >> pageShift;
+        beforeChange(file, tail, Long.MAX_VALUE - tail, false);
+        try
+        {
+            synchronized (lock)
+            {
+                final List<long[]> stale = new ArrayList<>();
+                state.layoutLock.writeLock().lock();
+                try
+                {
+                    final FileChannel channel = state.channel;
+                    if (size < channel.size())
+                    {
+                        channel.truncate(size);
+                    }
+                    else if (size > channel.size())
+                    {
+                        try (RandomAccessFile grow = new RandomAccessFile(state.path.toFile(), "rw"))
+                        {
+                            grow.setLength(size);
+                        }
+                    }
+                    unsynced.add(state);
+                    // pages from the tail on lose their blocks; a partial tail page becomes private (read through
+                    // the file, which now has zeros past the new end)
+                    final long keep = tail;
+                    final Layout layout = state.layout;
+                    for (int run = 0; run < layout.runs; run++)
+                    {
+                        final long start = Math.max(layout.start[run], keep);
+                        final long end = layout.start[run] + layout.count[run];
+                        if (start < end && layout.key[run] >= 0)
+                        {
+                            final long key = layout.key[run] + (start - layout.start[run]);
+                            owners.remove(state, key, key + (end - start),
+                                (from, to) -> stale.add(new long[] {from, to}));
+                        }
+                        if (start < end && layout.key[run] == RUN_PRIVATE)
+                        {
+                            stale.add(new long[] {privateKey(state.id, start), privateKey(state.id, start) + end - start});
+                        }
+                    }
+                    for (final Long page : state.written.tailSet(keep))
+                    {
+                        stale.add(new long[] {privateKey(state.id, page), privateKey(state.id, page) + 1});
+                    }
+                    state.written.tailSet(keep).clear();
+                    state.layout = layout.clip(keep);
+                    if ((size & (pageSize - 1)) != 0)
+                    {
+                        state.written.add(tail);
+                    }
+                    state.size = size;
+                    state.attrs = Attrs.of(state.path);
+                }
+                finally
+                {
+                    state.layoutLock.writeLock().unlock();
+                }
+                for (final TranslationListener listener : listeners)
+                {
+                    listener.pagesChanged(file, tail, Long.MAX_VALUE - tail, size);
+                }
+                invalidate(stale);
+            }
+        }
+        finally
+        {
+            afterChange(file);
+        }
+    }
+
+    @Override
+    public void addListener(final TranslationListener listener)
+    {
+        listeners.add(listener);
+    }
+
+    @Override
+    public void removeListener(final TranslationListener listener)
+    {
+        listeners.remove(listener);
+    }
+
+    /**
+     * Closes every open file's channel without writing anything back: close the cache, after flushing it, first.
+     * Later calls do nothing.
+     *
+     * @throws IOException if a channel fails to close (the others are still closed).
+     */
+    @Override
+    public void close() throws IOException
+    {
+        final List<FileState> open;
+        synchronized (lock)
+        {
+            if (closed)
+            {
+                return;
+            }
+            closed = true;
+            open = new ArrayList<>(files.values());
+            files.clear();
+            byPath.clear();
+        }
+        IOException failure = null;
+        for (final FileState state : open)
+        {
+            state.closed = true;
+            try
+            {
+                state.channel.close();
+            }
+            catch (final IOException ex)
+            {
+                if (null == failure)
+                {
+                    failure = ex;
+                }
+                else
+                {
+                    failure.addSuppressed(ex);
+                }
+            }
+        }
+        if (null != failure)
+        {
+            throw failure;
+        }
+    }
+
+    /**
+     * @return segments in the registry of physical blocks vouched for by open files (metadata accounting, tests).
+     */
+    public int ownedSegments()
+    {
+        synchronized (lock)
+        {
+            return owners.segmentCount();
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return "FileSystemTranslator{pageSize=" + pageSize + ", files=" + files.size() + '}';
+    }
+
+    static long privateKey(final long file, final long page)
+    {
+        return PRIVATE | file << PAGE_BITS | page;
+    }
+
+    private void translateLocked(final FileState state, final long page, final Extent extent)
+    {
+        final long pages = pagesOf(state.size);
+        if (page >= pages)
+        {
+            extent.set(page, 1, Extent.HOLE, false);
+            return;
+        }
+        final boolean privateShared = !state.writable; // a read-only file's writes must reach reserveBlock to fail
+        if (state.written.contains(page))
+        {
+            extent.set(page, 1, privateKey(state.id, page), privateShared);
+            return;
+        }
+        final Long nextWritten = state.written.higher(page);
+        long end = null == nextWritten ? pages : Math.min(pages, nextWritten);
+        final Layout layout = state.layout;
+        final int run = layout.find(page);
+        if (run < 0)
+        {
+            extent.set(page, end - page, Extent.HOLE, false); // grown past the extents read at open
+            return;
+        }
+        end = Math.min(end, layout.start[run] + layout.count[run]);
+        final long key = layout.key[run];
+        if (RUN_HOLE == key)
+        {
+            extent.set(page, end - page, Extent.HOLE, false);
+        }
+        else if (RUN_PRIVATE == key)
+        {
+            extent.set(page, end - page, privateKey(state.id, page), privateShared);
+        }
+        else
+        {
+            extent.set(page, end - page, key + (page - layout.start[run]), true);
+        }
+    }
+
+    /**
+     * Installs a freshly read layout: vouches for its physical blocks (dropping frames of blocks no other open file
+     * maps, after checking those files for changes) and publishes it. Caller holds {@link #lock} and the file's
+     * write lock, and has withdrawn the file's old vouches.
+     */
+    private void publish(final FileState state, final Loaded loaded) throws IOException
+    {
+        final Layout layout;
+        if (null == loaded.extents)
+        {
+            layout = Layout.allPrivate(pagesOf(loaded.attrs.size));
+        }
+        else
+        {
+            final Integer known = devices.get(loaded.attrs.dev);
+            final int device = null != known ? known : devices.size();
+            if (device >= 1 << DEVICE_BITS)
+            {
+                throw new IOException("too many file systems for the key space: " + device);
+            }
+            devices.putIfAbsent(loaded.attrs.dev, device);
+            layout = Layout.of(loaded.extents, loaded.attrs.size, pageSize, (long)device << BLOCK_BITS);
+        }
+        final List<long[]> stale = new ArrayList<>();
+        final Set<FileState> checked = new HashSet<>();
+        for (int run = 0; run < layout.runs; run++)
+        {
+            final long key = layout.key[run];
+            if (key < 0)
+            {
+                continue;
+            }
+            for (final Object owner : owners.ownersIn(key, key + layout.count[run]))
+            {
+                final FileState other = (FileState)owner;
+                if (other != state && checked.add(other) && !other.stale && !other.unchangedOnDisk())
+                {
+                    stopSharing(other, stale);
+                }
+            }
+            owners.add(state, key, key + layout.count[run], (start, end) -> stale.add(new long[] {start, end}));
+        }
+        invalidate(stale);
+        state.layout = layout;
+        state.written.clear();
+        state.reserved.clear();
+        state.size = loaded.attrs.size;
+        state.attrs = loaded.attrs;
+        state.noSharing = loaded.noSharing;
+        state.stale = false;
+    }
+
+    /**
+     * A file that shares blocks with one being opened was changed outside the cache: its physical pages become
+     * private (read through the file itself) until it is revalidated, so it never again loads its new bytes under a
+     * shared block's key. Caller holds {@link #lock}.
+     */
+    private void stopSharing(final FileState other, final List<long[]> stale)
+    {
+        other.layoutLock.writeLock().lock();
+        try
+        {
+            unvouch(other, stale);
+            other.layout = Layout.allPrivate(other.layout.pages);
+            other.stale = true;
+        }
+        finally
+        {
+            other.layoutLock.writeLock().unlock();
+        }
+        for (final TranslationListener listener : listeners)
+        {
+            listener.pagesChanged(other.id, 0, Long.MAX_VALUE, other.size);
+        }
+    }
+
+    /** Withdraws the file's vouches; blocks left with no owner are added to {@code stale} (unless null). */
+    private void unvouch(final FileState state, final List<long[]> stale)
+    {
+        final Layout layout = state.layout;
+        for (int run = 0; run < layout.runs; run++)
+        {
+            final long key = layout.key[run];
+            if (key >= 0)
+            {
+                owners.remove(state, key, key + layout.count[run], (start, end) ->
+                {
+                    if (null != stale)
+                    {
+                        stale.add(new long[] {start, end});
+                    }
+                });
+            }
+        }
+    }
+
+    /** Adds the key ranges of the file's private pages to {@code stale}. */
+    private void privateRanges(final FileState state, final List<long[]> stale)
+    {
+        final Layout layout = state.layout;
+        for (int run = 0; run < layout.runs; run++)
+        {
+            if (RUN_PRIVATE == layout.key[run])
+            {
+                final long key = privateKey(state.id, layout.start[run]);
+                stale.add(new long[] {key, key + layout.count[run]});
+            }
+        }
+        for (final Long page : state.written)
+        {
+            stale.add(new long[] {privateKey(state.id, page), privateKey(state.id, page) + 1});
+        }
+    }
+
+    private void invalidate(final List<long[]> ranges)
+    {
+        for (final long[] range : ranges)
+        {
+            for (final TranslationListener listener : listeners)
+            {
+                listener.blocksInvalidated(range[0], range[1] - range[0]);
+            }
+        }
+        ranges.clear();
+    }
+
+    /**
+     * Reads a file's attributes and extents, retrying while the file changes under it.
+     */
+    private Loaded load(final Path path) throws IOException
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            final Attrs before = Attrs.of(path);
+            checkSize(path, before.size);
+            List<FiemapExtent> extents = null;
+            String noSharing = null;
+            if (!Fiemap.isAvailable())
+            {
+                noSharing = "FIEMAP unavailable: " + Fiemap.unavailableReason();
+            }
+            else
+            {
+                try
+                {
+                    extents = Fiemap.extents(path);
+                }
+                catch (final Fiemap.NotSupportedException ex)
+                {
+                    noSharing = "the file system does not report extents: " + ex.getMessage();
+                }
+            }
+            final Attrs after = Attrs.of(path);
+            if (after.equals(before))
+            {
+                return new Loaded(after, extents, noSharing);
+            }
+            if (attempt == MAX_ATTEMPTS)
+            {
+                throw new IOException(path + " keeps changing while its extents are read (" + MAX_ATTEMPTS +
+                    " attempts)");
+            }
+        }
+    }
+
+    private void beforeChange(final long file, final long firstPage, final long pageCount, final boolean discard)
+        throws IOException
+    {
+        for (final TranslationListener listener : listeners)
+        {
+            listener.beforeChange(file, firstPage, pageCount, discard);
+        }
+    }
+
+    private void afterChange(final long file)
+    {
+        for (final TranslationListener listener : listeners)
+        {
+            listener.afterChange(file);
+        }
+    }
+
+    private void syncFile(final FileState state) throws IOException
+    {
+        if (unsynced.remove(state))
+        {
+            try
+            {
+                state.channel.force(true);
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                unsynced.add(state);
+                throw new IOException("syncing " + state.path + " failed: " + ex.getMessage(), ex);
+            }
+        }
+    }
+
+    private int channelRead(final FileState state, final ByteBuffer dst, final long position) throws IOException
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            final FileChannel channel = state.channel;
+            try
+            {
+                return channel.read(dst, position);
+            }
+            catch (final ClosedChannelException ex)
+            {
+                reopenAfter(state, channel, ex, attempt);
+            }
+        }
+    }
+
+    private void channelWrite(final FileState state, final ByteBuffer src, final long position) throws IOException
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            final FileChannel channel = state.channel;
+            try
+            {
+                channel.write(src, position);
+                return;
+            }
+            catch (final ClosedChannelException ex)
+            {
+                reopenAfter(state, channel, ex, attempt);
+            }
+        }
+    }
+
+    /**
+     * An interrupted thread's transfer closes a FileChannel for every thread: reopen it for the others (and
+     * rethrow to the interrupted one), unless the file was closed on purpose.
+     */
+    private void reopenAfter(final FileState state, final FileChannel failed, final ClosedChannelException ex,
+        final int attempt) throws IOException
+    {
+        if (state.closed || attempt > 0)
+        {
+            throw ex;
+        }
+        synchronized (state)
+        {
+            if (state.channel == failed && !state.closed)
+            {
+                state.channel = state.writable ?
+                    FileChannel.open(state.path, StandardOpenOption.READ, StandardOpenOption.WRITE) :
+                    FileChannel.open(state.path, StandardOpenOption.READ);
+            }
+        }
+        if (ex instanceof ClosedByInterruptException)
+        {
+            throw ex;
+        }
+    }
+
+    private FileState state(final long file) throws NoSuchFileException
+    {
+        final FileState state = files.get(file);
+        if (null == state)
+        {
+            throw new NoSuchFileException("file " + file, null, "not open in this FileSystemTranslator");
+        }
+        return state;
+    }
+
+    private FileState writableState(final long file) throws IOException
+    {
+        final FileState state = state(file);
+        if (!state.writable)
+        {
+            throw new AccessDeniedException(state.path.toString(), null,
+                "opened read-only: open it with FileSystemTranslator.open(path, true) to write through the cache");
+        }
+        return state;
+    }
+
+    private void checkSize(final Path path, final long size) throws IOException
+    {
+        if (size < 0 || pagesOf(size) > PAGE_MASK)
+        {
+            throw new IOException(path + ": size " + size + " is out of range (at most 2^36 pages of " + pageSize +
+                " bytes)");
+        }
+    }
+
+    private long pagesOf(final long size)
+    {
+        return (size + pageSize - 1) >>> pageShift;
+    }
+
+    private void ensureOpen()
+    {
+        if (closed)
+        {
+            throw new IllegalStateException("FileSystemTranslator is closed");
+        }
+    }
+
+    private static void closeQuietly(final FileChannel channel, final Throwable failure)
+    {
+        try
+        {
+            channel.close();
+        }
+        catch (final IOException ex)
+        {
+            failure.addSuppressed(ex);
+        }
+    }
+
+    /** One open file. */
+    private static final class FileState
+    {
+        final long id;
+        final Path path;
+        final boolean writable;
+        /** Read: translate, readBlock, writeBlock. Write: publishing a layout, commit, truncate, extend. */
+        final ReentrantReadWriteLock layoutLock = new ReentrantReadWriteLock();
+        volatile FileChannel channel;
+        volatile Attrs attrs;
+        volatile long size;
+        volatile boolean closed;
+        Layout layout = Layout.allPrivate(0);
+        /** Pages written through the cache: private to the file until it is reloaded. */
+        final TreeSet<Long> written = new TreeSet<>();
+        /** Pages with a block reserved for a write in progress. */
+        final Set<Long> reserved = new HashSet<>();
+        String noSharing;
+        /** Found changed by another file's open: all its pages are private until it is revalidated. */
+        boolean stale;
+
+        FileState(final long id, final Path path, final boolean writable, final FileChannel channel)
+        {
+            this.id = id;
+            this.path = path;
+            this.writable = writable;
+            this.channel = channel;
+        }
+
+        boolean unchangedOnDisk()
+        {
+            try
+            {
+                return Attrs.of(path).equals(attrs);
+            }
+            catch (final IOException ex)
+            {
+                return false; // gone or unreadable: it cannot vouch for anything
+            }
+        }
+
+        @Override
+        public String toString()
+        {
+            return "file " + id + " (" + path + ')';
+        }
+    }
+
+    /** What {@link #load} read. */
+    private record Loaded(Attrs attrs, List<FiemapExtent> extents, String noSharing)
+    {
+    }
+
+    /** The attributes that tell a changed file: file system, inode, size, modification and change time. */
+    record Attrs(long dev, Object inode, long size, long mtimeNanos, long ctimeNanos)
+    {
+        static Attrs of(final Path path) throws IOException
+        {
+            try
+            {
+                final Map<String, Object> unix = Files.readAttributes(path, "unix:dev,ino,size,lastModifiedTime,ctime");
+                return new Attrs((Long)unix.get("dev"), unix.get("ino"), (Long)unix.get("size"),
+                    nanos(unix.get("lastModifiedTime")), nanos(unix.get("ctime")));
+            }
+            catch (final UnsupportedOperationException ex)
+            {
+                final BasicFileAttributes basic = Files.readAttributes(path, BasicFileAttributes.class);
+                return new Attrs(0, basic.fileKey(), basic.size(), basic.lastModifiedTime().to(TimeUnit.NANOSECONDS),
+                    0);
+            }
+        }
+
+        boolean sameFile(final Attrs other)
+        {
+            return null != other && dev == other.dev && java.util.Objects.equals(inode, other.inode);
+        }
+
+        private static long nanos(final Object time)
+        {
+            return ((FileTime)time).to(TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /**
+     * A file's pages as runs, from its extents: each run is a hole, private, or physical (its key is the physical
+     * key of its first page). Immutable.
+     */
+    static final class Layout
+    {
+        final long[] start;
+        final long[] count;
+        final long[] key;
+        final int runs;
+        final long pages;
+
+        private Layout(final long[] start, final long[] count, final long[] key, final int runs, final long pages)
+        {
+            this.start = start;
+            this.count = count;
+            this.key = key;
+            this.runs = runs;
+            this.pages = pages;
+        }
+
+        static Layout allPrivate(final long pages)
+        {
+            final Builder builder = new Builder();
+            builder.add(0, pages, RUN_PRIVATE);
+            return builder.build(pages);
+        }
+
+        /**
+         * @param extents    the file's extents in logical order.
+         * @param size       the file's size.
+         * @param pageSize   bytes per page.
+         * @param deviceBits the file system's index, shifted into place.
+         */
+        static Layout of(final List<FiemapExtent> extents, final long size, final int pageSize, final long deviceBits)
+        {
+            final long pages = (size + pageSize - 1) / pageSize;
+            final Builder builder = new Builder();
+            for (final FiemapExtent extent : extents)
+            {
+                final long lo = extent.logical();
+                final long hiExtent = extent.logical() + extent.length();
+                long touched = lo / pageSize;
+                final long touchedEnd = Math.min(pages, (hiExtent + pageSize - 1) / pageSize);
+                if (touched >= pages)
+                {
+                    break;
+                }
+                if (touched < builder.end)
+                {
+                    builder.lastPagePrivate(); // a page shared by two extents (blocks smaller than pages)
+                    touched = builder.end;
+                }
+                if (touched > builder.end)
+                {
+                    builder.add(builder.end, touched - builder.end, RUN_HOLE);
+                }
+                if (touched >= touchedEnd)
+                {
+                    continue;
+                }
+                final long full = Math.max(touched, (lo + pageSize - 1) / pageSize);
+                final long fullEnd = Math.min(touchedEnd, hiExtent / pageSize);
+                final boolean keyed = extent.hasStablePhysical() &&
+                    Math.floorMod(extent.physical() - lo, (long)pageSize) == 0 &&
+                    (extent.physical() + (fullEnd * pageSize - lo)) / pageSize < 1L << BLOCK_BITS;
+                if (!keyed || full >= fullEnd)
+                {
+                    builder.add(touched, touchedEnd - touched, RUN_PRIVATE);
+                    continue;
+                }
+                if (touched < full)
+                {
+                    builder.add(touched, full - touched, RUN_PRIVATE);
+                }
+                builder.add(full, fullEnd - full, deviceBits | (extent.physical() + (full * pageSize - lo)) / pageSize);
+                if (fullEnd < touchedEnd)
+                {
+                    builder.add(fullEnd, touchedEnd - fullEnd, RUN_PRIVATE);
+                }
+            }
+            if (builder.end < pages)
+            {
+                builder.add(builder.end, pages - builder.end, RUN_HOLE);
+            }
+            return builder.build(pages);
+        }
+
+        /** @return the run holding {@code page}, or -1 past the layout's pages. */
+        int find(final long page)
+        {
+            if (page >= pages)
+            {
+                return -1;
+            }
+            int lo = 0;
+            int hi = runs - 1;
+            while (lo < hi)
+            {
+                final int mid = (lo + hi + 1) >>> 1;
+                if (start[mid] <= page)
+                {
+                    lo = mid;
+                }
+                else
+                {
+                    hi = mid - 1;
+                }
+            }
+            return lo;
+        }
+
+        /** @return this layout cut to its first {@code keep} pages. */
+        Layout clip(final long keep)
+        {
+            if (keep >= pages)
+            {
+                return this;
+            }
+            final Builder builder = new Builder();
+            for (int run = 0; run < runs && start[run] < keep; run++)
+            {
+                builder.add(start[run], Math.min(count[run], keep - start[run]), key[run]);
+            }
+            return builder.build(keep);
+        }
+
+        /** Counts this layout's pages by kind: {@code [holes, private, physical]}. */
+        long[] census()
+        {
+            final long[] census = new long[3];
+            for (int run = 0; run < runs; run++)
+            {
+                census[RUN_HOLE == key[run] ? 0 : RUN_PRIVATE == key[run] ? 1 : 2] += count[run];
+            }
+            return census;
+        }
+
+        private static final class Builder
+        {
+            long[] start = new long[8];
+            long[] count = new long[8];
+            long[] key = new long[8];
+            int runs;
+            long end;
+
+            void add(final long first, final long pages, final long runKey)
+            {
+                if (pages <= 0)
+                {
+                    return;
+                }
+                if (runs > 0)
+                {
+                    final int last = runs - 1;
+                    final boolean joins = key[last] < 0 ? key[last] == runKey :
+                        runKey >= 0 && key[last] + count[last] == runKey;
+                    if (joins && start[last] + count[last] == first)
+                    {
+                        count[last] += pages;
+                        end = first + pages;
+                        return;
+                    }
+                }
+                if (runs == start.length)
+                {
+                    start = java.util.Arrays.copyOf(start, runs * 2);
+                    count = java.util.Arrays.copyOf(count, runs * 2);
+                    key = java.util.Arrays.copyOf(key, runs * 2);
+                }
+                start[runs] = first;
+                count[runs] = pages;
+                key[runs] = runKey;
+                runs++;
+                end = first + pages;
+            }
+
+            void lastPagePrivate()
+            {
+                final int last = runs - 1;
+                if (RUN_PRIVATE == key[last])
+                {
+                    return;
+                }
+                final long page = start[last] + count[last] - 1;
+                if (--count[last] == 0)
+                {
+                    runs--;
+                }
+                add(page, 1, RUN_PRIVATE);
+            }
+
+            Layout build(final long pages)
+            {
+                return new Layout(java.util.Arrays.copyOf(start, runs), java.util.Arrays.copyOf(count, runs),
+                    java.util.Arrays.copyOf(key, runs), runs, pages);
+            }
+        }
+    }
+}
