@@ -98,6 +98,9 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
 
     private final int pageSize;
     private final int pageShift;
+    private final boolean directReads;
+    /** Per thread: a page-aligned page for {@code O_DIRECT} reads (frames are not aligned). */
+    private final ThreadLocal<ByteBuffer> bounce;
     private final Object lock = new Object();
     private final ConcurrentHashMap<Long, FileState> files = new ConcurrentHashMap<>();
     /** Under {@link #lock}. */
@@ -114,10 +117,28 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     private boolean closed;
 
     /**
+     * A translator whose misses read through the kernel's page cache (with its readahead); the kernel then keeps its
+     * own copy of each block read, besides the cache's frame. {@link #FileSystemTranslator(int, boolean)} with
+     * {@code directReads = false}.
+     *
      * @param pageSize bytes per page (the cache's page size), a power of two from 4 KiB to 64 KiB.
      * @throws IllegalArgumentException if it is not.
      */
     public FileSystemTranslator(final int pageSize)
+    {
+        this(pageSize, false);
+    }
+
+    /**
+     * @param pageSize    bytes per page (the cache's page size), a power of two from 4 KiB to 64 KiB.
+     * @param directReads true to read misses with {@code O_DIRECT}, bypassing the kernel's page cache, so a block
+     *                    is held once (in the cache) rather than twice; each miss then costs a device read with no
+     *                    kernel readahead. Files whose file system refuses {@code O_DIRECT} (or whose block size is
+     *                    larger than a page) are read through the page cache. Writes always go through the page
+     *                    cache.
+     * @throws IllegalArgumentException if the page size is not a power of two from 4 KiB to 64 KiB.
+     */
+    public FileSystemTranslator(final int pageSize, final boolean directReads)
     {
         if (pageSize < 4096 || pageSize > 65536 || Integer.bitCount(pageSize) != 1)
         {
@@ -126,6 +147,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
         this.pageSize = pageSize;
         this.pageShift = Integer.numberOfTrailingZeros(pageSize);
+        this.directReads = directReads;
+        this.bounce = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(2 * pageSize).alignedSlice(pageSize));
     }
 
     /**
@@ -202,6 +225,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     {
                         file.layoutLock.writeLock().unlock();
                     }
+                    file.direct = openDirect(file);
                     files.put(file.id, file);
                     byPath.put(real, file);
                     return file.id;
@@ -249,11 +273,17 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     throw new NoSuchFileException(state.path.toString(), null, "closed during revalidation");
                 }
                 replaced = loaded.attrs.sameFile(state.attrs) ? null : state.channel;
+                final FileChannel replacedDirect = null == replaced ? null : state.direct;
                 if (null != replaced)
                 {
                     state.channel = state.writable ?
                         FileChannel.open(state.path, StandardOpenOption.READ, StandardOpenOption.WRITE) :
                         FileChannel.open(state.path, StandardOpenOption.READ);
+                    state.direct = openDirect(state);
+                    if (null != replacedDirect)
+                    {
+                        replacedDirect.close();
+                    }
                 }
                 state.layoutLock.writeLock().lock();
                 try
@@ -321,12 +351,23 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     }
                 }
             }
-            state.channel.close();
+            closeChannels(state);
         }
         finally
         {
             afterChange(file);
         }
+    }
+
+    /**
+     * @param file the file's id.
+     * @return true if the file's misses are read with {@code O_DIRECT} (see
+     * {@link #FileSystemTranslator(int, boolean)}).
+     * @throws NoSuchFileException if the id is not open.
+     */
+    public boolean readsDirectly(final long file) throws NoSuchFileException
+    {
+        return null != state(file).direct;
     }
 
     /**
@@ -420,6 +461,11 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             try
             {
                 final long offset = page << pageShift;
+                final FileChannel direct = state.direct;
+                if (null != direct)
+                {
+                    readDirect(state, direct, offset, dst);
+                }
                 while (dst.hasRemaining())
                 {
                     if (channelRead(state, dst, offset + (dst.position() - start)) < 0)
@@ -759,7 +805,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             state.closed = true;
             try
             {
-                state.channel.close();
+                closeChannels(state);
             }
             catch (final IOException ex)
             {
@@ -1038,6 +1084,42 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
     }
 
+    /**
+     * Reads one page with {@code O_DIRECT} into this thread's aligned page and copies it into {@code dst}, zeros
+     * past end-of-file. If the direct channel fails (an interrupt closed it), {@code dst} is left for the buffered
+     * channel to fill, and the file stops reading directly.
+     */
+    private void readDirect(final FileState state, final FileChannel direct, final long offset, final ByteBuffer dst)
+        throws IOException
+    {
+        final ByteBuffer page = bounce.get().clear();
+        try
+        {
+            while (page.hasRemaining())
+            {
+                // a direct read stops short only at end-of-file, or (rarely) on a block boundary
+                if (direct.read(page, offset + page.position()) <= 0 || page.position() % state.directAlign != 0)
+                {
+                    break;
+                }
+            }
+        }
+        catch (final ClosedChannelException ex)
+        {
+            state.direct = null; // the buffered channel, reopened if need be, serves from now on
+            if (ex instanceof ClosedByInterruptException)
+            {
+                throw ex;
+            }
+            return;
+        }
+        while (page.hasRemaining())
+        {
+            page.put((byte)0);
+        }
+        dst.put(page.flip());
+    }
+
     private int channelRead(final FileState state, final ByteBuffer dst, final long position) throws IOException
     {
         for (int attempt = 0; ; attempt++)
@@ -1140,6 +1222,46 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
     }
 
+    /** {@code O_DIRECT} read channel for a file, or null if not asked for or the file system refuses it. */
+    private FileChannel openDirect(final FileState state)
+    {
+        if (!directReads)
+        {
+            return null;
+        }
+        try
+        {
+            final long blockSize = Files.getFileStore(state.path).getBlockSize();
+            if (blockSize > pageSize || pageSize % blockSize != 0)
+            {
+                return null;
+            }
+            state.directAlign = (int)blockSize;
+            return FileChannel.open(state.path, StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+        }
+        catch (final IOException | UnsupportedOperationException ex)
+        {
+            return null; // e.g. tmpfs on older kernels: EINVAL
+        }
+    }
+
+    private static void closeChannels(final FileState state) throws IOException
+    {
+        final FileChannel direct = state.direct;
+        state.direct = null;
+        try
+        {
+            state.channel.close();
+        }
+        finally
+        {
+            if (null != direct)
+            {
+                direct.close();
+            }
+        }
+    }
+
     private static void closeQuietly(final FileChannel channel, final Throwable failure)
     {
         try
@@ -1161,6 +1283,10 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         /** Read: translate, readBlock, writeBlock. Write: publishing a layout, commit, truncate, extend. */
         final ReentrantReadWriteLock layoutLock = new ReentrantReadWriteLock();
         volatile FileChannel channel;
+        /** Opened with {@code O_DIRECT} for reads, or null (not asked for, refused, or closed by an interrupt). */
+        volatile FileChannel direct;
+        /** The alignment {@link #direct} transfers need (the file system's block size). */
+        int directAlign = 4096;
         volatile Attrs attrs;
         volatile long size;
         volatile boolean closed;

@@ -9,6 +9,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -268,16 +270,21 @@ final class FileSystemTranslatorTest
      * fsx-style: a seeded random sequence of reads, writes, flushes, truncates and revalidations through the cache
      * against an in-heap model, with the file on disk compared after every flush.
      */
-    @Test
-    void seededModel() throws IOException
+    @ParameterizedTest(name = "directReads={0}")
+    @ValueSource(booleans = {false, true})
+    void seededModel(final boolean directReads) throws IOException
     {
         final long seed = Long.getLong("extentcache.seed", System.nanoTime());
         final int ops = Integer.getInteger("extentcache.fsOps", 3000);
         final SplittableRandom random = new SplittableRandom(seed);
         byte[] model = random(seed, random.nextInt(40 * PAGE));
         final Path path = write("model", model);
-        translator = new FileSystemTranslator(PAGE);
+        translator = new FileSystemTranslator(PAGE, directReads);
         final long id = translator.open(path, true);
+        if (directReads)
+        {
+            Assumptions.assumeTrue(translator.readsDirectly(id), "this file system refuses O_DIRECT");
+        }
         final ExtentCache cache = cache(12);
         final CachedFile file = cache.file(id);
         int op = 0;

@@ -72,16 +72,18 @@ final class ReflinkCacheTest
     {
         final int size = 64 * MIB;
         final List<Path> paths = baseAndClones(size, 8, 64);
-        translator = new FileSystemTranslator(PAGE);
+        translator = new FileSystemTranslator(PAGE, true);
         final ExtentCache cache = books.track(ExtentCache.builder().translator(translator)
             .capacityBytes(96L * MIB).build());
-        final long baseCrc = crcOfFile(paths.get(0));
+        final long baseCrc = crcOfFile(paths.get(0), true);
         for (final Path path : paths)
         {
             final long id = translator.open(path);
             assertNull(translator.sharingUnavailableReason(id));
+            assertTrue(translator.readsDirectly(id), "XFS takes O_DIRECT reads");
             assertEquals(baseCrc, crcThroughCache(cache.file(id)), path.toString());
         }
+        final long kernelBeside = fincore(paths);
         final CacheStats stats = cache.stats();
         final long pages = size / PAGE;
         assertEquals(pages, stats.deviceReads(), "each shared block is read once, through one file");
@@ -91,6 +93,9 @@ final class ReflinkCacheTest
             "metadata %.2f MiB, heap metadata %.2f MiB (estimate), device reads %d, sharing hits %d, file hits %d%n",
             stats.frameBytesInUse() / (double)MIB, stats.offHeapMetadataBytes() / (double)MIB,
             stats.heapMetadataBytes() / (double)MIB, stats.deviceReads(), stats.sharingHits(), stats.fileHits());
+        System.out.printf("reflink: kernel page cache beside it (O_DIRECT reads): %.1f MiB%n",
+            kernelBeside / (double)MIB);
+        assertTrue(kernelBeside < size / 8, "O_DIRECT reads leave no second copy in the kernel: " + kernelBeside);
 
         final long kernel = kernelResidentAfterReading(paths);
         System.out.printf("reflink: the same 9 files read through the kernel page cache: %.1f MiB resident " +
@@ -261,17 +266,21 @@ final class ReflinkCacheTest
     private List<Path> baseAndClones(final int size, final int clones, final long seed) throws IOException
     {
         final Path base = dir.resolve("base");
-        try (FileChannel channel = FileChannel.open(base, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))
+        // written with O_DIRECT (sizes are whole MiB), so the kernel's page cache holds none of it afterwards
+        try (FileChannel channel = FileChannel.open(base, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+            com.sun.nio.file.ExtendedOpenOption.DIRECT))
         {
             final SplittableRandom random = new SplittableRandom(seed);
             final byte[] chunk = new byte[MIB];
+            final ByteBuffer aligned = ByteBuffer.allocateDirect(2 * MIB).alignedSlice(PAGE).limit(MIB);
             for (int done = 0; done < size; done += chunk.length)
             {
                 random.nextBytes(chunk);
-                final ByteBuffer src = ByteBuffer.wrap(chunk, 0, Math.min(chunk.length, size - done));
-                while (src.hasRemaining())
+                aligned.clear().limit(MIB);
+                aligned.put(chunk).flip();
+                while (aligned.hasRemaining())
                 {
-                    channel.write(src);
+                    channel.write(aligned);
                 }
             }
             channel.force(true);
@@ -318,15 +327,23 @@ final class ReflinkCacheTest
 
     private static long crcOfFile(final Path path) throws IOException
     {
+        return crcOfFile(path, false);
+    }
+
+    /** With {@code direct}, reads with O_DIRECT, leaving nothing in the kernel's page cache. */
+    private static long crcOfFile(final Path path, final boolean direct) throws IOException
+    {
         final CRC32 crc = new CRC32();
-        try (FileChannel channel = FileChannel.open(path))
+        try (FileChannel channel = direct ?
+            FileChannel.open(path, StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT) :
+            FileChannel.open(path))
         {
-            final ByteBuffer buffer = ByteBuffer.allocateDirect(MIB);
+            final ByteBuffer buffer = ByteBuffer.allocateDirect(2 * MIB).alignedSlice(PAGE).limit(MIB);
             while (channel.read(buffer) > 0)
             {
                 buffer.flip();
                 crc.update(buffer);
-                buffer.clear();
+                buffer.clear().limit(MIB);
             }
         }
         return crc.getValue();
@@ -337,13 +354,19 @@ final class ReflinkCacheTest
         return FileSystemTranslatorTest.read(file, 0, (int)file.size());
     }
 
-    /** Reads each file in full through the kernel's page cache and sums what {@code fincore} finds resident. */
+    /** Reads each file in full through the kernel's page cache, then counts what is resident. */
     private static long kernelResidentAfterReading(final List<Path> paths) throws IOException
     {
         for (final Path path : paths)
         {
             crcOfFile(path);
         }
+        return fincore(paths);
+    }
+
+    /** Sums what {@code fincore} finds resident in the kernel's page cache for the files. */
+    private static long fincore(final List<Path> paths) throws IOException
+    {
         long resident = 0;
         for (final Path path : paths)
         {
