@@ -20,6 +20,11 @@ import java.util.concurrent.atomic.LongAdder;
  * base) therefore share one cached copy: reading a clone after its base costs a translation and an index lookup,
  * not a device read and not another page of memory.
  *
+ * <p>Two ways to build one: over a {@link org.extentcache.device.BlockDevice} and a {@link Translator} of the
+ * storage engine's own (or {@link org.extentcache.translate.ExtentStore}); or over a {@link FileBackedTranslator}
+ * alone, whose files do the I/O, such as {@link org.extentcache.fs.FileSystemTranslator} for real files on Linux
+ * (keyed by physical block through FIEMAP, with close-to-open consistency).
+ *
  * <h2>Read path</h2>
  * <ol>
  *   <li><b>File hit</b>: the file mapping holds a handle whose generation still matches its frame: copy out. No

@@ -6,7 +6,7 @@ import java.nio.ByteBuffer;
 /**
  * A translator whose files do the cache's I/O themselves, instead of one {@link org.extentcache.device.BlockDevice}:
  * a missed block is read through a file that maps it, and a dirty page is written back through the file it belongs
- * to. This is how files on a real file system are cached: the
+ * to. This is how files on a real file system are cached ({@link org.extentcache.fs.FileSystemTranslator}): the
  * "device blocks" are keys the translator makes up (a physical block of a file system, or a page private to one
  * file), and only the translator knows which file to read or write for each.
  *
