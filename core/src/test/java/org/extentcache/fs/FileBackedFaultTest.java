@@ -1,0 +1,261 @@
+package org.extentcache.fs;
+
+import org.extentcache.CacheBooks;
+import org.extentcache.CachedFile;
+import org.extentcache.ExtentCache;
+import org.extentcache.translate.Extent;
+import org.extentcache.translate.FileBackedTranslator;
+import org.extentcache.translate.StaleTranslationException;
+import org.extentcache.translate.TranslationListener;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Fault injection on the file-backed I/O path: a {@link FileSystemTranslator} wrapped so that its next read, write or
+ * sync fails (or its next read finds the translation stale), checking that the cache reports failures, loses no
+ * write, and retries a stale translation without the caller noticing.
+ */
+final class FileBackedFaultTest
+{
+    private static final int PAGE = 4096;
+
+    @RegisterExtension
+    final CacheBooks books = new CacheBooks();
+
+    @TempDir
+    Path dir;
+
+    private FileSystemTranslator files;
+
+    @AfterEach
+    void close() throws IOException
+    {
+        if (null != files)
+        {
+            files.close();
+        }
+    }
+
+    @Test
+    void aFailedReadFailsThatReadOnlyAndIsCounted() throws IOException
+    {
+        final byte[] bytes = FileSystemTranslatorTest.random(1, 4 * PAGE);
+        final Faulty faulty = faulty(bytes);
+        final ExtentCache cache = cache(faulty);
+        final CachedFile file = cache.file(faulty.id);
+        faulty.failReads = 1;
+        final IOException failure = assertThrows(IOException.class, () -> file.read(PAGE, ByteBuffer.allocate(10)));
+        assertTrue(failure.getMessage().contains("injected read failure"), failure.getMessage());
+        assertEquals(1, cache.stats().loadFailures());
+        assertArrayEquals(bytes, FileSystemTranslatorTest.read(file, 0, bytes.length), "the next read loads it");
+    }
+
+    @Test
+    void aStaleTranslationIsRetriedWithoutAnError() throws IOException
+    {
+        final byte[] bytes = FileSystemTranslatorTest.random(2, 8 * PAGE);
+        final Faulty faulty = faulty(bytes);
+        final ExtentCache cache = cache(faulty);
+        final CachedFile file = cache.file(faulty.id);
+        faulty.staleReads = 3;
+        assertArrayEquals(Arrays.copyOf(bytes, 4 * PAGE), FileSystemTranslatorTest.read(file, 0, 4 * PAGE));
+        assertEquals(0, faulty.staleReads, "every injected stale read was retried");
+        assertEquals(0, cache.stats().loadFailures(), "a stale translation is not a failure");
+        faulty.staleReads = 2;
+        file.write(6 * PAGE + 5, ByteBuffer.wrap(new byte[] {9})); // copy-on-write reads the uncached old page
+        assertEquals(0, faulty.staleReads, "the copy-on-write's read was retried");
+        bytes[6 * PAGE + 5] = 9;
+        assertArrayEquals(bytes, FileSystemTranslatorTest.read(file, 0, bytes.length));
+        file.flush();
+        assertArrayEquals(bytes, Files.readAllBytes(faulty.path));
+    }
+
+    @Test
+    void aFailedWriteBackKeepsThePageDirtyUntilAFlushSucceeds() throws IOException
+    {
+        final byte[] bytes = FileSystemTranslatorTest.random(3, 4 * PAGE);
+        final Faulty faulty = faulty(bytes);
+        final ExtentCache cache = cache(faulty);
+        final CachedFile file = cache.file(faulty.id);
+        file.write(2 * PAGE, ByteBuffer.wrap(new byte[] {1, 2}));
+        faulty.failWrites = 1;
+        final IOException failure = assertThrows(IOException.class, file::flush);
+        assertTrue(failure.getMessage().contains("page 2"), failure.getMessage());
+        assertEquals(1, file.dirtyPageCount());
+        assertArrayEquals(bytes, Files.readAllBytes(faulty.path), "nothing reached the file");
+        file.flush();
+        bytes[2 * PAGE] = 1;
+        bytes[2 * PAGE + 1] = 2;
+        assertArrayEquals(bytes, Files.readAllBytes(faulty.path));
+        assertEquals(0, file.dirtyPageCount());
+    }
+
+    @Test
+    void aFailedSyncMarksThePagesDirtyAgain() throws IOException
+    {
+        final byte[] bytes = FileSystemTranslatorTest.random(4, 4 * PAGE);
+        final Faulty faulty = faulty(bytes);
+        final ExtentCache cache = cache(faulty);
+        final CachedFile file = cache.file(faulty.id);
+        file.write(0, ByteBuffer.wrap(new byte[] {7}));
+        file.write(3 * PAGE, ByteBuffer.wrap(new byte[] {8}));
+        faulty.failSyncs = 1;
+        assertThrows(IOException.class, cache::flush);
+        assertEquals(2, file.dirtyPageCount(), "not known durable: dirty again");
+        cache.flush();
+        assertEquals(0, file.dirtyPageCount());
+        bytes[0] = 7;
+        bytes[3 * PAGE] = 8;
+        assertArrayEquals(bytes, Files.readAllBytes(faulty.path));
+    }
+
+    private Faulty faulty(final byte[] bytes) throws IOException
+    {
+        final Path path = Files.write(dir.resolve("f"), bytes);
+        files = new FileSystemTranslator(PAGE);
+        return new Faulty(files, files.open(path, true), path);
+    }
+
+    private ExtentCache cache(final Faulty faulty)
+    {
+        return books.track(ExtentCache.builder().translator(faulty).capacityFrames(16).build());
+    }
+
+    /** Delegates to a real translator, failing the next {@code n} reads, writes or syncs on request. */
+    private static final class Faulty implements FileBackedTranslator
+    {
+        final FileSystemTranslator real;
+        final long id;
+        final Path path;
+        volatile int failReads;
+        volatile int staleReads;
+        volatile int failWrites;
+        volatile int failSyncs;
+
+        Faulty(final FileSystemTranslator real, final long id, final Path path)
+        {
+            this.real = real;
+            this.id = id;
+            this.path = path;
+        }
+
+        @Override
+        public void readBlock(final long file, final long page, final long block, final ByteBuffer dst)
+            throws IOException
+        {
+            if (staleReads > 0)
+            {
+                staleReads--;
+                throw new StaleTranslationException(file, page, block);
+            }
+            if (failReads > 0)
+            {
+                failReads--;
+                throw new IOException("injected read failure");
+            }
+            real.readBlock(file, page, block, dst);
+        }
+
+        @Override
+        public void writeBlock(final long block, final ByteBuffer src) throws IOException
+        {
+            if (failWrites > 0)
+            {
+                failWrites--;
+                throw new IOException("injected write failure");
+            }
+            real.writeBlock(block, src);
+        }
+
+        @Override
+        public void sync() throws IOException
+        {
+            if (failSyncs > 0)
+            {
+                failSyncs--;
+                throw new IOException("injected sync failure");
+            }
+            real.sync();
+        }
+
+        @Override
+        public int pageSize()
+        {
+            return real.pageSize();
+        }
+
+        @Override
+        public long size(final long file) throws NoSuchFileException
+        {
+            return real.size(file);
+        }
+
+        @Override
+        public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
+        {
+            real.translate(file, page, extent);
+        }
+
+        @Override
+        public long reserveBlock(final long file, final long page) throws IOException
+        {
+            return real.reserveBlock(file, page);
+        }
+
+        @Override
+        public void commitBlock(final long file, final long page, final long block) throws NoSuchFileException
+        {
+            real.commitBlock(file, page, block);
+        }
+
+        @Override
+        public void releaseBlock(final long block)
+        {
+            real.releaseBlock(block);
+        }
+
+        @Override
+        public void extend(final long file, final long size) throws IOException
+        {
+            real.extend(file, size);
+        }
+
+        @Override
+        public void truncate(final long file, final long size) throws IOException
+        {
+            real.truncate(file, size);
+        }
+
+        @Override
+        public void addListener(final TranslationListener listener)
+        {
+            real.addListener(listener);
+        }
+
+        @Override
+        public void removeListener(final TranslationListener listener)
+        {
+            real.removeListener(listener);
+        }
+
+        @Override
+        public String toString()
+        {
+            return "Faulty" + Arrays.toString(new int[] {failReads, staleReads, failWrites, failSyncs});
+        }
+    }
+}
