@@ -148,7 +148,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         this.pageSize = pageSize;
         this.pageShift = Integer.numberOfTrailingZeros(pageSize);
         this.directReads = directReads;
-        this.bounce = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(2 * pageSize).alignedSlice(pageSize));
+        this.bounce = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(2 * pageSize - 1).alignedSlice(pageSize));
     }
 
     /**
@@ -1092,7 +1092,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     private void readDirect(final FileState state, final FileChannel direct, final long offset, final ByteBuffer dst)
         throws IOException
     {
-        final ByteBuffer page = bounce.get().clear();
+        final ByteBuffer page = bounce.get().clear().limit(pageSize); // the aligned slice may hold two pages
         try
         {
             while (page.hasRemaining())

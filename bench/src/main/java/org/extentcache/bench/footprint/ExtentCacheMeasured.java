@@ -1,8 +1,10 @@
 package org.extentcache.bench.footprint;
 
+import org.extentcache.CacheStats;
 import org.extentcache.CachedFile;
 import org.extentcache.ExtentCache;
 import org.extentcache.device.BlockDevice;
+import org.extentcache.translate.FileBackedTranslator;
 import org.extentcache.translate.Translator;
 import org.agrona.collections.Long2ObjectHashMap;
 
@@ -29,6 +31,18 @@ final class ExtentCacheMeasured implements MeasuredCache
         this.pageSize = device.blockSize();
         this.cache = ExtentCache.builder().device(device).translator(translator).pageSize(pageSize)
             .capacityBytes(capacityBytes).build();
+    }
+
+    /**
+     * A cache over a translator that does its own I/O (no device), such as a {@code FileSystemTranslator}; file ids
+     * are the translator's.
+     */
+    ExtentCacheMeasured(final String name, final FileBackedTranslator translator, final long capacityBytes)
+    {
+        this.name = name;
+        this.pageSize = translator.pageSize();
+        this.cache = ExtentCache.builder().translator(translator).pageSize(pageSize).capacityBytes(capacityBytes)
+            .build();
     }
 
     @Override
@@ -86,6 +100,14 @@ final class ExtentCacheMeasured implements MeasuredCache
     public long offHeapMetadataBytes()
     {
         return cache.stats().offHeapMetadataBytes();
+    }
+
+    /**
+     * @return the cache's counters and memory now.
+     */
+    CacheStats stats()
+    {
+        return cache.stats();
     }
 
     /**

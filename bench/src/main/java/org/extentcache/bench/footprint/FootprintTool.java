@@ -10,6 +10,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The footprint tool: for N clones of an image, how much memory each kind of cache needs to hold everything read,
@@ -26,6 +28,11 @@ import java.util.Locale;
  * </ol>
  * Memory is counted for what it is: off-heap bytes held and reserved, off-heap metadata, and the heap each cache
  * retained, measured after GC. Run {@code --help} for the options; the README has the JSON schema.
+ *
+ * <p>With {@code --dir PATH} it measures real files instead, as they are: see {@link DirectoryFootprint}.
+ *
+ * <p>Exit status: 0 on success, 1 if a measurement failed, 2 for a usage error (bad flags, a {@code --dir} that does
+ * not exist or holds no regular file).
  */
 public final class FootprintTool
 {
@@ -41,6 +48,23 @@ public final class FootprintTool
      */
     public static void main(final String[] args)
     {
+        final int status = execute(args, System.out, System.err);
+        if (0 != status)
+        {
+            System.exit(status);
+        }
+    }
+
+    /**
+     * Runs the tool as {@link #main} does, without exiting the JVM.
+     *
+     * @param args see {@link Options#USAGE}.
+     * @param out  where the table or the JSON goes.
+     * @param err  where errors, the usage text after a usage error, and the progress bar go.
+     * @return the exit status: 0 on success, 1 if a measurement failed, 2 for a usage error.
+     */
+    static int execute(final String[] args, final PrintStream out, final PrintStream err)
+    {
         final Options options;
         try
         {
@@ -48,34 +72,55 @@ public final class FootprintTool
         }
         catch (final IllegalArgumentException ex)
         {
-            System.err.println("error: " + ex.getMessage());
-            System.err.println(Options.USAGE);
-            System.exit(2);
-            return;
+            return usageError(ex.getMessage(), err);
         }
         if (options.help)
         {
-            System.out.println(Options.USAGE);
-            return;
+            out.println(Options.USAGE);
+            return 0;
         }
-        final Progress progress = new Progress(System.err, !options.json && null != System.console());
+        final Progress progress = new Progress(err, !options.json && null != System.console());
         try
         {
-            if (null != options.sweep)
+            if (null != options.dir)
             {
-                sweep(options, progress, System.out);
+                final DirectoryFootprint.Listing listing;
+                try
+                {
+                    listing = DirectoryFootprint.scan(options.dir);
+                }
+                catch (final IllegalArgumentException ex)
+                {
+                    return usageError(ex.getMessage(), err);
+                }
+                final DirectoryReport report =
+                    DirectoryFootprint.measure(listing, options.pageSize, options.budgetBytes, !options.bufferedReads,
+                        progress);
+                out.print(options.json ? report.json() : report.table());
+            }
+            else if (null != options.sweep)
+            {
+                sweep(options, progress, out);
             }
             else
             {
                 final Report report = run(options, options.clones, true, progress);
-                System.out.print(options.json ? report.json() : report.table());
+                out.print(options.json ? report.json() : report.table());
             }
         }
         catch (final IOException | RuntimeException ex)
         {
-            System.err.println("footprint tool failed: " + ex);
-            System.exit(1);
+            err.println("footprint tool failed: " + ex);
+            return 1;
         }
+        return 0;
+    }
+
+    private static int usageError(final String message, final PrintStream err)
+    {
+        err.println("error: " + message);
+        err.println(Options.USAGE);
+        return 2;
     }
 
     /**
@@ -91,7 +136,7 @@ public final class FootprintTool
     static Report run(final Options options, final int clones, final boolean withBudget, final Progress progress)
         throws IOException
     {
-        final Path dir = null == options.dir ? Path.of(System.getProperty("java.io.tmpdir")) : options.dir;
+        final Path dir = null == options.workDir ? Path.of(System.getProperty("java.io.tmpdir")) : options.workDir;
         Files.createDirectories(dir);
         try (Workload workload = Workload.build(dir, options.imageBytes, options.pageSize, clones, options.divergence,
             options.reads, options.skew, options.seed, progress))
@@ -205,7 +250,10 @@ public final class FootprintTool
         }
     }
 
-    private static long heapUsedAfterGc()
+    /**
+     * @return Java heap in use after a full GC: the least of three {@code System.gc()} rounds, 20 ms apart.
+     */
+    static long heapUsedAfterGc()
     {
         long used = Long.MAX_VALUE;
         for (int i = 0; i < 3; i++)
@@ -224,6 +272,9 @@ public final class FootprintTool
         return used;
     }
 
+    /**
+     * @return bytes the JVM's direct buffer pool holds now.
+     */
     static long directPoolBytes()
     {
         for (final BufferPoolMXBean pool : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class))
@@ -240,7 +291,8 @@ public final class FootprintTool
     static final class Options
     {
         static final String USAGE = String.join("\n",
-            "usage: footprint [options]",
+            "usage: footprint [options]             a base image and clones, built here, through every cache",
+            "       footprint --dir PATH [options]  real files, as they are, through ExtentCache and the kernel",
             "  --image-mib N      base image size in MiB (default 128)",
             "  --clones N         clones of the base (default 16)",
             "  --divergence F     fraction of each clone's pages overwritten, 0..1 (default 0.05)",
@@ -249,12 +301,26 @@ public final class FootprintTool
             "  --seed N           seed for data, divergence and reads (default 42)",
             "  --page-size N      page size in bytes, a power of two from 4096 to 65536 (default 4096)",
             "  --budget-mib N     fixed budget for the second measurement (default: a quarter of the per-file total)",
-            "  --dir PATH         where the device file goes (default the temporary directory)",
+            "  --work-dir PATH    where the device file and the --kernel scratch file system go (default the",
+            "                     temporary directory)",
             "  --json             print one JSON document instead of the table (schema in README.md)",
             "  --sweep LIST       comma-separated clone counts, e.g. 1,2,4,8,16,32,64: CSV and PNG chart",
             "  --out PATH         where --sweep writes footprint-sweep.csv and .png (default .)",
             "  --kernel           also measure the kernel's page cache on XFS reflink clones (root, xfsprogs)",
-            "  --help             this text");
+            "  --help             this text",
+            "directory mode:",
+            "  --dir PATH         measure the regular files under PATH, recursively (symbolic links not followed,",
+            "                     other non-regular files skipped): each read once in full through ExtentCache over",
+            "                     a FileSystemTranslator and once through the kernel's page cache (counted with",
+            "                     fincore), against the distinct physical bytes their extents (FIEMAP) occupy.",
+            "                     Applies: --page-size, --json, and --budget-mib as the cache's capacity (default:",
+            "                     enough for every distinct block). The other options are rejected.",
+            "  --buffered-reads   ExtentCache's misses read through the kernel's page cache (default: O_DIRECT, so",
+            "                     the kernel keeps no second copy of what ExtentCache holds)");
+
+        /** Options that only shape the built workload, so {@code --dir} rejects them. */
+        private static final Set<String> NOT_FOR_DIR = Set.of("--image-mib", "--clones", "--divergence", "--reads",
+            "--skew", "--seed", "--work-dir", "--sweep", "--out", "--kernel");
 
         long imageBytes = 128 * MIB;
         int clones = 16;
@@ -264,8 +330,10 @@ public final class FootprintTool
         long seed = 42;
         int pageSize = 4096;
         long budgetBytes = -1;
+        Path workDir;
         Path dir;
         boolean json;
+        boolean bufferedReads;
         int[] sweep;
         Path out = Path.of(".");
         boolean kernel;
@@ -274,9 +342,11 @@ public final class FootprintTool
         static Options parse(final String[] args)
         {
             final Options options = new Options();
+            final Set<String> given = new TreeSet<>();
             for (int i = 0; i < args.length; i++)
             {
                 final String flag = args[i];
+                given.add(flag);
                 switch (flag)
                 {
                     case "--image-mib":
@@ -308,6 +378,9 @@ public final class FootprintTool
                     case "--budget-mib":
                         options.budgetBytes = positive(flag, value(args, ++i, flag)) * MIB;
                         break;
+                    case "--work-dir":
+                        options.workDir = Path.of(value(args, ++i, flag));
+                        break;
                     case "--dir":
                         options.dir = Path.of(value(args, ++i, flag));
                         break;
@@ -323,12 +396,29 @@ public final class FootprintTool
                     case "--kernel":
                         options.kernel = true;
                         break;
+                    case "--buffered-reads":
+                        options.bufferedReads = true;
+                        break;
                     case "--help":
                     case "-h":
                         options.help = true;
                         break;
                     default:
                         throw new IllegalArgumentException("unknown option: " + flag);
+                }
+            }
+            if (null == options.dir && options.bufferedReads)
+            {
+                throw new IllegalArgumentException("--buffered-reads applies to --dir only");
+            }
+            if (null != options.dir)
+            {
+                given.retainAll(NOT_FOR_DIR);
+                if (!given.isEmpty())
+                {
+                    throw new IllegalArgumentException(String.join(", ", given) + (given.size() == 1 ? " does" :
+                        " do") + " not apply to --dir, which reads the files as they are (--work-dir is where " +
+                        "the built workload goes)");
                 }
             }
             if (options.imageBytes % options.pageSize != 0)

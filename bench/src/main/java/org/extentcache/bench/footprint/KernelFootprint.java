@@ -1,10 +1,8 @@
 package org.extentcache.bench.footprint;
 
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -13,7 +11,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
+
+import org.extentcache.bench.footprint.ExternalCommand.Output;
 
 /**
  * The kernel's page cache, measured: the same base image and clones as the footprint tool's {@code Workload}, as
@@ -38,8 +37,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>Unmount and mount again: dropping the filesystem evicts its page cache, without the global
  *       {@code /proc/sys/vm/drop_caches} (which containers often forbid) and without {@code posix_fadvise} (which
  *       Java cannot call).</li>
- *   <li>Read every file once in full with {@link FileChannel} (timed: {@link Result#elapsedNanos()}), then run
- *       {@code fincore --bytes --noheadings --raw --output RES} on each.</li>
+ *   <li>Read every file once in full with {@link FileChannel} (timed: {@link Result#elapsedNanos()}), then count
+ *       each file's resident bytes with {@code fincore --bytes --noheadings --raw --output RES} ({@link Fincore}).</li>
  *   <li>Always, even on failure: unmount ({@code umount -l} if the plain unmount fails), delete the image and the
  *       directory.</li>
  * </ol>
@@ -69,14 +68,11 @@ public final class KernelFootprint
     public static final int BLOCK_SIZE = 4096;
 
     /** Longest any external command may run. */
-    public static final long COMMAND_TIMEOUT_SECONDS = 120;
+    public static final long COMMAND_TIMEOUT_SECONDS = ExternalCommand.TIMEOUT_SECONDS;
 
     private static final int CHUNK_BYTES = 1 << 20;
     private static final long HEADROOM_BYTES = 300L << 20;
     private static final double METADATA_FACTOR = 1.2;
-    private static final int MAX_MESSAGE_CHARS = 2000;
-    private static final List<String> SYSTEM_DIRECTORIES =
-        List.of("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin");
 
     private KernelFootprint()
     {
@@ -230,23 +226,14 @@ public final class KernelFootprint
                 readFully(file, imageBytes);
             }
             final long elapsedNanos = System.nanoTime() - start;
-            final long[] resident = new long[files.length];
-            long residentBytes = 0;
-            for (int f = 0; f < files.length; f++)
+            final Fincore.Count resident =
+                Fincore.residentBytes(tools.fincore(), List.of(files), scratch.stdoutFile, scratch.stderrFile);
+            if (!resident.ok())
             {
-                final Output output = scratch.run(
-                    tools.fincore(), "--bytes", "--noheadings", "--raw", "--output", "RES", files[f].toString());
-                final long bytes = output.ok() ? parseBytes(output.stdout()) : -1;
-                if (bytes < 0)
-                {
-                    return Result.skipped("fincore did not report resident bytes: " + output.describe(), imageBytes,
-                        clones);
-                }
-                resident[f] = bytes;
-                residentBytes += bytes;
+                return Result.skipped(resident.failure(), imageBytes, clones);
             }
-            return new Result(true, null, imageBytes, clones, residentBytes, resident,
-                (double)residentBytes / imageBytes, elapsedNanos);
+            return new Result(true, null, imageBytes, clones, resident.total(), resident.bytes(),
+                (double)resident.total() / imageBytes, elapsedNanos);
         }
     }
 
@@ -293,8 +280,15 @@ public final class KernelFootprint
         }
     }
 
-    /** Reads a file once, start to end, through the page cache. */
-    private static void readFully(final Path file, final long expectedBytes) throws IOException
+    /**
+     * Reads a file once, start to end, through the page cache, 1 MiB at a time.
+     *
+     * @param file          the file.
+     * @param expectedBytes its size.
+     * @throws IOException if it cannot be read, or the bytes read are not {@code expectedBytes} (the message names
+     *                     the file and both sizes).
+     */
+    static void readFully(final Path file, final long expectedBytes) throws IOException
     {
         final ByteBuffer chunk = ByteBuffer.allocateDirect(CHUNK_BYTES);
         long total = 0;
@@ -310,20 +304,6 @@ public final class KernelFootprint
         {
             throw new IOException("read a different size than written: file=" + file + " read=" + total +
                 " expected=" + expectedBytes);
-        }
-    }
-
-    /** @return the one number {@code fincore} printed, or -1 if it printed anything else. */
-    private static long parseBytes(final String stdout)
-    {
-        try
-        {
-            final long bytes = Long.parseLong(stdout.trim());
-            return bytes >= 0 ? bytes : -1;
-        }
-        catch (final NumberFormatException ex)
-        {
-            return -1;
         }
     }
 
@@ -352,63 +332,20 @@ public final class KernelFootprint
             final String mount = locate("mount", "mount/util-linux", missing);
             final String umount = locate("umount", "mount/util-linux", missing);
             final String cp = locate("cp", "coreutils", missing);
-            final String fincore = locate("fincore", "util-linux >= 2.30", missing);
+            final String fincore = locate("fincore", Fincore.PACKAGE, missing);
             return new Tools(id, mkfsXfs, mount, umount, cp, fincore,
-                missing.isEmpty() ? null : "missing tools (searched PATH and " + SYSTEM_DIRECTORIES + "): " +
-                String.join(", ", missing));
+                missing.isEmpty() ? null : "missing tools (searched PATH and " + ExternalCommand.SYSTEM_DIRECTORIES +
+                "): " + String.join(", ", missing));
         }
 
         private static String locate(final String name, final String pkg, final List<String> missing)
         {
-            final List<String> directories = new ArrayList<>();
-            final String path = System.getenv("PATH");
-            if (null != path)
+            final String found = ExternalCommand.locate(name);
+            if (null == found)
             {
-                directories.addAll(Arrays.asList(path.split(":")));
+                missing.add(name + " (" + pkg + ")");
             }
-            directories.addAll(SYSTEM_DIRECTORIES);
-            for (final String directory : directories)
-            {
-                if (directory.isEmpty())
-                {
-                    continue;
-                }
-                final Path candidate = Path.of(directory, name);
-                if (Files.isRegularFile(candidate) && Files.isExecutable(candidate))
-                {
-                    return candidate.toString();
-                }
-            }
-            missing.add(name + " (" + pkg + ")");
-            return null;
-        }
-    }
-
-    /**
-     * What one external command did.
-     *
-     * @param command  the command and its arguments.
-     * @param exitCode its exit code; -1 if it could not start or did not finish in time.
-     * @param stdout   what it wrote to standard output.
-     * @param stderr   what it wrote to standard error, or why it did not run.
-     */
-    private record Output(List<String> command, int exitCode, String stdout, String stderr)
-    {
-        boolean ok()
-        {
-            return 0 == exitCode;
-        }
-
-        /**
-         * @return the command, its exit code and what it said, for a skip reason or an exception message.
-         */
-        String describe()
-        {
-            final String said = (stderr.isBlank() ? stdout : stderr).strip();
-            final String message = said.length() > MAX_MESSAGE_CHARS ? said.substring(0, MAX_MESSAGE_CHARS) + "..." :
-                said;
-            return "'" + String.join(" ", command) + "' " +
-                (exitCode < 0 ? "did not finish" : "exited " + exitCode) + ": " + message;
+            return found;
         }
     }
 
@@ -504,54 +441,12 @@ public final class KernelFootprint
         }
 
         /**
-         * Runs a command without a shell, output to the scratch files, with a timeout.
-         *
-         * @return what it did; exit code -1 if it could not start or timed out (then killed).
-         * @throws InterruptedIOException if the thread was interrupted while waiting (the interrupt is kept).
-         * @throws IOException            if the output files cannot be read.
+         * Runs a command without a shell, output to the scratch files, with a timeout; see
+         * {@link ExternalCommand#run}.
          */
         Output run(final String... args) throws IOException
         {
-            final List<String> command = List.of(args);
-            final ProcessBuilder builder = new ProcessBuilder(command)
-                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-                .redirectOutput(stdoutFile.toFile())
-                .redirectError(stderrFile.toFile());
-            builder.environment().put("LC_ALL", "C");
-            final Process process;
-            try
-            {
-                process = builder.start();
-            }
-            catch (final IOException ex)
-            {
-                return new Output(command, -1, "", "cannot start: " + ex.getMessage());
-            }
-            try
-            {
-                if (!process.waitFor(COMMAND_TIMEOUT_SECONDS, TimeUnit.SECONDS))
-                {
-                    process.destroyForcibly();
-                    process.waitFor(10, TimeUnit.SECONDS);
-                    return new Output(command, -1, read(stdoutFile),
-                        "timed out after " + COMMAND_TIMEOUT_SECONDS + " s; " + read(stderrFile));
-                }
-            }
-            catch (final InterruptedException ex)
-            {
-                process.destroyForcibly();
-                Thread.currentThread().interrupt();
-                final InterruptedIOException interrupted =
-                    new InterruptedIOException("interrupted while running " + String.join(" ", command));
-                interrupted.initCause(ex);
-                throw interrupted;
-            }
-            return new Output(command, process.exitValue(), read(stdoutFile), read(stderrFile));
-        }
-
-        private static String read(final Path file) throws IOException
-        {
-            return Files.exists(file) ? Files.readString(file, StandardCharsets.UTF_8) : "";
+            return ExternalCommand.run(stdoutFile, stderrFile, args);
         }
 
         /**

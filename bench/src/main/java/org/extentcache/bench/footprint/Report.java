@@ -203,7 +203,11 @@ final class Report
         return out.append("  \"").append(name).append("\": ").append(value);
     }
 
-    private static String quote(final String text)
+    /**
+     * @param text any text.
+     * @return it as a JSON string literal, quotes included.
+     */
+    static String quote(final String text)
     {
         final StringBuilder out = new StringBuilder("\"");
         for (final char c : text.toCharArray())

@@ -15,8 +15,10 @@ import java.util.Map;
  *
  * <p>Stateless and thread-safe: each {@link #parse} call works on its own cursor. A malformed document is an
  * {@link IllegalArgumentException} naming the line and column.
+ *
+ * <p>Public so that the footprint tool's tests can parse its {@code --json} output with it too.
  */
-final class JsonReader
+public final class JsonReader
 {
     private final String text;
     private int at;
@@ -33,7 +35,7 @@ final class JsonReader
      * @return the value, as described in the class comment.
      * @throws IllegalArgumentException if the text is not one well-formed JSON value; the message says where.
      */
-    static Object parse(final String text)
+    public static Object parse(final String text)
     {
         final JsonReader reader = new JsonReader(text);
         reader.skipWhitespace();

@@ -20,7 +20,7 @@ class FootprintToolTest
     private static FootprintTool.Options small(final Path dir, final String... extra)
     {
         final String[] base = {"--image-mib", "16", "--clones", "4", "--divergence", "0.05", "--reads", "20000",
-            "--dir", dir.toString()};
+            "--work-dir", dir.toString()};
         final String[] args = new String[base.length + extra.length];
         System.arraycopy(base, 0, args, 0, base.length);
         System.arraycopy(extra, 0, args, base.length, extra.length);
