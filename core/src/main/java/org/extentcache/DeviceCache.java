@@ -9,6 +9,7 @@ import org.extentcache.translate.StaleTranslationException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -937,6 +938,11 @@ final class DeviceCache implements AutoCloseable
         catch (final StaleTranslationException ex)
         {
             failLoad(handle, block, null); // not an error: the caller translates again; waiters retry their own loads
+            throw ex;
+        }
+        catch (final ClosedByInterruptException ex)
+        {
+            failLoad(handle, block, null); // this thread was interrupted; waiters retry their own loads
             throw ex;
         }
         catch (final Throwable ex)

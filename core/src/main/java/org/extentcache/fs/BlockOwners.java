@@ -44,6 +44,10 @@ final class BlockOwners
     Set<Object> ownersIn(final long start, final long end)
     {
         final Set<Object> found = new LinkedHashSet<>();
+        if (end <= start)
+        {
+            return found;
+        }
         final Map.Entry<Long, Segment> first = segments.floorEntry(start);
         final long from = null != first && first.getValue().end > start ? first.getKey() : start;
         for (final Segment segment : segments.subMap(from, true, end, false).values())
@@ -102,11 +106,12 @@ final class BlockOwners
         for (final Map.Entry<Long, Segment> entry :
             new ArrayList<>(segments.subMap(start, true, end, false).entrySet()))
         {
+            final long segmentStart = entry.getKey(); // read before the removal: TreeMap's delete may move keys
             final Segment segment = entry.getValue();
             if (segment.owners.remove(owner) && segment.owners.isEmpty())
             {
-                segments.remove(entry.getKey());
-                orphaned.accept(entry.getKey(), segment.end);
+                segments.remove(segmentStart);
+                orphaned.accept(segmentStart, segment.end);
             }
         }
         merge(start);

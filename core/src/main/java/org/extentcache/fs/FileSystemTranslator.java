@@ -9,7 +9,6 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
@@ -95,6 +94,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     private static final long RUN_HOLE = -1;
     private static final long RUN_PRIVATE = -2;
     private static final int MAX_ATTEMPTS = 5;
+    private static final int NO_CHANNEL = Integer.MIN_VALUE;
 
     private final int pageSize;
     private final int pageShift;
@@ -105,12 +105,13 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     private final ConcurrentHashMap<Long, FileState> files = new ConcurrentHashMap<>();
     /** Under {@link #lock}. */
     private final Map<Path, FileState> byPath = new HashMap<>();
+    /** Open files by inode, so hard links to one file share its id; under {@link #lock}. */
+    private final Map<Object, FileState> byInode = new HashMap<>();
     /** File system ({@code st_dev}) to its index in physical keys; under {@link #lock}. */
     private final Map<Long, Integer> devices = new HashMap<>();
     /** Under {@link #lock}. */
     private final BlockOwners owners = new BlockOwners();
     private final CopyOnWriteArrayList<TranslationListener> listeners = new CopyOnWriteArrayList<>();
-    private final Set<FileState> unsynced = ConcurrentHashMap.newKeySet();
     /** Under {@link #lock}. */
     private long nextId = 1;
     /** Under {@link #lock}. */
@@ -191,12 +192,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
         if (null != existing)
         {
-            if (writable && !existing.writable)
-            {
-                throw new IllegalArgumentException(real + " is open read-only; close it before opening it writable");
-            }
-            revalidate(existing.id);
-            return existing.id;
+            return reopen(existing, real, writable);
         }
 
         final FileChannel channel = writable ?
@@ -209,6 +205,10 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             {
                 ensureOpen();
                 existing = byPath.get(real);
+                if (null == existing)
+                {
+                    existing = byInode.get(loaded.attrs.inodeKey()); // another hard link to an open file
+                }
                 if (null == existing)
                 {
                     if (nextId > FILE_MASK)
@@ -228,6 +228,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     file.direct = openDirect(file);
                     files.put(file.id, file);
                     byPath.put(real, file);
+                    byInode.put(loaded.attrs.inodeKey(), file);
                     return file.id;
                 }
             }
@@ -237,8 +238,20 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             closeQuietly(channel, ex);
             throw ex;
         }
-        channel.close(); // another thread opened it meanwhile
-        return open(path, writable);
+        channel.close(); // open already: under another name, or another thread opened it meanwhile
+        return reopen(existing, real, writable);
+    }
+
+    /** {@link #open} of a file already open (by this path or another hard link): revalidates it. */
+    private long reopen(final FileState existing, final Path real, final boolean writable) throws IOException
+    {
+        if (writable && !existing.writable)
+        {
+            throw new IllegalArgumentException(real + " is open read-only" + (real.equals(existing.path) ? "" :
+                " as " + existing.path) + "; close it before opening it writable");
+        }
+        revalidate(existing.id);
+        return existing.id;
     }
 
     /**
@@ -260,9 +273,9 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         {
             return false;
         }
-        beforeChange(file, 0, Long.MAX_VALUE, false);
-        try
+        try (Announcement change = new Announcement(file))
         {
+            change.before(0, Long.MAX_VALUE, false);
             final Loaded loaded = load(state.path);
             final FileChannel replaced;
             synchronized (lock)
@@ -273,6 +286,11 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     throw new NoSuchFileException(state.path.toString(), null, "closed during revalidation");
                 }
                 replaced = loaded.attrs.sameFile(state.attrs) ? null : state.channel;
+                if (null != replaced)
+                {
+                    byInode.remove(state.attrs.inodeKey(), state);
+                    byInode.putIfAbsent(loaded.attrs.inodeKey(), state);
+                }
                 final FileChannel replacedDirect = null == replaced ? null : state.direct;
                 if (null != replaced)
                 {
@@ -289,7 +307,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                 try
                 {
                     final List<long[]> stale = new ArrayList<>();
-                    unvouch(state, stale);
+                    unvouch(state, null);
+                    physicalRanges(state, stale); // loaded through the changed file: may hold its new bytes
                     privateRanges(state, stale);
                     publish(state, loaded);
                     invalidate(stale);
@@ -309,10 +328,6 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             }
             return true;
         }
-        finally
-        {
-            afterChange(file);
-        }
     }
 
     /**
@@ -326,15 +341,16 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     public void close(final long file) throws IOException
     {
         final FileState state = state(file);
-        beforeChange(file, 0, Long.MAX_VALUE, false);
-        try
+        try (Announcement change = new Announcement(file))
         {
+            change.before(0, Long.MAX_VALUE, false);
             syncFile(state);
             synchronized (lock)
             {
                 if (files.remove(file, state))
                 {
                     byPath.remove(state.path, state);
+                    byInode.remove(state.attrs.inodeKey(), state);
                     state.layoutLock.writeLock().lock();
                     try
                     {
@@ -352,10 +368,6 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                 }
             }
             closeChannels(state);
-        }
-        finally
-        {
-            afterChange(file);
         }
     }
 
@@ -461,10 +473,9 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             try
             {
                 final long offset = page << pageShift;
-                final FileChannel direct = state.direct;
-                if (null != direct)
+                if (null != state.direct)
                 {
-                    readDirect(state, direct, offset, dst);
+                    readDirect(state, offset, dst);
                 }
                 while (dst.hasRemaining())
                 {
@@ -521,11 +532,11 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             }
             final ByteBuffer bytes = src.duplicate();
             bytes.limit(bytes.position() + (int)length);
-            unsynced.add(state);
             while (bytes.hasRemaining())
             {
                 channelWrite(state, bytes, offset + (bytes.position() - src.position()));
             }
+            state.writes.incrementAndGet(); // after the write: a sync that reads this count forces after it
             src.position(src.limit());
             state.attrs = Attrs.of(state.path); // our own change is not a change from outside
         }
@@ -539,7 +550,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     public void sync() throws IOException
     {
         IOException failure = null;
-        for (final FileState state : unsynced.toArray(new FileState[0]))
+        for (final FileState state : files.values())
         {
             try
             {
@@ -567,7 +578,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     public long reserveBlock(final long file, final long page) throws IOException
     {
         final FileState state = writableState(file);
-        if (page < 0 || page > PAGE_MASK)
+        if (page < 0 || page >= PAGE_MASK)
         {
             throw new IllegalArgumentException("page out of range: page=" + page);
         }
@@ -667,6 +678,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         synchronized (lock)
         {
             final long old;
+            final List<long[]> stale = new ArrayList<>();
             state.layoutLock.writeLock().lock();
             try
             {
@@ -675,6 +687,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                 {
                     return;
                 }
+                privatizeOldTail(state, old, stale);
                 state.size = size;
             }
             finally
@@ -686,6 +699,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             {
                 listener.pagesChanged(file, firstPage, Long.MAX_VALUE - firstPage, size);
             }
+            invalidate(stale);
         }
     }
 
@@ -695,28 +709,36 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         final FileState state = writableState(file);
         checkSize(state.path, size);
         final long tail = size >> pageShift;
-        beforeChange(file, tail, Long.MAX_VALUE - tail, false);
-        try
+        try (Announcement change = new Announcement(file))
         {
+            change.before(tail, Long.MAX_VALUE - tail, false);
             synchronized (lock)
             {
                 final List<long[]> stale = new ArrayList<>();
                 state.layoutLock.writeLock().lock();
                 try
                 {
-                    final FileChannel channel = state.channel;
-                    if (size < channel.size())
+                    if (size > state.size)
                     {
-                        channel.truncate(size);
+                        privatizeOldTail(state, state.size, stale);
                     }
-                    else if (size > channel.size())
+                    final long onDisk = Files.size(state.path);
+                    if (size < onDisk)
+                    {
+                        transfer(state, false, channel ->
+                        {
+                            channel.truncate(size);
+                            return 0;
+                        });
+                    }
+                    else if (size > onDisk)
                     {
                         try (RandomAccessFile grow = new RandomAccessFile(state.path.toFile(), "rw"))
                         {
                             grow.setLength(size);
                         }
                     }
-                    unsynced.add(state);
+                    state.writes.incrementAndGet();
                     // pages from the tail on lose their blocks; a partial tail page becomes private (read through
                     // the file, which now has zeros past the new end)
                     final long keep = tail;
@@ -760,10 +782,6 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                 invalidate(stale);
             }
         }
-        finally
-        {
-            afterChange(file);
-        }
     }
 
     @Override
@@ -798,6 +816,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             open = new ArrayList<>(files.values());
             files.clear();
             byPath.clear();
+            byInode.clear();
         }
         IOException failure = null;
         for (final FileState state : open)
@@ -845,6 +864,28 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     static long privateKey(final long file, final long page)
     {
         return PRIVATE | file << PAGE_BITS | page;
+    }
+
+    /**
+     * The file is about to grow past a partial last page: the file system zeroes that page's block past the old end
+     * (copying the block first if it is shared), so the page no longer maps it. Makes the page private and withdraws
+     * the file's vouch for the block. Caller holds {@link #lock} and the file's write lock.
+     */
+    private void privatizeOldTail(final FileState state, final long oldSize, final List<long[]> stale)
+    {
+        if ((oldSize & (pageSize - 1)) == 0)
+        {
+            return;
+        }
+        final long tail = oldSize >> pageShift;
+        final Extent extent = new Extent();
+        translateLocked(state, tail, extent);
+        if (!extent.isHole() && (extent.deviceBlock() & PRIVATE) == 0)
+        {
+            final long physical = extent.blockOf(tail);
+            owners.remove(state, physical, physical + 1, (start, end) -> stale.add(new long[] {start, end}));
+            state.written.add(tail);
+        }
     }
 
     private void translateLocked(final FileState state, final long page, final Extent extent)
@@ -948,7 +989,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         other.layoutLock.writeLock().lock();
         try
         {
-            unvouch(other, stale);
+            unvouch(other, null);
+            physicalRanges(other, stale); // loaded through the changed file: may hold its new bytes
             other.layout = Layout.allPrivate(other.layout.pages);
             other.stale = true;
         }
@@ -978,6 +1020,19 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                         stale.add(new long[] {start, end});
                     }
                 });
+            }
+        }
+    }
+
+    /** Adds the key ranges of the file's physical runs to {@code stale}. */
+    private void physicalRanges(final FileState state, final List<long[]> stale)
+    {
+        final Layout layout = state.layout;
+        for (int run = 0; run < layout.runs; run++)
+        {
+            if (layout.key[run] >= 0)
+            {
+                stale.add(new long[] {layout.key[run], layout.key[run] + layout.count[run]});
             }
         }
     }
@@ -1051,67 +1106,108 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
     }
 
-    private void beforeChange(final long file, final long firstPage, final long pageCount, final boolean discard)
-        throws IOException
+    /**
+     * Brackets one change of a file for the listeners: {@link TranslationListener#beforeChange} to each listener
+     * registered when it starts, then {@link TranslationListener#afterChange} on close to exactly those that were
+     * told (also those whose {@code beforeChange} threw), in reverse order. Called without the translator's locks.
+     */
+    private final class Announcement implements AutoCloseable
     {
-        for (final TranslationListener listener : listeners)
-        {
-            listener.beforeChange(file, firstPage, pageCount, discard);
-        }
-    }
+        private final TranslationListener[] told = listeners.toArray(new TranslationListener[0]);
+        private final long file;
+        private int count;
 
-    private void afterChange(final long file)
-    {
-        for (final TranslationListener listener : listeners)
+        Announcement(final long file)
         {
-            listener.afterChange(file);
+            this.file = file;
         }
-    }
 
-    private void syncFile(final FileState state) throws IOException
-    {
-        if (unsynced.remove(state))
+        void before(final long firstPage, final long pageCount, final boolean discard) throws IOException
         {
-            try
+            for (final TranslationListener listener : told)
             {
-                state.channel.force(true);
+                count++;
+                listener.beforeChange(file, firstPage, pageCount, discard);
             }
-            catch (final IOException | RuntimeException ex)
+        }
+
+        @Override
+        public void close()
+        {
+            RuntimeException failure = null;
+            for (int i = count - 1; i >= 0; i--)
             {
-                unsynced.add(state);
-                throw new IOException("syncing " + state.path + " failed: " + ex.getMessage(), ex);
+                try
+                {
+                    told[i].afterChange(file);
+                }
+                catch (final RuntimeException ex)
+                {
+                    if (null == failure)
+                    {
+                        failure = ex;
+                    }
+                    else
+                    {
+                        failure.addSuppressed(ex);
+                    }
+                }
+            }
+            if (null != failure)
+            {
+                throw failure;
             }
         }
     }
 
     /**
-     * Reads one page with {@code O_DIRECT} into this thread's aligned page and copies it into {@code dst}, zeros
-     * past end-of-file. If the direct channel fails (an interrupt closed it), {@code dst} is left for the buffered
-     * channel to fill, and the file stops reading directly.
+     * Forces the file if a write completed since its last successful force. Serialized per file, so a caller whose
+     * write another thread's force may have missed waits for that force and then forces again itself.
      */
-    private void readDirect(final FileState state, final FileChannel direct, final long offset, final ByteBuffer dst)
-        throws IOException
+    private void syncFile(final FileState state) throws IOException
+    {
+        synchronized (state.syncLock)
+        {
+            final long target = state.writes.get();
+            if (target <= state.synced)
+            {
+                return;
+            }
+            try
+            {
+                transfer(state, false, channel ->
+                {
+                    channel.force(true);
+                    return 0;
+                });
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                throw new IOException("syncing " + state.path + " failed: " + ex, ex);
+            }
+            state.synced = target;
+        }
+    }
+
+    /**
+     * Reads one page with {@code O_DIRECT} into this thread's aligned page and copies it into {@code dst}, zeros
+     * past end-of-file. If the file's direct channel is gone, {@code dst} is left for the buffered channel to fill.
+     */
+    private void readDirect(final FileState state, final long offset, final ByteBuffer dst) throws IOException
     {
         final ByteBuffer page = bounce.get().clear().limit(pageSize); // the aligned slice may hold two pages
-        try
+        while (page.hasRemaining())
         {
-            while (page.hasRemaining())
+            final int read = transfer(state, true, channel -> channel.read(page, offset + page.position()));
+            if (NO_CHANNEL == read)
             {
-                // a direct read stops short only at end-of-file, or (rarely) on a block boundary
-                if (direct.read(page, offset + page.position()) <= 0 || page.position() % state.directAlign != 0)
-                {
-                    break;
-                }
+                return;
             }
-        }
-        catch (final ClosedChannelException ex)
-        {
-            state.direct = null; // the buffered channel, reopened if need be, serves from now on
-            if (ex instanceof ClosedByInterruptException)
+            // a direct read stops short only at end-of-file, or (rarely) on a block boundary
+            if (read <= 0 || page.position() % state.directAlign != 0)
             {
-                throw ex;
+                break;
             }
-            return;
         }
         while (page.hasRemaining())
         {
@@ -1122,60 +1218,84 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
 
     private int channelRead(final FileState state, final ByteBuffer dst, final long position) throws IOException
     {
-        for (int attempt = 0; ; attempt++)
-        {
-            final FileChannel channel = state.channel;
-            try
-            {
-                return channel.read(dst, position);
-            }
-            catch (final ClosedChannelException ex)
-            {
-                reopenAfter(state, channel, ex, attempt);
-            }
-        }
+        return transfer(state, false, channel -> channel.read(dst, position));
     }
 
     private void channelWrite(final FileState state, final ByteBuffer src, final long position) throws IOException
     {
-        for (int attempt = 0; ; attempt++)
+        transfer(state, false, channel -> channel.write(src, position));
+    }
+
+    /** One positional transfer on a channel. */
+    @FunctionalInterface
+    private interface Transfer
+    {
+        int run(FileChannel channel) throws IOException;
+    }
+
+    /**
+     * Runs a transfer on the file's buffered or direct channel. A FileChannel closes itself for every thread when a
+     * thread blocked in it is interrupted: the transfer then reopens it and runs again with the interrupt status
+     * cleared, and restores it afterwards, so an interrupt never costs the file or the cache above it (as
+     * {@link org.extentcache.device.FileBlockDevice} does).
+     *
+     * @return the transfer's result, or {@link #NO_CHANNEL} if a direct channel was asked for and there is none.
+     */
+    private int transfer(final FileState state, final boolean direct, final Transfer transfer) throws IOException
+    {
+        boolean interrupted = false;
+        try
         {
-            final FileChannel channel = state.channel;
-            try
+            for (int attempt = 1; ; attempt++)
             {
-                channel.write(src, position);
-                return;
+                final FileChannel channel = direct ? state.direct : state.channel;
+                if (null == channel)
+                {
+                    return NO_CHANNEL;
+                }
+                try
+                {
+                    return transfer.run(channel);
+                }
+                catch (final ClosedChannelException ex)
+                {
+                    if (state.closed || attempt == MAX_ATTEMPTS)
+                    {
+                        throw ex;
+                    }
+                    interrupted |= Thread.interrupted();
+                    reopen(state, channel, direct);
+                }
             }
-            catch (final ClosedChannelException ex)
+        }
+        finally
+        {
+            if (interrupted)
             {
-                reopenAfter(state, channel, ex, attempt);
+                Thread.currentThread().interrupt();
             }
         }
     }
 
-    /**
-     * An interrupted thread's transfer closes a FileChannel for every thread: reopen it for the others (and
-     * rethrow to the interrupted one), unless the file was closed on purpose.
-     */
-    private void reopenAfter(final FileState state, final FileChannel failed, final ClosedChannelException ex,
-        final int attempt) throws IOException
+    /** Replaces a channel that an interrupt closed, unless another thread did or the file was closed. */
+    private void reopen(final FileState state, final FileChannel failed, final boolean direct) throws IOException
     {
-        if (state.closed || attempt > 0)
-        {
-            throw ex;
-        }
         synchronized (state)
         {
-            if (state.channel == failed && !state.closed)
+            if (state.closed)
+            {
+                return;
+            }
+            if (direct && state.direct == failed)
+            {
+                state.direct = openDirect(state);
+            }
+            else if (!direct && state.channel == failed)
             {
                 state.channel = state.writable ?
                     FileChannel.open(state.path, StandardOpenOption.READ, StandardOpenOption.WRITE) :
                     FileChannel.open(state.path, StandardOpenOption.READ);
             }
-        }
-        if (ex instanceof ClosedByInterruptException)
-        {
-            throw ex;
         }
     }
 
@@ -1291,6 +1411,11 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         volatile long size;
         volatile boolean closed;
         Layout layout = Layout.allPrivate(0);
+        /** Writes completed (write-backs and truncations). */
+        final java.util.concurrent.atomic.AtomicLong writes = new java.util.concurrent.atomic.AtomicLong();
+        /** {@link #writes} as it was before the last successful force; guarded by {@link #syncLock}. */
+        long synced;
+        final Object syncLock = new Object();
         /** Pages written through the cache: private to the file until it is reloaded. */
         final TreeSet<Long> written = new TreeSet<>();
         /** Pages with a block reserved for a write in progress. */
@@ -1348,6 +1473,11 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                 return new Attrs(0, basic.fileKey(), basic.size(), basic.lastModifiedTime().to(TimeUnit.NANOSECONDS),
                     0);
             }
+        }
+
+        Object inodeKey()
+        {
+            return List.of(dev, inode);
         }
 
         boolean sameFile(final Attrs other)

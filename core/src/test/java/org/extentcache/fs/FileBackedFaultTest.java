@@ -3,10 +3,6 @@ package org.extentcache.fs;
 import org.extentcache.CacheBooks;
 import org.extentcache.CachedFile;
 import org.extentcache.ExtentCache;
-import org.extentcache.translate.Extent;
-import org.extentcache.translate.FileBackedTranslator;
-import org.extentcache.translate.StaleTranslationException;
-import org.extentcache.translate.TranslationListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -15,7 +11,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -54,7 +49,7 @@ final class FileBackedFaultTest
     void aFailedReadFailsThatReadOnlyAndIsCounted() throws IOException
     {
         final byte[] bytes = FileSystemTranslatorTest.random(1, 4 * PAGE);
-        final Faulty faulty = faulty(bytes);
+        final FaultyFiles faulty = faulty(bytes);
         final ExtentCache cache = cache(faulty);
         final CachedFile file = cache.file(faulty.id);
         faulty.failReads = 1;
@@ -68,7 +63,7 @@ final class FileBackedFaultTest
     void aStaleTranslationIsRetriedWithoutAnError() throws IOException
     {
         final byte[] bytes = FileSystemTranslatorTest.random(2, 8 * PAGE);
-        final Faulty faulty = faulty(bytes);
+        final FaultyFiles faulty = faulty(bytes);
         final ExtentCache cache = cache(faulty);
         final CachedFile file = cache.file(faulty.id);
         faulty.staleReads = 3;
@@ -88,7 +83,7 @@ final class FileBackedFaultTest
     void aFailedWriteBackKeepsThePageDirtyUntilAFlushSucceeds() throws IOException
     {
         final byte[] bytes = FileSystemTranslatorTest.random(3, 4 * PAGE);
-        final Faulty faulty = faulty(bytes);
+        final FaultyFiles faulty = faulty(bytes);
         final ExtentCache cache = cache(faulty);
         final CachedFile file = cache.file(faulty.id);
         file.write(2 * PAGE, ByteBuffer.wrap(new byte[] {1, 2}));
@@ -108,7 +103,7 @@ final class FileBackedFaultTest
     void aFailedSyncMarksThePagesDirtyAgain() throws IOException
     {
         final byte[] bytes = FileSystemTranslatorTest.random(4, 4 * PAGE);
-        final Faulty faulty = faulty(bytes);
+        final FaultyFiles faulty = faulty(bytes);
         final ExtentCache cache = cache(faulty);
         final CachedFile file = cache.file(faulty.id);
         file.write(0, ByteBuffer.wrap(new byte[] {7}));
@@ -123,139 +118,15 @@ final class FileBackedFaultTest
         assertArrayEquals(bytes, Files.readAllBytes(faulty.path));
     }
 
-    private Faulty faulty(final byte[] bytes) throws IOException
+    private FaultyFiles faulty(final byte[] bytes) throws IOException
     {
         final Path path = Files.write(dir.resolve("f"), bytes);
         files = new FileSystemTranslator(PAGE);
-        return new Faulty(files, files.open(path, true), path);
+        return new FaultyFiles(files, files.open(path, true), path);
     }
 
-    private ExtentCache cache(final Faulty faulty)
+    private ExtentCache cache(final FaultyFiles faulty)
     {
         return books.track(ExtentCache.builder().translator(faulty).capacityFrames(16).build());
-    }
-
-    /** Delegates to a real translator, failing the next {@code n} reads, writes or syncs on request. */
-    private static final class Faulty implements FileBackedTranslator
-    {
-        final FileSystemTranslator real;
-        final long id;
-        final Path path;
-        volatile int failReads;
-        volatile int staleReads;
-        volatile int failWrites;
-        volatile int failSyncs;
-
-        Faulty(final FileSystemTranslator real, final long id, final Path path)
-        {
-            this.real = real;
-            this.id = id;
-            this.path = path;
-        }
-
-        @Override
-        public void readBlock(final long file, final long page, final long block, final ByteBuffer dst)
-            throws IOException
-        {
-            if (staleReads > 0)
-            {
-                staleReads--;
-                throw new StaleTranslationException(file, page, block);
-            }
-            if (failReads > 0)
-            {
-                failReads--;
-                throw new IOException("injected read failure");
-            }
-            real.readBlock(file, page, block, dst);
-        }
-
-        @Override
-        public void writeBlock(final long block, final ByteBuffer src) throws IOException
-        {
-            if (failWrites > 0)
-            {
-                failWrites--;
-                throw new IOException("injected write failure");
-            }
-            real.writeBlock(block, src);
-        }
-
-        @Override
-        public void sync() throws IOException
-        {
-            if (failSyncs > 0)
-            {
-                failSyncs--;
-                throw new IOException("injected sync failure");
-            }
-            real.sync();
-        }
-
-        @Override
-        public int pageSize()
-        {
-            return real.pageSize();
-        }
-
-        @Override
-        public long size(final long file) throws NoSuchFileException
-        {
-            return real.size(file);
-        }
-
-        @Override
-        public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
-        {
-            real.translate(file, page, extent);
-        }
-
-        @Override
-        public long reserveBlock(final long file, final long page) throws IOException
-        {
-            return real.reserveBlock(file, page);
-        }
-
-        @Override
-        public void commitBlock(final long file, final long page, final long block) throws NoSuchFileException
-        {
-            real.commitBlock(file, page, block);
-        }
-
-        @Override
-        public void releaseBlock(final long block)
-        {
-            real.releaseBlock(block);
-        }
-
-        @Override
-        public void extend(final long file, final long size) throws IOException
-        {
-            real.extend(file, size);
-        }
-
-        @Override
-        public void truncate(final long file, final long size) throws IOException
-        {
-            real.truncate(file, size);
-        }
-
-        @Override
-        public void addListener(final TranslationListener listener)
-        {
-            real.addListener(listener);
-        }
-
-        @Override
-        public void removeListener(final TranslationListener listener)
-        {
-            real.removeListener(listener);
-        }
-
-        @Override
-        public String toString()
-        {
-            return "Faulty" + Arrays.toString(new int[] {failReads, staleReads, failWrites, failSyncs});
-        }
     }
 }

@@ -188,6 +188,19 @@ final class FileSystemTranslatorTest
     }
 
     @Test
+    void hardLinksToOneFileAreOneFile() throws IOException
+    {
+        final Path path = write("h", random(15, 3 * PAGE));
+        final Path link = Files.createLink(dir.resolve("h-link"), path);
+        translator = new FileSystemTranslator(PAGE);
+        final long id = translator.open(path, true);
+        assertEquals(id, translator.open(link), "the same inode under another name is the same file");
+        final ExtentCache cache = cache(16);
+        cache.file(id).write(5, ByteBuffer.wrap(new byte[] {9}));
+        assertEquals(9, read(cache.file(translator.open(link)), 5, 1)[0]);
+    }
+
+    @Test
     void closeWritesBackAndForgetsTheFile() throws IOException
     {
         final Path path = write("cl", random(12, 2 * PAGE));

@@ -37,9 +37,8 @@ import java.util.Map;
  *       file system ({@code unix:dev}); other extents count their length; a file whose file system has no FIEMAP
  *       counts its size rounded up to whole pages. The sum is the data a cache that kept every distinct block once
  *       would hold, without any metadata.</li>
- *   <li><b>ExtentCache</b>: a {@link FileSystemTranslator} and a cache over it (no device). Capacity: the ideal in
- *       pages, with the bytes counted per file counted once per path (the translator keys them by file, so it
- *       caches a hard-linked file of that kind once per link), plus two pages per extent (pages that extents cover
+ *   <li><b>ExtentCache</b>: a {@link FileSystemTranslator} and a cache over it (no device; it opens hard links to
+ *       one inode as one file). Capacity: the ideal in pages, plus two pages per extent (pages that extents cover
  *       only partly are private to their file when pages are larger than file-system blocks), plus
  *       {@value #SLACK_PAGES}; at most every file's pages plus {@value #SLACK_PAGES}; or {@code --budget-mib}.
  *       Every file is opened and read once in full, 1 MiB at a time.
@@ -194,7 +193,7 @@ final class DirectoryFootprint
         final DirectoryReport.Ideal ideal = ideal(listing.files(), pageSize);
         final long filePages = listing.filePages(pageSize);
         final long keyedPages = (ideal.physicalBytes() + pageSize - 1) / pageSize +
-            (ideal.otherBytesPerPath() + pageSize - 1) / pageSize + 2 * ideal.extents();
+            (ideal.otherBytes() + pageSize - 1) / pageSize + 2 * ideal.extents();
         final long capacityBytes = budgetBytes > 0 ? budgetBytes :
             (Math.min(filePages, keyedPages) + SLACK_PAGES) * pageSize;
         final String fincore = Fincore.locate();
@@ -221,17 +220,14 @@ final class DirectoryFootprint
         final Map<Object, List<long[]>> rangesByDevice = new HashMap<>();
         final Map<Object, Long> otherBytesByInode = new HashMap<>();
         long otherBytes = 0;
-        long otherBytesPerPath = 0;
         long extentCount = 0;
         int withoutExtents = 0;
         String withoutExtentsReason = null;
         for (final FileEntry file : files)
         {
-            final Long counted = otherBytesByInode.get(file.inode());
-            if (null != counted)
+            if (otherBytesByInode.containsKey(file.inode()))
             {
-                otherBytesPerPath += counted; // another hard link to an inode already counted
-                continue;
+                continue; // another hard link to an inode already counted
             }
             final long otherBefore = otherBytes;
             final long end = (file.size() + pageSize - 1) / pageSize * pageSize;
@@ -243,7 +239,6 @@ final class DirectoryFootprint
             catch (final Fiemap.NotSupportedException | UnsupportedOperationException ex)
             {
                 otherBytes += end;
-                otherBytesPerPath += end;
                 otherBytesByInode.put(file.inode(), end);
                 withoutExtents++;
                 if (null == withoutExtentsReason)
@@ -270,7 +265,6 @@ final class DirectoryFootprint
                     otherBytes += length;
                 }
             }
-            otherBytesPerPath += otherBytes - otherBefore;
             otherBytesByInode.put(file.inode(), otherBytes - otherBefore);
         }
         long physicalBytes = 0;
@@ -278,7 +272,7 @@ final class DirectoryFootprint
         {
             physicalBytes += unionBytes(ranges);
         }
-        return new DirectoryReport.Ideal(physicalBytes + otherBytes, physicalBytes, otherBytes, otherBytesPerPath,
+        return new DirectoryReport.Ideal(physicalBytes + otherBytes, physicalBytes, otherBytes,
             rangesByDevice.size(), extentCount, withoutExtents, withoutExtentsReason);
     }
 

@@ -42,14 +42,12 @@ final class DirectoryReport
      *                             over file systems.
      * @param otherBytes           extents without a stable physical address, and files without FIEMAP (their size in
      *                             whole pages), each counted in full, each inode once.
-     * @param otherBytesPerPath    {@code otherBytes} counted once per path, hard links included: what a
-     *                             {@code FileSystemTranslator}, which keys these bytes by file, caches of them.
      * @param fileSystems          file systems the physical ranges are on.
      * @param extents              extents counted.
      * @param filesWithoutExtents  files whose file system (or platform) has no FIEMAP.
      * @param withoutExtentsReason the first such file and why, or null.
      */
-    record Ideal(long bytes, long physicalBytes, long otherBytes, long otherBytesPerPath, int fileSystems,
+    record Ideal(long bytes, long physicalBytes, long otherBytes, int fileSystems,
         long extents, int filesWithoutExtents, String withoutExtentsReason)
     {
     }
