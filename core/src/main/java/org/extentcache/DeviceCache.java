@@ -430,18 +430,24 @@ final class DeviceCache implements AutoCloseable
                 final int found = index.findLocked(block);
                 if (NO_FRAME != found)
                 {
+                    final long handle = tryPin(found, block);
+                    if (Handle.NONE != handle)
+                    {
+                        return new long[]{handle, FOUND, 0};
+                    }
+                    // not pinnable: a writer holds it (beginWrite takes no lock, so it may have begun just now), or
+                    // its pin count is full
                     final long word = arena.stateWord(found);
                     if (baseState(word) == WRITING)
                     {
                         return new long[]{Handle.handle(found, generation(word)), BUSY, word};
                     }
-                    final long handle = tryPin(found, block);
-                    if (Handle.NONE == handle)
+                    if (pins(word) == MAX_PINS)
                     {
                         throw new IllegalStateException("pin count overflow on frame " + found +
                             " for device block " + block + ": more than " + MAX_PINS + " pins");
                     }
-                    return new long[]{handle, FOUND, 0};
+                    continue; // the write ended between the two looks: look again
                 }
                 if (!claim)
                 {

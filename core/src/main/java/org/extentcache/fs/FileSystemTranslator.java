@@ -166,7 +166,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
 
     /**
      * Opens a file, or revalidates it if it is already open (close-to-open: a file changed since it was opened is
-     * reloaded, see the class comment). The same file (by its real path) always has the same id while open.
+     * reloaded, see the class comment). The same file (by its real path, or its inode: hard links are one file)
+     * always has the same id while open.
      *
      * @param path     a regular file.
      * @param writable true to allow writes through the cache (the file is opened for reading and writing).
@@ -697,7 +698,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             final long firstPage = old >> pageShift;
             for (final TranslationListener listener : listeners)
             {
-                listener.pagesChanged(file, firstPage, Long.MAX_VALUE - firstPage, size);
+                // pages past the old end were holes: only the old tail page and the new ones change
+                listener.pagesChanged(file, firstPage, pagesOf(size) - firstPage, size);
             }
             invalidate(stale);
         }
