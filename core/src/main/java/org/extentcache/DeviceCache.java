@@ -21,8 +21,8 @@ import static org.extentcache.frame.FrameDescriptor.*;
 
 /**
  * The cache of device blocks: frames ({@link FrameArena}) found by device block ({@link DeviceIndex}), loaded from
- * the {@link org.extentcache.device.BlockDevice} (or the files: {@link BlockIo}) at most once per block however many files and threads miss it, and reclaimed by a CLOCK
- * sweep that needs no file context. File mappings sit on top ({@link ExtentCache}).
+ * the {@link org.extentcache.device.BlockDevice} (or through the files: {@link BlockIo}) at most once per block
+ * however many files and threads miss it, and reclaimed by a CLOCK sweep that needs no file context. File mappings sit on top ({@link ExtentCache}).
  *
  * <h2>Frame states and transitions</h2>
  * <pre>

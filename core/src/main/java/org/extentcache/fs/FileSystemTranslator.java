@@ -559,14 +559,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             }
             catch (final IOException ex)
             {
-                if (null == failure)
-                {
-                    failure = new IOException("sync failed: " + ex.getMessage(), ex);
-                }
-                else
-                {
-                    failure.addSuppressed(ex);
-                }
+                failure = null == failure ? new IOException("sync failed: " + ex.getMessage(), ex) :
+                    firstOf(failure, ex);
             }
         }
         if (null != failure)
@@ -757,7 +751,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                         }
                         if (start < end && layout.key[run] == RUN_PRIVATE)
                         {
-                            stale.add(new long[] {privateKey(state.id, start), privateKey(state.id, start) + end - start});
+                            final long key = privateKey(state.id, start);
+                            stale.add(new long[] {key, key + end - start});
                         }
                     }
                     for (final Long page : state.written.tailSet(keep))
@@ -830,14 +825,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             }
             catch (final IOException ex)
             {
-                if (null == failure)
-                {
-                    failure = ex;
-                }
-                else
-                {
-                    failure.addSuppressed(ex);
-                }
+                failure = firstOf(failure, ex);
             }
         }
         if (null != failure)
@@ -1145,14 +1133,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                 }
                 catch (final RuntimeException ex)
                 {
-                    if (null == failure)
-                    {
-                        failure = ex;
-                    }
-                    else
-                    {
-                        failure.addSuppressed(ex);
-                    }
+                    failure = firstOf(failure, ex);
                 }
             }
             if (null != failure)
@@ -1382,6 +1363,17 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                 direct.close();
             }
         }
+    }
+
+    /** @return {@code first}, with {@code next} added to its suppressed ones; or {@code next} if there is no first. */
+    private static <T extends Exception> T firstOf(final T first, final T next)
+    {
+        if (null == first)
+        {
+            return next;
+        }
+        first.addSuppressed(next);
+        return first;
     }
 
     private static void closeQuietly(final FileChannel channel, final Throwable failure)
