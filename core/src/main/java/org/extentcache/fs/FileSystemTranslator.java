@@ -99,6 +99,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     private final int pageSize;
     private final int pageShift;
     private final boolean directReads;
+    /** Per thread: the extent {@link #readBlock} checks its block against (the caller's is not passed down). */
+    private final ThreadLocal<Extent> checkExtent = ThreadLocal.withInitial(Extent::new);
     /** Per thread: a page-aligned page for {@code O_DIRECT} reads (frames are not aligned). */
     private final ThreadLocal<ByteBuffer> bounce;
     private final Object lock = new Object();
@@ -461,7 +463,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                 dst.remaining() + " pageSize=" + pageSize);
         }
         final FileState state = state(file);
-        final Extent current = new Extent();
+        final Extent current = checkExtent.get();
         state.layoutLock.readLock().lock();
         try
         {
@@ -887,13 +889,17 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             return;
         }
         final boolean privateShared = !state.writable; // a read-only file's writes must reach reserveBlock to fail
-        if (state.written.contains(page))
+        long end = pages;
+        if (!state.written.isEmpty()) // checked first: the set boxes its keys, and most files are never written
         {
-            extent.set(page, 1, privateKey(state.id, page), privateShared);
-            return;
+            if (state.written.contains(page))
+            {
+                extent.set(page, 1, privateKey(state.id, page), privateShared);
+                return;
+            }
+            final Long nextWritten = state.written.higher(page);
+            end = null == nextWritten ? pages : Math.min(pages, nextWritten);
         }
-        final Long nextWritten = state.written.higher(page);
-        long end = null == nextWritten ? pages : Math.min(pages, nextWritten);
         final Layout layout = state.layout;
         final int run = layout.find(page);
         if (run < 0)
