@@ -41,8 +41,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * address (not delayed-allocation, unknown, inline, encoded, encrypted, unwritten or unaligned) is keyed by
  * (file system, physical block) and reported shared, so the cache never writes it in place; any other page is
  * <em>private</em> to its file, keyed by (file, page). Pages the kernel reports no extent for are holes. Files on
- * file systems without FIEMAP (tmpfs) or without shared extents (ext4) work the same way, without sharing:
- * {@link #sharingUnavailableReason} says why a file cannot share.
+ * file systems without FIEMAP (tmpfs) or without shared extents (ext4) work the same way, without sharing, and so do
+ * files on file systems not known to give one physical address space per {@code st_dev} (only xfs, btrfs, ext2/3/4
+ * and f2fs are trusted; overlayfs and FUSE pass FIEMAP through to the file systems below them):
+ * {@link #sharingUnavailableReason} says why a file cannot share. XFS realtime files report addresses on the realtime
+ * device under the same {@code st_dev}: keep them out of a cache that also holds data-device files. On btrfs each
+ * subvolume has its own {@code st_dev}, so reflinks across subvolumes (snapshots) do not share frames.
  *
  * <h2>I/O</h2>
  * A missed block is read through the file whose page missed, at that page's offset, with the file's own channel;
@@ -95,6 +99,12 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     private static final long RUN_PRIVATE = -2;
     private static final int MAX_ATTEMPTS = 5;
     private static final int NO_CHANNEL = Integer.MIN_VALUE;
+    /**
+     * File systems whose FIEMAP physical addresses name one address space per {@code st_dev}, so equal keys are the
+     * same bytes. Others (overlayfs and FUSE pass FIEMAP through to file systems below them, possibly several under
+     * one {@code st_dev}) keep every page private.
+     */
+    private static final Set<String> ONE_ADDRESS_SPACE = Set.of("xfs", "btrfs", "ext2", "ext3", "ext4", "f2fs");
 
     private final int pageSize;
     private final int pageShift;
@@ -107,6 +117,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     private final ConcurrentHashMap<Long, FileState> files = new ConcurrentHashMap<>();
     /** Under {@link #lock}. */
     private final Map<Path, FileState> byPath = new HashMap<>();
+    /** File system type by {@code st_dev}. */
+    private final Map<Long, String> fileSystemTypes = new ConcurrentHashMap<>();
     /** Open files by inode, so hard links to one file share its id; under {@link #lock}. */
     private final Map<Object, FileState> byInode = new HashMap<>();
     /** File system ({@code st_dev}) to its index in physical keys; under {@link #lock}. */
@@ -1066,6 +1078,19 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     /**
      * Reads a file's attributes and extents, retrying while the file changes under it.
      */
+    /** @return the file system type of the file's store ({@code /proc/mounts}), or why it is unknown. */
+    private static String fileSystemType(final Path path)
+    {
+        try
+        {
+            return Files.getFileStore(path).type();
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return "unknown (" + ex + ")";
+        }
+    }
+
     private Loaded load(final Path path) throws IOException
     {
         for (int attempt = 1; ; attempt++)
@@ -1074,9 +1099,15 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             checkSize(path, before.size);
             List<FiemapExtent> extents = null;
             String noSharing = null;
+            final String type = fileSystemTypes.computeIfAbsent(before.dev, dev -> fileSystemType(path));
             if (!Fiemap.isAvailable())
             {
                 noSharing = "FIEMAP unavailable: " + Fiemap.unavailableReason();
+            }
+            else if (!ONE_ADDRESS_SPACE.contains(type))
+            {
+                noSharing = "file system type " + type + ": its FIEMAP physical addresses are not known to name " +
+                    "one address space per st_dev (known: " + String.join(", ", new TreeSet<>(ONE_ADDRESS_SPACE)) + ")";
             }
             else
             {
