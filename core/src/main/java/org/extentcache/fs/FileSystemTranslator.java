@@ -292,54 +292,74 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         {
             change.before(0, Long.MAX_VALUE, false);
             final Loaded loaded = load(state.path);
-            final FileChannel replaced;
-            synchronized (lock)
+            if (!loaded.attrs.sameFile(state.attrs))
             {
-                ensureOpen();
-                if (files.get(file) != state)
+                syncFile(state); // the write-backs just made went to the old file: durable before its channel closes
+            }
+            FileChannel channel = null;
+            FileChannel direct = null;
+            try
+            {
+                synchronized (lock)
                 {
-                    throw new NoSuchFileException(state.path.toString(), null, "closed during revalidation");
-                }
-                replaced = loaded.attrs.sameFile(state.attrs) ? null : state.channel;
-                if (null != replaced)
-                {
-                    byInode.remove(state.attrs.inodeKey(), state);
-                    byInode.putIfAbsent(loaded.attrs.inodeKey(), state);
-                }
-                final FileChannel replacedDirect = null == replaced ? null : state.direct;
-                if (null != replaced)
-                {
-                    state.channel = state.writable ?
-                        FileChannel.open(state.path, StandardOpenOption.READ, StandardOpenOption.WRITE) :
-                        FileChannel.open(state.path, StandardOpenOption.READ);
-                    state.direct = openDirect(state);
-                    if (null != replacedDirect)
+                    ensureOpen();
+                    if (files.get(file) != state)
                     {
-                        replacedDirect.close();
+                        throw new NoSuchFileException(state.path.toString(), null, "closed during revalidation");
+                    }
+                    final Attrs old = state.attrs;
+                    final boolean replaced = !loaded.attrs.sameFile(old);
+                    if (replaced)
+                    {
+                        channel = openChannel(state);
+                        direct = openDirect(state);
+                    }
+                    state.layoutLock.writeLock().lock();
+                    try
+                    {
+                        final List<long[]> stale = new ArrayList<>();
+                        unvouch(state, null);
+                        physicalRanges(state, stale); // loaded through the changed file: may hold its new bytes
+                        privateRanges(state, stale);
+                        publish(state, loaded);
+                        if (replaced)
+                        {
+                            // no reader is in readBlock now: none reads the new file under the old layout's keys
+                            synchronized (state)
+                            {
+                                final FileChannel oldChannel = state.channel;
+                                final FileChannel oldDirect = state.direct;
+                                state.channel = channel;
+                                state.direct = direct;
+                                channel = oldChannel; // closed below
+                                direct = oldDirect;
+                            }
+                            byInode.remove(old.inodeKey(), state);
+                            byInode.putIfAbsent(loaded.attrs.inodeKey(), state);
+                        }
+                        invalidate(stale);
+                    }
+                    finally
+                    {
+                        state.layoutLock.writeLock().unlock();
+                    }
+                    for (final TranslationListener listener : listeners)
+                    {
+                        listener.pagesChanged(file, 0, Long.MAX_VALUE, state.size);
                     }
                 }
-                state.layoutLock.writeLock().lock();
-                try
-                {
-                    final List<long[]> stale = new ArrayList<>();
-                    unvouch(state, null);
-                    physicalRanges(state, stale); // loaded through the changed file: may hold its new bytes
-                    privateRanges(state, stale);
-                    publish(state, loaded);
-                    invalidate(stale);
-                }
-                finally
-                {
-                    state.layoutLock.writeLock().unlock();
-                }
-                for (final TranslationListener listener : listeners)
-                {
-                    listener.pagesChanged(file, 0, Long.MAX_VALUE, state.size);
-                }
             }
-            if (null != replaced)
+            finally
             {
-                replaced.close();
+                // the replaced channels, or new ones never installed
+                if (null != direct)
+                {
+                    direct.close();
+                }
+                if (null != channel)
+                {
+                    channel.close();
+                }
             }
             return true;
         }
@@ -553,7 +573,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             }
             state.writes.incrementAndGet(); // after the write: a sync that reads this count forces after it
             src.position(src.limit());
-            state.attrs = Attrs.of(state.path); // our own change is not a change from outside
+            ownChange(state);
         }
         finally
         {
@@ -725,9 +745,11 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             synchronized (lock)
             {
                 final List<long[]> stale = new ArrayList<>();
+                final long firstChanged;
                 state.layoutLock.writeLock().lock();
                 try
                 {
+                    firstChanged = Math.min(tail, state.size >> pageShift); // growing: the old tail page changed too
                     if (size > state.size)
                     {
                         privatizeOldTail(state, state.size, stale);
@@ -780,7 +802,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                         state.written.add(tail);
                     }
                     state.size = size;
-                    state.attrs = Attrs.of(state.path);
+                    ownChange(state);
                 }
                 finally
                 {
@@ -788,7 +810,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                 }
                 for (final TranslationListener listener : listeners)
                 {
-                    listener.pagesChanged(file, tail, Long.MAX_VALUE - tail, size);
+                    listener.pagesChanged(file, firstChanged, Long.MAX_VALUE - firstChanged, size);
                 }
                 invalidate(stale);
             }
@@ -863,6 +885,26 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     public String toString()
     {
         return "FileSystemTranslator{pageSize=" + pageSize + ", files=" + files.size() + '}';
+    }
+
+    /**
+     * Records the file's attributes after a change of our own (a write-back, a truncation), so it is not taken for a
+     * change from outside; unless the path names another file now, or none: {@link #revalidate} must see that.
+     */
+    private static void ownChange(final FileState state)
+    {
+        try
+        {
+            final Attrs now = Attrs.of(state.path);
+            if (now.sameFile(state.attrs))
+            {
+                state.attrs = now;
+            }
+        }
+        catch (final IOException ex)
+        {
+            // the path is gone; the file stays open with its contents (revalidate says so)
+        }
     }
 
     static long privateKey(final long file, final long page)
@@ -1075,10 +1117,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         ranges.clear();
     }
 
-    /**
-     * Reads a file's attributes and extents, retrying while the file changes under it.
-     */
-    /** @return the file system type of the file's store ({@code /proc/mounts}), or why it is unknown. */
+    /** @return the file system type of the file's store ({@code /proc/mounts}), or null if it cannot be told. */
     private static String fileSystemType(final Path path)
     {
         try
@@ -1087,10 +1126,13 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
         catch (final IOException | RuntimeException ex)
         {
-            return "unknown (" + ex + ")";
+            return null; // e.g. the file was renamed or removed just now
         }
     }
 
+    /**
+     * Reads a file's attributes and extents, retrying while the file changes under it.
+     */
     private Loaded load(final Path path) throws IOException
     {
         for (int attempt = 1; ; attempt++)
@@ -1099,15 +1141,24 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             checkSize(path, before.size);
             List<FiemapExtent> extents = null;
             String noSharing = null;
-            final String type = fileSystemTypes.computeIfAbsent(before.dev, dev -> fileSystemType(path));
+            String type = fileSystemTypes.get(before.dev);
+            if (null == type)
+            {
+                type = fileSystemType(path);
+                if (null != type)
+                {
+                    fileSystemTypes.putIfAbsent(before.dev, type); // a failure (null) is asked again next time
+                }
+            }
             if (!Fiemap.isAvailable())
             {
                 noSharing = "FIEMAP unavailable: " + Fiemap.unavailableReason();
             }
-            else if (!ONE_ADDRESS_SPACE.contains(type))
+            else if (null == type || !ONE_ADDRESS_SPACE.contains(type))
             {
-                noSharing = "file system type " + type + ": its FIEMAP physical addresses are not known to name " +
-                    "one address space per st_dev (known: " + String.join(", ", new TreeSet<>(ONE_ADDRESS_SPACE)) + ")";
+                noSharing = "file system type " + (null == type ? "unknown" : type) + ": its FIEMAP physical " +
+                    "addresses are not known to name one address space per st_dev (known: " +
+                    String.join(", ", new TreeSet<>(ONE_ADDRESS_SPACE)) + ")";
             }
             else
             {
@@ -1236,14 +1287,20 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         dst.put(page.flip());
     }
 
+    /**
+     * A transfer an interrupt hits may complete, advance the buffer and still throw: a retry goes on from where the
+     * buffer is, not from {@code position} again.
+     */
     private int channelRead(final FileState state, final ByteBuffer dst, final long position) throws IOException
     {
-        return transfer(state, false, channel -> channel.read(dst, position));
+        final int start = dst.position();
+        return transfer(state, false, channel -> channel.read(dst, position + (dst.position() - start)));
     }
 
     private void channelWrite(final FileState state, final ByteBuffer src, final long position) throws IOException
     {
-        transfer(state, false, channel -> channel.write(src, position));
+        final int start = src.position();
+        transfer(state, false, channel -> channel.write(src, position + (src.position() - start)));
     }
 
     /** One positional transfer on a channel. */
@@ -1297,26 +1354,53 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
     }
 
-    /** Replaces a channel that an interrupt closed, unless another thread did or the file was closed. */
+    /**
+     * Replaces a channel that an interrupt closed, unless another thread did or the file was closed. The path is
+     * opened again, so the new channel is checked to reach the file the layout describes: if the path was replaced
+     * (a rename) or removed since, the file opened is unreachable and the transfer fails.
+     */
     private void reopen(final FileState state, final FileChannel failed, final boolean direct) throws IOException
     {
         synchronized (state)
         {
-            if (state.closed)
+            if (state.closed || (direct ? state.direct : state.channel) != failed)
             {
                 return;
             }
-            if (direct && state.direct == failed)
+            final FileChannel fresh = direct ? openDirect(state) : openChannel(state);
+            boolean same = null == fresh;
+            try
             {
-                state.direct = openDirect(state);
+                same = same || Attrs.of(state.path).sameFile(state.attrs);
             }
-            else if (!direct && state.channel == failed)
+            finally
             {
-                state.channel = state.writable ?
-                    FileChannel.open(state.path, StandardOpenOption.READ, StandardOpenOption.WRITE) :
-                    FileChannel.open(state.path, StandardOpenOption.READ);
+                if (!same)
+                {
+                    fresh.close();
+                }
+            }
+            if (!same)
+            {
+                throw new IOException(state.path + " names another file than the one opened here (replaced since): " +
+                    "its channel, closed by an interrupt, cannot be reopened; revalidate or close it");
+            }
+            if (direct)
+            {
+                state.direct = fresh;
+            }
+            else
+            {
+                state.channel = fresh;
             }
         }
+    }
+
+    private static FileChannel openChannel(final FileState state) throws IOException
+    {
+        return state.writable ?
+            FileChannel.open(state.path, StandardOpenOption.READ, StandardOpenOption.WRITE) :
+            FileChannel.open(state.path, StandardOpenOption.READ);
     }
 
     private FileState state(final long file) throws NoSuchFileException
@@ -1387,11 +1471,17 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
 
     private static void closeChannels(final FileState state) throws IOException
     {
-        final FileChannel direct = state.direct;
-        state.direct = null;
+        final FileChannel direct;
+        final FileChannel channel;
+        synchronized (state) // after state.closed is set: a reopen either ran before, or sees it and opens nothing
+        {
+            direct = state.direct;
+            channel = state.channel;
+            state.direct = null;
+        }
         try
         {
-            state.channel.close();
+            channel.close();
         }
         finally
         {
