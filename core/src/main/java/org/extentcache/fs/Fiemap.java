@@ -180,6 +180,38 @@ public final class Fiemap
     }
 
     /**
+     * Opens a file read-only and returns the descriptor, so a caller can hold on to its inode: reopened through
+     * {@code /proc/self/fd/N}, it is the same file whatever its path names later (renamed over, or deleted).
+     *
+     * @param file the file.
+     * @return the descriptor; close it with {@link #closeDescriptor}.
+     * @throws UnsupportedOperationException if {@link #isAvailable()} is false.
+     * @throws NoSuchFileException           if the file does not exist.
+     * @throws AccessDeniedException         if it cannot be opened for reading.
+     * @throws IOException                   if {@code open} fails otherwise.
+     */
+    static int openDescriptor(final Path file) throws IOException
+    {
+        if (!isAvailable())
+        {
+            throw new UnsupportedOperationException("FIEMAP is unavailable: " + Binding.UNAVAILABLE_REASON);
+        }
+        return open(Binding.LIBC, file);
+    }
+
+    /**
+     * @param fd a descriptor from {@link #openDescriptor}.
+     * @throws IOException if {@code close} fails.
+     */
+    static void closeDescriptor(final int fd) throws IOException
+    {
+        if (Binding.LIBC.close(fd) != 0)
+        {
+            throw new IOException("close(" + fd + ") failed: " + errnoText(Binding.lastError()));
+        }
+    }
+
+    /**
      * @param flags {@code FIEMAP_EXTENT_*} bits.
      * @return the names of the set bits, as {@code [LAST|SHARED]}; unknown bits in hex.
      */

@@ -53,7 +53,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * bytes past end-of-file read as zeros. A write through the cache to a physical page makes the page private to its
  * file (the cache copies it on write); write-back writes it through the file, and the file system does its own
  * copy-on-write of shared extents, so other files keep their bytes on disk and in the cache. {@link #sync()} forces
- * every file written since the last sync.
+ * every file written since the last sync. Each open file holds a descriptor of the inode it opened and opens its
+ * channels, reads its extents and checks its own changes through {@code /proc/self/fd}, so a path renamed over or
+ * removed while open never redirects them to another file (only {@link #revalidate} moves to what the path names).
  *
  * <h2>Consistency: close-to-open, as NFS</h2>
  * A file is compared with the file system (inode, size, modification and change time) when it is {@link #open}ed
@@ -210,12 +212,20 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             return reopen(existing, real, writable);
         }
 
-        final FileChannel channel = writable ?
-            FileChannel.open(real, StandardOpenOption.READ, StandardOpenOption.WRITE) :
-            FileChannel.open(real, StandardOpenOption.READ);
+        final Anchor anchor = Anchor.open(real);
+        final FileChannel channel;
         try
         {
-            final Loaded loaded = load(real);
+            channel = openChannel(anchor.handle(), writable);
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            anchor.closeQuietly(ex);
+            throw ex;
+        }
+        try
+        {
+            final Loaded loaded = load(anchor.handle(), real);
             synchronized (lock)
             {
                 ensureOpen();
@@ -230,7 +240,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     {
                         throw new IOException("too many files opened over this translator's life: " + nextId);
                     }
-                    final FileState file = new FileState(nextId++, real, writable, channel);
+                    final FileState file = new FileState(nextId++, real, writable, channel, anchor);
                     file.layoutLock.writeLock().lock();
                     try
                     {
@@ -240,7 +250,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     {
                         file.layoutLock.writeLock().unlock();
                     }
-                    file.direct = openDirect(file);
+                    file.direct = openDirect(file, anchor.handle());
                     files.put(file.id, file);
                     byPath.put(real, file);
                     byInode.put(loaded.attrs.inodeKey(), file);
@@ -251,9 +261,11 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         catch (final IOException | RuntimeException | Error ex)
         {
             closeQuietly(channel, ex);
+            anchor.closeQuietly(ex);
             throw ex;
         }
         channel.close(); // open already: under another name, or another thread opened it meanwhile
+        anchor.close();
         return reopen(existing, real, writable);
     }
 
@@ -291,15 +303,18 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         try (Announcement change = new Announcement(file))
         {
             change.before(0, Long.MAX_VALUE, false);
-            final Loaded loaded = load(state.path);
-            if (!loaded.attrs.sameFile(state.attrs))
-            {
-                syncFile(state); // the write-backs just made went to the old file: durable before its channel closes
-            }
+            final boolean replaced = !Attrs.of(state.path).sameFile(state.attrs);
+            // the path names another file now: hold the new one's inode, and read it through that
+            Anchor anchor = replaced ? Anchor.open(state.path) : null;
             FileChannel channel = null;
             FileChannel direct = null;
             try
             {
+                final Loaded loaded = load(replaced ? anchor.handle() : state.anchor.handle(), state.path);
+                if (replaced)
+                {
+                    syncFile(state); // the write-backs just made went to the old file: durable before it is let go
+                }
                 synchronized (lock)
                 {
                     ensureOpen();
@@ -308,11 +323,10 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                         throw new NoSuchFileException(state.path.toString(), null, "closed during revalidation");
                     }
                     final Attrs old = state.attrs;
-                    final boolean replaced = !loaded.attrs.sameFile(old);
                     if (replaced)
                     {
-                        channel = openChannel(state);
-                        direct = openDirect(state);
+                        channel = openChannel(anchor.handle(), state.writable);
+                        direct = openDirect(state, anchor.handle());
                     }
                     state.layoutLock.writeLock().lock();
                     try
@@ -329,10 +343,13 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                             {
                                 final FileChannel oldChannel = state.channel;
                                 final FileChannel oldDirect = state.direct;
+                                final Anchor oldAnchor = state.anchor;
                                 state.channel = channel;
                                 state.direct = direct;
+                                state.anchor = anchor;
                                 channel = oldChannel; // closed below
                                 direct = oldDirect;
+                                anchor = oldAnchor;
                             }
                             byInode.remove(old.inodeKey(), state);
                             byInode.putIfAbsent(loaded.attrs.inodeKey(), state);
@@ -351,14 +368,24 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             }
             finally
             {
-                // the replaced channels, or new ones never installed
-                if (null != direct)
+                // the replaced channels and anchor, or new ones never installed
+                try
                 {
-                    direct.close();
+                    if (null != direct)
+                    {
+                        direct.close();
+                    }
+                    if (null != channel)
+                    {
+                        channel.close();
+                    }
                 }
-                if (null != channel)
+                finally
                 {
-                    channel.close();
+                    if (null != anchor)
+                    {
+                        anchor.close();
+                    }
                 }
             }
             return true;
@@ -754,7 +781,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     {
                         privatizeOldTail(state, state.size, stale);
                     }
-                    final long onDisk = Files.size(state.path);
+                    final long onDisk = Files.size(state.anchor.handle());
                     if (size < onDisk)
                     {
                         transfer(state, false, channel ->
@@ -765,7 +792,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     }
                     else if (size > onDisk)
                     {
-                        try (RandomAccessFile grow = new RandomAccessFile(state.path.toFile(), "rw"))
+                        try (RandomAccessFile grow = new RandomAccessFile(state.anchor.handle().toFile(), "rw"))
                         {
                             grow.setLength(size);
                         }
@@ -895,7 +922,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     {
         try
         {
-            final Attrs now = Attrs.of(state.path);
+            final Attrs now = Attrs.of(state.anchor.handle());
             if (now.sameFile(state.attrs))
             {
                 state.attrs = now;
@@ -1133,11 +1160,11 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     /**
      * Reads a file's attributes and extents, retrying while the file changes under it.
      */
-    private Loaded load(final Path path) throws IOException
+    private Loaded load(final Path handle, final Path path) throws IOException
     {
         for (int attempt = 1; ; attempt++)
         {
-            final Attrs before = Attrs.of(path);
+            final Attrs before = Attrs.of(handle);
             checkSize(path, before.size);
             List<FiemapExtent> extents = null;
             String noSharing = null;
@@ -1164,14 +1191,14 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             {
                 try
                 {
-                    extents = Fiemap.extents(path);
+                    extents = Fiemap.extents(handle);
                 }
                 catch (final Fiemap.NotSupportedException ex)
                 {
                     noSharing = "the file system does not report extents: " + ex.getMessage();
                 }
             }
-            final Attrs after = Attrs.of(path);
+            final Attrs after = Attrs.of(handle);
             if (after.equals(before))
             {
                 return new Loaded(after, extents, noSharing);
@@ -1367,8 +1394,9 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             {
                 return;
             }
-            final FileChannel fresh = direct ? openDirect(state) : openChannel(state);
-            boolean same = null == fresh;
+            final Path handle = state.anchor.handle();
+            final FileChannel fresh = direct ? openDirect(state, handle) : openChannel(handle, state.writable);
+            boolean same = null == fresh || state.anchor.holdsInode();
             try
             {
                 same = same || Attrs.of(state.path).sameFile(state.attrs);
@@ -1396,11 +1424,11 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
     }
 
-    private static FileChannel openChannel(final FileState state) throws IOException
+    private static FileChannel openChannel(final Path handle, final boolean writable) throws IOException
     {
-        return state.writable ?
-            FileChannel.open(state.path, StandardOpenOption.READ, StandardOpenOption.WRITE) :
-            FileChannel.open(state.path, StandardOpenOption.READ);
+        return writable ?
+            FileChannel.open(handle, StandardOpenOption.READ, StandardOpenOption.WRITE) :
+            FileChannel.open(handle, StandardOpenOption.READ);
     }
 
     private FileState state(final long file) throws NoSuchFileException
@@ -1447,7 +1475,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     }
 
     /** {@code O_DIRECT} read channel for a file, or null if not asked for or the file system refuses it. */
-    private FileChannel openDirect(final FileState state)
+    private FileChannel openDirect(final FileState state, final Path handle)
     {
         if (!directReads)
         {
@@ -1461,7 +1489,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                 return null;
             }
             state.directAlign = (int)blockSize;
-            return FileChannel.open(state.path, StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+            return FileChannel.open(handle, StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT);
         }
         catch (final IOException | UnsupportedOperationException ex)
         {
@@ -1473,10 +1501,12 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     {
         final FileChannel direct;
         final FileChannel channel;
+        final Anchor anchor;
         synchronized (state) // after state.closed is set: a reopen either ran before, or sees it and opens nothing
         {
             direct = state.direct;
             channel = state.channel;
+            anchor = state.anchor;
             state.direct = null;
         }
         try
@@ -1485,9 +1515,16 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
         finally
         {
-            if (null != direct)
+            try
             {
-                direct.close();
+                if (null != direct)
+                {
+                    direct.close();
+                }
+            }
+            finally
+            {
+                anchor.close();
             }
         }
     }
@@ -1524,6 +1561,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         /** Read: translate, readBlock, writeBlock. Write: publishing a layout, commit, truncate, extend. */
         final ReentrantReadWriteLock layoutLock = new ReentrantReadWriteLock();
         volatile FileChannel channel;
+        /** The opened inode, which the channels are opened through; replaced only by a revalidation. */
+        volatile Anchor anchor;
         /** Opened with {@code O_DIRECT} for reads, or null (not asked for, refused, or closed by an interrupt). */
         volatile FileChannel direct;
         /** The alignment {@link #direct} transfers need (the file system's block size). */
@@ -1545,12 +1584,14 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         /** Found changed by another file's open: all its pages are private until it is revalidated. */
         boolean stale;
 
-        FileState(final long id, final Path path, final boolean writable, final FileChannel channel)
+        FileState(final long id, final Path path, final boolean writable, final FileChannel channel,
+            final Anchor anchor)
         {
             this.id = id;
             this.path = path;
             this.writable = writable;
             this.channel = channel;
+            this.anchor = anchor;
         }
 
         boolean unchangedOnDisk()
@@ -1569,6 +1610,56 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         public String toString()
         {
             return "file " + id + " (" + path + ')';
+        }
+    }
+
+    /**
+     * Holds a file's inode: a read-only descriptor, through whose {@code /proc/self/fd/N} link the file's channels
+     * are opened (and reopened after an interrupt) and its extents and attributes read, so they all describe the file
+     * that was opened even if its path is renamed over or removed. Where there is no {@code /proc} or no FIEMAP
+     * binding, the handle is the path itself ({@code fd == -1}).
+     *
+     * @param fd     the descriptor, or -1.
+     * @param handle the path to open the file by.
+     */
+    record Anchor(int fd, Path handle)
+    {
+        private static final Path PROC_FDS = Path.of("/proc/self/fd");
+
+        static Anchor open(final Path path) throws IOException
+        {
+            if (!Fiemap.isAvailable() || !Files.isDirectory(PROC_FDS))
+            {
+                return new Anchor(-1, path);
+            }
+            final int fd = Fiemap.openDescriptor(path);
+            return new Anchor(fd, PROC_FDS.resolve(Integer.toString(fd)));
+        }
+
+        /** @return true if the handle reaches the opened inode whatever the path names now. */
+        boolean holdsInode()
+        {
+            return fd >= 0;
+        }
+
+        void close() throws IOException
+        {
+            if (fd >= 0)
+            {
+                Fiemap.closeDescriptor(fd);
+            }
+        }
+
+        void closeQuietly(final Throwable failure)
+        {
+            try
+            {
+                close();
+            }
+            catch (final IOException ex)
+            {
+                failure.addSuppressed(ex);
+            }
         }
     }
 

@@ -161,6 +161,45 @@ final class FileSystemTranslatorTest
         assertArrayEquals(replacement, read(file, 0, replacement.length));
     }
 
+    /**
+     * A file renamed over while open keeps being read and written as the file that was opened (its channels go
+     * through the descriptor the translator holds, even when an interrupt makes it reopen them), until revalidate
+     * moves to the file the path names now.
+     */
+    @Test
+    void aFileReplacedWhileOpenStaysTheOpenedFileUntilRevalidated() throws IOException
+    {
+        final byte[] original = random(16, 2 * PAGE);
+        final Path path = write("orig", original);
+        final Path keep = Files.createLink(dir.resolve("orig-link"), path); // to look at the opened inode later
+        translator = new FileSystemTranslator(PAGE);
+        final long id = translator.open(path, true);
+        final CachedFile file = cache(16).file(id);
+        assertArrayEquals(original, read(file, 0, original.length));
+        final byte[] replacement = random(17, 3 * PAGE);
+        Files.move(write("orig.new", replacement), path, StandardCopyOption.REPLACE_EXISTING,
+            StandardCopyOption.ATOMIC_MOVE);
+
+        file.write(PAGE + 1, ByteBuffer.wrap(new byte[] {4, 5}));
+        Thread.currentThread().interrupt(); // closes the channel mid write-back: it is reopened, by the descriptor
+        try
+        {
+            file.flush();
+        }
+        finally
+        {
+            assertTrue(Thread.interrupted(), "the interrupt status is restored");
+        }
+        original[PAGE + 1] = 4;
+        original[PAGE + 2] = 5;
+        assertArrayEquals(original, Files.readAllBytes(keep), "the write-back went to the file that was opened");
+        assertArrayEquals(replacement, Files.readAllBytes(path), "and not to the file that replaced it");
+        assertArrayEquals(original, read(file, 0, original.length));
+
+        assertTrue(translator.revalidate(id));
+        assertArrayEquals(replacement, read(file, 0, replacement.length), "revalidated: the path's file now");
+    }
+
     @Test
     void truncateShrinksAndGrowsTheFileWithZeros() throws IOException
     {
