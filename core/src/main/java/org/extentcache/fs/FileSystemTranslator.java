@@ -56,6 +56,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * every file written since the last sync. Each open file holds a descriptor of the inode it opened and opens its
  * channels, reads its extents and checks its own changes through {@code /proc/self/fd}, so a path renamed over or
  * removed while open never redirects them to another file (only {@link #revalidate} moves to what the path names).
+ * An open file uses two descriptors, three with {@code O_DIRECT} reads.
  *
  * <h2>Consistency: close-to-open, as NFS</h2>
  * A file is compared with the file system (inode, size, modification and change time) when it is {@link #open}ed

@@ -65,8 +65,9 @@ import java.util.Map;
  *   <li>The files must not change during the run: a file whose size differs from the one listed fails it.
  *       {@code FIEMAP_FLAG_SYNC} writes back a file's dirty pages before mapping it.</li>
  *   <li>Costs: every file is read twice (once per cache); the cache reserves its whole capacity off-heap up front;
- *       every file stays open during the ExtentCache pass (one descriptor each: a translator trusts a physical
- *       block only while an open file maps it), so a directory needs fewer files than the descriptor limit; the
+ *       every file stays open during the ExtentCache pass (three descriptors each: the inode, a channel and an
+ *       O_DIRECT channel; a translator trusts a physical block only while an open file maps it), so a directory
+ *       needs fewer than a third as many files as the descriptor limit; the
  *       ideal keeps two {@code long}s per extent on the heap while it is computed.</li>
  * </ul>
  *
