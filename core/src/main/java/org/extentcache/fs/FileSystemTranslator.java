@@ -28,6 +28,7 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -265,8 +266,14 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             anchor.closeQuietly(ex);
             throw ex;
         }
-        channel.close(); // open already: under another name, or another thread opened it meanwhile
-        anchor.close();
+        try
+        {
+            channel.close(); // open already: under another name, or another thread opened it meanwhile
+        }
+        finally
+        {
+            anchor.close();
+        }
         return reopen(existing, real, writable);
     }
 
@@ -295,6 +302,32 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
      */
     public boolean revalidate(final long file) throws IOException
     {
+        while (true)
+        {
+            try
+            {
+                return revalidateOnce(file);
+            }
+            catch (final RevalidateAgain again)
+            {
+                // another revalidation replaced the anchor this one read through: start again
+            }
+        }
+    }
+
+    /** Thrown (after the Announcement closed) when a revalidation must start again. */
+    private static final class RevalidateAgain extends RuntimeException
+    {
+        private static final long serialVersionUID = 1L;
+
+        RevalidateAgain()
+        {
+            super(null, null, false, false);
+        }
+    }
+
+    private boolean revalidateOnce(final long file) throws IOException
+    {
         final FileState state = state(file);
         final Attrs now = Attrs.of(state.path);
         if (now.equals(state.attrs) && !state.stale)
@@ -311,7 +344,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             FileChannel direct = null;
             try
             {
-                final Loaded loaded = load(replaced ? anchor.handle() : state.anchor.handle(), state.path);
+                final Anchor reading = replaced ? anchor : state.anchor;
+                final Loaded loaded = load(reading.handle(), state.path);
                 if (replaced)
                 {
                     syncFile(state); // the write-backs just made went to the old file: durable before it is let go
@@ -322,6 +356,11 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     if (files.get(file) != state)
                     {
                         throw new NoSuchFileException(state.path.toString(), null, "closed during revalidation");
+                    }
+                    if (reading.isClosed())
+                    {
+                        // a concurrent revalidate let it go during the load: what was read may be another file's
+                        throw new RevalidateAgain();
                     }
                     final Attrs old = state.attrs;
                     if (replaced)
@@ -376,16 +415,22 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     {
                         direct.close();
                     }
-                    if (null != channel)
-                    {
-                        channel.close();
-                    }
                 }
                 finally
                 {
-                    if (null != anchor)
+                    try
                     {
-                        anchor.close();
+                        if (null != channel)
+                        {
+                            channel.close();
+                        }
+                    }
+                    finally
+                    {
+                        if (null != anchor)
+                        {
+                            anchor.close();
+                        }
                     }
                 }
             }
@@ -734,6 +779,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         checkSize(state.path, size);
         synchronized (lock)
         {
+            ensureStillOpen(file, state);
             final long old;
             final List<long[]> stale = new ArrayList<>();
             state.layoutLock.writeLock().lock();
@@ -772,6 +818,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             change.before(tail, Long.MAX_VALUE - tail, false);
             synchronized (lock)
             {
+                // close(file) or close() may have run since state(): its anchor's number may name another file now
+                ensureStillOpen(file, state);
                 final List<long[]> stale = new ArrayList<>();
                 final long firstChanged;
                 state.layoutLock.writeLock().lock();
@@ -916,8 +964,9 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     }
 
     /**
-     * Records the file's attributes after a change of our own (a write-back, a truncation), so it is not taken for a
-     * change from outside; unless the path names another file now, or none: {@link #revalidate} must see that.
+     * Records the opened file's attributes (read through its anchor) after a change of our own (a write-back, a
+     * truncation), so it is not taken for a change from outside. A path that names another file now, or none, is
+     * still seen by {@link #revalidate}, which compares what the path names with these attributes.
      */
     private static void ownChange(final FileState state)
     {
@@ -1467,6 +1516,16 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         return (size + pageSize - 1) >>> pageShift;
     }
 
+    /** Caller holds {@link #lock}: the file was not closed since it was looked up, so its anchor is open. */
+    private void ensureStillOpen(final long file, final FileState state) throws NoSuchFileException
+    {
+        ensureOpen();
+        if (files.get(file) != state)
+        {
+            throw new NoSuchFileException(state.path.toString(), null, "closed meanwhile");
+        }
+    }
+
     private void ensureOpen()
     {
         if (closed)
@@ -1623,9 +1682,36 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
      * @param fd     the descriptor, or -1.
      * @param handle the path to open the file by.
      */
-    record Anchor(int fd, Path handle)
+    static final class Anchor
     {
         private static final Path PROC_FDS = Path.of("/proc/self/fd");
+
+        private final int fd;
+        private final Path handle;
+        /** Set before close(2): a raw descriptor's number is reused by the next open, so it is closed only once. */
+        private final AtomicBoolean closed = new AtomicBoolean();
+
+        Anchor(final int fd, final Path handle)
+        {
+            this.fd = fd;
+            this.handle = handle;
+        }
+
+        int fd()
+        {
+            return fd;
+        }
+
+        Path handle()
+        {
+            return handle;
+        }
+
+        /** @return true once {@link #close} has started: {@link #handle} may name another file since. */
+        boolean isClosed()
+        {
+            return closed.get();
+        }
 
         static Anchor open(final Path path) throws IOException
         {
@@ -1645,7 +1731,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
 
         void close() throws IOException
         {
-            if (fd >= 0)
+            if (fd >= 0 && closed.compareAndSet(false, true))
             {
                 Fiemap.closeDescriptor(fd);
             }
