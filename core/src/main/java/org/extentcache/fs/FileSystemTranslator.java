@@ -372,9 +372,9 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     try
                     {
                         final List<long[]> stale = new ArrayList<>();
-                        unvouch(state, null);
+                        unvouch(state, 0, null);
                         physicalRanges(state, stale); // loaded through the changed file: may hold its new bytes
-                        privateRanges(state, stale);
+                        privateRanges(state, 0, stale);
                         publish(state, loaded);
                         if (replaced)
                         {
@@ -462,7 +462,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     state.layoutLock.writeLock().lock();
                     try
                     {
-                        unvouch(state, null);
+                        unvouch(state, 0, null);
                         state.closed = true;
                     }
                     finally
@@ -849,30 +849,10 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     state.writes.incrementAndGet();
                     // pages from the tail on lose their blocks; a partial tail page becomes private (read through
                     // the file, which now has zeros past the new end)
-                    final long keep = tail;
-                    final Layout layout = state.layout;
-                    for (int run = 0; run < layout.runs; run++)
-                    {
-                        final long start = Math.max(layout.start[run], keep);
-                        final long end = layout.start[run] + layout.count[run];
-                        if (start < end && layout.key[run] >= 0)
-                        {
-                            final long key = layout.key[run] + (start - layout.start[run]);
-                            owners.remove(state, key, key + (end - start),
-                                (from, to) -> stale.add(new long[] {from, to}));
-                        }
-                        if (start < end && layout.key[run] == RUN_PRIVATE)
-                        {
-                            final long key = privateKey(state.id, start);
-                            stale.add(new long[] {key, key + end - start});
-                        }
-                    }
-                    for (final Long page : state.written.tailSet(keep))
-                    {
-                        stale.add(new long[] {privateKey(state.id, page), privateKey(state.id, page) + 1});
-                    }
-                    state.written.tailSet(keep).clear();
-                    state.layout = layout.clip(keep);
+                    unvouch(state, tail, stale);
+                    privateRanges(state, tail, stale);
+                    state.written.tailSet(tail).clear();
+                    state.layout = state.layout.clip(tail);
                     if ((size & (pageSize - 1)) != 0)
                     {
                         state.written.add(tail);
@@ -1116,7 +1096,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         other.layoutLock.writeLock().lock();
         try
         {
-            unvouch(other, null);
+            unvouch(other, 0, null);
             physicalRanges(other, stale); // loaded through the changed file: may hold its new bytes
             other.layout = Layout.allPrivate(other.layout.pages);
             other.stale = true;
@@ -1131,20 +1111,25 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
     }
 
-    /** Withdraws the file's vouches; blocks left with no owner are added to {@code stale} (unless null). */
-    private void unvouch(final FileState state, final List<long[]> stale)
+    /**
+     * Withdraws the file's vouches for its physical pages from {@code firstPage} on; blocks left with no owner are
+     * added to {@code orphaned} (unless null).
+     */
+    private void unvouch(final FileState state, final long firstPage, final List<long[]> orphaned)
     {
         final Layout layout = state.layout;
         for (int run = 0; run < layout.runs; run++)
         {
-            final long key = layout.key[run];
-            if (key >= 0)
+            final long start = Math.max(layout.start[run], firstPage);
+            final long end = layout.start[run] + layout.count[run];
+            if (start < end && layout.key[run] >= 0)
             {
-                owners.remove(state, key, key + layout.count[run], (start, end) ->
+                final long key = layout.key[run] + (start - layout.start[run]);
+                owners.remove(state, key, key + (end - start), (from, to) ->
                 {
-                    if (null != stale)
+                    if (null != orphaned)
                     {
-                        stale.add(new long[] {start, end});
+                        orphaned.add(new long[] {from, to});
                     }
                 });
             }
@@ -1164,19 +1149,21 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
     }
 
-    /** Adds the key ranges of the file's private pages to {@code stale}. */
-    private void privateRanges(final FileState state, final List<long[]> stale)
+    /** Adds the key ranges of the file's private pages from {@code firstPage} on to {@code stale}. */
+    private void privateRanges(final FileState state, final long firstPage, final List<long[]> stale)
     {
         final Layout layout = state.layout;
         for (int run = 0; run < layout.runs; run++)
         {
-            if (RUN_PRIVATE == layout.key[run])
+            final long start = Math.max(layout.start[run], firstPage);
+            final long end = layout.start[run] + layout.count[run];
+            if (start < end && RUN_PRIVATE == layout.key[run])
             {
-                final long key = privateKey(state.id, layout.start[run]);
-                stale.add(new long[] {key, key + layout.count[run]});
+                final long key = privateKey(state.id, start);
+                stale.add(new long[] {key, key + end - start});
             }
         }
-        for (final Long page : state.written)
+        for (final Long page : state.written.tailSet(firstPage))
         {
             stale.add(new long[] {privateKey(state.id, page), privateKey(state.id, page) + 1});
         }
