@@ -440,32 +440,22 @@ public final class CachedFile
             final Translator translator = cache.translator();
             final Extent extent = Scratch.get().extent;
             int done = 0;
-            try
+            while (done < length)
             {
-                while (done < length)
+                final long at = position + done;
+                final int inPage = (int)(at & pageMask);
+                final int n = (int)Math.min(length - done, pageMask + 1 - inPage);
+                writePage(translator, extent, at >>> pageShift, inPage, base, address + done, n);
+                done += n;
+                if (position + done > currentSize())
                 {
-                    final long at = position + done;
-                    final int inPage = (int)(at & pageMask);
-                    final int n = (int)Math.min(length - done, pageMask + 1 - inPage);
-                    writePage(translator, extent, at >>> pageShift, inPage, base, address + done, n);
-                    done += n;
-                    if (position + done > currentSize())
-                    {
-                        // page by page, as Linux moves i_size: a write-back of this page (the throttle below, or
-                        // another thread's flush) must see the size that covers it
-                        translator.extend(file, position + done);
-                    }
-                    if (frames.dirtyFrames.get() > arena.capacity() / 2)
-                    {
-                        throttle();
-                    }
-                }
-            }
-            finally
-            {
-                if (done > 0 && position + done > currentSize())
-                {
+                    // page by page, as Linux moves i_size: a write-back of this page (the throttle below, or another
+                    // thread's flush) must see the size that covers it; a later page that fails leaves these
                     translator.extend(file, position + done);
+                }
+                if (frames.dirtyFrames.get() > arena.capacity() / 2)
+                {
+                    throttle();
                 }
             }
             return length;
