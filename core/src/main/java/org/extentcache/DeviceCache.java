@@ -941,14 +941,11 @@ final class DeviceCache implements AutoCloseable
         {
             io.read(file, page, block, arena.transferBuffer(frame));
         }
-        catch (final StaleTranslationException ex)
+        catch (final StaleTranslationException | ClosedByInterruptException ex)
         {
-            failLoad(handle, block, null); // not an error: the caller translates again; waiters retry their own loads
-            throw ex;
-        }
-        catch (final ClosedByInterruptException ex)
-        {
-            failLoad(handle, block, null); // this thread was interrupted; waiters retry their own loads
+            // not the block's fault (the caller translates again, or this thread was interrupted): nothing recorded,
+            // so waiters retry their own loads
+            failLoad(handle, block, null);
             throw ex;
         }
         catch (final Throwable ex)

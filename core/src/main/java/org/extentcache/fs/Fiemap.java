@@ -146,10 +146,7 @@ public final class Fiemap
      */
     public static List<FiemapExtent> extents(final Path file) throws IOException
     {
-        if (!isAvailable())
-        {
-            throw new UnsupportedOperationException("FIEMAP is unavailable: " + Binding.UNAVAILABLE_REASON);
-        }
+        requireAvailable();
         if (file.getFileSystem() != FileSystems.getDefault())
         {
             throw new NotSupportedException(
@@ -192,11 +189,16 @@ public final class Fiemap
      */
     static int openDescriptor(final Path file) throws IOException
     {
+        requireAvailable();
+        return open(Binding.LIBC, file);
+    }
+
+    private static void requireAvailable()
+    {
         if (!isAvailable())
         {
             throw new UnsupportedOperationException("FIEMAP is unavailable: " + Binding.UNAVAILABLE_REASON);
         }
-        return open(Binding.LIBC, file);
     }
 
     /**
