@@ -172,14 +172,7 @@ final class AnchorReviewTest
         {
             // either way, what matters is the victims' descriptors
         }
-        for (final FileChannel channel : victims)
-        {
-            assertTrue(channel.isOpen());
-            final ByteBuffer buffer = ByteBuffer.allocate(3);
-            // a closed (or closed and reused) descriptor under it fails: EBADF, or reads another file
-            channel.read(buffer, 0);
-            assertArrayEquals(new byte[] {1, 2, 3}, buffer.array(), "a victim channel's descriptor was closed");
-        }
+        assertVictimsIntact();
     }
 
     /** As above, with close(id) called by two threads at once (the second finds it closed). */
@@ -216,12 +209,7 @@ final class AnchorReviewTest
         {
             // fine: it was closed meanwhile
         }
-        for (final FileChannel channel : victims)
-        {
-            final ByteBuffer buffer = ByteBuffer.allocate(3);
-            channel.read(buffer, 0);
-            assertArrayEquals(new byte[] {1, 2, 3}, buffer.array(), "a victim channel's descriptor was closed");
-        }
+        assertVictimsIntact();
     }
 
     private abstract static class Quiet implements TranslationListener
@@ -239,6 +227,19 @@ final class AnchorReviewTest
         @Override
         public void fileDeleted(final long file)
         {
+        }
+    }
+
+    /** Every victim channel still reads its own file: no descriptor under it was closed (or closed and reused). */
+    private void assertVictimsIntact() throws IOException
+    {
+        for (final FileChannel channel : victims)
+        {
+            assertTrue(channel.isOpen());
+            final ByteBuffer buffer = ByteBuffer.allocate(3);
+            // a closed (or closed and reused) descriptor under it fails: EBADF, or reads another file
+            channel.read(buffer, 0);
+            assertArrayEquals(new byte[] {1, 2, 3}, buffer.array(), "a victim channel's descriptor was closed");
         }
     }
 }
