@@ -759,6 +759,37 @@ final class DeviceCache implements AutoCloseable
     }
 
     /**
+     * Takes one more pin on a frame the caller already pins, whatever its state now (a frame orphaned by a
+     * copy-on-write or an invalidation while pinned keeps its bytes until its last unpin): for a view that outlives
+     * the pin it was made from, such as a retained Netty buffer. Released with {@link #unpin}.
+     *
+     * @param handle a handle the caller holds a pin on.
+     * @throws IllegalStateException if the handle holds no pin, or the frame's pin count is full.
+     */
+    void retain(final long handle)
+    {
+        final int frame = Handle.frame(handle);
+        while (true)
+        {
+            final long word = arena.stateWord(frame);
+            if (!Handle.matches(handle, word) || pins(word) == 0)
+            {
+                throw new IllegalStateException("retain of a frame not pinned: " + Handle.toString(handle) +
+                    " state=" + stateName(state(word)) + " pins=" + pins(word));
+            }
+            if (pins(word) == MAX_PINS)
+            {
+                throw new IllegalStateException("pin count overflow on frame " + frame + ": more than " + MAX_PINS +
+                    " pins");
+            }
+            if (arena.casStateWord(frame, word, word + 1))
+            {
+                return;
+            }
+        }
+    }
+
+    /**
      * @param handle a pinned handle, or {@link Handle#NONE} for the zero page.
      * @param length bytes to cover.
      * @return a new read-only buffer over the frame (or the zero page).
