@@ -19,10 +19,22 @@ interface BlockIo
 
     void sync() throws IOException;
 
+    /**
+     * @return true if blocks are read through the file that missed them (a {@link FileBackedTranslator}), so a failed
+     * read may be that file's own failure rather than the block's.
+     */
+    boolean readsThroughFiles();
+
     static BlockIo of(final BlockDevice device)
     {
         return new BlockIo()
         {
+            @Override
+            public boolean readsThroughFiles()
+            {
+                return false;
+            }
+
             @Override
             public void read(final long file, final long page, final long block, final ByteBuffer dst)
                 throws IOException
@@ -48,6 +60,12 @@ interface BlockIo
     {
         return new BlockIo()
         {
+            @Override
+            public boolean readsThroughFiles()
+            {
+                return true;
+            }
+
             @Override
             public void read(final long file, final long page, final long block, final ByteBuffer dst)
                 throws IOException

@@ -48,10 +48,14 @@ import static org.extentcache.frame.FrameDescriptor.baseState;
  *   <li>An unshared page whose frame someone else pins gets a new frame for the same block; the pinned frame keeps
  *       its bytes until its last unpin.</li>
  * </ul>
- * Dirty pages reach the device on {@link #flush()}, when the translator announces a clone or another change of
- * their range, or when more than half the arena is dirty (the writer that crosses the line flushes its own file).
- * A device write that fails leaves the page dirty and the error reaches the caller of {@code flush}; a later flush
- * retries it.
+ * Dirty pages reach the device on {@link #flush()}; when the translator announces a clone or another change of
+ * their range; when more than half the arena is dirty (the writer that crosses the line writes its own file back);
+ * when a miss finds no clean frame to reclaim (it writes back any file whose writer lock is free); and when they
+ * have been dirty for the cache's dirty expiry (the background write-back). Every one of those write-backs syncs
+ * the device before it lets the pages go: a clean page is either durable or still pinned by its write-back, and a
+ * sync that fails leaves every page it covered dirty (Linux reports a failed {@code fsync} once, so only writing
+ * the pages again and syncing again makes them durable). A device write that fails leaves the page dirty and the
+ * error reaches the caller of {@code flush}; a later flush retries it.
  *
  * <h2>Thread safety</h2>
  * Safe for concurrent use. Reads racing a write see each page entirely before or entirely after it. Reads racing a
@@ -78,6 +82,16 @@ public final class CachedFile
     private volatile long size = UNKNOWN_SIZE;
     private volatile boolean deleted;
     private volatile boolean closed;
+    /**
+     * Write-backs of a cache-wide flush that wrote this file and has not synced yet; guarded by {@link #writerLock}.
+     * A change of their range syncs first ({@link #changeComing}), so a clone never shares a page whose sync may fail.
+     */
+    private final java.util.ArrayList<WriteBack> awaitingSync = new java.util.ArrayList<>();
+    /** {@link System#nanoTime()} when the file last went from clean to dirty, or {@link #CLEAN}. */
+    private volatile long dirtySince = CLEAN;
+    private static final long CLEAN = Long.MIN_VALUE;
+    /** True while this file's writer extends the file: its own pages past the old end keep their handles. */
+    private boolean extending;
 
     CachedFile(final ExtentCache cache, final long file)
     {
@@ -352,18 +366,10 @@ public final class CachedFile
         try
         {
             ensureReadable();
-            final WriteBack written = writeBack(0, Long.MAX_VALUE, true);
-            try
+            final IOException failure = writeBackDurably(0, Long.MAX_VALUE, true);
+            if (null != failure)
             {
-                syncOrRedirty(written);
-            }
-            finally
-            {
-                written.unpinAll();
-            }
-            if (null != written.failure)
-            {
-                throw written.failure;
+                throw failure;
             }
         }
         finally
@@ -373,31 +379,103 @@ public final class CachedFile
     }
 
     /**
-     * Syncs the device; if the sync fails, marks every page just written dirty again (their frames are still pinned,
-     * so none was reclaimed meanwhile) and throws. The caller holds the writer lock.
+     * Writes back the dirty pages of {@code [firstPage, firstPage + pageCount)} keeping them pinned, syncs the device
+     * (always if {@code alwaysSync}, else only if a page of the range was written here or by a cache-wide flush still
+     * waiting for its sync), and releases the pins. A sync that fails leaves every page it covered dirty. The caller
+     * holds the writer lock.
+     *
+     * @return the first failure (a page's write, then the sync), or {@code null}.
+     * @throws RuntimeException from the device or translator, after the pages written are dirty again and unpinned.
      */
-    private void syncOrRedirty(final WriteBack written) throws IOException
+    private IOException writeBackDurably(final long firstPage, final long pageCount, final boolean alwaysSync)
+    {
+        final WriteBack written = writeBack(firstPage, pageCount, true);
+        try
+        {
+            if (alwaysSync || written.count > 0 || awaitingSyncIn(firstPage, pageCount))
+            {
+                syncOrRedirty(written, firstPage, pageCount);
+            }
+            return written.failure;
+        }
+        catch (final IOException ex)
+        {
+            return firstOf(written.failure, ex);
+        }
+        finally
+        {
+            written.unpinAll();
+        }
+    }
+
+    /**
+     * Syncs the device; if the sync fails, marks every page just written dirty again (their frames are still pinned,
+     * so none was reclaimed meanwhile), and so are the pages of the range a cache-wide flush wrote and has not synced;
+     * if it succeeds, those are durable and the flush need not mark them dirty again. The caller holds the writer
+     * lock.
+     *
+     * @throws IOException if the sync failed.
+     */
+    private void syncOrRedirty(final WriteBack written, final long firstPage, final long pageCount) throws IOException
     {
         try
         {
             frames.sync();
         }
-        catch (final IOException ex)
+        catch (final IOException | RuntimeException ex)
         {
             redirty(written);
+            for (final WriteBack pending : awaitingSync)
+            {
+                pending.settle(firstPage, pageCount, true);
+            }
+            if (ex instanceof RuntimeException)
+            {
+                throw (RuntimeException)ex;
+            }
             throw new IOException("flushing file " + file + ": device sync failed; its " + written.count / 2 +
                 " written pages stay dirty: " + ex.getMessage(), ex);
         }
+        for (final WriteBack pending : awaitingSync)
+        {
+            pending.settle(firstPage, pageCount, false);
+        }
     }
 
+    private boolean awaitingSyncIn(final long firstPage, final long pageCount)
+    {
+        for (final WriteBack pending : awaitingSync)
+        {
+            if (pending.covers(firstPage, pageCount))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Marks what a write-back wrote dirty again: its sync failed. A page written meanwhile is not touched (its newer
+     * frame is the dirty one, and the older frame may be another file's now); a frame no longer valid is not either.
+     */
     private void redirty(final WriteBack written)
     {
         for (int i = 0; i < written.count; i += 2)
         {
-            if (frames.redirty(written.pages[i + 1]))
+            if (!written.settled(i))
             {
-                dirtyPages.put(written.pages[i], written.pages[i + 1]);
+                written.settle(i);
+                redirtyPage(written.pages[i], written.pages[i + 1]);
             }
+        }
+    }
+
+    private void redirtyPage(final long page, final long handle)
+    {
+        if (!dirtyPages.containsKey(page) && frames.redirty(handle))
+        {
+            dirtyPages.put(page, handle);
+            noteDirty();
         }
     }
 
@@ -438,6 +516,7 @@ public final class CachedFile
         {
             ensureReadable();
             final Translator translator = cache.translator();
+            translator.checkWritable(file);
             final Extent extent = Scratch.get().extent;
             int done = 0;
             while (done < length)
@@ -451,7 +530,15 @@ public final class CachedFile
                 {
                     // page by page, as Linux moves i_size: a write-back of this page (the throttle below, or another
                     // thread's flush) must see the size that covers it; a later page that fails leaves these
-                    translator.extend(file, position + done);
+                    extending = true;
+                    try
+                    {
+                        translator.extend(file, position + done);
+                    }
+                    finally
+                    {
+                        extending = false;
+                    }
                 }
                 if (frames.dirtyFrames.get() > arena.capacity() / 2)
                 {
@@ -467,14 +554,14 @@ public final class CachedFile
     }
 
     /**
-     * More than half the arena is dirty: write this file's dirty pages back so reclaim has clean frames to take. A
-     * device failure here does not fail the write, whose bytes are safe in the cache: the pages stay dirty, the
-     * failure is counted, and {@link #flush()} reports it when it retries them.
+     * More than half the arena is dirty: write this file's dirty pages back (and sync) so reclaim has clean frames to
+     * take. A device failure here does not fail the write, whose bytes are safe in the cache: the pages stay dirty,
+     * the failure is counted, and {@link #flush()} reports it when it retries them.
      */
     private void throttle()
     {
         // a failure is counted in writebackFailures; the pages stay dirty and flush() retries and reports them
-        writeBack(0, Long.MAX_VALUE, false);
+        writeBackDurably(0, Long.MAX_VALUE, false);
     }
 
     private void writePage(final Translator translator, final Extent extent, final long page, final int inPage,
@@ -503,7 +590,21 @@ public final class CachedFile
                 }
                 if (frames.beginWrite(held))
                 {
-                    UnsafeApi.copyMemory(base, address, null, arena.address(Handle.frame(held)) + inPage, length);
+                    try
+                    {
+                        UnsafeApi.copyMemory(base, address, null, arena.address(Handle.frame(held)) + inPage, length);
+                    }
+                    catch (final RuntimeException | Error ex)
+                    {
+                        // the source failed (a truncated mapped file): the page may hold part of the write, as after
+                        // a short write; it ends dirty like any written page, and readers go on
+                        final long partial = frames.endWrite(held);
+                        if (Handle.NONE != partial)
+                        {
+                            dirtied(page, partial);
+                        }
+                        throw ex;
+                    }
                     final long written = frames.endWrite(held);
                     if (Handle.NONE == written)
                     {
@@ -651,6 +752,20 @@ public final class CachedFile
     {
         mapping.install(page, handle);
         dirtyPages.put(page, handle);
+        noteDirty();
+    }
+
+    /** Keeps {@link #dirtySince} in step with {@link #dirtyPages}; the caller holds the writer lock. */
+    private void noteDirty()
+    {
+        if (dirtyPages.isEmpty())
+        {
+            dirtySince = CLEAN;
+        }
+        else if (CLEAN == dirtySince)
+        {
+            dirtySince = System.nanoTime();
+        }
     }
 
     /** The outcome of a write-back: the pages written and their handles, and the first failure. */
@@ -661,6 +776,11 @@ public final class CachedFile
         int count;
         IOException failure;
         private final boolean pinned;
+        /**
+         * Per pair: its sync question is answered (durable, or dirty again), so a failed sync must not mark it dirty
+         * (again). Set by a sync of the page's range that ran before this write-back's own.
+         */
+        private final java.util.BitSet settled = new java.util.BitSet();
 
         WriteBack(final int capacity, final boolean pinned)
         {
@@ -677,6 +797,50 @@ public final class CachedFile
                     frames.unpin(pages[i + 1]);
                 }
                 count = 0;
+            }
+        }
+
+        boolean settled(final int pair)
+        {
+            return settled.get(pair);
+        }
+
+        void settle(final int pair)
+        {
+            settled.set(pair);
+        }
+
+        /** True if an unsettled page written here lies in the range. */
+        boolean covers(final long firstPage, final long pageCount)
+        {
+            final long end = firstPage + Math.min(pageCount, Long.MAX_VALUE - firstPage);
+            for (int i = 0; i < count; i += 2)
+            {
+                if (!settled.get(i) && pages[i] >= firstPage && pages[i] < end)
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /**
+         * A sync of the range ran before this write-back's own: its pages in the range are durable, or (the sync
+         * failed) dirty again now; either way this write-back's sync no longer decides for them.
+         */
+        void settle(final long firstPage, final long pageCount, final boolean redirty)
+        {
+            final long end = firstPage + Math.min(pageCount, Long.MAX_VALUE - firstPage);
+            for (int i = 0; i < count; i += 2)
+            {
+                if (!settled.get(i) && pages[i] >= firstPage && pages[i] < end)
+                {
+                    settled.set(i);
+                    if (redirty)
+                    {
+                        redirtyPage(pages[i], pages[i + 1]);
+                    }
+                }
             }
         }
     }
@@ -706,36 +870,45 @@ public final class CachedFile
         pages = Arrays.copyOf(pages, count);
         Arrays.sort(pages);
         final WriteBack result = new WriteBack(count, keepPinned);
-        for (final long page : pages)
+        try
         {
-            final long handle = dirtyPages.get(page);
-            try
+            for (final long page : pages)
             {
-                if (frames.writeback(handle, keepPinned))
+                final long handle = dirtyPages.get(page);
+                try
                 {
-                    result.pages[result.count++] = page;
-                    result.pages[result.count++] = handle;
+                    if (frames.writeback(handle, keepPinned))
+                    {
+                        result.pages[result.count++] = page;
+                        result.pages[result.count++] = handle;
+                    }
+                    dirtyPages.remove(page);
                 }
-                dirtyPages.remove(page);
+                catch (final IOException ex)
+                {
+                    result.failure = firstOf(result.failure, new IOException("flushing file " + file + " page " +
+                        page + " (device block " + frames.blockOf(handle) + ") failed: " + ex.getMessage(), ex));
+                }
             }
-            catch (final IOException ex)
+        }
+        catch (final RuntimeException | Error ex)
+        {
+            // the device or translator broke its contract: nothing written here was synced, so it is all dirty again,
+            // and no pin outlives the call
+            if (keepPinned)
             {
-                result.failure = firstOf(result.failure, new IOException("flushing file " + file + " page " + page +
-                    " (device block " + frames.blockOf(handle) + ") failed: " + ex.getMessage(), ex));
+                redirty(result);
+                result.unpinAll();
             }
+            throw ex;
+        }
+        finally
+        {
+            noteDirty();
         }
         return result;
     }
 
-    /** Writes back without keeping pins, for callers that do not sync (throttle, before a change). */
-    private void writeBackUnpinned(final long firstPage, final long pageCount) throws IOException
-    {
-        final WriteBack result = writeBack(firstPage, pageCount, false);
-        if (null != result.failure)
-        {
-            throw result.failure;
-        }
-    }
 
     private int read(final long position, final Object base, final long address, final int length) throws IOException
     {
@@ -888,7 +1061,13 @@ public final class CachedFile
         writerLock.lock();
         if (!discard && !closed)
         {
-            writeBackUnpinned(firstPage, pageCount);
+            // durable, not only written: the change may share these pages (a clone) or let the file go (close), and
+            // a sync that failed afterwards could no longer mark them dirty
+            final IOException failure = writeBackDurably(firstPage, pageCount, false);
+            if (null != failure)
+            {
+                throw failure;
+            }
         }
     }
 
@@ -899,14 +1078,26 @@ public final class CachedFile
 
     /**
      * Writes back every dirty page, keeping the written frames pinned, without syncing: for the cache-wide flush,
-     * which syncs once and then calls {@link #finishFlush}.
+     * which syncs once and then calls {@link #finishFlush}. Until then the write-back waits in {@link #awaitingSync}.
+     *
+     * @param wait false to give up, returning {@code null}, if another thread holds the writer lock.
+     * @return the write-back, or {@code null}.
      */
-    WriteBack writeBackAll()
+    WriteBack writeBackAll(final boolean wait)
     {
-        writerLock.lock();
+        if (!wait && !writerLock.tryLock())
+        {
+            return null;
+        }
+        if (wait)
+        {
+            writerLock.lock();
+        }
         try
         {
-            return closed || deleted ? new WriteBack(0, true) : writeBack(0, Long.MAX_VALUE, true);
+            final WriteBack written = closed || deleted ? new WriteBack(0, true) : writeBack(0, Long.MAX_VALUE, true);
+            awaitingSync.add(written);
+            return written;
         }
         finally
         {
@@ -915,14 +1106,15 @@ public final class CachedFile
     }
 
     /**
-     * Ends a cache-wide flush for this file: if the sync failed, marks what {@link #writeBackAll} wrote dirty again;
-     * then releases its pins.
+     * Ends a cache-wide flush for this file: if the sync failed, marks what {@link #writeBackAll} wrote dirty again
+     * (but not pages a newer write or an earlier sync settled); then releases its pins.
      */
     void finishFlush(final WriteBack written, final boolean synced)
     {
         writerLock.lock();
         try
         {
+            awaitingSync.remove(written);
             if (!synced)
             {
                 redirty(written);
@@ -935,6 +1127,58 @@ public final class CachedFile
         }
     }
 
+    /**
+     * Writes back and syncs every dirty page if the writer lock is free now: for a miss that found nothing to
+     * reclaim. A failure leaves the pages dirty (and counted in the cache's statistics).
+     *
+     * @return true if a page was written back.
+     */
+    boolean writeBackForRoom()
+    {
+        if (CLEAN == dirtySince || closed || !writerLock.tryLock())
+        {
+            return false;
+        }
+        try
+        {
+            final int before = dirtyPages.size();
+            writeBackDurably(0, Long.MAX_VALUE, false);
+            return dirtyPages.size() < before;
+        }
+        finally
+        {
+            writerLock.unlock();
+        }
+    }
+
+    /**
+     * Writes back and syncs every dirty page if the file has had dirty pages for {@code expiryNanos} or longer: the
+     * background write-back. Waits for the writer lock.
+     *
+     * @return true if the file had expired dirty pages (whether or not their write-back succeeded).
+     */
+    boolean writeBackIfExpired(final long now, final long expiryNanos)
+    {
+        final long since = dirtySince;
+        if (CLEAN == since || now - since < expiryNanos || closed)
+        {
+            return false;
+        }
+        writerLock.lock();
+        try
+        {
+            if (!closed && !deleted)
+            {
+                writeBackDurably(0, Long.MAX_VALUE, false);
+            }
+            return true;
+        }
+        finally
+        {
+            writerLock.unlock();
+        }
+    }
+
     void initSize(final long initial)
     {
         SIZE_INIT.compareAndSet(this, UNKNOWN_SIZE, initial);
@@ -943,7 +1187,49 @@ public final class CachedFile
     void changed(final long firstPage, final long pageCount, final long newSize)
     {
         size = newSize;
+        if (extending && writerLock.isHeldByCurrentThread())
+        {
+            // this file's own write moved its end: the pages it wrote past the old end keep their handles (their
+            // dirty frames are this file's alone); any other page of the range translates anew
+            clearExceptDirty(firstPage, pageCount);
+            return;
+        }
         mapping.clear(firstPage, pageCount);
+    }
+
+    /**
+     * Clears the range's handles except those of this file's dirty pages (each still installed with its dirty
+     * frame's handle). Costs one clear per gap between dirty pages: at most the dirty pages, never the range's size.
+     */
+    private void clearExceptDirty(final long firstPage, final long pageCount)
+    {
+        final long end = firstPage + Math.min(pageCount, Long.MAX_VALUE - firstPage);
+        final long[] keep = new long[dirtyPages.size()];
+        int count = 0;
+        final Long2LongHashMap.EntryIterator entries = dirtyPages.entrySet().iterator();
+        while (entries.hasNext())
+        {
+            entries.next();
+            final long page = entries.getLongKey();
+            if (page >= firstPage && page < end && mapping.get(page) == entries.getLongValue())
+            {
+                keep[count++] = page;
+            }
+        }
+        Arrays.sort(keep, 0, count);
+        long from = firstPage;
+        for (int i = 0; i < count; i++)
+        {
+            if (keep[i] > from)
+            {
+                mapping.clear(from, keep[i] - from);
+            }
+            from = keep[i] + 1;
+        }
+        if (from < end)
+        {
+            mapping.clear(from, end - from);
+        }
     }
 
     void markDeleted()
@@ -952,10 +1238,19 @@ public final class CachedFile
         mapping.clearAll();
     }
 
+    /** The cache is closing: waits for a write in progress, then refuses every later call. */
     void markClosed()
     {
-        closed = true;
-        mapping.clearAll();
+        writerLock.lock();
+        try
+        {
+            closed = true;
+            mapping.clearAll();
+        }
+        finally
+        {
+            writerLock.unlock();
+        }
     }
 
     private void ensureReadable() throws NoSuchFileException

@@ -1,6 +1,5 @@
 package org.extentcache;
 
-import org.agrona.BufferUtil;
 import org.agrona.UnsafeApi;
 import org.extentcache.frame.FrameArena;
 import org.extentcache.frame.Handle;
@@ -61,8 +60,15 @@ import static org.extentcache.frame.FrameDescriptor.*;
  * reference bit is clear are reclaimed; referenced ones get a second chance. A frame is loaded with its bit clear
  * and earns it on its next hit, so a scan of pages read once does not force the sweep to clear every frame's bit
  * before it can evict one (the sweep stays O(1) per miss under a scan, and scans do not flush hot pages). Pinned and loading frames are skipped.
- * If nothing is reclaimable (every frame pinned or loading) the miss releases the lock and backs off until a frame
- * frees up, failing after {@link #CLAIM_TIMEOUT_NANOS}.
+ * If nothing is reclaimable (every frame pinned, loading or dirty) the miss releases the lock, asks the
+ * {@link RoomMaker} to write dirty frames back (any file's whose writer lock is free: written, synced, then
+ * reclaimable) and tries again, backing off while nothing frees up; it fails after the claim timeout.
+ *
+ * <h2>Close</h2>
+ * {@link #close()} frees the device index at once. The arena (frames and their records) is freed at once only if no
+ * frame is pinned; otherwise every pinned frame is counted, and the unpin that releases the last of them frees the
+ * arena, so a view over a pinned frame never points at freed memory. Holes are pinned to the JVM's one
+ * {@link ZeroPage}, which is never freed.
  *
  * <h2>Costs</h2>
  * Found in the index: a hash, ~2.5 slot loads, two CASes (pin and unpin). Miss: the above, the lock, a free-list pop
@@ -70,20 +76,35 @@ import static org.extentcache.frame.FrameDescriptor.*;
  */
 final class DeviceCache implements AutoCloseable
 {
-    /** How long a miss waits for a reclaimable frame before giving up. */
+    /** How long a miss waits for a reclaimable frame before giving up, unless the builder says otherwise. */
     static final long CLAIM_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    /** Writes dirty frames back when a claim finds nothing to reclaim. */
+    interface RoomMaker
+    {
+        /**
+         * Writes back (and syncs) the dirty pages of files whose writer lock can be had without waiting.
+         *
+         * @return true if any page was written back, so reclaim may find a frame now.
+         */
+        boolean makeRoom();
+    }
 
     private final BlockIo io;
     private final FrameArena arena;
     private final DeviceIndex index;
     private final FrameWaiters waiters = new FrameWaiters(256);
     private final ReentrantLock lock = new ReentrantLock();
-    private final ConcurrentHashMap<Long, IOException> loadErrors = new ConcurrentHashMap<>();
+    /** Failed loads by handle, for the threads that waited on them; removed by the frame's last unpin. */
+    private final ConcurrentHashMap<Long, LoadError> loadErrors = new ConcurrentHashMap<>();
+    private final long claimTimeoutNanos;
+    private final RoomMaker roomMaker;
     private final int[] victim = new int[1];
-    private final ByteBuffer zeroPage;
-    private final long zeroPageAddress;
     /** Set under {@link #lock} by {@link #close()}; checked under it by callers that may race a close. */
-    private boolean closed;
+    private volatile boolean closed;
+    /** Frames still pinned when the cache closed; under {@link #lock}. The last one's unpin frees the arena. */
+    private java.util.BitSet pinnedAtClose;
+    private int pinnedAtCloseCount;
 
     final LongAdder sharingHits = new LongAdder();
     final LongAdder deviceReads = new LongAdder();
@@ -95,9 +116,12 @@ final class DeviceCache implements AutoCloseable
     final LongAdder writebackFailures = new LongAdder();
     final AtomicInteger dirtyFrames = new AtomicInteger();
 
-    DeviceCache(final BlockIo io, final int pageSize, final int capacity)
+    DeviceCache(final BlockIo io, final int pageSize, final int capacity, final long claimTimeoutNanos,
+        final RoomMaker roomMaker)
     {
         this.io = io;
+        this.claimTimeoutNanos = claimTimeoutNanos;
+        this.roomMaker = roomMaker;
         this.arena = new FrameArena(pageSize, capacity);
         try
         {
@@ -108,17 +132,6 @@ final class DeviceCache implements AutoCloseable
             arena.close();
             throw ex;
         }
-        try
-        {
-            this.zeroPage = ByteBuffer.allocateDirect(pageSize);
-        }
-        catch (final RuntimeException | OutOfMemoryError ex)
-        {
-            index.close();
-            arena.close();
-            throw ex;
-        }
-        this.zeroPageAddress = BufferUtil.address(zeroPage);
     }
 
     FrameArena arena()
@@ -161,7 +174,7 @@ final class DeviceCache implements AutoCloseable
                 final long handle = tryPin(found, block);
                 if (Handle.NONE != handle)
                 {
-                    if (awaitUpToDate(handle, block))
+                    if (awaitUpToDate(handle, block, file))
                     {
                         sharingHits.increment();
                         arena.markReferenced(found);
@@ -180,7 +193,7 @@ final class DeviceCache implements AutoCloseable
             }
             if (FOUND == claim[1])
             {
-                if (awaitUpToDate(handle, block))
+                if (awaitUpToDate(handle, block, file))
                 {
                     sharingHits.increment();
                     arena.markReferenced(Handle.frame(handle));
@@ -223,7 +236,14 @@ final class DeviceCache implements AutoCloseable
                     try
                     {
                         loadErrors.remove(handle);
-                        arena.free(frame, unpinned);
+                        if (closed)
+                        {
+                            lastUnpinAfterCloseLocked(frame);
+                        }
+                        else
+                        {
+                            arena.free(frame, unpinned);
+                        }
                     }
                     finally
                     {
@@ -354,23 +374,83 @@ final class DeviceCache implements AutoCloseable
     }
 
     /**
-     * @return off-heap bytes of metadata reserved besides the frame records: the device index and the zero page.
+     * @return off-heap bytes of metadata reserved besides the frame records: the device index.
      */
     long indexBytesReserved()
     {
-        return index.bytesReserved() + zeroPage.capacity();
+        return index.bytesReserved();
     }
 
+    /**
+     * Frees the device index, and the arena unless a frame is still pinned: then every pinned frame is orphaned and
+     * counted, and the last of their unpins frees the arena (see the class comment). Idempotent.
+     */
     @Override
     public void close()
     {
         lock.lock();
         try
         {
+            if (closed)
+            {
+                return;
+            }
             closed = true;
             index.close();
-            arena.close();
-            BufferUtil.free(zeroPage);
+            final java.util.BitSet pinned = new java.util.BitSet();
+            for (int frame = 0; frame < arena.capacity(); frame++)
+            {
+                while (true)
+                {
+                    final long word = arena.stateWord(frame);
+                    if (pins(word) == 0)
+                    {
+                        break;
+                    }
+                    // orphaned in the same CAS that sees the pins: the unpin that takes the count to zero sees ORPHAN
+                    // and comes to lastUnpinAfterCloseLocked
+                    if (arena.casStateWord(frame, word, withState(word, ORPHAN)))
+                    {
+                        pinned.set(frame);
+                        break;
+                    }
+                }
+            }
+            pinnedAtClose = pinned;
+            pinnedAtCloseCount = pinned.cardinality();
+            if (0 == pinnedAtCloseCount)
+            {
+                arena.close();
+            }
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
+    /** The last pin of {@code frame} went after close; caller holds the lock. Frees the arena after the last one. */
+    private void lastUnpinAfterCloseLocked(final int frame)
+    {
+        if (pinnedAtClose.get(frame))
+        {
+            pinnedAtClose.clear(frame);
+            if (0 == --pinnedAtCloseCount)
+            {
+                arena.close();
+            }
+        }
+    }
+
+    /**
+     * @return true once {@link #close()} ran and some frame pinned then is still pinned: the arena is not freed yet.
+     */
+    boolean holdsArenaAfterClose()
+    {
+        lock.lock();
+        try
+        {
+            return closed && pinnedAtCloseCount > 0;
         }
         finally
         {
@@ -420,7 +500,7 @@ final class DeviceCache implements AutoCloseable
      */
     private long[] findOrClaim(final long block, final boolean claim)
     {
-        final long deadline = System.nanoTime() + CLAIM_TIMEOUT_NANOS;
+        final long deadline = System.nanoTime() + claimTimeoutNanos;
         int attempt = 0;
         while (true)
         {
@@ -480,7 +560,7 @@ final class DeviceCache implements AutoCloseable
      */
     long claimPrivate(final long block)
     {
-        final long deadline = System.nanoTime() + CLAIM_TIMEOUT_NANOS;
+        final long deadline = System.nanoTime() + claimTimeoutNanos;
         int attempt = 0;
         while (true)
         {
@@ -576,7 +656,7 @@ final class DeviceCache implements AutoCloseable
                 awaitChange(Handle.frame(found[0]), found[2]);
                 continue;
             }
-            if (awaitUpToDate(found[0], block))
+            if (awaitUpToDate(found[0], block, ANY_FILE))
             {
                 return found[0];
             }
@@ -796,8 +876,8 @@ final class DeviceCache implements AutoCloseable
      */
     ByteBuffer pageView(final long handle, final int length)
     {
-        final ByteBuffer page = Handle.NONE == handle ? zeroPage.duplicate() : arena.frameBuffer(Handle.frame(handle));
-        return page.limit(length).asReadOnlyBuffer();
+        return Handle.NONE == handle ? ZeroPage.view(length) :
+            arena.frameBuffer(Handle.frame(handle)).limit(length).asReadOnlyBuffer();
     }
 
     /**
@@ -805,7 +885,7 @@ final class DeviceCache implements AutoCloseable
      */
     long zeroPageAddress()
     {
-        return zeroPageAddress;
+        return ZeroPage.ADDRESS;
     }
 
     /**
@@ -921,13 +1001,18 @@ final class DeviceCache implements AutoCloseable
 
     private void backOff(final int attempt, final long deadline, final long block)
     {
+        if (roomMaker.makeRoom())
+        {
+            return; // dirty frames became clean: the sweep may take one now
+        }
         if (System.nanoTime() - deadline > 0)
         {
             final int[] counts = counts();
             throw new IllegalStateException("no frame can be reclaimed for device block " + block +
                 ": every one of " + arena.capacity() + " frames is pinned, loading or dirty (resident=" + counts[0] +
                 " free=" + counts[1] + " retired=" + counts[2] + " dirty=" + dirtyFrames.get() +
-                "); the cache is too small for the pins held, or dirty pages need flushing");
+                "); the cache is too small for the pins held, or the dirty pages' files stay locked by writers, " +
+                "or their write-back fails (see writebackFailures)");
         }
         if (attempt < 10)
         {
@@ -976,12 +1061,12 @@ final class DeviceCache implements AutoCloseable
         {
             // not the block's fault (the caller translates again, or this thread was interrupted): nothing recorded,
             // so waiters retry their own loads
-            failLoad(handle, block, null);
+            failLoad(handle, block, file, null);
             throw ex;
         }
         catch (final Throwable ex)
         {
-            failLoad(handle, block, ex);
+            failLoad(handle, block, file, ex);
             if (ex instanceof IOException)
             {
                 throw new IOException("reading device block " + block + " failed: " + ex.getMessage(), ex);
@@ -1008,14 +1093,14 @@ final class DeviceCache implements AutoCloseable
     }
 
     /** Orphans a frame whose load failed ({@code cause}) or was abandoned ({@code cause == null}: nothing recorded). */
-    private void failLoad(final long handle, final long block, final Throwable cause)
+    private void failLoad(final long handle, final long block, final long file, final Throwable cause)
     {
         final int frame = Handle.frame(handle);
         if (null != cause)
         {
             loadFailures.increment();
-            loadErrors.put(handle, cause instanceof IOException ?
-                (IOException)cause : new IOException("device read raised " + cause, cause));
+            loadErrors.put(handle, new LoadError(file, cause instanceof IOException ?
+                (IOException)cause : new IOException("device read raised " + cause, cause)));
         }
         lock.lock();
         try
@@ -1042,13 +1127,27 @@ final class DeviceCache implements AutoCloseable
         unpin(handle);
     }
 
+    /** {@link #awaitUpToDate}'s file for a waiter that reads through no file of its own ({@link #lookup}). */
+    private static final long ANY_FILE = Long.MIN_VALUE;
+
+    /**
+     * A load's failure as its waiters see it. Read through one file ({@link BlockIo#readsThroughFiles()}), a failure
+     * may be that file's own (closed, deleted, its descriptor failed): waiters missing the block through another
+     * file then read it themselves instead of failing with it.
+     */
+    private record LoadError(long file, IOException failure)
+    {
+    }
+
     /**
      * Waits for a pinned frame to leave {@code LOADING}.
      *
-     * @return true if it is up to date (the pin stays); false if it was invalidated (the pin is released; retry).
+     * @param file the file this waiter reads the block through, or {@link #ANY_FILE}.
+     * @return true if it is up to date (the pin stays); false if it was invalidated, or its load failed through
+     * another file whose failure may be its own (the pin is released; retry).
      * @throws IOException if its load failed (the pin is released).
      */
-    private boolean awaitUpToDate(final long handle, final long block) throws IOException
+    private boolean awaitUpToDate(final long handle, final long block, final long file) throws IOException
     {
         final int frame = Handle.frame(handle);
         long word = arena.stateWord(frame);
@@ -1061,13 +1160,13 @@ final class DeviceCache implements AutoCloseable
         {
             return true;
         }
-        final IOException failure = loadErrors.get(handle);
+        final LoadError failure = loadErrors.get(handle);
         unpin(handle);
-        if (null != failure)
+        if (null == failure || ANY_FILE == file || (io.readsThroughFiles() && failure.file != file))
         {
-            throw new IOException("reading device block " + block + " failed (in another thread's load): " +
-                failure.getMessage(), failure);
+            return false;
         }
-        return false;
+        throw new IOException("reading device block " + block + " failed (in another thread's load): " +
+            failure.failure.getMessage(), failure.failure);
     }
 }

@@ -45,13 +45,17 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <h2>Writes</h2>
  * {@link CachedFile#write} writes through the cache with copy-on-write for shared pages; {@link CachedFile#flush}
- * and {@link #flush()} write dirty pages back. Until a page is flushed, the translator may already map it to a
- * fresh block whose bytes on the device are not yet written: read such a file through the cache, not around it.
+ * and {@link #flush()} write dirty pages back and sync. Until a page is flushed, the translator may already map it
+ * to a fresh block whose bytes on the device are not yet written: read such a file through the cache, not around
+ * it. Dirty pages are also written back (and synced) when a miss finds no clean frame to reclaim, and by a
+ * background thread once they have been dirty for {@link Builder#dirtyExpiry} (30 s by default).
  *
  * <h2>Thread safety and ownership</h2>
- * All methods are safe for concurrent use, except {@link #close()}, which must not race with other calls on the
- * cache or its files (the frames' memory is released). The caller owns the device and the translator and closes
- * them after the cache.
+ * All methods are safe for concurrent use, except {@link #close()}, which must not race with reads of the cache's
+ * files (the frames' memory is released; a write racing it finishes first, or fails). Pins still held when it
+ * closes keep the arena's memory until their last unpin, so their views stay readable. The caller owns the device
+ * and the translator and closes them after the cache. Each cache runs one daemon thread, the background
+ * write-back, which {@link #close()} stops.
  *
  * <h2>Memory</h2>
  * Frames, their 24-byte metadata records and the device index (about 11 bytes per frame) are reserved off-heap when
@@ -77,6 +81,7 @@ public final class ExtentCache implements AutoCloseable
     /** Pins held, with where each was taken; only when {@link #trackPins}. */
     private final java.util.Set<PinnedPage> livePins = ConcurrentHashMap.newKeySet();
     final LongAdder fileHits = new LongAdder();
+    private final BackgroundWriteback writeback;
     private volatile boolean closed;
 
     private ExtentCache(final Builder builder)
@@ -85,10 +90,33 @@ public final class ExtentCache implements AutoCloseable
         this.pageSize = builder.pageSize;
         this.trackPins = builder.trackPins;
         this.leakReporter = builder.leakReporter;
-        this.frames = new DeviceCache(builder.translator instanceof FileBackedTranslator ?
+        final DeviceCache reserved = new DeviceCache(builder.translator instanceof FileBackedTranslator ?
             BlockIo.of((FileBackedTranslator)builder.translator) : BlockIo.of(builder.device),
-            builder.pageSize, builder.capacity);
-        translator.addListener(listener);
+            builder.pageSize, builder.capacity, builder.claimTimeoutNanos, this::makeRoom);
+        boolean listening = false;
+        try
+        {
+            translator.addListener(listener);
+            listening = true;
+            this.writeback = builder.dirtyExpiryNanos == 0 ? null :
+                new BackgroundWriteback(files.values(), builder.dirtyExpiryNanos,
+                    "extentcache-writeback-" + Integer.toHexString(System.identityHashCode(this)));
+            if (null != writeback)
+            {
+                writeback.start();
+            }
+        }
+        catch (final RuntimeException | Error ex)
+        {
+            // a failed build frees what it reserved: nothing waits for the garbage collector
+            if (listening)
+            {
+                translator.removeListener(listener);
+            }
+            reserved.close();
+            throw ex;
+        }
+        this.frames = reserved;
     }
 
     /**
@@ -203,9 +231,12 @@ public final class ExtentCache implements AutoCloseable
     }
 
     /**
-     * Stops listening to the translator and releases every frame and all metadata. Idempotent. Must not run
-     * concurrently with any other call on this cache or its files. Dirty pages are <em>not</em> written back: call
-     * {@link #flush()} first; any still dirty are discarded and reported, like pins still held.
+     * Stops the background write-back, stops listening to the translator and releases every frame and all metadata.
+     * Idempotent. Must not run concurrently with reads of this cache's files; a write in progress is waited for,
+     * later calls throw {@link IllegalStateException}. Dirty pages are <em>not</em> written back: call
+     * {@link #flush()} first; any still dirty are discarded and reported. Pins still held are reported and keep the
+     * frames' memory until their last unpin ({@link PinnedPage#close()} still works after close), so no view of a
+     * pinned page ever points at freed memory.
      */
     @Override
     public void close()
@@ -213,6 +244,10 @@ public final class ExtentCache implements AutoCloseable
         if (closed)
         {
             return;
+        }
+        if (null != writeback)
+        {
+            writeback.stop();
         }
         reportLeakedPins();
         closed = true;
@@ -223,6 +258,21 @@ public final class ExtentCache implements AutoCloseable
         }
         files.clear();
         frames.close();
+    }
+
+    /**
+     * Asked by a miss that found no frame to reclaim: writes back (and syncs) every file whose writer lock is free.
+     *
+     * @return true if some page was written back.
+     */
+    private boolean makeRoom()
+    {
+        boolean wrote = false;
+        for (final CachedFile file : files.values())
+        {
+            wrote |= file.writeBackForRoom();
+        }
+        return wrote;
     }
 
     /**
@@ -254,9 +304,9 @@ public final class ExtentCache implements AutoCloseable
         {
             throw new IllegalStateException("unpin of a pin this cache did not issue or already released: " + page);
         }
-        if (org.extentcache.frame.Handle.NONE != handle && !closed)
+        if (org.extentcache.frame.Handle.NONE != handle)
         {
-            frames.unpin(handle);
+            frames.unpin(handle); // after close too: the last pin released frees the arena
         }
     }
 
@@ -282,18 +332,18 @@ public final class ExtentCache implements AutoCloseable
             {
                 final java.io.StringWriter trace = new java.io.StringWriter();
                 page.pinnedAt.printStackTrace(new java.io.PrintWriter(trace));
-                leakReporter.accept("ExtentCache closed with a page still pinned: " + page + "\n" + trace);
-                page.revoke();
+                leakReporter.accept("ExtentCache closed with a page still pinned (its frame's memory is kept until " +
+                    "it is unpinned): " + page + "\n" + trace);
             }
-            livePins.clear();
         }
         else
         {
             final int pinned = frames.pinnedFrames();
             if (pinned != 0)
             {
-                leakReporter.accept("ExtentCache closed with " + pinned + " frames still pinned " +
-                    "(build with trackPins(true), or -Dextentcache.trackPins=true, to see where they were pinned)");
+                leakReporter.accept("ExtentCache closed with " + pinned + " frames still pinned; the frames' memory " +
+                    "is kept until the last of them is unpinned (build with trackPins(true), or " +
+                    "-Dextentcache.trackPins=true, to see where they were pinned)");
             }
         }
     }
@@ -307,7 +357,9 @@ public final class ExtentCache implements AutoCloseable
     }
 
     /**
-     * Writes every dirty page of every file to the device, then syncs the device once.
+     * Writes every dirty page of every file to the device, then syncs the device: once, unless a file's writer is
+     * busy (the pages written so far are synced first, so the flush never waits for a writer while it pins frames
+     * the writer may need) or the pages written so far pin a quarter of the arena.
      *
      * @throws IOException           for the first file that failed (the others are flushed too; failed pages stay
      *                               dirty).
@@ -316,41 +368,82 @@ public final class ExtentCache implements AutoCloseable
     public void flush() throws IOException
     {
         ensureOpen();
-        final java.util.List<CachedFile> flushed = new java.util.ArrayList<>();
+        final java.util.List<CachedFile> batch = new java.util.ArrayList<>();
         final java.util.List<CachedFile.WriteBack> written = new java.util.ArrayList<>();
+        final int pinLimit = Math.max(1, frames.arena().capacity() / 4);
         IOException failure = null;
-        boolean synced = false;
+        int pinned = 0;
+        boolean finished = false;
         try
         {
             for (final CachedFile file : files.values())
             {
-                final CachedFile.WriteBack result = file.writeBackAll();
-                flushed.add(file);
-                written.add(result);
-                if (null != result.failure)
+                CachedFile.WriteBack result = file.writeBackAll(batch.isEmpty());
+                if (null == result)
                 {
-                    failure = CachedFile.firstOf(failure, result.failure);
+                    // a writer holds the file: never wait for it holding the batch's pins (it may need a frame)
+                    failure = syncBatch(batch, written, failure);
+                    pinned = 0;
+                    result = file.writeBackAll(true);
+                }
+                batch.add(file);
+                written.add(result);
+                failure = null == result.failure ? failure : CachedFile.firstOf(failure, result.failure);
+                pinned += result.count / 2;
+                if (pinned >= pinLimit)
+                {
+                    failure = syncBatch(batch, written, failure); // a quarter of the arena pinned is enough
+                    pinned = 0;
                 }
             }
-            frames.sync();
-            synced = true;
-        }
-        catch (final IOException ex)
-        {
-            failure = CachedFile.firstOf(failure, new IOException(
-                "flush: device sync failed; every page written stays dirty: " + ex.getMessage(), ex));
+            failure = syncBatch(batch, written, failure);
+            finished = true;
         }
         finally
         {
-            for (int i = 0; i < flushed.size(); i++)
+            if (!finished)
             {
-                flushed.get(i).finishFlush(written.get(i), synced);
+                finishBatch(batch, written, false);
             }
         }
         if (null != failure)
         {
             throw failure;
         }
+    }
+
+    /** Syncs the device for the batch's write-backs, then ends them (marked dirty again if the sync failed). */
+    private IOException syncBatch(final java.util.List<CachedFile> batch,
+        final java.util.List<CachedFile.WriteBack> written, final IOException failure)
+    {
+        boolean synced = false;
+        IOException result = failure;
+        try
+        {
+            frames.sync();
+            synced = true;
+        }
+        catch (final IOException ex)
+        {
+            result = CachedFile.firstOf(failure, new IOException(
+                "flush: device sync failed; every page written stays dirty: " + ex.getMessage(), ex));
+        }
+        finally
+        {
+            finishBatch(batch, written, synced);
+        }
+        return result;
+    }
+
+    private static void finishBatch(final java.util.List<CachedFile> batch,
+        final java.util.List<CachedFile.WriteBack> written, final boolean synced)
+    {
+        for (int i = 0; i < batch.size(); i++)
+        {
+            batch.get(i).finishFlush(written.get(i), synced);
+        }
+        batch.clear();
+        written.clear();
     }
 
     /** Keeps file mappings and frames consistent with the translator; see {@link TranslationListener}. */
@@ -439,6 +532,8 @@ public final class ExtentCache implements AutoCloseable
         private long capacityBytes = -1;
         private int capacity = -1;
         private boolean trackPins = Boolean.getBoolean("extentcache.trackPins");
+        private long claimTimeoutNanos = DeviceCache.CLAIM_TIMEOUT_NANOS;
+        private long dirtyExpiryNanos = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
         private java.util.function.Consumer<String> leakReporter = System.err::println;
 
         private Builder()
@@ -509,6 +604,53 @@ public final class ExtentCache implements AutoCloseable
         {
             this.trackPins = track;
             return this;
+        }
+
+        /**
+         * @param timeout how long a miss or a write waits for a frame to reclaim (every frame pinned, loading, or
+         *                dirty in a file whose write-back fails or whose writer holds it) before it throws
+         *                {@link IllegalStateException}; default 10 s.
+         * @return this builder.
+         * @throws IllegalArgumentException if not positive.
+         */
+        public Builder claimTimeout(final java.time.Duration timeout)
+        {
+            if (timeout.isNegative() || timeout.isZero())
+            {
+                throw new IllegalArgumentException("claimTimeout must be positive: claimTimeout=" + timeout);
+            }
+            this.claimTimeoutNanos = saturatedNanos(timeout);
+            return this;
+        }
+
+        /**
+         * @param expiry how long a page may stay dirty before the background write-back writes it back and syncs it
+         *               (the kernel's {@code dirty_expire_centisecs}); default 30 s. {@link java.time.Duration#ZERO}
+         *               turns the background write-back off (no thread is started): pages then stay dirty until a
+         *               flush, a change of their range, the throttle or a miss that needs their frames.
+         * @return this builder.
+         * @throws IllegalArgumentException if negative.
+         */
+        public Builder dirtyExpiry(final java.time.Duration expiry)
+        {
+            if (expiry.isNegative())
+            {
+                throw new IllegalArgumentException("dirtyExpiry must be >= 0: dirtyExpiry=" + expiry);
+            }
+            this.dirtyExpiryNanos = saturatedNanos(expiry);
+            return this;
+        }
+
+        private static long saturatedNanos(final java.time.Duration duration)
+        {
+            try
+            {
+                return duration.toNanos();
+            }
+            catch (final ArithmeticException ex)
+            {
+                return Long.MAX_VALUE;
+            }
         }
 
         /**

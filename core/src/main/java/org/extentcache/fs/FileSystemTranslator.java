@@ -676,6 +676,17 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
     }
 
+    /**
+     * @param file the file's id.
+     * @throws NoSuchFileException   if the id is not open.
+     * @throws AccessDeniedException if the file was opened read-only.
+     */
+    @Override
+    public void checkWritable(final long file) throws IOException
+    {
+        writableState(file);
+    }
+
     @Override
     public long reserveBlock(final long file, final long page) throws IOException
     {

@@ -767,6 +767,18 @@ public final class ExtentStore implements Translator, Closeable
      * @throws IllegalStateException if the store is closed.
      */
     /**
+     * Every file of the store may be written through the cache.
+     *
+     * @param file the file.
+     * @throws NoSuchFileException if the file does not exist.
+     */
+    @Override
+    public void checkWritable(final long file) throws NoSuchFileException
+    {
+        size(file);
+    }
+
+    /**
      * {@inheritDoc}
      *
      * <p>Allocates the lowest free block and holds it with one reference until {@link #commitBlock} hands that

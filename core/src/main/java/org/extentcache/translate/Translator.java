@@ -50,6 +50,21 @@ public interface Translator
     void translate(long file, long page, Extent extent) throws NoSuchFileException;
 
     /**
+     * Checks that the cache may write {@code file}. The cache asks before every write, including writes in place to
+     * pages {@link #translate} answers as not shared, so the device of a read-only translator, or a file opened
+     * read-only, is never written. A translator that accepts writes overrides this.
+     * @param file the file about to be written; the cache holds its writer lock.
+     * @throws NoSuchFileException           if the file does not exist.
+     * @throws IOException                   if the file may not be written (for instance
+     *                                       {@link java.nio.file.AccessDeniedException} for a file opened read-only).
+     * @throws UnsupportedOperationException if the translator is read-only (the default).
+     */
+    default void checkWritable(long file) throws IOException
+    {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " is read-only: it cannot write files");
+    }
+
+    /**
      * Reserves a fresh block for a write by the cache to {@code page} of {@code file}: a copy-on-write break of a
      * shared page, or a write into a hole. The block is allocated but not yet mapped, so {@link #translate} does not
      * return it; the cache fills a frame for it and then calls {@link #commitBlock}, or {@link #releaseBlock} if it

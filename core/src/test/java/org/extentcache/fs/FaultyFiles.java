@@ -87,6 +87,12 @@ final class FaultyFiles implements FileBackedTranslator
     }
 
     @Override
+    public void checkWritable(final long file) throws IOException
+    {
+        real.checkWritable(file);
+    }
+
+    @Override
     public long reserveBlock(final long file, final long page) throws IOException
     {
         return real.reserveBlock(file, page);
