@@ -324,11 +324,12 @@ public final class CachedFile
         {
             final byte[] copy = new byte[src.remaining()]; // a read-only heap buffer hides its array
             src.duplicate().get(copy);
-            final int n = write(position, copy, BufferUtil.ARRAY_BASE_OFFSET, copy.length);
+            final int n = write(position, copy, BufferUtil.ARRAY_BASE_OFFSET, copy.length, null, 0);
             src.position(start + n);
             return n;
         }
-        final int n = write(position, baseOf(src), addressOf(src), src.remaining());
+        final int n = src.isDirect() ? write(position, null, 0, src.remaining(), src, start) :
+            write(position, src.array(), addressOf(src), src.remaining(), null, 0);
         src.position(start + n);
         return n;
     }
@@ -348,7 +349,12 @@ public final class CachedFile
         throws IOException
     {
         src.boundsCheck(offset, length);
-        return write(position, src.byteArray(), src.addressOffset() + offset, length);
+        final ByteBuffer wrapped = src.byteBuffer();
+        if (null != wrapped && wrapped.isDirect())
+        {
+            return write(position, null, 0, length, wrapped, src.wrapAdjustment() + offset);
+        }
+        return write(position, src.byteArray(), src.addressOffset() + offset, length, null, 0);
     }
 
     /**
@@ -495,7 +501,15 @@ public final class CachedFile
         }
     }
 
-    private int write(final long position, final Object base, final long address, final int length) throws IOException
+    /**
+     * @param staged null to copy from {@code base}/{@code address}; else a direct buffer whose bytes from index
+     *               {@code stagedFrom} are copied page by page into this thread's staging page first, through the
+     *               {@code ByteBuffer} API, so a buffer over a mapped file that was truncated fails with
+     *               {@link InternalError} before the page is taken for writing, not while it is WRITING (and never
+     *               in an intrinsic copy, which can crash the JVM on such memory).
+     */
+    private int write(final long position, final Object base, final long address, final int length,
+        final ByteBuffer staged, final int stagedFrom) throws IOException
     {
         if (position < 0)
         {
@@ -524,7 +538,19 @@ public final class CachedFile
                 final long at = position + done;
                 final int inPage = (int)(at & pageMask);
                 final int n = (int)Math.min(length - done, pageMask + 1 - inPage);
-                writePage(translator, extent, at >>> pageShift, inPage, base, address + done, n);
+                if (null == staged)
+                {
+                    writePage(translator, extent, at >>> pageShift, inPage, base, address + done, n);
+                }
+                else
+                {
+                    final byte[] staging = Scratch.get().staging;
+                    staged.get(stagedFrom + done, staging, 0, n);
+                    // JDK 17 raises a fault in the copy above asynchronously, at the next transition into the VM:
+                    // make that here, before any frame changes state (JDK 25 raises it in the copy itself)
+                    Thread.yield();
+                    writePage(translator, extent, at >>> pageShift, inPage, staging, BufferUtil.ARRAY_BASE_OFFSET, n);
+                }
                 done += n;
                 if (position + done > currentSize())
                 {
@@ -574,14 +600,17 @@ public final class CachedFile
             final long block = extent.blockOf(page);
             if (Extent.HOLE != block && !extent.isShared())
             {
-                final long held;
-                try
+                long held = pinOwnFrame(page, block);
+                if (Handle.NONE == held)
                 {
-                    held = whole ? frames.lookup(block) : frames.acquire(block, file, page);
-                }
-                catch (final StaleTranslationException ex)
-                {
-                    continue; // the page was remapped between the translation and the read
+                    try
+                    {
+                        held = whole ? frames.lookup(block) : frames.acquire(block, file, page);
+                    }
+                    catch (final StaleTranslationException ex)
+                    {
+                        continue; // the page was remapped between the translation and the read
+                    }
                 }
                 if (Handle.NONE == held)
                 {
@@ -665,6 +694,29 @@ public final class CachedFile
             dirtied(page, newFrame);
             return;
         }
+    }
+
+    /**
+     * Pins the frame this file's mapping holds for {@code page}, if its handle is valid and the frame holds
+     * {@code block}: a writer finding its own page (an append's second record in a page) is a file hit, not a
+     * sharing hit.
+     *
+     * @return the pinned handle, or {@link Handle#NONE}.
+     */
+    private long pinOwnFrame(final long page, final long block)
+    {
+        final long handle = mapping.get(page);
+        if (Handle.NONE == handle || !frames.pinHandle(handle))
+        {
+            return Handle.NONE;
+        }
+        if (frames.blockOf(handle) == block)
+        {
+            cache.fileHits.increment();
+            return handle;
+        }
+        frames.unpin(handle);
+        return Handle.NONE;
     }
 
     /**

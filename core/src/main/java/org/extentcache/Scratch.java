@@ -16,6 +16,11 @@ final class Scratch
     final Extent extent = new Extent();
     final long[] handles = new long[FAULT_AROUND];
     boolean loaded;
+    /**
+     * A page of the caller's bytes, copied out of a direct source before the cache takes the page for writing: a
+     * source over a mapped file can fault, and the fault must reach the caller before any frame changes state.
+     */
+    final byte[] staging = new byte[ExtentCache.MAX_PAGE_SIZE];
 
     private Scratch()
     {
