@@ -48,12 +48,19 @@ class PinTest
     {
         final ByteBuffer bytes = page.byteBuffer();
         final ByteBuf buf = page.byteBuf();
-        for (int i = 0; i < page.length(); i += 4)
+        try
         {
-            final int expected = (int)(pageStart + i);
-            assertEquals(expected, page.buffer().getInt(i, java.nio.ByteOrder.BIG_ENDIAN), "DirectBuffer at " + i);
-            assertEquals(expected, bytes.getInt(i), "ByteBuffer at " + i);
-            assertEquals(expected, buf.getInt(i), "ByteBuf at " + i);
+            for (int i = 0; i < page.length(); i += 4)
+            {
+                final int expected = (int)(pageStart + i);
+                assertEquals(expected, page.buffer().getInt(i, java.nio.ByteOrder.BIG_ENDIAN), "DirectBuffer at " + i);
+                assertEquals(expected, bytes.getInt(i), "ByteBuffer at " + i);
+                assertEquals(expected, buf.getInt(i), "ByteBuf at " + i);
+            }
+        }
+        finally
+        {
+            buf.release();
         }
     }
 
@@ -68,7 +75,9 @@ class PinTest
             assertEquals(PAGE, page.length());
             assertPageStamps(PAGE, page);
             assertTrue(page.byteBuffer().isReadOnly());
-            assertTrue(page.byteBuf().isReadOnly());
+            final ByteBuf netty = page.byteBuf();
+            assertTrue(netty.isReadOnly());
+            assertTrue(netty.release(), "the caller owns the buffer it asked for");
             assertTrue(page.byteBuffer().isDirect(), "a view of the frame, not a copy");
         }
         assertEquals(1, cache.stats().deviceReads());
@@ -174,7 +183,9 @@ class PinTest
         assertThrows(IllegalStateException.class, page::close, "double unpin");
         assertThrows(IllegalStateException.class, page::buffer, "view after unpin");
         assertThrows(IndexOutOfBoundsException.class, () -> agrona.getByte(0), "a kept Agrona view is revoked");
-        assertThrows(IllegalReferenceCountException.class, () -> netty.getByte(0), "a kept Netty view is released");
+        assertEquals(0, netty.getInt(0), "a kept Netty view holds a pin of its own");
+        assertTrue(netty.release());
+        assertThrows(IllegalReferenceCountException.class, () -> netty.getByte(0), "until its last release");
 
         final PinnedPage reused = new PinnedPage();
         for (int i = 0; i < 1000; i++)
