@@ -16,7 +16,7 @@ import java.nio.ByteBuffer;
  *
  * <h2>Views</h2>
  * Each view covers {@link #length()} bytes: the whole page, or the part before end-of-file on the last page. Asking
- * for a view of a page not pinned throws {@link IllegalStateException}.
+ * for a view of a page not pinned, or after the cache closed, throws {@link IllegalStateException}.
  * <ul>
  *   <li>{@link #buffer()}: an Agrona {@link DirectBuffer} over the page. It is the flyweight's own, re-wrapped on
  *       each pin (allocation-free) and revoked on unpin: a kept reference then has capacity 0 and any access throws
@@ -24,7 +24,12 @@ import java.nio.ByteBuffer;
  *       heap array, never frame memory). Being the flyweight's, a reference kept past unpin shows the flyweight's
  *       <em>next</em> pin once it is re-pinned: take it again after each pin.</li>
  *   <li>{@link #byteBuffer()}: a read-only {@link ByteBuffer}, made on first use in each pin. A {@code ByteBuffer}
- *       cannot be revoked: do not touch it after unpin.</li>
+ *       cannot be revoked, so it is valid only until unpin, and unpin does what it can: it sets that buffer's
+ *       position and limit to 0, so a kept reference throws ({@link IndexOutOfBoundsException} on absolute reads,
+ *       {@link java.nio.BufferUnderflowException} on relative ones). Not covered, and reading memory the pin no
+ *       longer protects (another block's bytes, or after the cache closes, freed memory): a caller who sets the
+ *       limit again, and every {@code duplicate()}, {@code slice()} or {@code asReadOnlyBuffer()} taken from it.
+ *       Never keep one past unpin; for a view that outlives the pin use {@link #byteBuf()}.</li>
  *   <li>{@link #byteBuf()}: a read-only Netty {@link ByteBuf} whose reference count is a frame pin of its own
  *       ({@link PinnedByteBuf}): a new one per call, owned by the caller, valid until its own last release whatever
  *       happens to this {@code PinnedPage}; after that every access throws Netty's
@@ -37,7 +42,7 @@ import java.nio.ByteBuffer;
  * or unpinning a page never pinned, throws {@link IllegalStateException} and releases nothing. The views may be read
  * by any thread while the page is pinned. A {@code PinnedPage} itself is not thread-safe. Pins still held when the
  * cache closes are reported, with the stack where each was taken when pin tracking is on
- * ({@link ExtentCache.Builder#trackPins}).
+ * ({@link ExtentCache.Builder#trackPins}); a tracked pin is then revoked and its frame pin released.
  */
 public final class PinnedPage implements AutoCloseable
 {
@@ -100,7 +105,7 @@ public final class PinnedPage implements AutoCloseable
 
     /**
      * @return the flyweight's Agrona view of the page: valid until unpin, revoked then (see the class comment).
-     * @throws IllegalStateException if not pinned.
+     * @throws IllegalStateException if not pinned, or the cache is closed.
      */
     public DirectBuffer buffer()
     {
@@ -110,8 +115,9 @@ public final class PinnedPage implements AutoCloseable
 
     /**
      * @return a read-only {@link ByteBuffer} over the page, position 0, limit {@link #length()}; the same one for every
-     * call in one pin. Valid until unpin; it cannot be revoked.
-     * @throws IllegalStateException if not pinned.
+     * call in one pin. Valid until unpin, which sets its limit to 0; it cannot be revoked beyond that (see the class
+     * comment).
+     * @throws IllegalStateException if not pinned, or the cache is closed.
      */
     public ByteBuffer byteBuffer()
     {
@@ -129,7 +135,7 @@ public final class PinnedPage implements AutoCloseable
      * @return a new read-only {@link ByteBuf} over the page, reader index 0, writer index {@link #length()},
      * reference count 1. The caller owns it: release it, or hand it to Netty to release (a channel write does). It
      * stays valid until its own last release, whether this page is closed or re-pinned before or after.
-     * @throws IllegalStateException if not pinned, or the frame's pin count is full.
+     * @throws IllegalStateException if not pinned, the cache is closed, or the frame's pin count is full.
      */
     public ByteBuf byteBuf()
     {
@@ -160,17 +166,30 @@ public final class PinnedPage implements AutoCloseable
         cache.unpin(this, pinnedHandle);
     }
 
-    /** Revokes the views without unpinning: the cache closed under a leaked pin. */
+    /**
+     * The cache is closing under a pin it tracked as leaked: revokes the views and releases the page's frame pin (so
+     * that only buffers from {@link #byteBuf()} still hold the frame). A later {@link #close()} throws.
+     */
     void revoke()
     {
         pinned = false;
         revokeViews();
+        final long pinnedHandle = handle;
+        handle = Handle.NONE;
+        if (Handle.NONE != pinnedHandle)
+        {
+            cache.frames().unpin(pinnedHandle);
+        }
     }
 
     private void revokeViews()
     {
         buffer.wrap(REVOKED);
-        byteBuffer = null;
+        if (null != byteBuffer)
+        {
+            byteBuffer.limit(0);
+            byteBuffer = null;
+        }
     }
 
     private void ensurePinned()
@@ -178,6 +197,10 @@ public final class PinnedPage implements AutoCloseable
         if (!pinned)
         {
             throw new IllegalStateException("page is not pinned" + (null == cache ? "" : ": position=" + position));
+        }
+        if (cache.isClosed())
+        {
+            throw new IllegalStateException("cache is closed: unpin the page; position=" + position);
         }
     }
 

@@ -1,7 +1,7 @@
 package org.extentcache;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.util.IllegalReferenceCountException;
+import org.agrona.DirectBuffer;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.ExtentStore;
 import org.junit.jupiter.api.Test;
@@ -9,7 +9,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -53,7 +55,7 @@ class PinTest
             for (int i = 0; i < page.length(); i += 4)
             {
                 final int expected = (int)(pageStart + i);
-                assertEquals(expected, page.buffer().getInt(i, java.nio.ByteOrder.BIG_ENDIAN), "DirectBuffer at " + i);
+                assertEquals(expected, page.buffer().getInt(i, ByteOrder.BIG_ENDIAN), "DirectBuffer at " + i);
                 assertEquals(expected, bytes.getInt(i), "ByteBuffer at " + i);
                 assertEquals(expected, buf.getInt(i), "ByteBuf at " + i);
             }
@@ -167,33 +169,121 @@ class PinTest
     }
 
     @Test
-    void misuseIsCaught() throws IOException
+    void unpinOfAFlyweightNeverPinnedThrows()
     {
-        final ExtentCache cache = cache(16);
-        final CachedFile file = cache.file(fileOf(2));
         final PinnedPage never = new PinnedPage();
         assertEquals("unpin of a page that was never pinned",
             assertThrows(IllegalStateException.class, never::close).getMessage());
+        assertEquals("page is not pinned", assertThrows(IllegalStateException.class, never::buffer).getMessage());
+        assertThrows(IllegalStateException.class, never::byteBuffer);
+        assertThrows(IllegalStateException.class, never::byteBuf);
+    }
 
-        final PinnedPage page = file.pin(0);
-        final ByteBuf netty = page.byteBuf();
-        final org.agrona.DirectBuffer agrona = page.buffer();
-        assertThrows(IllegalStateException.class, () -> file.pin(0, page), "pinning a pinned flyweight");
+    @Test
+    void pinningAPinnedFlyweightThrowsAndKeepsItsPin() throws IOException
+    {
+        final ExtentCache cache = cache(16);
+        final CachedFile file = cache.file(fileOf(2));
+        try (PinnedPage page = file.pin(0))
+        {
+            final IllegalStateException ex = assertThrows(IllegalStateException.class, () -> file.pin(PAGE, page));
+            assertTrue(ex.getMessage().contains("position=0"), ex.getMessage());
+            assertPageStamps(0, page);
+        }
+        assertNull(cache.checkBooks());
+    }
+
+    @Test
+    void aDoubleUnpinThrowsAndReleasesNothingTwice() throws IOException
+    {
+        final ExtentCache cache = cache(16);
+        final CachedFile file = cache.file(fileOf(2));
+        final PinnedPage page = file.pin(PAGE);
+        final PinnedPage other = file.pin(PAGE);
         page.close();
-        assertThrows(IllegalStateException.class, page::close, "double unpin");
-        assertThrows(IllegalStateException.class, page::buffer, "view after unpin");
-        assertThrows(IndexOutOfBoundsException.class, () -> agrona.getByte(0), "a kept Agrona view is revoked");
-        assertEquals(0, netty.getInt(0), "a kept Netty view holds a pin of its own");
-        assertTrue(netty.release());
-        assertThrows(IllegalReferenceCountException.class, () -> netty.getByte(0), "until its last release");
+        assertEquals("page already unpinned: position=" + PAGE,
+            assertThrows(IllegalStateException.class, page::close).getMessage());
+        assertTrue(cache.checkBooks().contains("pins=1"), "the other pin of the frame is untouched");
+        assertPageStamps(PAGE, other);
+        other.close();
+        assertNull(cache.checkBooks());
+    }
 
-        final PinnedPage reused = new PinnedPage();
+    @Test
+    void theViewsOfAnUnpinnedPageAreRefused() throws IOException
+    {
+        final ExtentCache cache = cache(16);
+        final PinnedPage page = cache.file(fileOf(2)).pin(PAGE);
+        page.close();
+        assertEquals("page is not pinned: position=" + PAGE,
+            assertThrows(IllegalStateException.class, page::buffer).getMessage());
+        assertThrows(IllegalStateException.class, page::byteBuffer);
+        assertThrows(IllegalStateException.class, page::byteBuf);
+    }
+
+    @Test
+    void theViewsOfAPageLeakedPastCacheCloseAreRefused() throws IOException
+    {
+        final List<String> reports = new ArrayList<>();
+        final ExtentCache cache = ExtentCache.builder().device(device).translator(store).capacityFrames(16)
+            .trackPins(false).leakReporter(reports::add).build();
+        final PinnedPage leaked = cache.file(fileOf(1)).pin(0);
+        cache.close();
+        assertEquals(1, reports.size(), reports.toString());
+        assertEquals("cache is closed: unpin the page; position=0",
+            assertThrows(IllegalStateException.class, leaked::buffer).getMessage());
+        assertThrows(IllegalStateException.class, leaked::byteBuffer);
+        assertThrows(IllegalStateException.class, leaked::byteBuf);
+        leaked.close();
+        assertThrows(IllegalStateException.class, leaked::close, "still one unpin only");
+    }
+
+    @Test
+    void aKeptAgronaViewIsRevokedAtUnpinAndFollowsTheFlyweightToItsNextPin() throws IOException
+    {
+        final ExtentCache cache = cache(16);
+        final CachedFile file = cache.file(fileOf(2));
+        final PinnedPage flyweight = new PinnedPage();
+        assertTrue(file.pin(0, flyweight));
+        final DirectBuffer kept = flyweight.buffer();
+        flyweight.close();
+        assertEquals(0, kept.capacity());
+        assertThrows(IndexOutOfBoundsException.class, () -> kept.getByte(0), "a kept Agrona view is revoked");
+        assertThrows(IndexOutOfBoundsException.class, () -> kept.getLong(0));
+
+        assertTrue(file.pin(PAGE, flyweight));
+        assertSame(kept, flyweight.buffer(), "the Agrona view is the flyweight's own: no allocation per pin");
+        assertEquals(PAGE, kept.getInt(0, ByteOrder.BIG_ENDIAN), "so a kept one shows the flyweight's next pin");
+        flyweight.close();
+
         for (int i = 0; i < 1000; i++)
         {
-            assertTrue(file.pin((long)(i % 2) * PAGE, reused));
-            assertEquals((i % 2) * PAGE, reused.buffer().getInt(0, java.nio.ByteOrder.BIG_ENDIAN));
-            reused.close();
+            assertTrue(file.pin((long)(i % 2) * PAGE, flyweight));
+            assertEquals((i % 2) * PAGE, flyweight.buffer().getInt(0, ByteOrder.BIG_ENDIAN));
+            flyweight.close();
         }
+    }
+
+    @Test
+    void aKeptByteBufferIsEmptiedAtUnpin() throws IOException
+    {
+        final ExtentCache cache = cache(8);
+        final CachedFile file = cache.file(fileOf(60));
+        final PinnedPage page = file.pin(0);
+        final ByteBuffer kept = page.byteBuffer();
+        assertEquals(0, kept.getInt(0));
+        page.close();
+        file.write(0, ByteBuffer.wrap(new byte[]{9, 9, 9, 9}));
+        assertEquals(0, kept.remaining(), "limit 0 after unpin");
+        assertThrows(IndexOutOfBoundsException.class, () -> kept.getInt(0), "absolute reads refused");
+        assertThrows(BufferUnderflowException.class, kept::get, "relative reads refused");
+
+        final PinnedPage again = file.pin(0);
+        final ByteBuffer fresh = again.byteBuffer();
+        assertNotSame(kept, fresh, "each pin gets its own ByteBuffer");
+        assertEquals(0x09090909, fresh.getInt(0));
+        again.close();
+        file.flush();
     }
 
     @Test
@@ -208,6 +298,8 @@ class PinTest
         assertEquals(1, reports.size(), reports.toString());
         assertTrue(reports.get(0).contains("pinsStillHeldAtCloseAreReportedWithWhereTheyWereTaken"), reports.get(0));
         assertFalse(leaked.isPinned(), "its views are revoked");
+        assertThrows(IllegalStateException.class, leaked::buffer);
+        assertThrows(IllegalStateException.class, leaked::close, "the cache released the pin: a close is a double one");
 
         final List<String> untracked = new ArrayList<>();
         final ExtentCache quiet = ExtentCache.builder().device(device).translator(store).capacityFrames(16)
