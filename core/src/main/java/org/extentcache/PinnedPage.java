@@ -104,6 +104,14 @@ public final class PinnedPage implements AutoCloseable
     }
 
     /**
+     * @return the pinned handle ({@link Handle#NONE} for a hole, or when not pinned); for tests.
+     */
+    long handle()
+    {
+        return handle;
+    }
+
+    /**
      * @return the flyweight's Agrona view of the page: valid until unpin, revoked then (see the class comment).
      * @throws IllegalStateException if not pinned, or the cache is closed.
      */

@@ -206,6 +206,94 @@ class PinnedByteBufTest
         assertNull(cache.checkBooks());
     }
 
+    /** The buffer's pin is the last thing it takes: when taking it fails, no buffer escapes and nothing leaks. */
+    @Test
+    void aBufferWhosePinCannotBeTakenIsNeverMade() throws IOException
+    {
+        final ExtentCache cache = cache(16);
+        final CachedFile file = cache.file(stampedFile(store, 2));
+        final PinnedPage page = file.pin(0);
+        final DeviceCache frames = cache.frames();
+        final long handle = page.handle();
+        final long fill = org.extentcache.frame.FrameDescriptor.MAX_PINS - 1;
+        for (long i = 0; i < fill; i++)
+        {
+            frames.retain(handle);
+        }
+        try
+        {
+            final IllegalStateException ex = assertThrows(IllegalStateException.class, page::byteBuf);
+            assertTrue(ex.getMessage().contains("pin count overflow"), ex.getMessage());
+        }
+        finally
+        {
+            for (long i = 0; i < fill; i++)
+            {
+                frames.unpin(handle);
+            }
+        }
+        assertTrue(cache.checkBooks().contains("pins=1"), "only the page's own pin is left");
+        page.close();
+        assertNull(cache.checkBooks());
+    }
+
+    /** Netty releases on its event loop while the owner closes the pin: either order, each pin dropped once. */
+    @Test
+    void aReleaseOnAnotherThreadRacesTheClose() throws Exception
+    {
+        final ExtentCache cache = cache(16);
+        final CachedFile file = cache.file(stampedFile(store, 2));
+        final java.util.concurrent.SynchronousQueue<ByteBuf> toEventLoop = new java.util.concurrent.SynchronousQueue<>();
+        final java.util.concurrent.atomic.AtomicReference<Throwable> failure =
+            new java.util.concurrent.atomic.AtomicReference<>();
+        final Thread eventLoop = new Thread(() ->
+        {
+            try
+            {
+                for (ByteBuf msg = toEventLoop.take(); msg.capacity() != 0; msg = toEventLoop.take())
+                {
+                    if (msg.getInt(0) != 0 || !msg.release())
+                    {
+                        throw new AssertionError("wrong bytes or not the last release: " + msg);
+                    }
+                }
+            }
+            catch (final Throwable ex)
+            {
+                failure.compareAndSet(null, ex);
+            }
+        }, "event-loop");
+        eventLoop.start();
+        final PinnedPage page = new PinnedPage();
+        final int residentBefore;
+        try
+        {
+            assertTrue(file.pin(0, page));
+            page.close();
+            residentBefore = cache.stats().framesResident();
+            for (int i = 0; i < 2000 && null == failure.get(); i++)
+            {
+                assertTrue(file.pin(0, page));
+                toEventLoop.put(page.byteBuf());
+                if (i % 2 == 0)
+                {
+                    file.write(0, ByteBuffer.wrap(new byte[4])); // copy-on-write: the frame may be orphaned
+                }
+                page.close();
+            }
+        }
+        finally
+        {
+            toEventLoop.put(io.netty.buffer.Unpooled.EMPTY_BUFFER);
+            eventLoop.join(TimeUnit.SECONDS.toMillis(30));
+        }
+        assertNull(failure.get());
+        assertFalse(eventLoop.isAlive());
+        file.flush();
+        assertNull(cache.checkBooks());
+        assertEquals(residentBefore, cache.stats().framesResident(), "every orphaned frame was freed");
+    }
+
     @Test
     void aHoleBufferReadsZerosForItsOwnLifetimeEvenPastTheCache() throws IOException
     {
