@@ -34,7 +34,8 @@ import java.nio.channels.ScatteringByteChannel;
  *   <li>A buffer never released keeps its frame pinned; the cache reports it at close as a frame still pinned.</li>
  *   <li>Slices and duplicates share the buffer's count (Netty's derived buffers): {@code retainedSlice()} and
  *       {@code retainedDuplicate()} take a reference; {@code slice()} and {@code duplicate()} do not and are valid
- *       only while the buffer is. {@link #copy} returns an ordinary Netty buffer, owned by the caller, with no pin.</li>
+ *       only while the buffer is. {@link #copy} returns an ordinary Netty buffer, owned by the caller, with no
+ *       pin.</li>
  *   <li>A page of a hole is a page of zeros that no frame holds: such a buffer takes no pin, and reads zeros from a
  *       page this class owns (never freed), so it stays valid for its own lifetime even after the cache closes.</li>
  * </ul>

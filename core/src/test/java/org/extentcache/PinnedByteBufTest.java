@@ -1,9 +1,11 @@
 package org.extentcache;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.util.IllegalReferenceCountException;
 import io.netty.util.ReferenceCountUtil;
 import org.extentcache.device.MemoryBlockDevice;
+import org.extentcache.frame.FrameDescriptor;
 import org.extentcache.translate.ExtentStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -11,12 +13,15 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.ReadOnlyBufferException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -185,7 +190,7 @@ class PinnedByteBufTest
         final String books = cache.checkBooks();
         assertNotNull(books, "the page still holds its own pin");
         assertTrue(books.contains("pins=1"), books);
-        assertEquals(0, page.buffer().getInt(0, java.nio.ByteOrder.BIG_ENDIAN));
+        assertEquals(0, page.buffer().getInt(0, ByteOrder.BIG_ENDIAN));
         page.close();
         assertNull(cache.checkBooks());
     }
@@ -215,7 +220,7 @@ class PinnedByteBufTest
         final PinnedPage page = file.pin(0);
         final DeviceCache frames = cache.frames();
         final long handle = page.handle();
-        final long fill = org.extentcache.frame.FrameDescriptor.MAX_PINS - 1;
+        final long fill = FrameDescriptor.MAX_PINS - 1;
         for (long i = 0; i < fill; i++)
         {
             frames.retain(handle);
@@ -243,9 +248,8 @@ class PinnedByteBufTest
     {
         final ExtentCache cache = cache(16);
         final CachedFile file = cache.file(stampedFile(store, 2));
-        final java.util.concurrent.SynchronousQueue<ByteBuf> toEventLoop = new java.util.concurrent.SynchronousQueue<>();
-        final java.util.concurrent.atomic.AtomicReference<Throwable> failure =
-            new java.util.concurrent.atomic.AtomicReference<>();
+        final SynchronousQueue<ByteBuf> toEventLoop = new SynchronousQueue<>();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
         final Thread eventLoop = new Thread(() ->
         {
             try
@@ -284,7 +288,7 @@ class PinnedByteBufTest
         }
         finally
         {
-            toEventLoop.put(io.netty.buffer.Unpooled.EMPTY_BUFFER);
+            toEventLoop.put(Unpooled.EMPTY_BUFFER);
             eventLoop.join(TimeUnit.SECONDS.toMillis(30));
         }
         assertNull(failure.get());
