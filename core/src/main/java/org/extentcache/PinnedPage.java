@@ -1,8 +1,6 @@
 package org.extentcache;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
-import io.netty.util.internal.PlatformDependent;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.extentcache.frame.Handle;
@@ -17,21 +15,36 @@ import java.nio.ByteBuffer;
  * {@link #close()}.
  *
  * <h2>Views</h2>
+ * Each view covers {@link #length()} bytes: the whole page, or the part before end-of-file on the last page. Asking
+ * for a view of a page not pinned throws {@link IllegalStateException}. A pin held when the cache closes keeps its
+ * frame's memory until it is unpinned, so its views stay readable (and show the pinned bytes) until then.
  * <ul>
- *   <li>{@link #buffer()}: an Agrona {@link DirectBuffer} over the page; re-wrapped on each pin, revoked on unpin
- *       (any access after unpin throws {@link IndexOutOfBoundsException}). Allocation-free.</li>
- *   <li>{@link #byteBuffer()}: a read-only {@link ByteBuffer}; allocated per pin on first use. A {@code ByteBuffer}
- *       cannot be revoked: do not touch it after unpin.</li>
- *   <li>{@link #byteBuf()}: a read-only Netty {@link ByteBuf} over the page's memory; allocated per pin on first use,
- *       released on unpin, so Netty throws {@code IllegalReferenceCountException} if it is used after.</li>
+ *   <li>{@link #buffer()}: an Agrona {@link DirectBuffer} over the page. It is the flyweight's own, re-wrapped on
+ *       each pin (allocation-free) and revoked on unpin: a kept reference then has capacity 0 and any access throws
+ *       {@link IndexOutOfBoundsException} (unless Agrona's bounds checks are disabled, when it reads a zero-length
+ *       heap array, never frame memory). Being the flyweight's, a reference kept past unpin shows the flyweight's
+ *       <em>next</em> pin once it is re-pinned: take it again after each pin.</li>
+ *   <li>{@link #byteBuffer()}: a read-only {@link ByteBuffer}, made on first use in each pin. A {@code ByteBuffer}
+ *       cannot be revoked, so it is valid only until unpin, and unpin does what it can: it sets that buffer's
+ *       position and limit to 0, so a kept reference throws ({@link IndexOutOfBoundsException} on absolute reads,
+ *       {@link java.nio.BufferUnderflowException} on relative ones). Not covered, and reading memory the pin no
+ *       longer protects (another block's bytes, or freed memory once the cache is closed): a caller who sets the
+ *       limit again, and every {@code duplicate()}, {@code slice()} or {@code asReadOnlyBuffer()} taken from it.
+ *       Never keep one past unpin; for a view that outlives the pin use {@link #byteBuf()}.</li>
+ *   <li>{@link #byteBuf()}: a read-only Netty {@link ByteBuf} whose reference count is a frame pin of its own
+ *       ({@link PinnedByteBuf}): a new one per call, owned by the caller, valid until its own last release whatever
+ *       happens to this {@code PinnedPage}; after that every access throws Netty's
+ *       {@code IllegalReferenceCountException}.</li>
  * </ul>
- * Each view covers {@link #length()} bytes: the whole page, or the part before end-of-file on the last page.
  *
  * <h2>Ownership and thread safety</h2>
- * The thread that pinned owns the pin and must unpin it exactly once; unpinning twice, or unpinning a page never
- * pinned, throws {@link IllegalStateException}. The views may be read by any thread while the page is pinned. A
- * {@code PinnedPage} itself is not thread-safe. Pins still held when the cache closes are reported, with the stack
- * where each was taken when pin tracking is on ({@link ExtentCache.Builder#trackPins}).
+ * The thread that pinned owns the pin and must unpin it exactly once, with {@link #close()}, whether or not buffers
+ * from {@link #byteBuf()} were released (they hold pins of their own, which their releases drop). Unpinning twice,
+ * or unpinning a page never pinned, throws {@link IllegalStateException} and releases nothing. The views may be read
+ * by any thread while the page is pinned. A {@code PinnedPage} itself is not thread-safe. Pins still held when the
+ * cache closes are reported, with the stack where each was taken when pin tracking is on
+ * ({@link ExtentCache.Builder#trackPins}); such a pin still unpins with {@link #close()}, and the last unpin frees the
+ * cache's memory.
  */
 public final class PinnedPage implements AutoCloseable
 {
@@ -40,12 +53,10 @@ public final class PinnedPage implements AutoCloseable
     private final UnsafeBuffer buffer = new UnsafeBuffer(REVOKED);
     private ExtentCache cache;
     private long handle = Handle.NONE;
-    private long address;
     private int length;
     private long position;
     private boolean pinned;
     private ByteBuffer byteBuffer;
-    private ByteBuf byteBuf;
     Throwable pinnedAt;
 
     /**
@@ -64,7 +75,6 @@ public final class PinnedPage implements AutoCloseable
         }
         this.cache = cache;
         this.handle = handle;
-        this.address = address;
         this.length = length;
         this.position = position;
         this.pinned = true;
@@ -96,7 +106,15 @@ public final class PinnedPage implements AutoCloseable
     }
 
     /**
-     * @return an Agrona view of the page, valid until unpin.
+     * @return the pinned handle ({@link Handle#NONE} for a hole, or when not pinned); for tests.
+     */
+    long handle()
+    {
+        return handle;
+    }
+
+    /**
+     * @return the flyweight's Agrona view of the page: valid until unpin, revoked then (see the class comment).
      * @throws IllegalStateException if not pinned.
      */
     public DirectBuffer buffer()
@@ -106,7 +124,9 @@ public final class PinnedPage implements AutoCloseable
     }
 
     /**
-     * @return a read-only {@link ByteBuffer} over the page, position 0, limit {@link #length()}; valid until unpin.
+     * @return a read-only {@link ByteBuffer} over the page, position 0, limit {@link #length()}; the same one for every
+     * call in one pin. Valid until unpin, which sets its limit to 0; it cannot be revoked beyond that (see the class
+     * comment).
      * @throws IllegalStateException if not pinned.
      */
     public ByteBuffer byteBuffer()
@@ -120,26 +140,26 @@ public final class PinnedPage implements AutoCloseable
     }
 
     /**
-     * @return a read-only Netty {@link ByteBuf} over the page, reader index 0, writer index {@link #length()};
-     * released on unpin.
-     * @throws IllegalStateException if not pinned.
+     * Makes a Netty view of the page that holds a frame pin of its own: see {@link PinnedByteBuf}. Allocates.
+     *
+     * @return a new read-only {@link ByteBuf} over the page, reader index 0, writer index {@link #length()},
+     * reference count 1. The caller owns it: release it, or hand it to Netty to release (a channel write does). It
+     * stays valid until its own last release, whether this page is closed or re-pinned before or after.
+     * @throws IllegalStateException if not pinned, or the frame's pin count is full.
      */
     public ByteBuf byteBuf()
     {
         ensurePinned();
-        if (null == byteBuf)
-        {
-            byteBuf = PlatformDependent.hasUnsafe() ?
-                Unpooled.wrappedBuffer(address, length, false).asReadOnly() :
-                Unpooled.wrappedBuffer(byteBuffer()).asReadOnly();
-        }
-        return byteBuf;
+        return PinnedByteBuf.of(cache.frames(), handle, length);
     }
 
     /**
-     * Unpins the page: the frame may be reclaimed or freed from now on, and the views are revoked.
+     * Unpins the page: the frame may be reclaimed or freed from now on, unless other pins hold it (buffers from
+     * {@link #byteBuf()} not yet released hold their own). The {@link #buffer()} and {@link #byteBuffer()} views are
+     * revoked; buffers from {@link #byteBuf()} are left alone.
      *
-     * @throws IllegalStateException if the page is not pinned (a second unpin, or a flyweight never pinned).
+     * @throws IllegalStateException if the page is not pinned (a second unpin, or a flyweight never pinned), or, with
+     *                               pin tracking on, the cache did not issue the pin; nothing is released then.
      */
     @Override
     public void close()
@@ -150,25 +170,20 @@ public final class PinnedPage implements AutoCloseable
                 "page already unpinned: position=" + position);
         }
         pinned = false;
-        buffer.wrap(REVOKED);
-        byteBuffer = null;
-        if (null != byteBuf)
-        {
-            byteBuf.release();
-            byteBuf = null;
-        }
+        revokeViews();
         final long pinnedHandle = handle;
         handle = Handle.NONE;
         cache.unpin(this, pinnedHandle);
     }
 
-    /** Revokes the views without unpinning: the cache closed under a leaked pin. */
-    void revoke()
+    private void revokeViews()
     {
-        pinned = false;
         buffer.wrap(REVOKED);
-        byteBuffer = null;
-        byteBuf = null;
+        if (null != byteBuffer)
+        {
+            byteBuffer.limit(0);
+            byteBuffer = null;
+        }
     }
 
     private void ensurePinned()

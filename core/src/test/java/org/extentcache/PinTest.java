@@ -1,7 +1,7 @@
 package org.extentcache;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.util.IllegalReferenceCountException;
+import org.agrona.DirectBuffer;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.ExtentStore;
 import org.junit.jupiter.api.Test;
@@ -9,7 +9,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -48,12 +50,19 @@ class PinTest
     {
         final ByteBuffer bytes = page.byteBuffer();
         final ByteBuf buf = page.byteBuf();
-        for (int i = 0; i < page.length(); i += 4)
+        try
         {
-            final int expected = (int)(pageStart + i);
-            assertEquals(expected, page.buffer().getInt(i, java.nio.ByteOrder.BIG_ENDIAN), "DirectBuffer at " + i);
-            assertEquals(expected, bytes.getInt(i), "ByteBuffer at " + i);
-            assertEquals(expected, buf.getInt(i), "ByteBuf at " + i);
+            for (int i = 0; i < page.length(); i += 4)
+            {
+                final int expected = (int)(pageStart + i);
+                assertEquals(expected, page.buffer().getInt(i, ByteOrder.BIG_ENDIAN), "DirectBuffer at " + i);
+                assertEquals(expected, bytes.getInt(i), "ByteBuffer at " + i);
+                assertEquals(expected, buf.getInt(i), "ByteBuf at " + i);
+            }
+        }
+        finally
+        {
+            buf.release();
         }
     }
 
@@ -68,7 +77,9 @@ class PinTest
             assertEquals(PAGE, page.length());
             assertPageStamps(PAGE, page);
             assertTrue(page.byteBuffer().isReadOnly());
-            assertTrue(page.byteBuf().isReadOnly());
+            final ByteBuf netty = page.byteBuf();
+            assertTrue(netty.isReadOnly());
+            assertTrue(netty.release(), "the caller owns the buffer it asked for");
             assertTrue(page.byteBuffer().isDirect(), "a view of the frame, not a copy");
         }
         assertEquals(1, cache.stats().deviceReads());
@@ -158,31 +169,127 @@ class PinTest
     }
 
     @Test
-    void misuseIsCaught() throws IOException
+    void unpinOfAFlyweightNeverPinnedThrows()
     {
-        final ExtentCache cache = cache(16);
-        final CachedFile file = cache.file(fileOf(2));
         final PinnedPage never = new PinnedPage();
         assertEquals("unpin of a page that was never pinned",
             assertThrows(IllegalStateException.class, never::close).getMessage());
+        assertEquals("page is not pinned", assertThrows(IllegalStateException.class, never::buffer).getMessage());
+        assertThrows(IllegalStateException.class, never::byteBuffer);
+        assertThrows(IllegalStateException.class, never::byteBuf);
+    }
 
-        final PinnedPage page = file.pin(0);
-        final ByteBuf netty = page.byteBuf();
-        final org.agrona.DirectBuffer agrona = page.buffer();
-        assertThrows(IllegalStateException.class, () -> file.pin(0, page), "pinning a pinned flyweight");
+    @Test
+    void pinningAPinnedFlyweightThrowsAndKeepsItsPin() throws IOException
+    {
+        final ExtentCache cache = cache(16);
+        final CachedFile file = cache.file(fileOf(2));
+        try (PinnedPage page = file.pin(0))
+        {
+            final IllegalStateException ex = assertThrows(IllegalStateException.class, () -> file.pin(PAGE, page));
+            assertTrue(ex.getMessage().contains("position=0"), ex.getMessage());
+            assertPageStamps(0, page);
+        }
+        assertNull(cache.checkBooks());
+    }
+
+    @Test
+    void aDoubleUnpinThrowsAndReleasesNothingTwice() throws IOException
+    {
+        final ExtentCache cache = cache(16);
+        final CachedFile file = cache.file(fileOf(2));
+        final PinnedPage page = file.pin(PAGE);
+        final PinnedPage other = file.pin(PAGE);
         page.close();
-        assertThrows(IllegalStateException.class, page::close, "double unpin");
-        assertThrows(IllegalStateException.class, page::buffer, "view after unpin");
-        assertThrows(IndexOutOfBoundsException.class, () -> agrona.getByte(0), "a kept Agrona view is revoked");
-        assertThrows(IllegalReferenceCountException.class, () -> netty.getByte(0), "a kept Netty view is released");
+        assertEquals("page already unpinned: position=" + PAGE,
+            assertThrows(IllegalStateException.class, page::close).getMessage());
+        assertTrue(cache.checkBooks().contains("pins=1"), "the other pin of the frame is untouched");
+        assertPageStamps(PAGE, other);
+        other.close();
+        assertNull(cache.checkBooks());
+    }
 
-        final PinnedPage reused = new PinnedPage();
+    @Test
+    void theViewsOfAnUnpinnedPageAreRefused() throws IOException
+    {
+        final ExtentCache cache = cache(16);
+        final PinnedPage page = cache.file(fileOf(2)).pin(PAGE);
+        page.close();
+        assertEquals("page is not pinned: position=" + PAGE,
+            assertThrows(IllegalStateException.class, page::buffer).getMessage());
+        assertThrows(IllegalStateException.class, page::byteBuffer);
+        assertThrows(IllegalStateException.class, page::byteBuf);
+    }
+
+    @Test
+    void theViewsOfAPageLeakedPastCacheCloseStayReadableUntilItIsUnpinned() throws IOException
+    {
+        final List<String> reports = new ArrayList<>();
+        final ExtentCache cache = ExtentCache.builder().device(device).translator(store).capacityFrames(16)
+            .trackPins(false).leakReporter(reports::add).build();
+        final long reserved = cache.stats().offHeapBytesReserved();
+        final PinnedPage leaked = cache.file(fileOf(1)).pin(0);
+        final long before = CacheBooks.directBytesUsed();
+        cache.close();
+        assertEquals(1, reports.size(), reports.toString());
+        final int first = leaked.buffer().getInt(0);
+        assertEquals(first, leaked.byteBuffer().getInt(0), "the ByteBuffer view reads the pinned bytes");
+        final ByteBuf netty = leaked.byteBuf();
+        assertEquals(first, netty.getInt(0), "so does a Netty view made after close");
+        leaked.close();
+        assertThrows(IllegalStateException.class, leaked::close, "still one unpin only");
+        assertEquals(first, netty.getInt(0), "the Netty view holds its own pin");
+        assertTrue(before - CacheBooks.directBytesUsed() < reserved, "its pin keeps the arena");
+        assertTrue(netty.release());
+        assertEquals(reserved, before - CacheBooks.directBytesUsed(), "the last release freed the arena");
+    }
+
+    @Test
+    void aKeptAgronaViewIsRevokedAtUnpinAndFollowsTheFlyweightToItsNextPin() throws IOException
+    {
+        final ExtentCache cache = cache(16);
+        final CachedFile file = cache.file(fileOf(2));
+        final PinnedPage flyweight = new PinnedPage();
+        assertTrue(file.pin(0, flyweight));
+        final DirectBuffer kept = flyweight.buffer();
+        flyweight.close();
+        assertEquals(0, kept.capacity());
+        assertThrows(IndexOutOfBoundsException.class, () -> kept.getByte(0), "a kept Agrona view is revoked");
+        assertThrows(IndexOutOfBoundsException.class, () -> kept.getLong(0));
+
+        assertTrue(file.pin(PAGE, flyweight));
+        assertSame(kept, flyweight.buffer(), "the Agrona view is the flyweight's own: no allocation per pin");
+        assertEquals(PAGE, kept.getInt(0, ByteOrder.BIG_ENDIAN), "so a kept one shows the flyweight's next pin");
+        flyweight.close();
+
         for (int i = 0; i < 1000; i++)
         {
-            assertTrue(file.pin((long)(i % 2) * PAGE, reused));
-            assertEquals((i % 2) * PAGE, reused.buffer().getInt(0, java.nio.ByteOrder.BIG_ENDIAN));
-            reused.close();
+            assertTrue(file.pin((long)(i % 2) * PAGE, flyweight));
+            assertEquals((i % 2) * PAGE, flyweight.buffer().getInt(0, ByteOrder.BIG_ENDIAN));
+            flyweight.close();
         }
+    }
+
+    @Test
+    void aKeptByteBufferIsEmptiedAtUnpin() throws IOException
+    {
+        final ExtentCache cache = cache(8);
+        final CachedFile file = cache.file(fileOf(60));
+        final PinnedPage page = file.pin(0);
+        final ByteBuffer kept = page.byteBuffer();
+        assertEquals(0, kept.getInt(0));
+        page.close();
+        file.write(0, ByteBuffer.wrap(new byte[]{9, 9, 9, 9}));
+        assertEquals(0, kept.remaining(), "limit 0 after unpin");
+        assertThrows(IndexOutOfBoundsException.class, () -> kept.getInt(0), "absolute reads refused");
+        assertThrows(BufferUnderflowException.class, kept::get, "relative reads refused");
+
+        final PinnedPage again = file.pin(0);
+        final ByteBuffer fresh = again.byteBuffer();
+        assertNotSame(kept, fresh, "each pin gets its own ByteBuffer");
+        assertEquals(0x09090909, fresh.getInt(0));
+        again.close();
+        file.flush();
     }
 
     @Test
