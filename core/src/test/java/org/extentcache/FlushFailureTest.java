@@ -160,64 +160,73 @@ class FlushFailureTest
     void aCacheWideFlushNeverDeadlocksWithWritersOfOtherFiles() throws Exception
     {
         final long millis = Long.getLong("extentcache.flushRaceMillis", 3000);
-        for (final int frames : new int[]{8, 256})
+        final int runs = Integer.getInteger("extentcache.flushRaceRuns", 1);
+        for (int run = 0; run < runs; run++)
         {
-            final ExtentCache cache = cache(frames);
-            final CachedFile a = cache.file(store.create());
-            final CachedFile b = cache.file(store.create());
-            final AtomicBoolean stop = new AtomicBoolean();
-            final AtomicLong flushes = new AtomicLong();
-            final AtomicLong writes = new AtomicLong();
-            final CompletableFuture<Void> flusher = CompletableFuture.runAsync(() ->
+            for (final int frames : new int[]{8, 256})
             {
-                final ByteBuffer page = TestPages.filled(PAGE, 5);
-                try
-                {
-                    while (!stop.get())
-                    {
-                        for (int p = 0; p < frames / 2; p++)
-                        {
-                            a.write((long)p * PAGE, page.clear());
-                        }
-                        cache.flush();
-                        flushes.incrementAndGet();
-                    }
-                }
-                catch (final IOException ex)
-                {
-                    throw new RuntimeException(ex);
-                }
-            });
-            final CompletableFuture<Void> writer = CompletableFuture.runAsync(() ->
-            {
-                final ByteBuffer page = TestPages.filled(PAGE, 6);
-                try
-                {
-                    for (long p = 0; !stop.get(); p = (p + 1) % 1024)
-                    {
-                        b.write(p * PAGE, page.clear());
-                        writes.incrementAndGet();
-                    }
-                }
-                catch (final IOException ex)
-                {
-                    throw new RuntimeException(ex);
-                }
-            });
-            Thread.sleep(millis);
-            stop.set(true);
+                flushRace(frames, millis);
+            }
+        }
+    }
+
+    private void flushRace(final int frames, final long millis) throws Exception
+    {
+        final ExtentCache cache = cache(frames);
+        final CachedFile a = cache.file(store.create());
+        final CachedFile b = cache.file(store.create());
+        final AtomicBoolean stop = new AtomicBoolean();
+        final AtomicLong flushes = new AtomicLong();
+        final AtomicLong writes = new AtomicLong();
+        final CompletableFuture<Void> flusher = CompletableFuture.runAsync(() ->
+        {
+            final ByteBuffer page = TestPages.filled(PAGE, 5);
             try
             {
-                CompletableFuture.allOf(flusher, writer).get(30, TimeUnit.SECONDS);
+                while (!stop.get())
+                {
+                    for (int p = 0; p < frames / 2; p++)
+                    {
+                        a.write((long)p * PAGE, page.clear());
+                    }
+                    cache.flush();
+                    flushes.incrementAndGet();
+                }
             }
-            catch (final ExecutionException ex)
+            catch (final IOException ex)
             {
-                fail("at " + frames + " frames, after " + flushes + " flushes and " + writes + " writes: " +
-                    ex.getCause(), ex.getCause());
+                throw new RuntimeException(ex);
             }
-            assertTrue(flushes.get() > 0 && writes.get() > 0, flushes + " flushes, " + writes + " writes");
-            cache.flush();
-            assertEquals(0, cache.stats().dirtyFrames());
+        });
+        final CompletableFuture<Void> writer = CompletableFuture.runAsync(() ->
+        {
+            final ByteBuffer page = TestPages.filled(PAGE, 6);
+            try
+            {
+                for (long p = 0; !stop.get(); p = (p + 1) % 1024)
+                {
+                    b.write(p * PAGE, page.clear());
+                    writes.incrementAndGet();
+                }
+            }
+            catch (final IOException ex)
+            {
+                throw new RuntimeException(ex);
+            }
+        });
+        Thread.sleep(millis);
+        stop.set(true);
+        try
+        {
+            CompletableFuture.allOf(flusher, writer).get(30, TimeUnit.SECONDS);
         }
+        catch (final ExecutionException ex)
+        {
+            fail("at " + frames + " frames, after " + flushes + " flushes and " + writes + " writes: " +
+                ex.getCause(), ex.getCause());
+        }
+        assertTrue(flushes.get() > 0 && writes.get() > 0, flushes + " flushes, " + writes + " writes");
+        cache.flush();
+        assertEquals(0, cache.stats().dirtyFrames());
     }
 }
