@@ -83,8 +83,9 @@ public final class CachedFile
     private volatile boolean deleted;
     private volatile boolean closed;
     /**
-     * Write-backs of a cache-wide flush that wrote this file and has not synced yet; guarded by {@link #writerLock}.
-     * A change of their range syncs first ({@link #changeComing}), so a clone never shares a page whose sync may fail.
+     * Write-backs of a cache-wide flush that wrote this file and has not synced yet; guarded by its own monitor, so
+     * a flush whose sync succeeded lets its pins go without waiting for the writer lock. A change of their range
+     * syncs first ({@link #changeComing}), so a clone never shares a page whose sync may fail.
      */
     private final java.util.ArrayList<WriteBack> awaitingSync = new java.util.ArrayList<>();
     /** {@link System#nanoTime()} when the file last went from clean to dirty, or {@link #CLEAN}. */
@@ -431,9 +432,12 @@ public final class CachedFile
         catch (final IOException | RuntimeException ex)
         {
             redirty(written);
-            for (final WriteBack pending : awaitingSync)
+            synchronized (awaitingSync)
             {
-                pending.settle(firstPage, pageCount, true);
+                for (final WriteBack pending : awaitingSync)
+                {
+                    pending.settle(firstPage, pageCount, true);
+                }
             }
             if (ex instanceof RuntimeException)
             {
@@ -442,22 +446,28 @@ public final class CachedFile
             throw new IOException("flushing file " + file + ": device sync failed; its " + written.count / 2 +
                 " written pages stay dirty: " + ex.getMessage(), ex);
         }
-        for (final WriteBack pending : awaitingSync)
+        synchronized (awaitingSync)
         {
-            pending.settle(firstPage, pageCount, false);
+            for (final WriteBack pending : awaitingSync)
+            {
+                pending.settle(firstPage, pageCount, false);
+            }
         }
     }
 
     private boolean awaitingSyncIn(final long firstPage, final long pageCount)
     {
-        for (final WriteBack pending : awaitingSync)
+        synchronized (awaitingSync)
         {
-            if (pending.covers(firstPage, pageCount))
+            for (final WriteBack pending : awaitingSync)
             {
-                return true;
+                if (pending.covers(firstPage, pageCount))
+                {
+                    return true;
+                }
             }
+            return false;
         }
-        return false;
     }
 
     /**
@@ -1148,7 +1158,10 @@ public final class CachedFile
         try
         {
             final WriteBack written = closed || deleted ? new WriteBack(0, true) : writeBack(0, Long.MAX_VALUE, true);
-            awaitingSync.add(written);
+            synchronized (awaitingSync)
+            {
+                awaitingSync.add(written);
+            }
             return written;
         }
         finally
@@ -1159,18 +1172,28 @@ public final class CachedFile
 
     /**
      * Ends a cache-wide flush for this file: if the sync failed, marks what {@link #writeBackAll} wrote dirty again
-     * (but not pages a newer write or an earlier sync settled); then releases its pins.
+     * (but not pages a newer write or an earlier sync settled); then releases its pins. After a sync that succeeded
+     * it takes no writer lock: the flush never waits for a writer while it pins frames that writer may need.
      */
     void finishFlush(final WriteBack written, final boolean synced)
     {
+        if (synced)
+        {
+            synchronized (awaitingSync)
+            {
+                awaitingSync.remove(written);
+            }
+            written.unpinAll();
+            return;
+        }
         writerLock.lock();
         try
         {
-            awaitingSync.remove(written);
-            if (!synced)
+            synchronized (awaitingSync)
             {
-                redirty(written);
+                awaitingSync.remove(written);
             }
+            redirty(written);
         }
         finally
         {

@@ -228,5 +228,8 @@ class FlushFailureTest
         assertTrue(flushes.get() > 0 && writes.get() > 0, flushes + " flushes, " + writes + " writes");
         cache.flush();
         assertEquals(0, cache.stats().dirtyFrames());
+        System.out.println("flush race at " + frames + " frames: " + flushes + " flushes, " + writes + " writes");
+        store.delete(a.id());
+        store.delete(b.id());
     }
 }
