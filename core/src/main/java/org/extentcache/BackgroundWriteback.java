@@ -12,7 +12,8 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <h2>Failures</h2>
  * A write or sync that fails leaves the pages dirty (the next round and the next flush try them again; a flush
- * reports its own failure). An unchecked exception from the device or translator is counted and the thread goes on.
+ * reports its own failure). Anything else thrown (an unchecked exception or an error from the device or translator)
+ * is counted and the thread goes on.
  *
  * <h2>Stopping</h2>
  * {@link #stop()} sets a flag, unparks the thread and waits for it to finish the file it is writing back. It never
@@ -96,10 +97,12 @@ final class BackgroundWriteback
                 }
                 try
                 {
-                    expired |= file.writeBackIfExpired(now, expiryNanos);
+                    expired |= file.writeback().writeBackIfExpired(now, expiryNanos);
                 }
-                catch (final RuntimeException ex)
+                catch (final Throwable ex)
                 {
+                    // counted, and the thread goes on: an InternalError from a mapped device's I/O fault, or even an
+                    // OutOfMemoryError, must not end the bound on how long pages stay dirty
                     failures.increment();
                 }
             }

@@ -76,21 +76,11 @@ public final class CachedFile
     private final FileMapping mapping = new FileMapping();
     private final int pageShift;
     private final long pageMask;
-    private final ReentrantLock writerLock = new ReentrantLock();
-    /** Page &rarr; handle of its dirty frame. Guarded by {@link #writerLock}. */
-    private final Long2LongHashMap dirtyPages = new Long2LongHashMap(Handle.NONE);
+    /** The writer lock and the dirty pages; see {@link FileWriteback}. */
+    private final FileWriteback writeback;
     private volatile long size = UNKNOWN_SIZE;
     private volatile boolean deleted;
     private volatile boolean closed;
-    /**
-     * Write-backs of a cache-wide flush that wrote this file and has not synced yet; guarded by its own monitor, so
-     * a flush whose sync succeeded lets its pins go without waiting for the writer lock. A change of their range
-     * syncs first ({@link #changeComing}), so a clone never shares a page whose sync may fail.
-     */
-    private final java.util.ArrayList<WriteBack> awaitingSync = new java.util.ArrayList<>();
-    /** {@link System#nanoTime()} when the file last went from clean to dirty, or {@link #CLEAN}. */
-    private volatile long dirtySince = CLEAN;
-    private static final long CLEAN = Long.MIN_VALUE;
     /** True while this file's writer extends the file: its own pages past the old end keep their handles. */
     private boolean extending;
 
@@ -102,6 +92,7 @@ public final class CachedFile
         this.file = file;
         this.pageShift = Integer.numberOfTrailingZeros(cache.pageSize());
         this.pageMask = cache.pageSize() - 1L;
+        this.writeback = new FileWriteback(this, frames, file);
     }
 
     /**
@@ -355,8 +346,16 @@ public final class CachedFile
         {
             return write(position, null, 0, length, wrapped, src.wrapAdjustment() + offset);
         }
+        if (null == src.byteArray())
+        {
+            // a raw address (Chronicle MappedBytes, an mmap): staged through Unsafe, which is all it offers
+            return write(position, null, src.addressOffset() + offset, length, RAW_ADDRESS, 0);
+        }
         return write(position, src.byteArray(), src.addressOffset() + offset, length, null, 0);
     }
+
+    /** {@code write}'s marker for a source at a raw address, staged with {@code Unsafe}. */
+    private static final ByteBuffer RAW_ADDRESS = ByteBuffer.allocate(0);
 
     /**
      * Writes every dirty page of this file to the device and waits until the device has them (a device sync).
@@ -369,11 +368,11 @@ public final class CachedFile
      */
     public void flush() throws IOException
     {
-        writerLock.lock();
+        writeback.lock();
         try
         {
             ensureReadable();
-            final IOException failure = writeBackDurably(0, Long.MAX_VALUE, true);
+            final IOException failure = writeback.flushLocked();
             if (null != failure)
             {
                 throw failure;
@@ -381,117 +380,7 @@ public final class CachedFile
         }
         finally
         {
-            writerLock.unlock();
-        }
-    }
-
-    /**
-     * Writes back the dirty pages of {@code [firstPage, firstPage + pageCount)} keeping them pinned, syncs the device
-     * (always if {@code alwaysSync}, else only if a page of the range was written here or by a cache-wide flush still
-     * waiting for its sync), and releases the pins. A sync that fails leaves every page it covered dirty. The caller
-     * holds the writer lock.
-     *
-     * @return the first failure (a page's write, then the sync), or {@code null}.
-     * @throws RuntimeException from the device or translator, after the pages written are dirty again and unpinned.
-     */
-    private IOException writeBackDurably(final long firstPage, final long pageCount, final boolean alwaysSync)
-    {
-        final WriteBack written = writeBack(firstPage, pageCount, true);
-        try
-        {
-            if (alwaysSync || written.count > 0 || awaitingSyncIn(firstPage, pageCount))
-            {
-                syncOrRedirty(written, firstPage, pageCount);
-            }
-            return written.failure;
-        }
-        catch (final IOException ex)
-        {
-            return firstOf(written.failure, ex);
-        }
-        finally
-        {
-            written.unpinAll();
-        }
-    }
-
-    /**
-     * Syncs the device; if the sync fails, marks every page just written dirty again (their frames are still pinned,
-     * so none was reclaimed meanwhile), and so are the pages of the range a cache-wide flush wrote and has not synced;
-     * if it succeeds, those are durable and the flush need not mark them dirty again. The caller holds the writer
-     * lock.
-     *
-     * @throws IOException if the sync failed.
-     */
-    private void syncOrRedirty(final WriteBack written, final long firstPage, final long pageCount) throws IOException
-    {
-        try
-        {
-            frames.sync();
-        }
-        catch (final IOException | RuntimeException ex)
-        {
-            redirty(written);
-            synchronized (awaitingSync)
-            {
-                for (final WriteBack pending : awaitingSync)
-                {
-                    pending.settle(firstPage, pageCount, true);
-                }
-            }
-            if (ex instanceof RuntimeException)
-            {
-                throw (RuntimeException)ex;
-            }
-            throw new IOException("flushing file " + file + ": device sync failed; its " + written.count / 2 +
-                " written pages stay dirty: " + ex.getMessage(), ex);
-        }
-        synchronized (awaitingSync)
-        {
-            for (final WriteBack pending : awaitingSync)
-            {
-                pending.settle(firstPage, pageCount, false);
-            }
-        }
-    }
-
-    private boolean awaitingSyncIn(final long firstPage, final long pageCount)
-    {
-        synchronized (awaitingSync)
-        {
-            for (final WriteBack pending : awaitingSync)
-            {
-                if (pending.covers(firstPage, pageCount))
-                {
-                    return true;
-                }
-            }
-            return false;
-        }
-    }
-
-    /**
-     * Marks what a write-back wrote dirty again: its sync failed. A page written meanwhile is not touched (its newer
-     * frame is the dirty one, and the older frame may be another file's now); a frame no longer valid is not either.
-     */
-    private void redirty(final WriteBack written)
-    {
-        for (int i = 0; i < written.count; i += 2)
-        {
-            if (!written.settled(i))
-            {
-                written.settle(i);
-                redirtyPage(written.pages[i], written.pages[i + 1]);
-            }
-        }
-    }
-
-    private void redirtyPage(final long page, final long handle)
-    {
-        if (!dirtyPages.containsKey(page) && frames.redirty(handle))
-        {
-            dirtyPages.put(page, handle);
-            noteDirty();
+            writeback.unlock();
         }
     }
 
@@ -500,23 +389,16 @@ public final class CachedFile
      */
     public int dirtyPageCount()
     {
-        writerLock.lock();
-        try
-        {
-            return dirtyPages.size();
-        }
-        finally
-        {
-            writerLock.unlock();
-        }
+        return writeback.dirtyPageCount();
     }
 
     /**
-     * @param staged null to copy from {@code base}/{@code address}; else a direct buffer whose bytes from index
-     *               {@code stagedFrom} are copied page by page into this thread's staging page first, through the
-     *               {@code ByteBuffer} API, so a buffer over a mapped file that was truncated fails with
-     *               {@link InternalError} before the page is taken for writing, not while it is WRITING (and never
-     *               in an intrinsic copy, which can crash the JVM on such memory).
+     * @param staged null to copy from {@code base}/{@code address} (a heap array: cannot fault); else the bytes are
+     *               copied page by page into a staging page first: from a direct buffer (from index
+     *               {@code stagedFrom}) through the {@code ByteBuffer} API, or from {@code address} with
+     *               {@code Unsafe} if {@code staged} is {@link #RAW_ADDRESS}. A source over a mapped file that was
+     *               truncated then fails with {@link InternalError} before the page is taken for writing, not while
+     *               it is WRITING.
      */
     private int write(final long position, final Object base, final long address, final int length,
         final ByteBuffer staged, final int stagedFrom) throws IOException
@@ -535,7 +417,7 @@ public final class CachedFile
             ensureReadable();
             return 0;
         }
-        writerLock.lock();
+        writeback.lock();
         try
         {
             ensureReadable();
@@ -554,12 +436,8 @@ public final class CachedFile
                 }
                 else
                 {
-                    final byte[] staging = Scratch.get().staging;
-                    staged.get(stagedFrom + done, staging, 0, n);
-                    // JDK 17 raises a fault in the copy above asynchronously, at the next transition into the VM:
-                    // make that here, before any frame changes state (JDK 25 raises it in the copy itself)
-                    Thread.yield();
-                    writePage(translator, extent, at >>> pageShift, inPage, staging, BufferUtil.ARRAY_BASE_OFFSET, n);
+                    stagedPage(translator, extent, at >>> pageShift, inPage, address + done, n, staged,
+                        stagedFrom + done);
                 }
                 done += n;
                 if (position + done > currentSize())
@@ -578,26 +456,66 @@ public final class CachedFile
                 }
                 if (frames.dirtyFrames.get() > arena.capacity() / 2)
                 {
-                    throttle();
+                    writeback.throttle(); // more than half the arena is dirty: clean frames for reclaim to take
                 }
             }
             return length;
         }
         finally
         {
-            writerLock.unlock();
+            writeback.unlock();
         }
     }
 
     /**
-     * More than half the arena is dirty: write this file's dirty pages back (and sync) so reclaim has clean frames to
-     * take. A device failure here does not fail the write, whose bytes are safe in the cache: the pages stay dirty,
-     * the failure is counted, and {@link #flush()} reports it when it retries them.
+     * Copies one page's worth of a direct or raw source into this thread's staging page, makes any fault of that
+     * copy surface now, then writes the page from the staging page. A write nested in this one (a translator callback
+     * that writes through the cache) stages into a page of its own.
      */
-    private void throttle()
+    private void stagedPage(final Translator translator, final Extent extent, final long page, final int inPage,
+        final long address, final int length, final ByteBuffer staged, final int index) throws IOException
     {
-        // a failure is counted in writebackFailures; the pages stay dirty and flush() retries and reports them
-        writeBackDurably(0, Long.MAX_VALUE, false);
+        final Scratch scratch = Scratch.get();
+        final boolean nested = scratch.stagingInUse;
+        final byte[] staging = nested ? new byte[length] : scratch.staging;
+        scratch.stagingInUse = true;
+        try
+        {
+            if (RAW_ADDRESS == staged)
+            {
+                stageRaw(address, staging, length);
+            }
+            else
+            {
+                staged.get(index, staging, 0, length);
+            }
+            // JDK 17 raises a fault in the copy above asynchronously, at the next transition into the VM: make one
+            // here (holdsLock is a VM call), before any frame changes state; JDK 25 raises it in the copy itself
+            Thread.holdsLock(staging);
+            writePage(translator, extent, page, inPage, staging, BufferUtil.ARRAY_BASE_OFFSET, length);
+        }
+        finally
+        {
+            scratch.stagingInUse = nested;
+        }
+    }
+
+    /**
+     * Copies from a raw address word by word: each load is an unsafe access the JIT marks as one, so a fault becomes a
+     * pending {@link InternalError}. (A bulk {@code Unsafe.copyMemory} from memory that faults can crash the JVM once
+     * compiled: JDK 17's and 25's arraycopy stubs are not all covered by the unsafe-access fault handler.)
+     */
+    private static void stageRaw(final long address, final byte[] staging, final int length)
+    {
+        int i = 0;
+        for (; i + Long.BYTES <= length; i += Long.BYTES)
+        {
+            UnsafeApi.putLong(staging, BufferUtil.ARRAY_BASE_OFFSET + i, UnsafeApi.getLong(address + i));
+        }
+        for (; i < length; i++)
+        {
+            UnsafeApi.putByte(staging, BufferUtil.ARRAY_BASE_OFFSET + i, UnsafeApi.getByte(address + i));
+        }
     }
 
     private void writePage(final Translator translator, final Extent extent, final long page, final int inPage,
@@ -813,164 +731,8 @@ public final class CachedFile
     private void dirtied(final long page, final long handle)
     {
         mapping.install(page, handle);
-        dirtyPages.put(page, handle);
-        noteDirty();
+        writeback.dirtied(page, handle);
     }
-
-    /** Keeps {@link #dirtySince} in step with {@link #dirtyPages}; the caller holds the writer lock. */
-    private void noteDirty()
-    {
-        if (dirtyPages.isEmpty())
-        {
-            dirtySince = CLEAN;
-        }
-        else if (CLEAN == dirtySince)
-        {
-            dirtySince = System.nanoTime();
-        }
-    }
-
-    /** The outcome of a write-back: the pages written and their handles, and the first failure. */
-    final class WriteBack
-    {
-        /** {@code {page, handle, page, handle, ...}} for the pages written. */
-        final long[] pages;
-        int count;
-        IOException failure;
-        private final boolean pinned;
-        /**
-         * Per pair: its sync question is answered (durable, or dirty again), so a failed sync must not mark it dirty
-         * (again). Set by a sync of the page's range that ran before this write-back's own.
-         */
-        private final java.util.BitSet settled = new java.util.BitSet();
-
-        WriteBack(final int capacity, final boolean pinned)
-        {
-            this.pages = new long[2 * capacity];
-            this.pinned = pinned;
-        }
-
-        void unpinAll()
-        {
-            if (pinned)
-            {
-                for (int i = 0; i < count; i += 2)
-                {
-                    frames.unpin(pages[i + 1]);
-                }
-                count = 0;
-            }
-        }
-
-        boolean settled(final int pair)
-        {
-            return settled.get(pair);
-        }
-
-        void settle(final int pair)
-        {
-            settled.set(pair);
-        }
-
-        /** True if an unsettled page written here lies in the range. */
-        boolean covers(final long firstPage, final long pageCount)
-        {
-            final long end = firstPage + Math.min(pageCount, Long.MAX_VALUE - firstPage);
-            for (int i = 0; i < count; i += 2)
-            {
-                if (!settled.get(i) && pages[i] >= firstPage && pages[i] < end)
-                {
-                    return true;
-                }
-            }
-            return false;
-        }
-
-        /**
-         * A sync of the range ran before this write-back's own: its pages in the range are durable, or (the sync
-         * failed) dirty again now; either way this write-back's sync no longer decides for them.
-         */
-        void settle(final long firstPage, final long pageCount, final boolean redirty)
-        {
-            final long end = firstPage + Math.min(pageCount, Long.MAX_VALUE - firstPage);
-            for (int i = 0; i < count; i += 2)
-            {
-                if (!settled.get(i) && pages[i] >= firstPage && pages[i] < end)
-                {
-                    settled.set(i);
-                    if (redirty)
-                    {
-                        redirtyPage(pages[i], pages[i + 1]);
-                    }
-                }
-            }
-        }
-    }
-
-    /**
-     * Writes back the dirty pages in {@code [firstPage, firstPage + pageCount)}, in page order; the caller holds the
-     * writer lock. Does not sync the device. A page that fails stays dirty and the others are still tried.
-     *
-     * @param keepPinned true to leave each written frame pinned until the caller's {@link WriteBack#unpinAll()}, so
-     *                   it stays in memory until the device sync has made it durable or it is marked dirty again.
-     * @return what was written, and the first failure (naming the file, page and block), if any.
-     */
-    private WriteBack writeBack(final long firstPage, final long pageCount, final boolean keepPinned)
-    {
-        final long end = firstPage + Math.min(pageCount, Long.MAX_VALUE - firstPage);
-        long[] pages = new long[dirtyPages.size()];
-        int count = 0;
-        final Long2LongHashMap.KeyIterator keys = dirtyPages.keySet().iterator();
-        while (keys.hasNext())
-        {
-            final long page = keys.nextValue();
-            if (page >= firstPage && page < end)
-            {
-                pages[count++] = page;
-            }
-        }
-        pages = Arrays.copyOf(pages, count);
-        Arrays.sort(pages);
-        final WriteBack result = new WriteBack(count, keepPinned);
-        try
-        {
-            for (final long page : pages)
-            {
-                final long handle = dirtyPages.get(page);
-                try
-                {
-                    if (frames.writeback(handle, keepPinned))
-                    {
-                        result.pages[result.count++] = page;
-                        result.pages[result.count++] = handle;
-                    }
-                    dirtyPages.remove(page);
-                }
-                catch (final IOException ex)
-                {
-                    result.failure = firstOf(result.failure, new IOException("flushing file " + file + " page " +
-                        page + " (device block " + frames.blockOf(handle) + ") failed: " + ex.getMessage(), ex));
-                }
-            }
-        }
-        catch (final RuntimeException | Error ex)
-        {
-            // the device or translator broke its contract: nothing written here was synced, so it is all dirty again,
-            // and no pin outlives the call
-            if (keepPinned)
-            {
-                redirty(result);
-                result.unpinAll();
-            }
-            throw ex;
-        }
-        finally
-        {
-            noteDirty();
-        }
-        return result;
-    }
-
 
     private int read(final long position, final Object base, final long address, final int length) throws IOException
     {
@@ -1120,12 +882,12 @@ public final class CachedFile
      */
     void changeComing(final long firstPage, final long pageCount, final boolean discard) throws IOException
     {
-        writerLock.lock();
+        writeback.lock();
         if (!discard && !closed)
         {
             // durable, not only written: the change may share these pages (a clone) or let the file go (close), and
             // a sync that failed afterwards could no longer mark them dirty
-            final IOException failure = writeBackDurably(firstPage, pageCount, false);
+            final IOException failure = writeback.writeBackDurably(firstPage, pageCount, false);
             if (null != failure)
             {
                 throw failure;
@@ -1135,123 +897,7 @@ public final class CachedFile
 
     void changeDone()
     {
-        writerLock.unlock();
-    }
-
-    /**
-     * Writes back every dirty page, keeping the written frames pinned, without syncing: for the cache-wide flush,
-     * which syncs once and then calls {@link #finishFlush}. Until then the write-back waits in {@link #awaitingSync}.
-     *
-     * @param wait false to give up, returning {@code null}, if another thread holds the writer lock.
-     * @return the write-back, or {@code null}.
-     */
-    WriteBack writeBackAll(final boolean wait)
-    {
-        if (!wait && !writerLock.tryLock())
-        {
-            return null;
-        }
-        if (wait)
-        {
-            writerLock.lock();
-        }
-        try
-        {
-            final WriteBack written = closed || deleted ? new WriteBack(0, true) : writeBack(0, Long.MAX_VALUE, true);
-            synchronized (awaitingSync)
-            {
-                awaitingSync.add(written);
-            }
-            return written;
-        }
-        finally
-        {
-            writerLock.unlock();
-        }
-    }
-
-    /**
-     * Ends a cache-wide flush for this file: if the sync failed, marks what {@link #writeBackAll} wrote dirty again
-     * (but not pages a newer write or an earlier sync settled); then releases its pins. After a sync that succeeded
-     * it takes no writer lock: the flush never waits for a writer while it pins frames that writer may need.
-     */
-    void finishFlush(final WriteBack written, final boolean synced)
-    {
-        if (synced)
-        {
-            synchronized (awaitingSync)
-            {
-                awaitingSync.remove(written);
-            }
-            written.unpinAll();
-            return;
-        }
-        writerLock.lock();
-        try
-        {
-            synchronized (awaitingSync)
-            {
-                awaitingSync.remove(written);
-            }
-            redirty(written);
-        }
-        finally
-        {
-            written.unpinAll();
-            writerLock.unlock();
-        }
-    }
-
-    /**
-     * Writes back and syncs every dirty page if the writer lock is free now: for a miss that found nothing to
-     * reclaim. A failure leaves the pages dirty (and counted in the cache's statistics).
-     *
-     * @return true if a page was written back.
-     */
-    boolean writeBackForRoom()
-    {
-        if (CLEAN == dirtySince || closed || !writerLock.tryLock())
-        {
-            return false;
-        }
-        try
-        {
-            final int before = dirtyPages.size();
-            writeBackDurably(0, Long.MAX_VALUE, false);
-            return dirtyPages.size() < before;
-        }
-        finally
-        {
-            writerLock.unlock();
-        }
-    }
-
-    /**
-     * Writes back and syncs every dirty page if the file has had dirty pages for {@code expiryNanos} or longer: the
-     * background write-back. Waits for the writer lock.
-     *
-     * @return true if the file had expired dirty pages (whether or not their write-back succeeded).
-     */
-    boolean writeBackIfExpired(final long now, final long expiryNanos)
-    {
-        final long since = dirtySince;
-        if (CLEAN == since || now - since < expiryNanos || closed)
-        {
-            return false;
-        }
-        writerLock.lock();
-        try
-        {
-            if (!closed && !deleted)
-            {
-                writeBackDurably(0, Long.MAX_VALUE, false);
-            }
-            return true;
-        }
-        finally
-        {
-            writerLock.unlock();
-        }
+        writeback.unlock();
     }
 
     void initSize(final long initial)
@@ -1262,7 +908,7 @@ public final class CachedFile
     void changed(final long firstPage, final long pageCount, final long newSize)
     {
         size = newSize;
-        if (extending && writerLock.isHeldByCurrentThread())
+        if (extending && writeback.isHeldByCurrentThread())
         {
             // this file's own write moved its end: the pages it wrote past the old end keep their handles (their
             // dirty frames are this file's alone); any other page of the range translates anew
@@ -1279,6 +925,7 @@ public final class CachedFile
     private void clearExceptDirty(final long firstPage, final long pageCount)
     {
         final long end = firstPage + Math.min(pageCount, Long.MAX_VALUE - firstPage);
+        final Long2LongHashMap dirtyPages = writeback.dirtyPages();
         final long[] keep = new long[dirtyPages.size()];
         int count = 0;
         final Long2LongHashMap.EntryIterator entries = dirtyPages.entrySet().iterator();
@@ -1316,7 +963,7 @@ public final class CachedFile
     /** The cache is closing: waits for a write in progress, then refuses every later call. */
     void markClosed()
     {
-        writerLock.lock();
+        writeback.lock();
         try
         {
             closed = true;
@@ -1324,8 +971,19 @@ public final class CachedFile
         }
         finally
         {
-            writerLock.unlock();
+            writeback.unlock();
         }
+    }
+
+    /** @return true once the file is deleted or the cache closed: nothing of it is written back any more. */
+    boolean isGone()
+    {
+        return closed || deleted;
+    }
+
+    FileWriteback writeback()
+    {
+        return writeback;
     }
 
     private void ensureReadable() throws NoSuchFileException

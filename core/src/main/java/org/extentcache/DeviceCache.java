@@ -102,6 +102,14 @@ final class DeviceCache implements AutoCloseable
     private final int[] victim = new int[1];
     /** Set under {@link #lock} by {@link #close()}; checked under it by callers that may race a close. */
     private volatile boolean closed;
+    /** Set when the cache starts closing: a claim waiting for a frame gives up instead of holding close up. */
+    private volatile boolean closing;
+    /**
+     * Device syncs that failed, ever. A sync that succeeds proves nothing about a write made before a sync that
+     * failed (Linux reports a failed {@code fsync} once and may have dropped the pages with it), so a write-back
+     * records this count before it writes and trusts its sync only if the count has not moved.
+     */
+    private final java.util.concurrent.atomic.AtomicLong syncFailures = new java.util.concurrent.atomic.AtomicLong();
     /** Frames still pinned when the cache closed; under {@link #lock}. The last one's unpin frees the arena. */
     private java.util.BitSet pinnedAtClose;
     private int pinnedAtCloseCount;
@@ -168,6 +176,7 @@ final class DeviceCache implements AutoCloseable
         scratch.loaded = false;
         while (true)
         {
+            ensureNotClosed();
             final int found = index.find(block);
             if (NO_FRAME != found)
             {
@@ -507,6 +516,10 @@ final class DeviceCache implements AutoCloseable
             lock.lock();
             try
             {
+                if (closed)
+                {
+                    throw new IllegalStateException("cache is closed");
+                }
                 final int found = index.findLocked(block);
                 if (NO_FRAME != found)
                 {
@@ -567,6 +580,10 @@ final class DeviceCache implements AutoCloseable
             lock.lock();
             try
             {
+                if (closed)
+                {
+                    throw new IllegalStateException("cache is closed");
+                }
                 final int frame = claimLocked();
                 if (NO_FRAME != frame)
                 {
@@ -935,13 +952,45 @@ final class DeviceCache implements AutoCloseable
     }
 
     /**
-     * Makes every completed device write durable.
+     * Makes every completed device write durable, unless a sync failed since it was made (see
+     * {@link #syncFailures()}).
      *
-     * @throws IOException if the device cannot.
+     * @throws IOException if the device cannot; the failure is counted.
      */
     void sync() throws IOException
     {
-        io.sync();
+        try
+        {
+            io.sync();
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            syncFailures.incrementAndGet();
+            throw ex;
+        }
+    }
+
+    /**
+     * @return syncs that failed so far. A write made when this read {@code n} is durable after a successful sync only
+     * if this still reads {@code n} after that sync.
+     */
+    long syncFailures()
+    {
+        return syncFailures.get();
+    }
+
+    /** The cache is closing: claims stop waiting for frames. */
+    void closing()
+    {
+        closing = true;
+    }
+
+    private void ensureNotClosed()
+    {
+        if (closing)
+        {
+            throw new IllegalStateException("cache is closed");
+        }
     }
 
     /**
@@ -1001,6 +1050,7 @@ final class DeviceCache implements AutoCloseable
 
     private void backOff(final int attempt, final long deadline, final long block)
     {
+        ensureNotClosed();
         if (roomMaker.makeRoom())
         {
             return; // dirty frames became clean: the sweep may take one now

@@ -82,6 +82,8 @@ public final class ExtentCache implements AutoCloseable
     private final java.util.Set<PinnedPage> livePins = ConcurrentHashMap.newKeySet();
     final LongAdder fileHits = new LongAdder();
     private final BackgroundWriteback writeback;
+    /** Set first by {@link #close()}: no new file view, no claim waits for a frame. */
+    private volatile boolean closing;
     private volatile boolean closed;
 
     private ExtentCache(final Builder builder)
@@ -90,17 +92,17 @@ public final class ExtentCache implements AutoCloseable
         this.pageSize = builder.pageSize;
         this.trackPins = builder.trackPins;
         this.leakReporter = builder.leakReporter;
-        final DeviceCache reserved = new DeviceCache(builder.translator instanceof FileBackedTranslator ?
+        this.frames = new DeviceCache(builder.translator instanceof FileBackedTranslator ?
             BlockIo.of((FileBackedTranslator)builder.translator) : BlockIo.of(builder.device),
             builder.pageSize, builder.capacity, builder.claimTimeoutNanos, this::makeRoom);
+        this.writeback = builder.dirtyExpiryNanos == 0 ? null : new BackgroundWriteback(files.values(),
+            builder.dirtyExpiryNanos, "extentcache-writeback-" + Integer.toHexString(System.identityHashCode(this)));
         boolean listening = false;
         try
         {
+            // every field is set before the translator can call the listener (from any thread, at once)
             translator.addListener(listener);
             listening = true;
-            this.writeback = builder.dirtyExpiryNanos == 0 ? null :
-                new BackgroundWriteback(files.values(), builder.dirtyExpiryNanos,
-                    "extentcache-writeback-" + Integer.toHexString(System.identityHashCode(this)));
             if (null != writeback)
             {
                 writeback.start();
@@ -113,10 +115,9 @@ public final class ExtentCache implements AutoCloseable
             {
                 translator.removeListener(listener);
             }
-            reserved.close();
+            frames.close();
             throw ex;
         }
-        this.frames = reserved;
     }
 
     /**
@@ -241,21 +242,26 @@ public final class ExtentCache implements AutoCloseable
     @Override
     public void close()
     {
-        if (closed)
+        if (closing)
         {
             return;
         }
+        // no new file views, and a writer waiting for a frame gives up rather than hold close up
+        closing = true;
+        frames.closing();
         if (null != writeback)
         {
             writeback.stop();
         }
-        reportLeakedPins();
-        closed = true;
-        translator.removeListener(listener);
+        // writers out before anything else: until then the listener keeps brackets and invalidations working, so a
+        // write in progress never writes back over blocks the translator freed meanwhile
         for (final CachedFile file : files.values())
         {
             file.markClosed();
         }
+        reportLeakedPins(); // after the writers: their last dirty pages are counted
+        closed = true;
+        translator.removeListener(listener);
         files.clear();
         frames.close();
     }
@@ -270,7 +276,7 @@ public final class ExtentCache implements AutoCloseable
         boolean wrote = false;
         for (final CachedFile file : files.values())
         {
-            wrote |= file.writeBackForRoom();
+            wrote |= file.writeback().writeBackForRoom();
         }
         return wrote;
     }
@@ -350,7 +356,7 @@ public final class ExtentCache implements AutoCloseable
 
     void ensureOpen()
     {
-        if (closed)
+        if (closing)
         {
             throw new IllegalStateException("cache is closed");
         }
@@ -369,7 +375,7 @@ public final class ExtentCache implements AutoCloseable
     {
         ensureOpen();
         final java.util.List<CachedFile> batch = new java.util.ArrayList<>();
-        final java.util.List<CachedFile.WriteBack> written = new java.util.ArrayList<>();
+        final java.util.List<FileWriteback.WriteBack> written = new java.util.ArrayList<>();
         final int pinLimit = Math.max(1, frames.arena().capacity() / 4);
         IOException failure = null;
         int pinned = 0;
@@ -378,13 +384,13 @@ public final class ExtentCache implements AutoCloseable
         {
             for (final CachedFile file : files.values())
             {
-                CachedFile.WriteBack result = file.writeBackAll(batch.isEmpty());
+                FileWriteback.WriteBack result = file.writeback().writeBackAll(batch.isEmpty());
                 if (null == result)
                 {
                     // a writer holds the file: never wait for it holding the batch's pins (it may need a frame)
                     failure = syncBatch(batch, written, failure);
                     pinned = 0;
-                    result = file.writeBackAll(true);
+                    result = file.writeback().writeBackAll(true);
                 }
                 batch.add(file);
                 written.add(result);
@@ -414,7 +420,7 @@ public final class ExtentCache implements AutoCloseable
 
     /** Syncs the device for the batch's write-backs, then ends them (marked dirty again if the sync failed). */
     private IOException syncBatch(final java.util.List<CachedFile> batch,
-        final java.util.List<CachedFile.WriteBack> written, final IOException failure)
+        final java.util.List<FileWriteback.WriteBack> written, final IOException failure)
     {
         boolean synced = false;
         IOException result = failure;
@@ -430,20 +436,27 @@ public final class ExtentCache implements AutoCloseable
         }
         finally
         {
-            finishBatch(batch, written, synced);
+            if (!finishBatch(batch, written, synced))
+            {
+                result = CachedFile.firstOf(result, new IOException("flush: a device sync failed after pages were " +
+                    "written and may have dropped them; they stay dirty (flush again)"));
+            }
         }
         return result;
     }
 
-    private static void finishBatch(final java.util.List<CachedFile> batch,
-        final java.util.List<CachedFile.WriteBack> written, final boolean synced)
+    /** @return false if the sync succeeded but could not vouch for some file's pages (dirty again now). */
+    private static boolean finishBatch(final java.util.List<CachedFile> batch,
+        final java.util.List<FileWriteback.WriteBack> written, final boolean synced)
     {
+        boolean vouched = true;
         for (int i = 0; i < batch.size(); i++)
         {
-            batch.get(i).finishFlush(written.get(i), synced);
+            vouched &= batch.get(i).writeback().finishFlush(written.get(i), synced);
         }
         batch.clear();
         written.clear();
+        return vouched;
     }
 
     /** Keeps file mappings and frames consistent with the translator; see {@link TranslationListener}. */
@@ -458,8 +471,10 @@ public final class ExtentCache implements AutoCloseable
         public void beforeChange(final long file, final long firstPage, final long pageCount, final boolean discard)
             throws IOException
         {
-            CachedFile cached = null;
-            if (!closed)
+            // a view being closed still brackets the change (its writer may be mid-write); a new one is made, so a
+            // writer that starts now waits, unless the cache is closing
+            CachedFile cached = closed ? null : files.get(file);
+            if (null == cached && !closing)
             {
                 try
                 {

@@ -21,6 +21,8 @@ final class Scratch
      * source over a mapped file can fault, and the fault must reach the caller before any frame changes state.
      */
     final byte[] staging = new byte[ExtentCache.MAX_PAGE_SIZE];
+    /** True while {@link #staging} holds a write's page (a nested write stages elsewhere). */
+    boolean stagingInUse;
 
     private Scratch()
     {
