@@ -21,6 +21,7 @@ import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -60,20 +61,53 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * An open file uses two descriptors, three with {@code O_DIRECT} reads.
  *
  * <h2>Consistency: close-to-open, as NFS</h2>
- * A file is compared with the file system (inode, size, modification and change time) when it is {@link #open}ed
- * (again) and when {@link #revalidate} is called. If it changed, its dirty pages are written back, its extents are
- * read again and every frame it may have made stale is dropped: its private pages, and the physical blocks that no
- * other open, unchanged file still maps. Between those checks the cache trusts what it has: <b>while a file is open
- * here, other processes must not change it</b> (nor any file it shares extents with). If they do, reads of that file
- * may return old bytes until it is revalidated, and because a block is read through one file and then served to
- * every file that maps it, a block read after such a change can carry the changed file's new bytes to the files
- * sharing it. Timestamps have the file system's granularity (often a clock tick): a change in the same tick that
- * keeps the size and inode is not seen. Writes made through the cache are this translator's own and are not
- * reported as changes; a change by another process between one of those writes and the next check is not seen.
- * A physical block is trusted only while an open file vouches for it: when a file is opened or reloaded, blocks no
- * other open file maps are dropped from the cache first (the file system may have freed and reused them), and the
- * other files that map its blocks are checked for changes; a file found changed then stops sharing (all its pages
- * become private) until it is revalidated.
+ * A file is compared with the file system when it is {@link #open}ed (again) and when {@link #revalidate} is called:
+ * its attributes (inode, size, modification and change time) and, if they are unchanged, its extents, which must
+ * still map every page it vouches for (below) to the same physical block. If either changed, its dirty pages are
+ * written back, its extents are read again and every frame it may have made stale is dropped: its private pages, and
+ * the physical blocks that no other open, unchanged file still maps. Between those checks the cache trusts what it
+ * has: <b>while a file is open here, other processes must not change its bytes</b> (nor those of any file it shares
+ * extents with). If they do, reads of that file may return old bytes until it is revalidated, and because a block is
+ * read through one file and then served to every file that maps it, a block read after such a change can carry the
+ * changed file's new bytes to the files sharing it. Timestamps have the file system's granularity (often a clock
+ * tick): a change in the same tick that keeps the size, the inode and the extents (an overwrite in place) is not
+ * seen. Writes made through the cache are this translator's own and are not reported as changes; a change by another
+ * process between one of those writes and the next check is not seen.
+ *
+ * <h2>Trust follows the extents, not the attributes</h2>
+ * The file system may also move a file's extents without changing a byte of it or any attribute: dedupe
+ * ({@code FIDEDUPERANGE}, duperemove), defragmentation ({@code xfs_fsr}); and it then frees the old blocks and may
+ * give them to another file. A move never changes what the moved file itself reads (a missed page is read through
+ * the file at its offset), so it needs no check on the moved file's reads; the danger is the freed block. An open
+ * file <em>vouches</em> for the physical blocks its layout maps (less the pages written through the cache, which are
+ * private), and a frame keyed by a physical block is served only to files whose layout maps that block. What is
+ * guaranteed:
+ * <ul>
+ *   <li>A layout is published (a file opened or reloaded) only after each block it maps is either vouched for by no
+ *       other open file, and then its frame is dropped first; or vouched for by at least one other open file whose
+ *       extents were read (FIEMAP) during this publication and still map, page for page, every block it vouches
+ *       for. Every other file vouching for one of the blocks has its attributes checked. A file found changed
+ *       (attributes) or moved (extents) stops vouching for anything and stops sharing: its pages all become private
+ *       and the frames of all its physical blocks are dropped (they may have been loaded through it after the
+ *       change) until it is revalidated.</li>
+ *   <li>So a block freed by a move, or by a punch, a truncation or a reflink over it, and then given to another file
+ *       is never served to that file with the bytes it held for the file that moved: that file's vouch is found
+ *       stale when the new owner is published, and the frame is dropped.</li>
+ *   <li>{@link #revalidate} reloads a file whose extents moved though its attributes did not, so it shares again by
+ *       the blocks it maps now.</li>
+ * </ul>
+ * Not guaranteed: a move that runs while the checks themselves run (between the new file's FIEMAP and a vouching
+ * file's) is seen at the next check; a content change the attributes do not show (same clock tick) and that moves
+ * no extent is not seen, as above.
+ *
+ * <h2>Costs</h2>
+ * Opening or reloading a file reads its own extents (one FIEMAP) outside the translator's lock; under that lock it
+ * reads the attributes of every other open file vouching for one of its blocks (one {@code stat} each) and the
+ * extents (one FIEMAP each, with {@code FIEMAP_FLAG_SYNC}) of as few of them as cover its blocks: one per distinct
+ * group of sharers, usually one, so opening the n-th reflink clone of a file reads two extent lists, not n. A moved
+ * file costs one more FIEMAP per owner tried. {@link #revalidate} of a file whose attributes are unchanged reads its
+ * extents once, outside the locks (none if it vouches for no block). The extent comparison costs
+ * {@code O(runs + written pages)} binary searches; FIEMAP itself costs one ioctl per 256 extents.
  *
  * <h2>Lifecycle</h2>
  * Open files with {@link #open}, build one cache over this translator ({@code ExtentCache.builder().translator(t)},
@@ -130,6 +164,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     /** Under {@link #lock}. */
     private final BlockOwners owners = new BlockOwners();
     private final CopyOnWriteArrayList<TranslationListener> listeners = new CopyOnWriteArrayList<>();
+    /** FIEMAP calls made, for the costs the class comment states (tests). */
+    private final java.util.concurrent.atomic.LongAdder extentReads = new java.util.concurrent.atomic.LongAdder();
     /** Under {@link #lock}. */
     private long nextId = 1;
     /** Under {@link #lock}. */
@@ -315,6 +351,39 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
     }
 
+    /**
+     * Whether a file whose attributes are unchanged no longer maps every block it vouches for (dedupe,
+     * defragmentation): one FIEMAP, outside the locks, compared under the file's read lock. A file that vouches for
+     * nothing (no sharing, or no physical pages) is not read.
+     */
+    private boolean extentsMoved(final FileState state) throws IOException
+    {
+        final Layout layout;
+        state.layoutLock.readLock().lock();
+        try
+        {
+            layout = state.layout;
+        }
+        finally
+        {
+            state.layoutLock.readLock().unlock();
+        }
+        if (!layout.hasPhysical())
+        {
+            return false;
+        }
+        final Layout now = currentLayout(state);
+        state.layoutLock.readLock().lock();
+        try
+        {
+            return state.stale || !state.layout.keepsBlocks(now, state.written);
+        }
+        finally
+        {
+            state.layoutLock.readLock().unlock();
+        }
+    }
+
     /** Thrown (after the Announcement closed) when a revalidation must start again. */
     private static final class RevalidateAgain extends RuntimeException
     {
@@ -330,7 +399,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     {
         final FileState state = state(file);
         final Attrs now = Attrs.of(state.path);
-        if (now.equals(state.attrs) && !state.stale)
+        if (now.equals(state.attrs) && !state.stale && !extentsMoved(state))
         {
             return false;
         }
@@ -512,7 +581,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         state.layoutLock.readLock().lock();
         try
         {
-            return state.stale ? "changed outside the cache; revalidate it" : state.noSharing;
+            return state.stale ? "changed or moved outside the cache; revalidate it" : state.noSharing;
         }
         finally
         {
@@ -937,6 +1006,12 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
     }
 
+    /** @return FIEMAP calls made so far (the costs the class comment states; tests). */
+    long extentReads()
+    {
+        return extentReads.sum();
+    }
+
     @Override
     public String toString()
     {
@@ -1042,6 +1117,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     private void publish(final FileState state, final Loaded loaded) throws IOException
     {
         final Layout layout;
+        long deviceBits = 0;
         if (null == loaded.extents)
         {
             layout = Layout.allPrivate(pagesOf(loaded.attrs.size));
@@ -1055,10 +1131,13 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                 throw new IOException("too many file systems for the key space: " + device);
             }
             devices.putIfAbsent(loaded.attrs.dev, device);
-            layout = Layout.of(loaded.extents, loaded.attrs.size, pageSize, (long)device << BLOCK_BITS);
+            deviceBits = (long)device << BLOCK_BITS;
+            layout = Layout.of(loaded.extents, loaded.attrs.size, pageSize, deviceBits);
         }
         final List<long[]> stale = new ArrayList<>();
-        final Set<FileState> checked = new HashSet<>();
+        final Set<FileState> statted = new HashSet<>();
+        final Set<FileState> confirmed = new HashSet<>();
+        final Set<FileState> moved = new LinkedHashSet<>();
         for (int run = 0; run < layout.runs; run++)
         {
             final long key = layout.key[run];
@@ -1066,24 +1145,93 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             {
                 continue;
             }
-            for (final Object owner : owners.ownersIn(key, key + layout.count[run]))
+            final long end = key + layout.count[run];
+            for (final Object owner : owners.ownersIn(key, end))
             {
                 final FileState other = (FileState)owner;
-                if (other != state && checked.add(other) && !other.stale && !other.unchangedOnDisk())
+                if (other != state && statted.add(other) && !other.stale && !other.unchangedOnDisk())
                 {
-                    stopSharing(other, stale);
+                    stopSharing(other, stale); // changed: what was loaded through it may be its new bytes
                 }
             }
-            owners.add(state, key, key + layout.count[run], (start, end) -> stale.add(new long[] {start, end}));
+            owners.forEachSegment(key, end, (from, to, segmentOwners) ->
+            {
+                for (final Object owner : segmentOwners)
+                {
+                    if (owner == state || confirmed.contains(owner))
+                    {
+                        return; // checked for an earlier run of this layout, or by an owner already read
+                    }
+                }
+                for (final Object owner : segmentOwners)
+                {
+                    final FileState other = (FileState)owner;
+                    if (!moved.contains(other))
+                    {
+                        if (keepsItsBlocks(other))
+                        {
+                            confirmed.add(other);
+                            return;
+                        }
+                        moved.add(other);
+                    }
+                }
+            });
+            for (final FileState other : moved)
+            {
+                if (!other.stale)
+                {
+                    stopSharing(other, stale); // moved: it vouches for blocks it may no longer hold
+                }
+            }
+            owners.add(state, key, end, (start, stop) -> stale.add(new long[] {start, stop}));
         }
         invalidate(stale);
         state.layout = layout;
+        state.deviceBits = deviceBits;
         state.written.clear();
         state.reserved.clear();
         state.size = loaded.attrs.size;
         state.attrs = loaded.attrs;
         state.noSharing = loaded.noSharing;
         state.stale = false;
+    }
+
+    /**
+     * Reads an open file's extents (one FIEMAP) before another file trusts the blocks it vouches for: they must still
+     * map every page it vouches for to the same block. Dedupe and defragmentation move extents without changing the
+     * file's attributes, and free the old blocks. Caller holds {@link #lock} (every change to a file's layout and
+     * written pages holds it too).
+     *
+     * @return false if the file moved, or its extents cannot be read: it must not vouch for anything.
+     */
+    private boolean keepsItsBlocks(final FileState state)
+    {
+        try
+        {
+            return state.layout.keepsBlocks(currentLayout(state), state.written);
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return false; // gone, unreadable, or no longer reporting extents: it cannot vouch for anything
+        }
+    }
+
+    /**
+     * Reads the file's extents now (one FIEMAP through its anchor, so the opened inode whatever its path names) and
+     * lays them out as its layout was, with the file system index its layout carries.
+     */
+    private Layout currentLayout(final FileState state) throws IOException
+    {
+        final Anchor anchor = state.anchor;
+        extentReads.increment();
+        final List<FiemapExtent> extents = Fiemap.extents(anchor.handle());
+        if (anchor.isClosed())
+        {
+            throw new NoSuchFileException(state.path.toString(), null, "closed while its extents were read");
+        }
+        return Layout.of(extents, Math.max(state.size, state.layout.pages << pageShift), pageSize,
+            state.deviceBits);
     }
 
     /**
@@ -1228,6 +1376,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             {
                 try
                 {
+                    extentReads.increment();
                     extents = Fiemap.extents(handle);
                 }
                 catch (final Fiemap.NotSupportedException ex)
@@ -1628,7 +1777,12 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         /** Pages with a block reserved for a write in progress. */
         final Set<Long> reserved = new HashSet<>();
         String noSharing;
-        /** Found changed by another file's open: all its pages are private until it is revalidated. */
+        /** The file system's index, shifted into place, that {@link #layout}'s physical keys carry. */
+        long deviceBits;
+        /**
+         * Found changed, or its extents moved, by another file's open: all its pages are private until it is
+         * revalidated.
+         */
         boolean stale;
 
         FileState(final long id, final Path path, final boolean writable, final FileChannel channel,
@@ -1902,6 +2056,72 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                 builder.add(start[run], Math.min(count[run], keep - start[run]), key[run]);
             }
             return builder.build(keep);
+        }
+
+        /**
+         * Whether {@code now} (read from the file system just now) still maps every page of this layout's physical
+         * runs, except {@code skipped} ones, to the same block: the blocks the file vouches for are still its own.
+         * Costs {@code O(runs + skipped)} binary searches; holes and private pages of either layout are not compared.
+         *
+         * @param now     the file's current layout, keyed with the same file system index.
+         * @param skipped pages that no longer vouch for their block (written through the cache), ascending.
+         */
+        boolean keepsBlocks(final Layout now, final java.util.NavigableSet<Long> skipped)
+        {
+            for (int run = 0; run < runs; run++)
+            {
+                if (key[run] < 0)
+                {
+                    continue;
+                }
+                final long end = start[run] + count[run];
+                long from = start[run];
+                if (!skipped.isEmpty()) // checked first: most files are never written
+                {
+                    for (final long page : skipped.subSet(start[run], end))
+                    {
+                        if (!now.maps(from, page, key[run] + (from - start[run])))
+                        {
+                            return false;
+                        }
+                        from = page + 1;
+                    }
+                }
+                if (!now.maps(from, end, key[run] + (from - start[run])))
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /** @return true if pages {@code [from, to)} are physical here, keyed from {@code firstKey} on. */
+        private boolean maps(final long from, final long to, final long firstKey)
+        {
+            long page = from;
+            while (page < to)
+            {
+                final int run = find(page);
+                if (run < 0 || key[run] < 0 || key[run] + (page - start[run]) != firstKey + (page - from))
+                {
+                    return false;
+                }
+                page = start[run] + count[run];
+            }
+            return true;
+        }
+
+        /** @return true if some run is physical (the file vouches for blocks). */
+        boolean hasPhysical()
+        {
+            for (int run = 0; run < runs; run++)
+            {
+                if (key[run] >= 0)
+                {
+                    return true;
+                }
+            }
+            return false;
         }
 
         /** Counts this layout's pages by kind: {@code [holes, private, physical]}. */
