@@ -109,6 +109,17 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * extents once, outside the locks (none if it vouches for no block). The extent comparison costs
  * {@code O(runs + written pages)} binary searches; FIEMAP itself costs one ioctl per 256 extents.
  *
+ * <p>Dropping what a file may have made stale (a truncation from a page on, a reload, a sharer found changed or
+ * moved) names only the pages whose frames were filled through that file, each by its key: the pages read or
+ * written back through it since it was last published ({@link PageSet}), and its written pages. That costs
+ * {@code O(layout runs + those pages)} under the translator's lock, and as many blocks announced to the cache (each
+ * a device-index lookup), never the file's size: truncating a 1 TiB sparse file with three pages cached announces
+ * three blocks, where naming its key range announced 2^28. Frames of the file's blocks filled through other files
+ * are not named: an open file that filled one vouches for it, and one filled through a file closed since is dropped
+ * when the block next has no owner as a layout that maps it is published. The set keeps a page until it is
+ * dropped, also after the cache reclaimed its frame, so it is a superset of what the cache holds: up to one bit per
+ * page read through the file (a 528-byte leaf per 4096-page region touched).
+ *
  * <h2>Lifecycle</h2>
  * Open files with {@link #open}, build one cache over this translator ({@code ExtentCache.builder().translator(t)},
  * no device), then read them with {@code cache.file(id)}. {@link #close(long)} writes a file's dirty pages back,
@@ -442,8 +453,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     {
                         final List<long[]> stale = new ArrayList<>();
                         unvouch(state, 0, null);
-                        physicalRanges(state, stale); // loaded through the changed file: may hold its new bytes
-                        privateRanges(state, 0, stale);
+                        // loaded through the changed file: may hold its new bytes, or its old ones
+                        dropLoaded(state, 0, true, true, stale);
                         publish(state, loaded);
                         if (replaced)
                         {
@@ -646,6 +657,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             {
                 throw new StaleTranslationException(file, page, block);
             }
+            state.loaded.add(page); // before the read: a failed read may still have left bytes in the frame
             final int start = dst.position();
             try
             {
@@ -700,6 +712,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         state.layoutLock.readLock().lock();
         try
         {
+            state.loaded.add(page); // its frame holds the file's bytes under the file's private key
             final long offset = page << pageShift;
             final long length = Math.min(pageSize, state.size - offset);
             if (length <= 0)
@@ -918,8 +931,8 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
                     state.writes.incrementAndGet();
                     // pages from the tail on lose their blocks; a partial tail page becomes private (read through
                     // the file, which now has zeros past the new end)
-                    unvouch(state, tail, stale);
-                    privateRanges(state, tail, stale);
+                    unvouch(state, tail, null);
+                    dropLoaded(state, tail, true, true, stale);
                     state.written.tailSet(tail).clear();
                     state.layout = state.layout.clip(tail);
                     if ((size & (pageSize - 1)) != 0)
@@ -1245,7 +1258,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         try
         {
             unvouch(other, 0, null);
-            physicalRanges(other, stale); // loaded through the changed file: may hold its new bytes
+            dropLoaded(other, 0, true, false, stale); // loaded through the changed file: may hold its new bytes
             other.layout = Layout.allPrivate(other.layout.pages);
             other.stale = true;
         }
@@ -1284,36 +1297,55 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
     }
 
-    /** Adds the key ranges of the file's physical runs to {@code stale}. */
-    private void physicalRanges(final FileState state, final List<long[]> stale)
+    /**
+     * Adds to {@code stale} the keys of the file's pages from {@code firstPage} on whose frames were filled through
+     * the file ({@link FileState#loaded}), each by the key the file's layout gives it, and forgets those pages: its
+     * physical pages if {@code physical}; its private pages, holes and pages past the layout (all keyed privately) and
+     * its written pages if {@code privately}. Costs {@code O(layout runs + loaded pages + written pages)} from
+     * {@code firstPage} on, never the file's size: a 1 TiB file with three pages cached names three keys.
+     *
+     * <p>Frames of the file's blocks filled through other files are not named: an open file that fills one vouches
+     * for the block (and is checked before another file trusts it), and those filled through files closed since are
+     * dropped when a file that maps the block is next published, the block then having no owner.
+     * Caller holds the file's write lock.
+     */
+    private void dropLoaded(final FileState state, final long firstPage, final boolean physical,
+        final boolean privately, final List<long[]> stale)
     {
         final Layout layout = state.layout;
-        for (int run = 0; run < layout.runs; run++)
-        {
-            if (layout.key[run] >= 0)
-            {
-                stale.add(new long[] {layout.key[run], layout.key[run] + layout.count[run]});
-            }
-        }
-    }
-
-    /** Adds the key ranges of the file's private pages from {@code firstPage} on to {@code stale}. */
-    private void privateRanges(final FileState state, final long firstPage, final List<long[]> stale)
-    {
-        final Layout layout = state.layout;
-        for (int run = 0; run < layout.runs; run++)
+        final PageSet loaded = state.loaded;
+        final long id = state.id;
+        for (int run = layout.find(Math.min(firstPage, Math.max(0, layout.pages - 1))); run >= 0 && run < layout.runs;
+            run++)
         {
             final long start = Math.max(layout.start[run], firstPage);
             final long end = layout.start[run] + layout.count[run];
-            if (start < end && RUN_PRIVATE == layout.key[run])
+            final long key = layout.key[run];
+            if (start >= end)
             {
-                final long key = privateKey(state.id, start);
-                stale.add(new long[] {key, key + end - start});
+                continue;
+            }
+            if (key >= 0 && physical)
+            {
+                final long keyOfPageZero = key - layout.start[run];
+                loaded.removeRuns(start, end, (from, to) ->
+                    stale.add(new long[] {keyOfPageZero + from, keyOfPageZero + to}));
+            }
+            else if (key < 0 && privately)
+            {
+                loaded.removeRuns(start, end, (from, to) ->
+                    stale.add(new long[] {privateKey(id, from), privateKey(id, from) + (to - from)}));
             }
         }
-        for (final Long page : state.written.tailSet(firstPage))
+        if (privately)
         {
-            stale.add(new long[] {privateKey(state.id, page), privateKey(state.id, page) + 1});
+            // pages past the layout's end: the file grew through the cache, and they are keyed privately
+            loaded.removeRuns(Math.max(firstPage, layout.pages), PageSet.LIMIT, (from, to) ->
+                stale.add(new long[] {privateKey(id, from), privateKey(id, from) + (to - from)}));
+            for (final Long page : state.written.tailSet(firstPage))
+            {
+                stale.add(new long[] {privateKey(id, page), privateKey(id, page) + 1});
+            }
         }
     }
 
@@ -1774,6 +1806,12 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         final Object syncLock = new Object();
         /** Pages written through the cache: private to the file until it is reloaded. */
         final TreeSet<Long> written = new TreeSet<>();
+        /**
+         * Pages whose frames were filled through this file (read in {@code readBlock}, written back in
+         * {@code writeBlock}) and not yet dropped: with {@link #written}, every page the cache may hold under a key
+         * this file's bytes went into. Added to under the read lock; drained under the write lock.
+         */
+        final PageSet loaded = new PageSet();
         /** Pages with a block reserved for a write in progress. */
         final Set<Long> reserved = new HashSet<>();
         String noSharing;

@@ -179,6 +179,41 @@ final class ExtentMoveTest
     }
 
     /**
+     * A sharer changed by another process (its page now in a new block) and then read through the cache loads its new
+     * bytes under the old shared block's key: the documented hazard of changing an open file. The next open of a file
+     * that maps the block finds the sharer changed, and drops what was loaded through it before trusting the block.
+     */
+    @Test
+    void framesLoadedThroughAChangedSharerAreDroppedBeforeAnotherFileTrustsTheBlock() throws IOException
+    {
+        final byte[] base = FileSystemTranslatorTest.random(13, PAGES * PAGE);
+        final Path pathA = dir.resolve("a");
+        writeSynced(pathA, base);
+        final Path pathB = dir.resolve("b");
+        final Path pathC = dir.resolve("c");
+        ReflinkDir.cloneFile(pathA, pathB);
+        ReflinkDir.cloneFile(pathA, pathC);
+        translator = new FileSystemTranslator(PAGE);
+        final ExtentCache cache = books.track(ExtentCache.builder().translator(translator).capacityFrames(64).build());
+        final long idA = translator.open(pathA);
+        final long idB = translator.open(pathB);
+        final byte[] changed = FileSystemTranslatorTest.random(17, PAGE);
+        try (FileChannel channel = FileChannel.open(pathB, StandardOpenOption.WRITE))
+        {
+            writeFully(channel, ByteBuffer.wrap(changed), PAGE);
+            channel.force(true);
+        }
+        FileSystemTranslatorTest.bumpTimes(pathB);
+        assertArrayEquals(changed, FileSystemTranslatorTest.read(cache.file(idB), PAGE, PAGE),
+            "B's new bytes, loaded under the block B shared with A and C");
+
+        final long idC = translator.open(pathC);
+        assertArrayEquals(base, readAll(cache.file(idC)), "C");
+        assertArrayEquals(base, readAll(cache.file(idA)), "A");
+        assertArrayEquals(changed, FileSystemTranslatorTest.read(cache.file(idB), PAGE, PAGE), "B");
+    }
+
+    /**
      * The checks cost what the class comment says: opening the n-th clone reads two extent lists (its own and one
      * sharer's), not n; a revalidation of an unchanged file reads one.
      */
