@@ -83,7 +83,7 @@ final class BlockOwnersTest
     void keysAsLargeAsPhysicalKeysGetWork()
     {
         final BlockOwners owners = new BlockOwners();
-        final long top = FileSystemTranslator.PRIVATE - 1; // the largest physical key
+        final long top = BlockKeys.PRIVATE - 1; // the largest physical key
         assertEquals(blocksFrom(top - 10, 10), blocksOf(add(owners, "a", top - 10, top)));
         assertEquals(Set.of("a"), owners.ownersIn(top - 1, top));
         assertEquals(blocksFrom(top - 10, 10), blocksOf(remove(owners, "a", top - 10, top)));

@@ -143,17 +143,17 @@ final class ExtentMoveTest
         final ExtentCache cache = books.track(ExtentCache.builder().translator(translator).capacityFrames(64).build());
         final long idA = translator.open(pathA);
         assertArrayEquals(a, readAll(cache.file(idA)));
-        final FileSystemTranslator.Attrs before = FileSystemTranslator.Attrs.of(pathA);
+        final FileAttributes before = FileAttributes.of(pathA);
 
         move(move, pathA, pathB, a);
-        assertEquals(before, FileSystemTranslator.Attrs.of(pathA), move + " kept inode, size and times");
+        assertEquals(before, FileAttributes.of(pathA), move + " kept inode, size and times");
         assertTrue(translator.revalidate(idA), "the extents moved: A must be reloaded");
         final Map<Long, Long> now = blocksByPage(pathA);
         final Extent extent = new Extent();
         for (long page = 0; page < PAGES; page++)
         {
             translator.translate(idA, page, extent);
-            assertEquals(now.get(page).longValue(), extent.blockOf(page) & ((1L << FileSystemTranslator.BLOCK_BITS) - 1),
+            assertEquals(now.get(page).longValue(), extent.blockOf(page) & ((1L << BlockKeys.BLOCK_BITS) - 1),
                 "page " + page + " is keyed by the block it maps now");
         }
         assertArrayEquals(a, readAll(cache.file(idA)));

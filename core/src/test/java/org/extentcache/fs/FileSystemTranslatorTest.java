@@ -297,7 +297,7 @@ final class FileSystemTranslatorTest
         final org.extentcache.translate.Extent extent = new org.extentcache.translate.Extent();
         translator.translate(id, 0, extent);
         assertTrue(extent.isShared(), "physical pages are reported shared: the cache copies them on write");
-        assertEquals(0, extent.deviceBlock() & FileSystemTranslator.PRIVATE);
+        assertEquals(0, extent.deviceBlock() & BlockKeys.PRIVATE);
         assertTrue(translator.ownedSegments() >= 1);
     }
 

@@ -1,6 +1,5 @@
 package org.extentcache.fs;
 
-import org.extentcache.fs.FileSystemTranslator.Layout;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -32,7 +31,7 @@ final class LayoutTest
     private static final long HOLE = -1;
     private static final long PRIVATE = -2;
     /** A device index of 3, shifted into place: keys must carry it. */
-    private static final long DEVICE = 3L << FileSystemTranslator.BLOCK_BITS;
+    private static final long DEVICE = 3L << BlockKeys.BLOCK_BITS;
     private static final long MIB = 1 << 20;
 
     /** Flags that make an extent's physical address unusable as a key; named here, not taken from the code. */
@@ -269,7 +268,7 @@ final class LayoutTest
     @Test
     void physicalKeysNeverSpillIntoTheDeviceBits()
     {
-        final long limit = 1L << FileSystemTranslator.BLOCK_BITS;
+        final long limit = 1L << BlockKeys.BLOCK_BITS;
         // the extent's pages end just below 2^48 blocks: physical
         final Layout below = Layout.of(List.of(extent(0, (limit - 3) * PAGE, 2L * PAGE, 0)), 2L * PAGE, PAGE, DEVICE);
         assertRuns(below, 2, run(0, 2, DEVICE | (limit - 3)));
@@ -286,9 +285,9 @@ final class LayoutTest
             }
         }
         // and no physical key ever has the private bit
-        assertTrue(DEVICE < FileSystemTranslator.PRIVATE);
-        assertTrue(((1L << FileSystemTranslator.DEVICE_BITS) - 1 << FileSystemTranslator.BLOCK_BITS | limit - 1) <
-            FileSystemTranslator.PRIVATE);
+        assertTrue(DEVICE < BlockKeys.PRIVATE);
+        assertTrue(((1L << BlockKeys.DEVICE_BITS) - 1 << BlockKeys.BLOCK_BITS | limit - 1) <
+            BlockKeys.PRIVATE);
     }
 
     @Test
@@ -368,7 +367,7 @@ final class LayoutTest
         assertFalse(was.keepsBlocks(Layout.of(List.of(
                 extent(0, MIB, 4L * PAGE, 0),
                 extent(8L * PAGE, 4 * MIB, 2L * PAGE, Fiemap.FIEMAP_EXTENT_LAST)),
-            10L * PAGE, PAGE, DEVICE + (1L << FileSystemTranslator.BLOCK_BITS)), none), "another file system");
+            10L * PAGE, PAGE, DEVICE + (1L << BlockKeys.BLOCK_BITS)), none), "another file system");
         assertTrue(Layout.allPrivate(10).keepsBlocks(Layout.allPrivate(0), none), "vouches for nothing");
     }
 
