@@ -10,7 +10,9 @@ import java.util.TreeMap;
  * Which open files vouch for which physical blocks. A frame keyed by a physical block holds bytes read through some
  * file that mapped the block; it stays trustworthy only while an open, unchanged file still maps the block. A block
  * no open file maps may have been freed and reused by the file system, so its frame is dropped before a file that
- * maps it is published.
+ * maps it is published. An owner's vouch is only as good as the layout it was made from: the file system can move an
+ * owner's extents (dedupe, defragmentation) and free the block behind its back, so the translator reads the owners'
+ * extents again ({@link #forEachSegment} tells it which owners cover what) before it trusts their vouches.
  *
  * <p>Disjoint half-open segments {@code [start, end)} of block keys, each with its owners. Not thread-safe: the
  * translator's lock guards it.
@@ -55,6 +57,33 @@ final class BlockOwners
             found.addAll(segment.owners);
         }
         return found;
+    }
+
+    /** Receives one owned segment's part within a range, and its owners (read-only, valid during the call). */
+    @FunctionalInterface
+    interface SegmentConsumer
+    {
+        void accept(long start, long end, java.util.List<Object> owners);
+    }
+
+    /**
+     * Tells {@code consumer} each owned part of {@code [start, end)}, in order, with its owners. The consumer must not
+     * change this registry.
+     */
+    void forEachSegment(final long start, final long end, final SegmentConsumer consumer)
+    {
+        if (end <= start)
+        {
+            return;
+        }
+        final Map.Entry<Long, Segment> first = segments.floorEntry(start);
+        final long from = null != first && first.getValue().end > start ? first.getKey() : start;
+        for (final Map.Entry<Long, Segment> entry : segments.subMap(from, true, end, false).entrySet())
+        {
+            final Segment segment = entry.getValue();
+            consumer.accept(Math.max(start, entry.getKey()), Math.min(end, segment.end),
+                java.util.Collections.unmodifiableList(segment.owners));
+        }
     }
 
     /**

@@ -30,9 +30,11 @@ import java.lang.invoke.VarHandle;
  * the translator's change notifications, never on a hit.
  *
  * <h2>Costs</h2>
- * A lookup is {@code height} dependent loads (2 for a 128 MiB file of 4 KiB pages). Clearing a range touches only
- * the leaves that exist; leaves are kept once allocated (until {@link #clearAll}), so a file that shrinks keeps its
- * leaves' heap until it is deleted.
+ * A lookup is {@code height} dependent loads (2 for a 128 MiB file of 4 KiB pages). Clearing a range descends only
+ * into the nodes that exist and overlap it, so it costs the cached part of the range (a leaf's 512 slots per leaf
+ * that exists, a node's overlapping slots per interior node that exists), never the range's length: clearing a
+ * 1 TiB file from page 0 on with a few pages cached visits a few nodes per page. Leaves are kept once allocated
+ * (until {@link #clearAll}), so a file that shrinks keeps its leaves' heap until it is deleted.
  */
 public final class FileMapping
 {
@@ -95,6 +97,8 @@ public final class FileMapping
     private volatile long leaves;
     @SuppressWarnings("unused") // accessed through NODES
     private volatile long nodes;
+    /** Leaves and interior nodes visited by {@link #clear} so far: its cost, for tests. Under this monitor. */
+    private long clearVisits;
 
     /**
      * @param page page index, {@code >= 0}.
@@ -227,29 +231,61 @@ public final class FileMapping
             return;
         }
         final long end = Math.min(coverage(r.height), firstPage + Math.min(pageCount, Long.MAX_VALUE - firstPage));
-        long cleared = 0;
-        long page = firstPage;
-        while (page < end)
-        {
-            final long leafStart = page & ~(LEAF_SLOTS - 1L);
-            final long leafEnd = Math.min(end, leafStart + LEAF_SLOTS);
-            final long[] leaf = existingLeaf(page);
-            if (null != leaf)
-            {
-                for (long p = page; p < leafEnd; p++)
-                {
-                    if (Handle.NONE != (long)LONGS.getAndSet(leaf, (int)(p - leafStart), Handle.NONE))
-                    {
-                        cleared++;
-                    }
-                }
-            }
-            page = leafEnd;
-        }
+        final long cleared = clearIn(r.node, r.height, 0, firstPage, end);
         if (cleared != 0)
         {
             HANDLES.getAndAdd(this, -cleared);
         }
+    }
+
+    /**
+     * Clears pages {@code [from, to)} below a node of the given height that starts at {@code nodeStart}, descending
+     * only into children that exist and overlap the range. Caller holds this object's monitor.
+     *
+     * @return handles cleared.
+     */
+    private long clearIn(final Object node, final int height, final long nodeStart, final long from, final long to)
+    {
+        clearVisits++;
+        if (1 == height)
+        {
+            final long[] leaf = (long[])node;
+            long cleared = 0;
+            final long last = Math.min(to, nodeStart + LEAF_SLOTS);
+            for (long page = Math.max(from, nodeStart); page < last; page++)
+            {
+                final int slot = (int)(page - nodeStart);
+                if (Handle.NONE != (long)LONGS.getAcquire(leaf, slot) &&
+                    Handle.NONE != (long)LONGS.getAndSet(leaf, slot, Handle.NONE))
+                {
+                    cleared++;
+                }
+            }
+            return cleared;
+        }
+        final int shift = LEAF_BITS + NODE_BITS * (height - 2);
+        final long span = 1L << shift;
+        final long nodeEnd = shift + NODE_BITS >= Long.SIZE - 1 ? Long.MAX_VALUE : nodeStart + (span << NODE_BITS);
+        final int first = (int)((Math.max(from, nodeStart) - nodeStart) >>> shift);
+        final int last = (int)((Math.min(to, nodeEnd) - 1 - nodeStart) >>> shift);
+        long cleared = 0;
+        for (int index = first; index <= last; index++)
+        {
+            final Object child = OBJECTS.getAcquire((Object[])node, index);
+            if (null != child)
+            {
+                cleared += clearIn(child, height - 1, nodeStart + index * span, from, to);
+            }
+        }
+        return cleared;
+    }
+
+    /**
+     * @return leaves and interior nodes {@link #clear} has visited so far: its cost, which tests bound.
+     */
+    synchronized long clearVisits()
+    {
+        return clearVisits;
     }
 
     /**

@@ -83,7 +83,7 @@ final class BlockOwnersTest
     void keysAsLargeAsPhysicalKeysGetWork()
     {
         final BlockOwners owners = new BlockOwners();
-        final long top = FileSystemTranslator.PRIVATE - 1; // the largest physical key
+        final long top = BlockKeys.PRIVATE - 1; // the largest physical key
         assertEquals(blocksFrom(top - 10, 10), blocksOf(add(owners, "a", top - 10, top)));
         assertEquals(Set.of("a"), owners.ownersIn(top - 1, top));
         assertEquals(blocksFrom(top - 10, 10), blocksOf(remove(owners, "a", top - 10, top)));
@@ -170,6 +170,10 @@ final class BlockOwnersTest
                     }
                     assertEquals(union, new HashSet<>(owners.ownersIn(from, to)), "ownersIn(" + from + ", " + to +
                         ")");
+                    if (0 == i && 0 == op % 4)
+                    {
+                        checkSegments(owners, model, from, to);
+                    }
                 }
                 int owned = 0;
                 for (int block = 0; block < BLOCKS; block++)
@@ -188,6 +192,35 @@ final class BlockOwnersTest
         {
             throw new AssertionError("seed=" + seed + " op " + op + " " + what + " (replay with -Dextentcache.seed=" +
                 seed + "): " + ex.getMessage(), ex);
+        }
+    }
+
+    /**
+     * {@code forEachSegment} over {@code [from, to)} names, in order and without overlaps, every owned block of the
+     * range with exactly its owners, and no unowned block.
+     */
+    private static void checkSegments(final BlockOwners owners, final List<Set<Object>> model, final long from,
+        final long to)
+    {
+        final long[] next = {from};
+        owners.forEachSegment(from, to, (start, end, segmentOwners) ->
+        {
+            assertTrue(next[0] <= start && start < end && end <= to, "segment [" + start + ", " + end + ") after " +
+                next[0] + " in [" + from + ", " + to + ")");
+            for (long block = next[0]; block < start; block++)
+            {
+                assertEquals(Set.of(), block < BLOCKS ? model.get((int)block) : Set.of(), "block " + block +
+                    " is owned but in no segment");
+            }
+            for (long block = start; block < end; block++)
+            {
+                assertEquals(model.get((int)block), new HashSet<>(segmentOwners), "owners of block " + block);
+            }
+            next[0] = end;
+        });
+        for (long block = next[0]; block < Math.min(to, BLOCKS); block++)
+        {
+            assertEquals(Set.of(), model.get((int)block), "block " + block + " is owned but in no segment");
         }
     }
 

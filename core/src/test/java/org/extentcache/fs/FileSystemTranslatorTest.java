@@ -297,7 +297,7 @@ final class FileSystemTranslatorTest
         final org.extentcache.translate.Extent extent = new org.extentcache.translate.Extent();
         translator.translate(id, 0, extent);
         assertTrue(extent.isShared(), "physical pages are reported shared: the cache copies them on write");
-        assertEquals(0, extent.deviceBlock() & FileSystemTranslator.PRIVATE);
+        assertEquals(0, extent.deviceBlock() & BlockKeys.PRIVATE);
         assertTrue(translator.ownedSegments() >= 1);
     }
 
@@ -326,11 +326,37 @@ final class FileSystemTranslatorTest
     @ValueSource(booleans = {false, true})
     void seededModel(final boolean directReads) throws IOException
     {
+        runModel(dir, directReads);
+    }
+
+    /**
+     * The same on tmpfs, where there is no FIEMAP and every page is private to the file: what a truncation or a
+     * revalidation drops is what was read or written back through the file ({@code FileSystemTranslator}'s loaded
+     * pages), so a page cut off and grown back must read as zeros, never as a frame left from before.
+     */
+    @Test
+    void seededModelOnTmpfs() throws IOException
+    {
+        final Path shm = Path.of("/dev/shm");
+        Assumptions.assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm), "no writable /dev/shm (tmpfs)");
+        final Path tmpfs = Files.createTempDirectory(shm, "extentcache");
+        try
+        {
+            runModel(tmpfs, false);
+        }
+        finally
+        {
+            ReflinkDir.delete(tmpfs);
+        }
+    }
+
+    private void runModel(final Path where, final boolean directReads) throws IOException
+    {
         final long seed = Long.getLong("extentcache.seed", System.nanoTime());
         final int ops = Integer.getInteger("extentcache.fsOps", 3000);
         final SplittableRandom random = new SplittableRandom(seed);
         byte[] model = random(seed, random.nextInt(40 * PAGE));
-        final Path path = write("model", model);
+        final Path path = Files.write(where.resolve("model"), model);
         translator = new FileSystemTranslator(PAGE, directReads);
         final long id = translator.open(path, true);
         if (directReads)
@@ -364,7 +390,7 @@ final class FileSystemTranslatorTest
                     file.flush();
                     assertArrayEquals(model, Files.readAllBytes(path));
                 }
-                else if (choice < 95)
+                else if (choice < 93)
                 {
                     final int size = random.nextInt(model.length + PAGE);
                     try (CachedFileChannel channel = CachedFileChannel.open(cache, id))
@@ -376,9 +402,22 @@ final class FileSystemTranslatorTest
                         model = Arrays.copyOf(model, size);
                     }
                 }
-                else
+                else if (choice < 95)
+                {
+                    // grows or shrinks: pages cut off and grown back must read as zeros
+                    final int size = random.nextInt(model.length + 8 * PAGE);
+                    translator.truncate(id, size);
+                    model = Arrays.copyOf(model, size);
+                }
+                else if (random.nextBoolean())
                 {
                     assertFalse(translator.revalidate(id), "nothing changed the file from outside");
+                }
+                else
+                {
+                    // a change of times only: the reload writes back, rereads the layout and drops what it loaded
+                    bumpTimes(path);
+                    assertTrue(translator.revalidate(id), "the times changed");
                 }
                 assertEquals(model.length, file.size());
             }

@@ -1,14 +1,16 @@
 package org.extentcache.fs;
 
-import org.extentcache.fs.FileSystemTranslator.Layout;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -29,7 +31,7 @@ final class LayoutTest
     private static final long HOLE = -1;
     private static final long PRIVATE = -2;
     /** A device index of 3, shifted into place: keys must carry it. */
-    private static final long DEVICE = 3L << FileSystemTranslator.BLOCK_BITS;
+    private static final long DEVICE = 3L << BlockKeys.BLOCK_BITS;
     private static final long MIB = 1 << 20;
 
     /** Flags that make an extent's physical address unusable as a key; named here, not taken from the code. */
@@ -266,7 +268,7 @@ final class LayoutTest
     @Test
     void physicalKeysNeverSpillIntoTheDeviceBits()
     {
-        final long limit = 1L << FileSystemTranslator.BLOCK_BITS;
+        final long limit = 1L << BlockKeys.BLOCK_BITS;
         // the extent's pages end just below 2^48 blocks: physical
         final Layout below = Layout.of(List.of(extent(0, (limit - 3) * PAGE, 2L * PAGE, 0)), 2L * PAGE, PAGE, DEVICE);
         assertRuns(below, 2, run(0, 2, DEVICE | (limit - 3)));
@@ -283,9 +285,9 @@ final class LayoutTest
             }
         }
         // and no physical key ever has the private bit
-        assertTrue(DEVICE < FileSystemTranslator.PRIVATE);
-        assertTrue(((1L << FileSystemTranslator.DEVICE_BITS) - 1 << FileSystemTranslator.BLOCK_BITS | limit - 1) <
-            FileSystemTranslator.PRIVATE);
+        assertTrue(DEVICE < BlockKeys.PRIVATE);
+        assertTrue(((1L << BlockKeys.DEVICE_BITS) - 1 << BlockKeys.BLOCK_BITS | limit - 1) <
+            BlockKeys.PRIVATE);
     }
 
     @Test
@@ -312,6 +314,152 @@ final class LayoutTest
             run(8, 1, PRIVATE));
         assertEquals(0, layout.clip(0).runs);
         assertEquals(0, layout.clip(0).pages);
+    }
+
+    /**
+     * A dedupe or a defragmentation moves a file's extents and keeps its attributes: {@code keepsBlocks} tells
+     * whether the extents read now still map every page the file vouches for (its physical pages, less those written
+     * through the cache) to the same block. How the extents are split, and what holes and private pages became, do
+     * not matter.
+     */
+    @Test
+    void keepsBlocksComparesTheVouchedPagesOnly()
+    {
+        final TreeSet<Long> none = new TreeSet<>();
+        final Layout was = Layout.of(List.of(
+                extent(0, MIB, 4L * PAGE, 0),
+                extent(6L * PAGE, 2 * MIB, 2L * PAGE, Fiemap.FIEMAP_EXTENT_UNWRITTEN),
+                extent(8L * PAGE, 4 * MIB, 2L * PAGE, Fiemap.FIEMAP_EXTENT_LAST)),
+            10L * PAGE, PAGE, DEVICE);
+        assertTrue(was.keepsBlocks(was, none));
+        final Layout splitAndFilled = Layout.of(List.of(
+                extent(0, MIB, 2L * PAGE, Fiemap.FIEMAP_EXTENT_SHARED),
+                extent(2L * PAGE, MIB + 2L * PAGE, 2L * PAGE, 0),
+                extent(4L * PAGE, 8 * MIB, 4L * PAGE, 0),
+                extent(8L * PAGE, 4 * MIB, 2L * PAGE, Fiemap.FIEMAP_EXTENT_LAST)),
+            12L * PAGE, PAGE, DEVICE);
+        assertTrue(was.keepsBlocks(splitAndFilled, none), "same blocks; the hole and the private pages may change");
+
+        final Layout deduped = Layout.of(List.of(
+                extent(0, MIB, 4L * PAGE, 0),
+                extent(8L * PAGE, 4 * MIB, PAGE, 0),
+                extent(9L * PAGE, 16 * MIB, PAGE, Fiemap.FIEMAP_EXTENT_SHARED | Fiemap.FIEMAP_EXTENT_LAST)),
+            10L * PAGE, PAGE, DEVICE);
+        assertFalse(was.keepsBlocks(deduped, none), "page 9 maps another block");
+        assertTrue(was.keepsBlocks(deduped, new TreeSet<>(Set.of(9L))), "page 9 was written: it vouches for nothing");
+        assertFalse(was.keepsBlocks(deduped, new TreeSet<>(Set.of(8L))));
+
+        final Layout punched = Layout.of(List.of(
+                extent(0, MIB, PAGE, 0),
+                extent(2L * PAGE, MIB + 2L * PAGE, 2L * PAGE, 0),
+                extent(8L * PAGE, 4 * MIB, 2L * PAGE, Fiemap.FIEMAP_EXTENT_LAST)),
+            10L * PAGE, PAGE, DEVICE);
+        assertFalse(was.keepsBlocks(punched, none), "page 1 is a hole now");
+        assertTrue(was.keepsBlocks(punched, new TreeSet<>(Set.of(1L, 5L))));
+        final Layout unwritten = Layout.of(List.of(
+                extent(0, MIB, 4L * PAGE, Fiemap.FIEMAP_EXTENT_UNWRITTEN),
+                extent(8L * PAGE, 4 * MIB, 2L * PAGE, Fiemap.FIEMAP_EXTENT_LAST)),
+            10L * PAGE, PAGE, DEVICE);
+        assertFalse(was.keepsBlocks(unwritten, none), "pages 0-3 are private now");
+
+        assertFalse(was.keepsBlocks(Layout.of(List.of(extent(0, MIB, 4L * PAGE, 0)), 4L * PAGE, PAGE, DEVICE),
+            none), "pages 8 and 9 are past the end now");
+        assertFalse(was.keepsBlocks(Layout.of(List.of(
+                extent(0, MIB, 4L * PAGE, 0),
+                extent(8L * PAGE, 4 * MIB, 2L * PAGE, Fiemap.FIEMAP_EXTENT_LAST)),
+            10L * PAGE, PAGE, DEVICE + (1L << BlockKeys.BLOCK_BITS)), none), "another file system");
+        assertTrue(Layout.allPrivate(10).keepsBlocks(Layout.allPrivate(0), none), "vouches for nothing");
+    }
+
+    /**
+     * Seeded random layouts and moves of them (extents split, moved, dropped or made unstable), with random written
+     * pages: {@code keepsBlocks} agrees with a page-by-page comparison of the two layouts.
+     */
+    @Test
+    void keepsBlocksMatchesAPerPageComparison()
+    {
+        final long seed = Long.getLong("extentcache.seed", System.nanoTime());
+        final int layouts = Integer.getInteger("extentcache.layouts", 3000);
+        final SplittableRandom random = new SplittableRandom(seed);
+        int layoutNumber = 0;
+        List<FiemapExtent> extents = List.of();
+        List<FiemapExtent> moved = List.of();
+        TreeSet<Long> written = new TreeSet<>();
+        int agreed = 0;
+        try
+        {
+            for (layoutNumber = 0; layoutNumber < layouts; layoutNumber++)
+            {
+                extents = randomExtents(random, PAGE, PAGE);
+                moved = move(random, extents);
+                final long end = extents.isEmpty() ? 0 : extents.get(extents.size() - 1).logicalEnd();
+                final long size = end + random.nextLong(2L * PAGE);
+                final long movedSize = random.nextInt(8) == 0 ? random.nextLong(size + 1) : size;
+                final Layout was = Layout.of(extents, size, PAGE, DEVICE);
+                final Layout now = Layout.of(moved, movedSize, PAGE, DEVICE);
+                written = new TreeSet<>();
+                for (int i = random.nextInt(4); i > 0 && was.pages > 0; i--)
+                {
+                    written.add(random.nextLong(was.pages));
+                }
+                boolean expected = true;
+                for (long page = 0; page < was.pages; page++)
+                {
+                    final long key = keyAt(was, page);
+                    if (key >= 0 && !written.contains(page))
+                    {
+                        expected &= page < now.pages && keyAt(now, page) == key;
+                    }
+                }
+                assertEquals(expected, was.keepsBlocks(now, written), describe(was) + " against " + describe(now));
+                agreed += expected ? 1 : 0;
+            }
+            assertTrue(agreed > layouts / 10 && agreed < layouts - layouts / 10, "both answers are exercised: " +
+                agreed + " of " + layouts + " kept their blocks");
+        }
+        catch (final AssertionError | RuntimeException ex)
+        {
+            throw new AssertionError("seed=" + seed + " layout " + layoutNumber + " (replay with -Dextentcache.seed=" +
+                seed + "): extents=" + extents + " moved=" + moved + " written=" + written + ": " + ex.getMessage(),
+                ex);
+        }
+    }
+
+    /** The extents after a random move: each may be split in two (same blocks), moved, dropped or made unstable. */
+    private static List<FiemapExtent> move(final SplittableRandom random, final List<FiemapExtent> extents)
+    {
+        final List<FiemapExtent> moved = new ArrayList<>();
+        for (final FiemapExtent extent : extents)
+        {
+            final int what = random.nextInt(extents.size() * 3 + 1);
+            final long pages = extent.length() / PAGE;
+            if (what == 0)
+            {
+                moved.add(new FiemapExtent(extent.logical(), extent.physical() + (1L << 30), extent.length(),
+                    extent.flags()));
+            }
+            else if (what == 1)
+            {
+                continue; // punched
+            }
+            else if (what == 2)
+            {
+                moved.add(new FiemapExtent(extent.logical(), extent.physical(), extent.length(),
+                    extent.flags() | UNSTABLE[random.nextInt(UNSTABLE.length)]));
+            }
+            else if (what < 6 && pages > 1)
+            {
+                final long cut = (1 + random.nextLong(pages - 1)) * PAGE;
+                moved.add(new FiemapExtent(extent.logical(), extent.physical(), cut, extent.flags()));
+                moved.add(new FiemapExtent(extent.logical() + cut, extent.physical() + cut, extent.length() - cut,
+                    extent.flags()));
+            }
+            else
+            {
+                moved.add(extent);
+            }
+        }
+        return moved;
     }
 
     /**

@@ -158,7 +158,7 @@ final class ReflinkCacheTest
         final long reopened = translator.open(paths.get(target));
         final Extent extent = new Extent();
         translator.translate(reopened, 7, extent);
-        assertTrue(extent.isShared() && (extent.deviceBlock() & FileSystemTranslator.PRIVATE) == 0);
+        assertTrue(extent.isShared() && (extent.deviceBlock() & BlockKeys.PRIVATE) == 0);
         assertArrayEquals(changed, readAll(cache.file(reopened)));
     }
 

@@ -55,6 +55,86 @@ class FileMappingTest
         assertEquals(Handle.NONE, mapping.get(5));
     }
 
+    /**
+     * Clearing a range costs the nodes that exist in it, not its length: a file truncated or reloaded from page 0 to
+     * the end, with a few pages cached far apart, visits a few nodes per page (counted, not timed).
+     */
+    @Test
+    void clearingAHugeRangeVisitsOnlyTheNodesThatExist()
+    {
+        final FileMapping mapping = new FileMapping();
+        final long[] pages = {0, 5, 1L << 27, (1L << 28) - 1}; // a 1 TiB file of 4 KiB pages: 2^28 pages
+        for (int i = 0; i < pages.length; i++)
+        {
+            mapping.install(pages[i], Handle.handle(i, 1));
+        }
+        mapping.clear(1, Long.MAX_VALUE - 1);
+        assertEquals(1, mapping.handleCount());
+        assertEquals(Handle.handle(0, 1), mapping.get(0));
+        for (int i = 1; i < pages.length; i++)
+        {
+            assertEquals(Handle.NONE, mapping.get(pages[i]), "page " + pages[i]);
+        }
+        final long height = 4; // 9 + 6 * 3 bits cover 2^27 pages; one more level for 2^28
+        assertTrue(mapping.clearVisits() <= pages.length * (height + 1), "visits: " + mapping.clearVisits());
+
+        final long before = mapping.clearVisits();
+        mapping.install(Long.MAX_VALUE / 4096, Handle.handle(9, 1)); // the tallest tree
+        mapping.clear(0, Long.MAX_VALUE);
+        assertEquals(0, mapping.handleCount());
+        assertTrue(mapping.clearVisits() - before <= 4L * 12, "visits: " + (mapping.clearVisits() - before));
+    }
+
+    /**
+     * Seeded random installs and range clears over pages near and far apart (trees of every height) against a map;
+     * {@code -Dextentcache.seed=N} replays it (the seed is in every failure message).
+     */
+    @Test
+    void randomClearsMatchAMap()
+    {
+        final long seed = Long.getLong("extentcache.seed", System.nanoTime());
+        final java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        final FileMapping mapping = new FileMapping();
+        final java.util.TreeMap<Long, Long> model = new java.util.TreeMap<>();
+        int op = 0;
+        try
+        {
+            for (op = 0; op < 3000; op++)
+            {
+                final long base = random.nextInt(3) == 0 ? random.nextLong(Long.MAX_VALUE / 2) :
+                    random.nextInt(4) * (long)FileMapping.LEAF_SLOTS * FileMapping.NODE_SLOTS;
+                if (random.nextInt(3) > 0)
+                {
+                    final long page = base + random.nextInt(2000);
+                    final long handle = Handle.handle(op, 1);
+                    mapping.install(page, handle);
+                    model.put(page, handle);
+                }
+                else
+                {
+                    final long from = base + random.nextInt(2000);
+                    final long count = random.nextInt(4) == 0 ? Long.MAX_VALUE - from : random.nextInt(3000);
+                    mapping.clear(from, count);
+                    model.subMap(from, from + Math.min(count, Long.MAX_VALUE - from)).clear();
+                }
+                assertEquals(model.size(), mapping.handleCount(), "handles");
+                if (op % 50 == 0)
+                {
+                    for (final java.util.Map.Entry<Long, Long> entry : model.entrySet())
+                    {
+                        assertEquals(entry.getValue().longValue(), mapping.get(entry.getKey()), "page " +
+                            entry.getKey());
+                    }
+                }
+            }
+        }
+        catch (final AssertionError | RuntimeException ex)
+        {
+            throw new AssertionError("seed=" + seed + " op " + op + " (replay with -Dextentcache.seed=" + seed + "): " +
+                ex.getMessage(), ex);
+        }
+    }
+
     @Test
     void aRunIsInstalledOnlyWhileTheVersionHolds()
     {
