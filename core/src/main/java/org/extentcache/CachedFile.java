@@ -489,9 +489,10 @@ public final class CachedFile
             {
                 staged.get(index, staging, 0, length);
             }
-            // JDK 17 raises a fault in the copy above asynchronously, at the next transition into the VM: make one
-            // here (holdsLock is a VM call), before any frame changes state; JDK 25 raises it in the copy itself
-            Thread.holdsLock(staging);
+            // JDK 17 raises a fault in the copy above asynchronously, at a later transition into the VM: make one here,
+            // before any frame changes state (JDK 25 raises it in the copy itself). Thread.yield is the one seen to
+            // deliver it from compiled code every time (Thread.holdsLock did not); it costs a sched_yield per page
+            Thread.yield();
             writePage(translator, extent, page, inPage, staging, BufferUtil.ARRAY_BASE_OFFSET, length);
         }
         finally
@@ -887,7 +888,7 @@ public final class CachedFile
         {
             // durable, not only written: the change may share these pages (a clone) or let the file go (close), and
             // a sync that failed afterwards could no longer mark them dirty
-            final IOException failure = writeback.writeBackDurably(firstPage, pageCount, false);
+            final IOException failure = writeback.writeBackDurablyOrAgain(firstPage, pageCount, false);
             if (null != failure)
             {
                 throw failure;

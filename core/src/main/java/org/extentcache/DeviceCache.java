@@ -110,6 +110,8 @@ final class DeviceCache implements AutoCloseable
      * records this count before it writes and trusts its sync only if the count has not moved.
      */
     private final java.util.concurrent.atomic.AtomicLong syncFailures = new java.util.concurrent.atomic.AtomicLong();
+    /** Serializes device syncs, so each failure is counted before the next sync's outcome is read. */
+    private final ReentrantLock syncLock = new ReentrantLock();
     /** Frames still pinned when the cache closed; under {@link #lock}. The last one's unpin frees the arena. */
     private java.util.BitSet pinnedAtClose;
     private int pinnedAtCloseCount;
@@ -959,6 +961,8 @@ final class DeviceCache implements AutoCloseable
      */
     void sync() throws IOException
     {
+        // one at a time: a sync that fails is counted before any other can succeed and be trusted in its place
+        syncLock.lock();
         try
         {
             io.sync();
@@ -967,6 +971,10 @@ final class DeviceCache implements AutoCloseable
         {
             syncFailures.incrementAndGet();
             throw ex;
+        }
+        finally
+        {
+            syncLock.unlock();
         }
     }
 

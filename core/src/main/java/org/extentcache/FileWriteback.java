@@ -159,8 +159,19 @@ final class FileWriteback
      */
     IOException flushLocked()
     {
-        final IOException failure = writeBackDurably(0, Long.MAX_VALUE, true);
-        return failure instanceof EarlierSyncFailure ? writeBackDurably(0, Long.MAX_VALUE, true) : failure;
+        return writeBackDurablyOrAgain(0, Long.MAX_VALUE, true);
+    }
+
+    /**
+     * {@link #writeBackDurably}, once more if the first sync could not vouch for pages written before another sync
+     * failed. The caller holds the lock.
+     *
+     * @return the first failure of the last attempt, or {@code null}.
+     */
+    IOException writeBackDurablyOrAgain(final long firstPage, final long pageCount, final boolean alwaysSync)
+    {
+        final IOException failure = writeBackDurably(firstPage, pageCount, alwaysSync);
+        return failure instanceof EarlierSyncFailure ? writeBackDurably(firstPage, pageCount, alwaysSync) : failure;
     }
 
     /** More than half the arena is dirty: write this file back (and sync). Failures leave the pages dirty. */

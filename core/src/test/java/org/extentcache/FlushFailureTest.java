@@ -51,8 +51,8 @@ class FlushFailureTest
 
     /**
      * Issue item 1: a cache-wide flush writes page 0 of {@code a} back and syncs; during the sync {@code a} is cloned
-     * and page 0 written again (copy-on-write to a new frame, since the clone shares the old one); then the sync
-     * fails. The newer write must survive the next flush, the clone must keep the old bytes, and the shared frame
+     * and page 0 written again (copy-on-write to a new frame, since the clone shares the old one); the sync fails.
+     * (The clone now syncs a's pages first, after the flush's sync, and writes them again when that one failed.) The newer write must survive the next flush, the clone must keep the old bytes, and the shared frame
      * must not be marked dirty.
      */
     @Test
@@ -78,10 +78,23 @@ class FlushFailureTest
         });
         assertTrue(device.syncEntered.await(10, TimeUnit.SECONDS), "the flush reached its sync");
 
-        final long clone = store.cloneFile(a); // shares page 0's block with a
-        file.write(0, TestPages.filled(PAGE, 2)); // copy-on-write: a's page 0 moves to a new frame
+        final CompletableFuture<Long> cloneAndWrite = CompletableFuture.supplyAsync(() ->
+        {
+            try
+            {
+                final long clone = store.cloneFile(a); // syncs a first (after the flush's sync), then shares page 0
+                file.write(0, TestPages.filled(PAGE, 2)); // copy-on-write: a's page 0 moves to a new frame
+                return clone;
+            }
+            catch (final IOException ex)
+            {
+                throw new RuntimeException(ex);
+            }
+        });
+        Thread.sleep(100); // let the clone reach its sync, which waits for the flush's
         device.releaseSync();
         flush.get(10, TimeUnit.SECONDS);
+        final long clone = cloneAndWrite.get(10, TimeUnit.SECONDS);
 
         assertNull(cache.checkBooks(), "books after the failed flush");
         assertEquals(1, file.dirtyPageCount(), "the newer write is still dirty, and only it");

@@ -383,7 +383,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     @Override
     public void checkWritable(final long file) throws IOException
     {
-        writableState(file);
+        openFiles.writable(file);
     }
 
     @Override
