@@ -9,7 +9,6 @@ import org.extentcache.frame.Handle;
 import org.extentcache.mapping.FileMapping;
 import org.extentcache.translate.Extent;
 import org.extentcache.translate.StaleTranslationException;
-import org.extentcache.translate.Translator;
 import org.agrona.collections.Long2LongHashMap;
 
 import java.io.IOException;
@@ -17,7 +16,6 @@ import java.nio.ByteBuffer;
 import java.nio.ReadOnlyBufferException;
 import java.nio.file.NoSuchFileException;
 import java.util.Arrays;
-import java.util.concurrent.locks.ReentrantLock;
 
 import static org.extentcache.frame.FrameDescriptor.PINS_MASK;
 import static org.extentcache.frame.FrameDescriptor.UPTODATE;
@@ -37,17 +35,8 @@ import static org.extentcache.frame.FrameDescriptor.baseState;
  *
  * <h2>Writes</h2>
  * {@link #write(long, ByteBuffer)} goes through the cache, page by page, under the file's writer lock (writers of
- * one file take turns, like the kernel's {@code i_rwsem}; readers never take it):
- * <ul>
- *   <li>An unshared page whose frame only the writer pins is written in place: the frame turns {@code WRITING}
- *       (readers wait), takes the bytes, and comes back dirty at the next generation.</li>
- *   <li>A shared page, or a hole, breaks the sharing: the translator reserves a fresh block, a new frame takes the
- *       old page (copied from the cached frame, read from the device, or zeros; nothing if the write covers the
- *       whole page) plus the write, is published dirty under the new block, and only then does the translator map
- *       the page to it. Other files keep the old frame.</li>
- *   <li>An unshared page whose frame someone else pins gets a new frame for the same block; the pinned frame keeps
- *       its bytes until its last unpin.</li>
- * </ul>
+ * one file take turns, like the kernel's {@code i_rwsem}; readers never take it): in place for an unshared page,
+ * copy-on-write for a shared page or a hole, so other files keep their bytes ({@link PageWriter} has the details).
  * Dirty pages reach the device on {@link #flush()}; when the translator announces a clone or another change of
  * their range; when more than half the arena is dirty (the writer that crosses the line writes its own file back);
  * when a miss finds no clean frame to reclaim (it writes back any file whose writer lock is free); and when they
@@ -55,7 +44,7 @@ import static org.extentcache.frame.FrameDescriptor.baseState;
  * the device before it lets the pages go: a clean page is either durable or still pinned by its write-back, and a
  * sync that fails leaves every page it covered dirty (Linux reports a failed {@code fsync} once, so only writing
  * the pages again and syncing again makes them durable). A device write that fails leaves the page dirty and the
- * error reaches the caller of {@code flush}; a later flush retries it.
+ * error reaches the caller of {@code flush}; a later flush retries it. {@link FileWriteback} has the details.
  *
  * <h2>Thread safety</h2>
  * Safe for concurrent use. Reads racing a write see each page entirely before or entirely after it. Reads racing a
@@ -81,8 +70,8 @@ public final class CachedFile
     private volatile long size = UNKNOWN_SIZE;
     private volatile boolean deleted;
     private volatile boolean closed;
-    /** True while this file's writer extends the file: its own pages past the old end keep their handles. */
-    private boolean extending;
+    /** The write path; see {@link PageWriter}. */
+    private final PageWriter writer;
 
     CachedFile(final ExtentCache cache, final long file)
     {
@@ -93,6 +82,7 @@ public final class CachedFile
         this.pageShift = Integer.numberOfTrailingZeros(cache.pageSize());
         this.pageMask = cache.pageSize() - 1L;
         this.writeback = new FileWriteback(this, frames, file);
+        this.writer = new PageWriter(this, cache, mapping, writeback);
     }
 
     /**
@@ -114,7 +104,7 @@ public final class CachedFile
     }
 
     /** The size, fetched from the translator if a concurrent {@link ExtentCache#file} has not set it yet. */
-    private long currentSize() throws NoSuchFileException
+    long currentSize() throws NoSuchFileException
     {
         final long known = size;
         if (UNKNOWN_SIZE != known)
@@ -316,12 +306,12 @@ public final class CachedFile
         {
             final byte[] copy = new byte[src.remaining()]; // a read-only heap buffer hides its array
             src.duplicate().get(copy);
-            final int n = write(position, copy, BufferUtil.ARRAY_BASE_OFFSET, copy.length, null, 0);
+            final int n = writer.write(position, copy, BufferUtil.ARRAY_BASE_OFFSET, copy.length, null, 0);
             src.position(start + n);
             return n;
         }
-        final int n = src.isDirect() ? write(position, null, 0, src.remaining(), src, start) :
-            write(position, src.array(), addressOf(src), src.remaining(), null, 0);
+        final int n = src.isDirect() ? writer.write(position, null, 0, src.remaining(), src, start) :
+            writer.write(position, src.array(), addressOf(src), src.remaining(), null, 0);
         src.position(start + n);
         return n;
     }
@@ -344,18 +334,16 @@ public final class CachedFile
         final ByteBuffer wrapped = src.byteBuffer();
         if (null != wrapped && wrapped.isDirect())
         {
-            return write(position, null, 0, length, wrapped, src.wrapAdjustment() + offset);
+            return writer.write(position, null, 0, length, wrapped, src.wrapAdjustment() + offset);
         }
         if (null == src.byteArray())
         {
             // a raw address (Chronicle MappedBytes, an mmap): staged through Unsafe, which is all it offers
-            return write(position, null, src.addressOffset() + offset, length, RAW_ADDRESS, 0);
+            return writer.write(position, null, src.addressOffset() + offset, length, PageWriter.RAW_ADDRESS, 0);
         }
-        return write(position, src.byteArray(), src.addressOffset() + offset, length, null, 0);
+        return writer.write(position, src.byteArray(), src.addressOffset() + offset, length, null, 0);
     }
 
-    /** {@code write}'s marker for a source at a raw address, staged with {@code Unsafe}. */
-    private static final ByteBuffer RAW_ADDRESS = ByteBuffer.allocate(0);
 
     /**
      * Writes every dirty page of this file to the device and waits until the device has them (a device sync).
@@ -392,348 +380,6 @@ public final class CachedFile
         return writeback.dirtyPageCount();
     }
 
-    /**
-     * @param staged null to copy from {@code base}/{@code address} (a heap array: cannot fault); else the bytes are
-     *               copied page by page into a staging page first: from a direct buffer (from index
-     *               {@code stagedFrom}) through the {@code ByteBuffer} API, or from {@code address} with
-     *               {@code Unsafe} if {@code staged} is {@link #RAW_ADDRESS}. A source over a mapped file that was
-     *               truncated then fails with {@link InternalError} before the page is taken for writing, not while
-     *               it is WRITING.
-     */
-    private int write(final long position, final Object base, final long address, final int length,
-        final ByteBuffer staged, final int stagedFrom) throws IOException
-    {
-        if (position < 0)
-        {
-            throw new IllegalArgumentException("position must be >= 0: position=" + position);
-        }
-        if (position > Long.MAX_VALUE - length)
-        {
-            throw new IllegalArgumentException(
-                "write would end past Long.MAX_VALUE: position=" + position + " length=" + length);
-        }
-        if (0 == length)
-        {
-            ensureReadable();
-            return 0;
-        }
-        writeback.lock();
-        try
-        {
-            ensureReadable();
-            final Translator translator = cache.translator();
-            translator.checkWritable(file);
-            final Extent extent = Scratch.get().extent;
-            int done = 0;
-            while (done < length)
-            {
-                final long at = position + done;
-                final int inPage = (int)(at & pageMask);
-                final int n = (int)Math.min(length - done, pageMask + 1 - inPage);
-                if (null == staged)
-                {
-                    writePage(translator, extent, at >>> pageShift, inPage, base, address + done, n);
-                }
-                else
-                {
-                    stagedPage(translator, extent, at >>> pageShift, inPage, address + done, n, staged,
-                        stagedFrom + done);
-                }
-                done += n;
-                if (position + done > currentSize())
-                {
-                    // page by page, as Linux moves i_size: a write-back of this page (the throttle below, or another
-                    // thread's flush) must see the size that covers it; a later page that fails leaves these
-                    extending = true;
-                    try
-                    {
-                        translator.extend(file, position + done);
-                    }
-                    finally
-                    {
-                        extending = false;
-                    }
-                }
-                if (frames.dirtyFrames.get() > arena.capacity() / 2)
-                {
-                    writeback.throttle(); // more than half the arena is dirty: clean frames for reclaim to take
-                }
-            }
-            return length;
-        }
-        finally
-        {
-            writeback.unlock();
-        }
-    }
-
-    /**
-     * Copies one page's worth of a direct or raw source into this thread's staging page, makes any fault of that
-     * copy surface now, then writes the page from the staging page. A write nested in this one (a translator callback
-     * that writes through the cache) stages into a page of its own.
-     */
-    private void stagedPage(final Translator translator, final Extent extent, final long page, final int inPage,
-        final long address, final int length, final ByteBuffer staged, final int index) throws IOException
-    {
-        final Scratch scratch = Scratch.get();
-        final boolean nested = scratch.stagingInUse;
-        final byte[] staging = nested ? new byte[length] : scratch.staging;
-        scratch.stagingInUse = true;
-        try
-        {
-            if (RAW_ADDRESS == staged)
-            {
-                stageRaw(address, staging, length);
-            }
-            else
-            {
-                staged.get(index, staging, 0, length);
-            }
-            // JDK 17 raises a fault in the copy above asynchronously, at a later transition into the VM: make one here,
-            // before any frame changes state (JDK 25 raises it in the copy itself). Thread.yield is the one seen to
-            // deliver it from compiled code every time (Thread.holdsLock did not); it costs a sched_yield per page
-            Thread.yield();
-            writePage(translator, extent, page, inPage, staging, BufferUtil.ARRAY_BASE_OFFSET, length);
-        }
-        finally
-        {
-            scratch.stagingInUse = nested;
-        }
-    }
-
-    /**
-     * Copies from a raw address word by word: each load is an unsafe access the JIT marks as one, so a fault becomes a
-     * pending {@link InternalError}. (A bulk {@code Unsafe.copyMemory} from memory that faults can crash the JVM once
-     * compiled: JDK 17's and 25's arraycopy stubs are not all covered by the unsafe-access fault handler.)
-     */
-    private static void stageRaw(final long address, final byte[] staging, final int length)
-    {
-        int i = 0;
-        for (; i + Long.BYTES <= length; i += Long.BYTES)
-        {
-            UnsafeApi.putLong(staging, BufferUtil.ARRAY_BASE_OFFSET + i, UnsafeApi.getLong(address + i));
-        }
-        for (; i < length; i++)
-        {
-            UnsafeApi.putByte(staging, BufferUtil.ARRAY_BASE_OFFSET + i, UnsafeApi.getByte(address + i));
-        }
-    }
-
-    private void writePage(final Translator translator, final Extent extent, final long page, final int inPage,
-        final Object base, final long address, final int length) throws IOException
-    {
-        final boolean whole = 0 == inPage && length == pageMask + 1;
-        while (true)
-        {
-            translator.translate(file, page, extent);
-            final long block = extent.blockOf(page);
-            if (Extent.HOLE != block && !extent.isShared())
-            {
-                long held = pinOwnFrame(page, block);
-                if (Handle.NONE == held)
-                {
-                    try
-                    {
-                        held = whole ? frames.lookup(block) : frames.acquire(block, file, page);
-                    }
-                    catch (final StaleTranslationException ex)
-                    {
-                        continue; // the page was remapped between the translation and the read
-                    }
-                }
-                if (Handle.NONE == held)
-                {
-                    dirtied(page, fillNewFrame(block, Handle.NONE, true, inPage, base, address, length));
-                    return;
-                }
-                if (frames.beginWrite(held))
-                {
-                    try
-                    {
-                        UnsafeApi.copyMemory(base, address, null, arena.address(Handle.frame(held)) + inPage, length);
-                    }
-                    catch (final RuntimeException | Error ex)
-                    {
-                        // the source failed (a truncated mapped file): the page may hold part of the write, as after
-                        // a short write; it ends dirty like any written page, and readers go on
-                        final long partial = frames.endWrite(held);
-                        if (Handle.NONE != partial)
-                        {
-                            dirtied(page, partial);
-                        }
-                        throw ex;
-                    }
-                    final long written = frames.endWrite(held);
-                    if (Handle.NONE == written)
-                    {
-                        continue;
-                    }
-                    dirtied(page, written);
-                    return;
-                }
-                try
-                {
-                    dirtied(page, fillNewFrame(block, held, whole, inPage, base, address, length));
-                }
-                finally
-                {
-                    frames.unpin(held);
-                }
-                return;
-            }
-
-            final long fresh = translator.reserveBlock(file, page);
-            final long newFrame;
-            final long source;
-            try
-            {
-                source = Extent.HOLE == block || whole ? Handle.NONE :
-                    acquireOrRelease(translator, block, page, fresh);
-            }
-            catch (final StaleTranslationException ex)
-            {
-                continue; // the reserved block went back; translate again
-            }
-            try
-            {
-                newFrame = fillNewFrame(fresh, source, whole, inPage, base, address, length);
-            }
-            catch (final RuntimeException | Error ex)
-            {
-                translator.releaseBlock(fresh);
-                throw ex;
-            }
-            finally
-            {
-                if (Handle.NONE != source)
-                {
-                    frames.unpin(source);
-                }
-            }
-            try
-            {
-                translator.commitBlock(file, page, fresh);
-            }
-            catch (final IOException | RuntimeException ex)
-            {
-                settleFailedCommit(translator, extent, page, fresh, newFrame, ex);
-                throw ex;
-            }
-            frames.copyOnWrites.increment();
-            dirtied(page, newFrame);
-            return;
-        }
-    }
-
-    /**
-     * Pins the frame this file's mapping holds for {@code page}, if its handle is valid and the frame holds
-     * {@code block}: a writer finding its own page (an append's second record in a page) is a file hit, not a
-     * sharing hit.
-     *
-     * @return the pinned handle, or {@link Handle#NONE}.
-     */
-    private long pinOwnFrame(final long page, final long block)
-    {
-        final long handle = mapping.get(page);
-        if (Handle.NONE == handle || !frames.pinHandle(handle))
-        {
-            return Handle.NONE;
-        }
-        if (frames.blockOf(handle) == block)
-        {
-            cache.fileHits.increment();
-            return handle;
-        }
-        frames.unpin(handle);
-        return Handle.NONE;
-    }
-
-    /**
-     * {@code commitBlock} threw: if the remap took effect anyway (a listener failed after it), the page is ours and
-     * its dirty frame must be tracked; otherwise the reserved block goes back (and the frame published for it is
-     * dropped by the invalidation that frees the block).
-     */
-    private void settleFailedCommit(final Translator translator, final Extent extent, final long page,
-        final long fresh, final long newFrame, final Exception failure)
-    {
-        boolean committed = false;
-        try
-        {
-            translator.translate(file, page, extent);
-            committed = extent.blockOf(page) == fresh;
-        }
-        catch (final IOException | RuntimeException ex)
-        {
-            failure.addSuppressed(ex);
-        }
-        if (committed)
-        {
-            frames.copyOnWrites.increment();
-            dirtied(page, newFrame);
-            return;
-        }
-        try
-        {
-            translator.releaseBlock(fresh);
-        }
-        catch (final RuntimeException ex)
-        {
-            failure.addSuppressed(ex);
-        }
-    }
-
-    private long acquireOrRelease(final Translator translator, final long block, final long page, final long fresh)
-        throws IOException
-    {
-        try
-        {
-            return frames.acquire(block, file, page);
-        }
-        catch (final IOException | RuntimeException ex)
-        {
-            translator.releaseBlock(fresh);
-            throw ex;
-        }
-    }
-
-    /**
-     * Fills a new frame for {@code block} with the old page (from {@code source}'s frame, or zeros if there is none
-     * and the write is partial) and the written bytes, and publishes it dirty.
-     */
-    private long fillNewFrame(final long block, final long source, final boolean whole, final int inPage,
-        final Object base, final long address, final int length)
-    {
-        final long handle = frames.claimPrivate(block);
-        try
-        {
-            final long frameAddress = arena.address(Handle.frame(handle));
-            if (!whole)
-            {
-                if (Handle.NONE != source)
-                {
-                    UnsafeApi.copyMemory(arena.address(Handle.frame(source)), frameAddress, pageMask + 1);
-                }
-                else
-                {
-                    UnsafeApi.setMemory(frameAddress, pageMask + 1, (byte)0);
-                }
-            }
-            UnsafeApi.copyMemory(base, address, null, frameAddress + inPage, length);
-        }
-        catch (final RuntimeException | Error ex)
-        {
-            frames.discardPrivate(handle);
-            throw ex;
-        }
-        frames.publishDirty(block, handle);
-        return handle;
-    }
-
-    private void dirtied(final long page, final long handle)
-    {
-        mapping.install(page, handle);
-        writeback.dirtied(page, handle);
-    }
 
     private int read(final long position, final Object base, final long address, final int length) throws IOException
     {
@@ -909,7 +555,7 @@ public final class CachedFile
     void changed(final long firstPage, final long pageCount, final long newSize)
     {
         size = newSize;
-        if (extending && writeback.isHeldByCurrentThread())
+        if (writer.extendingHere())
         {
             // this file's own write moved its end: the pages it wrote past the old end keep their handles (their
             // dirty frames are this file's alone); any other page of the range translates anew
@@ -987,7 +633,7 @@ public final class CachedFile
         return writeback;
     }
 
-    private void ensureReadable() throws NoSuchFileException
+    void ensureReadable() throws NoSuchFileException
     {
         if (closed)
         {

@@ -104,14 +104,8 @@ final class DeviceCache implements AutoCloseable
     private volatile boolean closed;
     /** Set when the cache starts closing: a claim waiting for a frame gives up instead of holding close up. */
     private volatile boolean closing;
-    /**
-     * Device syncs that failed, ever. A sync that succeeds proves nothing about a write made before a sync that
-     * failed (Linux reports a failed {@code fsync} once and may have dropped the pages with it), so a write-back
-     * records this count before it writes and trusts its sync only if the count has not moved.
-     */
-    private final java.util.concurrent.atomic.AtomicLong syncFailures = new java.util.concurrent.atomic.AtomicLong();
-    /** Serializes device syncs, so each failure is counted before the next sync's outcome is read. */
-    private final ReentrantLock syncLock = new ReentrantLock();
+    /** Device syncs, one at a time, and the count of those that failed. */
+    private final DeviceSync syncs;
     /** Frames still pinned when the cache closed; under {@link #lock}. The last one's unpin frees the arena. */
     private java.util.BitSet pinnedAtClose;
     private int pinnedAtCloseCount;
@@ -130,6 +124,7 @@ final class DeviceCache implements AutoCloseable
         final RoomMaker roomMaker)
     {
         this.io = io;
+        this.syncs = new DeviceSync(io);
         this.claimTimeoutNanos = claimTimeoutNanos;
         this.roomMaker = roomMaker;
         this.arena = new FrameArena(pageSize, capacity);
@@ -306,9 +301,7 @@ final class DeviceCache implements AutoCloseable
         lock.lock();
         try
         {
-            final int free = arena.freeCount();
-            final int retired = arena.retiredCount();
-            return new int[]{arena.capacity() - free - retired, free, retired, index.size()};
+            return FrameBooks.counts(arena, index);
         }
         finally
         {
@@ -317,7 +310,7 @@ final class DeviceCache implements AutoCloseable
     }
 
     /**
-     * Walks every frame under the lock and checks the books.
+     * Walks every frame under the lock and checks the books ({@link FrameBooks#check}).
      *
      * @return the first discrepancy, or {@code null}.
      */
@@ -326,57 +319,7 @@ final class DeviceCache implements AutoCloseable
         lock.lock();
         try
         {
-            int free = 0;
-            int retired = 0;
-            int indexed = 0;
-            int dirty = 0;
-            for (int frame = 0; frame < arena.capacity(); frame++)
-            {
-                final long word = arena.stateWord(frame);
-                final int state = state(word);
-                if (pins(word) != 0)
-                {
-                    return "frame " + frame + " still pinned: pins=" + pins(word) + " state=" + stateName(state);
-                }
-                dirty += isDirty(word) ? 1 : 0;
-                switch (baseState(word))
-                {
-                    case FREE:
-                        free++;
-                        break;
-                    case RETIRED:
-                        retired++;
-                        break;
-                    case UPTODATE:
-                        indexed++;
-                        final long block = arena.deviceBlock(frame);
-                        if (index.findLocked(block) != frame)
-                        {
-                            return "frame " + frame + " holds block " + block + " but the index maps it to frame " +
-                                index.findLocked(block);
-                        }
-                        break;
-                    default:
-                        return "frame " + frame + " left in state " + stateName(state) + " with no pin";
-                }
-            }
-            if (free != arena.freeCount())
-            {
-                return "free frames " + free + " but the free list counts " + arena.freeCount();
-            }
-            if (retired != arena.retiredCount())
-            {
-                return "retired frames " + retired + " but the arena counts " + arena.retiredCount();
-            }
-            if (dirty != dirtyFrames.get())
-            {
-                return "dirty frames " + dirty + " but the cache counts " + dirtyFrames.get();
-            }
-            if (indexed != index.size())
-            {
-                return "up-to-date frames " + indexed + " but the index holds " + index.size() + " entries";
-            }
-            return null;
+            return FrameBooks.check(arena, index, dirtyFrames.get());
         }
         finally
         {
@@ -917,12 +860,7 @@ final class DeviceCache implements AutoCloseable
         lock.lock();
         try
         {
-            int pinned = 0;
-            for (int frame = 0; frame < arena.capacity(); frame++)
-            {
-                pinned += pins(arena.stateWord(frame)) != 0 ? 1 : 0;
-            }
-            return pinned;
+            return FrameBooks.pinnedFrames(arena);
         }
         finally
         {
@@ -961,21 +899,7 @@ final class DeviceCache implements AutoCloseable
      */
     void sync() throws IOException
     {
-        // one at a time: a sync that fails is counted before any other can succeed and be trusted in its place
-        syncLock.lock();
-        try
-        {
-            io.sync();
-        }
-        catch (final IOException | RuntimeException ex)
-        {
-            syncFailures.incrementAndGet();
-            throw ex;
-        }
-        finally
-        {
-            syncLock.unlock();
-        }
+        syncs.sync();
     }
 
     /**
@@ -984,7 +908,7 @@ final class DeviceCache implements AutoCloseable
      */
     long syncFailures()
     {
-        return syncFailures.get();
+        return syncs.failures();
     }
 
     /** The cache is closing: claims stop waiting for frames. */
