@@ -32,7 +32,9 @@ import java.util.SplittableRandom;
  *   <li>Reads and pins change nothing; a failed pin must leave its flyweight unpinned.</li>
  *   <li>Flushes ({@link CachedFile#flush}, {@link ExtentCache#flush}): a failed one leaves pages dirty and changes no
  *       byte. A successful one is checked at once against the device under the volatile write cache: every page of
- *       the flushed file (each of this thread's files after a cache-wide flush) must be durable.</li>
+ *       the flushed file (each of this thread's files after a cache-wide flush) must be durable. Without cache-wide
+ *       flushes nobody else writes this thread's pages back, so dirty counts are exact and checked too: none after a
+ *       successful flush; after a failed sync, every page that was dirty still is.</li>
  * </ul>
  * Pins are checked when taken (the model's bytes) and again when released, possibly many operations later: a pinned
  * page must not change whatever happens to its file.
@@ -526,8 +528,44 @@ final class SoakWorker implements Runnable
     private void flushFile(final FileModel file) throws IOException
     {
         armSyncFault();
-        cache.file(file.id).flush();
+        final CachedFile cached = cache.file(file.id);
+        final boolean exact = !config.cacheFlush();
+        final int dirtyBefore = exact ? cached.dirtyPageCount() : -1;
+        try
+        {
+            cached.flush();
+        }
+        catch (final IOException ex)
+        {
+            if (exact && Soak.isInjected(ex))
+            {
+                checkStillDirty(file, ex, dirtyBefore, cached.dirtyPageCount());
+            }
+            throw ex;
+        }
+        if (exact && 0 != cached.dirtyPageCount())
+        {
+            throw failure(op, "flush of " + file + " succeeded but left " + cached.dirtyPageCount() + " pages dirty");
+        }
         checkDurable(file, "flush of");
+    }
+
+    /**
+     * A flush failed, and no other thread can have written this thread's pages back meanwhile (no cache-wide
+     * flushes): invariant 5 and the Javadoc of {@code flush} say its pages stay dirty. A failed sync redirties every
+     * page it wrote; a failed device write leaves that page dirty.
+     */
+    private void checkStillDirty(final FileModel file, final IOException failure, final int before, final int after)
+    {
+        final boolean syncFailed = String.valueOf(failure.getMessage()).contains("device sync failed");
+        if (syncFailed ? after != before : after < 1 || after > before)
+        {
+            final AssertionError error = failure(op, "flush of " + file + " failed (" + failure.getMessage() +
+                ") with " + before + " pages dirty before and " + after + " after: a failed " +
+                (syncFailed ? "sync must leave every page it wrote dirty" : "write must leave its page dirty"));
+            error.addSuppressed(failure);
+            throw error;
+        }
     }
 
     private void flushCache() throws IOException
@@ -555,8 +593,22 @@ final class SoakWorker implements Runnable
         final String problem = deviceCheck.check(file, null);
         if (null != problem)
         {
+            final CachedFile cached = cache.file(file.id);
+            String inCache;
+            try
+            {
+                readBackWithRetries(op, cached, 0, (int)file.size);
+                final int mismatch = Arrays.mismatch(readBack, 0, (int)file.size, file.bytes, 0, (int)file.size);
+                inCache = mismatch < 0 ? "the cache itself still serves the model's bytes" :
+                    "the cache serves other bytes too, first at offset " + mismatch;
+            }
+            catch (final IOException | AssertionError ex)
+            {
+                inCache = "reading it back through the cache failed: " + ex;
+            }
             throw failure(op, what + " " + file + " succeeded but the device (past its volatile write cache) " +
-                "lacks what the model holds: " + problem);
+                "lacks what the model holds: " + problem + "; " + inCache + "; the file has " +
+                cached.dirtyPageCount() + " dirty pages and the cache " + cache.stats().dirtyFrames() + " dirty frames");
         }
     }
 
