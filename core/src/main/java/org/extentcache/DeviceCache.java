@@ -911,6 +911,14 @@ final class DeviceCache implements AutoCloseable
         return syncs.failures();
     }
 
+    /**
+     * @return the most recent sync failure, or {@code null}.
+     */
+    Throwable lastSyncFailure()
+    {
+        return syncs.lastFailure();
+    }
+
     /** The cache is closing: claims stop waiting for frames. */
     void closing()
     {

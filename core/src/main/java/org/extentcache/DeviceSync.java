@@ -24,6 +24,8 @@ final class DeviceSync
     private final BlockIo io;
     private final ReentrantLock lock = new ReentrantLock();
     private final AtomicLong failures = new AtomicLong();
+    /** The last sync's failure, for the callers whose writes it may have dropped. */
+    private volatile Throwable lastFailure;
 
     DeviceSync(final BlockIo io)
     {
@@ -44,6 +46,7 @@ final class DeviceSync
         }
         catch (final IOException | RuntimeException ex)
         {
+            lastFailure = ex;
             failures.incrementAndGet();
             throw ex;
         }
@@ -60,5 +63,14 @@ final class DeviceSync
     long failures()
     {
         return failures.get();
+    }
+
+    /**
+     * @return the most recent sync failure, or {@code null} if none: the cause to give a caller whose writes an
+     * earlier failed sync may have dropped.
+     */
+    Throwable lastFailure()
+    {
+        return lastFailure;
     }
 }

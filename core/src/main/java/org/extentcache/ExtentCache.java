@@ -439,7 +439,7 @@ public final class ExtentCache implements AutoCloseable
             if (!finishBatch(batch, written, synced))
             {
                 result = CachedFile.firstOf(result, new IOException("flush: a device sync failed after pages were " +
-                    "written and may have dropped them; they stay dirty (flush again)"));
+                    "written and may have dropped them; they stay dirty (flush again)", frames.lastSyncFailure()));
             }
         }
         return result;

@@ -368,7 +368,8 @@ final class FileWriteback
         {
             redirty(written);
             throw new EarlierSyncFailure("flushing file " + file + ": a device sync failed after its " +
-                written.count / 2 + " pages were written and may have dropped them; they stay dirty (flush again)");
+                written.count / 2 + " pages were written and may have dropped them; they stay dirty (flush again)",
+                frames.lastSyncFailure());
         }
     }
 
@@ -506,9 +507,9 @@ final class FileWriteback
     {
         private static final long serialVersionUID = 1L;
 
-        EarlierSyncFailure(final String message)
+        EarlierSyncFailure(final String message, final Throwable syncFailure)
         {
-            super(message);
+            super(message, syncFailure);
         }
     }
 
