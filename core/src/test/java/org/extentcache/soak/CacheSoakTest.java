@@ -28,23 +28,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * number, that thread's last operations and the options that run it again. Progress and ops/s are printed every
  * 30 s and at the end.
  *
- * <p>Open bugs it runs into with the default knobs, and the knobs that step around them to soak the rest:
- * <ul>
- *   <li>a failed sync inside a cache-wide flush, racing a clone and a copy-on-write of a page the flush wrote,
- *       loses that write (a few million operations; {@link SoakFindingsTest} reproduces it): avoided by
- *       {@code -Dsoak.syncFaultOneIn=0} or {@code -Dsoak.cacheFlush=false};</li>
- *   <li>with 64 frames or fewer, cache-wide flushes (holding the pages they wrote pinned while they wait for each
- *       file's writer lock) and writers (holding their file's lock while they wait for a frame) stall each other
- *       until a miss gives up after 10 s with "no frame can be reclaimed": avoided by {@code -Dsoak.frames=128} (the
- *       default) or {@code -Dsoak.cacheFlush=false}.</li>
- * </ul>
- *
- * <p>The normal build runs 200 000 operations of the same soak ({@code -Dsoak.ops} and the other knobs apply) as a
- * regression test, in two halves that each leave out one ingredient of the open bug that
- * {@link SoakFindingsTest#aFailedCacheWideSyncDoesNotRedirtyOverAPageRewrittenMeanwhile()} reproduces (a failed sync
- * inside a cache-wide flush racing a writer), so that it does not fail the build at random while that bug is open:
- * per-file flushes with failed syncs, then cache-wide flushes without. Once it is fixed, one half with every
- * ingredient replaces them.
+ * <p>The normal build runs 200 000 operations of the same soak, with every ingredient, as a regression test
+ * ({@code -Dsoak.ops} and the other knobs apply). Two bugs it found earlier are fixed and have their own tests: a
+ * failed sync inside a cache-wide flush, racing a clone and a copy-on-write of a page the flush wrote, lost that
+ * write ({@link SoakFindingsTest}); and with 64 frames or fewer, cache-wide flushes and writers stalled each other
+ * until a miss gave up ({@code FlushFailureTest}).
  */
 class CacheSoakTest
 {
@@ -65,15 +53,9 @@ class CacheSoakTest
     }
 
     @Test
-    void shortSoakWithFileFlushesAndFailedSyncs()
+    void shortSoak()
     {
-        runAll(SoakConfig.fromSystemProperties(SHORT_OPS / 2).withoutCacheFlush());
-    }
-
-    @Test
-    void shortSoakWithCacheWideFlushes()
-    {
-        runAll(SoakConfig.fromSystemProperties(SHORT_OPS / 2).withoutSyncFaults());
+        runAll(SoakConfig.fromSystemProperties(SHORT_OPS));
     }
 
     private static void runAll(final SoakConfig config)

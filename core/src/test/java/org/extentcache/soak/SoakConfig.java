@@ -83,24 +83,6 @@ record SoakConfig(long seed, long ops, int threads, int frames, int files, int m
     }
 
     /**
-     * @return this configuration without cache-wide flushes.
-     */
-    SoakConfig withoutCacheFlush()
-    {
-        return new SoakConfig(seed, ops, threads, frames, files, maxPages, faultOneIn, shortOneIn, syncFaultOneIn,
-            false, volatileCache, checkEvery, maxPins, stallSeconds, maxMinutes, progressSeconds);
-    }
-
-    /**
-     * @return this configuration with no sync armed to fail.
-     */
-    SoakConfig withoutSyncFaults()
-    {
-        return new SoakConfig(seed, ops, threads, frames, files, maxPages, faultOneIn, shortOneIn, 0, cacheFlush,
-            volatileCache, checkEvery, maxPins, stallSeconds, maxMinutes, progressSeconds);
-    }
-
-    /**
      * @return operations per thread.
      */
     long opsPerThread()

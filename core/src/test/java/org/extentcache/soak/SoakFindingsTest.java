@@ -6,7 +6,6 @@ import org.extentcache.ExtentCache;
 import org.extentcache.device.BlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.ExtentStore;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -22,9 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * What the soak found, cut down to deterministic reproductions. Each is disabled while its bug is open (the
- * reason names it); run them anyway with
- * {@code -Djunit.jupiter.conditions.deactivate=org.junit.*DisabledCondition}.
+ * What the soak found, cut down to deterministic reproductions; each failed before its fix.
  */
 class SoakFindingsTest
 {
@@ -43,7 +40,6 @@ class SoakFindingsTest
      * writes it, and its block never gets the bytes (invariant 5).
      */
     @Test
-    @Disabled("open bug: a failed sync in ExtentCache.flush redirties the handle it wrote, over a newer dirty frame")
     void aFailedCacheWideSyncDoesNotRedirtyOverAPageRewrittenMeanwhile() throws Exception
     {
         final StallingSyncDevice device = new StallingSyncDevice(new MemoryBlockDevice(PAGE, 64));
@@ -71,10 +67,26 @@ class SoakFindingsTest
         flusher.start();
         assertTrue(device.awaitStalledSync(), "the cache-wide flush reached its sync");
 
-        final long clone = store.cloneFile(id); // page 0 was written back by the flush: clean, and shared now
-        file.write(0, filled(2));               // copy-on-write to a fresh block: a new dirty frame
-        device.releaseSync();                   // the sync fails: the flush redirties what it wrote
+        // the clone syncs page 0 first (after the flush's sync, which it waits for), then shares it; the write then
+        // copies on write to a fresh block: a new dirty frame
+        final java.util.concurrent.CompletableFuture<Long> cloned = java.util.concurrent.CompletableFuture.supplyAsync(
+            () ->
+            {
+                try
+                {
+                    final long id2 = store.cloneFile(id);
+                    file.write(0, filled(2));
+                    return id2;
+                }
+                catch (final IOException ex)
+                {
+                    throw new java.io.UncheckedIOException(ex);
+                }
+            });
+        Thread.sleep(100);
+        device.releaseSync();                   // the sync fails: the flush must not bring its frame back
         flusher.join(TimeUnit.SECONDS.toMillis(10));
+        final long clone = cloned.get(10, TimeUnit.SECONDS);
         assertInstanceOf(IOException.class, flushed.get(), "the cache-wide flush failed with the sync");
 
         file.flush();
