@@ -44,8 +44,9 @@ final class DeviceSync
         {
             io.sync();
         }
-        catch (final IOException | RuntimeException ex)
+        catch (final Throwable ex)
         {
+            // an Error too (a mapped device's I/O fault raises InternalError): whatever the sync did is unknown
             lastFailure = ex;
             failures.incrementAndGet();
             throw ex;

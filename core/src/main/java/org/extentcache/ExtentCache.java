@@ -147,6 +147,12 @@ public final class ExtentCache implements AutoCloseable
             return cached;
         }
         cached = files.computeIfAbsent(file, id -> new CachedFile(this, id));
+        if (closing)
+        {
+            // close may have marked its files before this one went in: this one is marked here
+            cached.markClosed();
+            throw new IllegalStateException("cache is closed");
+        }
         try
         {
             cached.initSize(translator.size(file));
@@ -240,8 +246,9 @@ public final class ExtentCache implements AutoCloseable
      * pinned page ever points at freed memory.
      */
     @Override
-    public void close()
+    public synchronized void close()
     {
+        // synchronized: a second close returns only once the cache is closed
         if (closing)
         {
             return;

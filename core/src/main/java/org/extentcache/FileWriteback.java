@@ -147,6 +147,7 @@ final class FileWriteback
         finally
         {
             written.unpinAll();
+            settleLocked(); // failed flushes that arrived meanwhile: the holder may go on to wait for something else
         }
     }
 
@@ -235,6 +236,10 @@ final class FileWriteback
             }
             written.unpinAll();
             return true;
+        }
+        synchronized (awaitingSync)
+        {
+            written.unpinSettled(); // their question is answered: no need to wait for the lock to let them go
         }
         unsettled.add(written);
         settleIfFree();
@@ -351,20 +356,20 @@ final class FileWriteback
         {
             frames.sync();
         }
-        catch (final IOException | RuntimeException ex)
+        catch (final Throwable ex)
         {
             redirty(written);
             settleAwaiting(firstPage, pageCount, Long.MIN_VALUE);
-            if (ex instanceof RuntimeException)
+            if (!(ex instanceof IOException))
             {
-                throw (RuntimeException)ex;
+                throw ex;
             }
             throw new IOException("flushing file " + file + ": device sync failed; its " + written.count / 2 +
                 " written pages stay dirty: " + ex.getMessage(), ex);
         }
         final long failures = frames.syncFailures();
-        settleAwaiting(firstPage, pageCount, failures);
-        if (written.syncFailures != failures)
+        final boolean pendingLost = settleAwaiting(firstPage, pageCount, failures);
+        if (written.syncFailures != failures || pendingLost)
         {
             redirty(written);
             throw new EarlierSyncFailure("flushing file " + file + ": a device sync failed after its " +
@@ -376,14 +381,37 @@ final class FileWriteback
     /**
      * A sync of the range answered for the pages cache-wide flushes wrote there: durable if it succeeded with no
      * failed sync since they were written ({@code failures} still what it was then), else dirty again.
+     *
+     * @return true if some page in the range is dirty again: the caller's sync did not make it durable.
      */
-    private void settleAwaiting(final long firstPage, final long pageCount, final long failures)
+    private boolean settleAwaiting(final long firstPage, final long pageCount, final long failures)
     {
+        boolean redirtied = false;
         synchronized (awaitingSync)
         {
             for (final WriteBack pending : awaitingSync)
             {
-                pending.settle(firstPage, pageCount, pending.syncFailures != failures);
+                redirtied |= pending.settle(firstPage, pageCount, pending.syncFailures != failures);
+            }
+        }
+        return redirtied;
+    }
+
+    /**
+     * Before a write-back: pages that cache-wide flushes wrote and that a failed sync may have dropped since (their
+     * count moved) are dirty again now, so this write-back writes them, rather than take them for written.
+     */
+    private void settleStaleAwaiting()
+    {
+        final long failures = frames.syncFailures();
+        synchronized (awaitingSync)
+        {
+            for (final WriteBack pending : awaitingSync)
+            {
+                if (pending.syncFailures != failures)
+                {
+                    pending.settle(0, Long.MAX_VALUE, true);
+                }
             }
         }
     }
@@ -450,6 +478,7 @@ final class FileWriteback
      */
     private WriteBack writeBack(final long firstPage, final long pageCount)
     {
+        settleStaleAwaiting();
         final long end = firstPage + Math.min(pageCount, Long.MAX_VALUE - firstPage);
         long[] pages = new long[dirtyPages.size()];
         int count = 0;
@@ -527,6 +556,8 @@ final class FileWriteback
          * (again). Set by a sync of the page's range that ran before this write-back's own.
          */
         private final BitSet settled = new BitSet();
+        /** Per pair: its pin is released. Under the {@link #awaitingSync} monitor. */
+        private final BitSet released = new BitSet();
 
         WriteBack(final int capacity, final long syncFailures)
         {
@@ -534,14 +565,20 @@ final class FileWriteback
             this.syncFailures = syncFailures;
         }
 
-        /** Releases every pin this write-back holds; once. */
+        /** Releases every pin this write-back still holds; once. */
         void unpinAll()
         {
-            for (int i = 0; i < count; i += 2)
+            synchronized (awaitingSync)
             {
-                frames.unpin(pages[i + 1]);
+                for (int i = 0; i < count; i += 2)
+                {
+                    if (!released.get(i))
+                    {
+                        released.set(i);
+                        frames.unpin(pages[i + 1]);
+                    }
+                }
             }
-            count = 0;
         }
 
         boolean settled(final int pair)
@@ -573,9 +610,10 @@ final class FileWriteback
          * now ({@code redirty}); either way this write-back's sync no longer decides for them. The caller holds the
          * writer lock.
          */
-        void settle(final long firstPage, final long pageCount, final boolean redirty)
+        boolean settle(final long firstPage, final long pageCount, final boolean redirty)
         {
             final long end = firstPage + Math.min(pageCount, Long.MAX_VALUE - firstPage);
+            boolean redirtied = false;
             for (int i = 0; i < count; i += 2)
             {
                 if (!settled.get(i) && pages[i] >= firstPage && pages[i] < end)
@@ -584,7 +622,25 @@ final class FileWriteback
                     if (redirty)
                     {
                         redirtyPage(pages[i], pages[i + 1]);
+                        redirtied = true;
                     }
+                }
+            }
+            return redirtied;
+        }
+
+        /**
+         * Releases the pins of pairs already settled (durable, or dirty again and so safe from reclaim): for a failed
+         * flush that cannot have the writer lock now. The caller holds the {@link #awaitingSync} monitor.
+         */
+        void unpinSettled()
+        {
+            for (int i = 0; i < count; i += 2)
+            {
+                if (settled.get(i) && !released.get(i))
+                {
+                    released.set(i);
+                    frames.unpin(pages[i + 1]);
                 }
             }
         }
