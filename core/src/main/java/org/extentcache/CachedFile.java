@@ -373,7 +373,9 @@ public final class CachedFile
     }
 
     /**
-     * @return pages of this file with dirty frames (exact between writes).
+     * @return pages of this file the cache has yet to write back: exact between writes, except that a page whose
+     * dirty bytes a change of the file discarded (a clone-range over it) is counted until the next write-back finds
+     * its frame gone. Takes the writer lock.
      */
     public int dirtyPageCount()
     {
