@@ -51,6 +51,14 @@ final class BackgroundWriteback
         thread.start();
     }
 
+    /**
+     * @return true on the background write-back's own thread.
+     */
+    boolean isCurrentThread()
+    {
+        return Thread.currentThread() == thread;
+    }
+
     /** Stops the thread and waits for it; idempotent. Called by the cache's close. */
     void stop()
     {

@@ -9,6 +9,8 @@ import org.extentcache.translate.Translator;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -84,6 +86,9 @@ public final class ExtentCache implements AutoCloseable
     private final BackgroundWriteback writeback;
     /** Set first by {@link #close()}: no new file view, no claim waits for a frame. */
     private volatile boolean closing;
+    /** Won by the one close that closes; the others wait for {@link #closeDone}. */
+    private final AtomicBoolean closeClaimed = new AtomicBoolean();
+    private final CountDownLatch closeDone = new CountDownLatch(1);
     private volatile boolean closed;
 
     private ExtentCache(final Builder builder)
@@ -246,13 +251,56 @@ public final class ExtentCache implements AutoCloseable
      * pinned page ever points at freed memory.
      */
     @Override
-    public synchronized void close()
+    public void close()
     {
-        // synchronized: a second close returns only once the cache is closed
-        if (closing)
+        if (!closeClaimed.compareAndSet(false, true))
+        {
+            awaitClose();
+            return;
+        }
+        try
+        {
+            closeFirst();
+        }
+        finally
+        {
+            closeDone.countDown();
+        }
+    }
+
+    /**
+     * A second close returns once the first has closed the cache, unless this thread is one the first waits for (it
+     * holds a file's writer lock, or it is the background write-back): then it returns at once, so the first can go
+     * on.
+     */
+    private void awaitClose()
+    {
+        if ((null != writeback && writeback.isCurrentThread()) ||
+            files.values().stream().anyMatch(file -> file.writeback().isHeldByCurrentThread()))
         {
             return;
         }
+        boolean interrupted = false;
+        while (true)
+        {
+            try
+            {
+                closeDone.await();
+                break;
+            }
+            catch (final InterruptedException ex)
+            {
+                interrupted = true;
+            }
+        }
+        if (interrupted)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void closeFirst()
+    {
         // no new file views, and a writer waiting for a frame gives up rather than hold close up
         closing = true;
         frames.closing();

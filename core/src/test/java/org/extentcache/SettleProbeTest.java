@@ -78,7 +78,7 @@ class SettleProbeTest
             return null;
         });
         assertTrue(device.heldSyncEntered.await(10, TimeUnit.SECONDS));
-        final long before = CacheBooks.directBytesUsed();
+        final long before = CacheBooks.quietDirectBytesUsed();
         cache.close();
         assertTrue(before - CacheBooks.directBytesUsed() < reserved, "the flush's pins keep the arena");
         device.releaseHeldSync();
