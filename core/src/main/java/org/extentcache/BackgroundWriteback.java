@@ -26,9 +26,7 @@ final class BackgroundWriteback
     private final long periodNanos;
     private final Thread thread;
     private volatile boolean stopping;
-    /** Rounds that found at least one expired file. */
-    final LongAdder expiredRounds = new LongAdder();
-    /** Unchecked exceptions caught by the thread. */
+    /** Exceptions and errors caught by the thread ({@link CacheStats#backgroundErrors()}). */
     final LongAdder failures = new LongAdder();
 
     /**
@@ -96,7 +94,6 @@ final class BackgroundWriteback
                 return;
             }
             final long now = System.nanoTime();
-            boolean expired = false;
             for (final CachedFile file : files)
             {
                 if (stopping)
@@ -105,7 +102,7 @@ final class BackgroundWriteback
                 }
                 try
                 {
-                    expired |= file.writeback().writeBackIfExpired(now, expiryNanos);
+                    file.writeback().writeBackIfExpired(now, expiryNanos);
                 }
                 catch (final Throwable ex)
                 {
@@ -113,10 +110,6 @@ final class BackgroundWriteback
                     // OutOfMemoryError, must not end the bound on how long pages stay dirty
                     failures.increment();
                 }
-            }
-            if (expired)
-            {
-                expiredRounds.increment();
             }
         }
     }

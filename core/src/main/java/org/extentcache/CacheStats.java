@@ -17,6 +17,9 @@ package org.extentcache;
  * @param copyOnWrites             writes that broke sharing (or filled a hole) by moving a page to a fresh block.
  * @param writebacks               dirty frames written to the device.
  * @param writebackFailures        device writes of dirty frames that failed (the frames stayed dirty).
+ * @param syncFailures             device syncs that failed (every page they covered was marked dirty again).
+ * @param backgroundErrors         exceptions and errors the background write-back caught and went on from (the
+ *                                 pages stayed dirty).
  * @param dirtyFrames              frames holding bytes the device does not have yet.
  * @param capacityFrames           frames in the arena.
  * @param framesResident           frames holding a block (loading, up to date, or orphaned awaiting unpin).
@@ -40,6 +43,8 @@ public record CacheStats(
     long copyOnWrites,
     long writebacks,
     long writebackFailures,
+    long syncFailures,
+    long backgroundErrors,
     int dirtyFrames,
     int capacityFrames,
     int framesResident,

@@ -396,21 +396,6 @@ final class DeviceCache implements AutoCloseable
         }
     }
 
-    /**
-     * @return true once {@link #close()} ran and some frame pinned then is still pinned: the arena is not freed yet.
-     */
-    boolean holdsArenaAfterClose()
-    {
-        lock.lock();
-        try
-        {
-            return closed && pinnedAtCloseCount > 0;
-        }
-        finally
-        {
-            lock.unlock();
-        }
-    }
 
     /**
      * Pins a frame found without the lock, if it still holds {@code block} and is loading or up to date (dirty or

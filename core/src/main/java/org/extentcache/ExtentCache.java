@@ -216,6 +216,8 @@ public final class ExtentCache implements AutoCloseable
             frames.copyOnWrites.sum(),
             frames.writebacks.sum(),
             frames.writebackFailures.sum(),
+            frames.syncFailures(),
+            null == writeback ? 0 : writeback.failures.sum(),
             frames.dirtyFrames.get(),
             arena.capacity(),
             counts[0],

@@ -487,6 +487,8 @@ class FailurePathRaceTest
         file.flush();
         assertEquals(0, dirty, "pages dirty 5 s after the Error with a 50 ms expiry: the background write-back " +
             "thread is gone (alive threads named extentcache-writeback-*: " + writebackThreads() + ")");
+        assertTrue(cache.stats().syncFailures() + cache.stats().backgroundErrors() > 0,
+            "the Error is counted where a user can see it: " + cache.stats());
     }
 
     // ------------------------------------------------------------------------------------------------------------
