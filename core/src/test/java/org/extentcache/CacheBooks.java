@@ -69,21 +69,23 @@ public final class CacheBooks implements AfterEachCallback
     }
 
     /**
-     * The direct pool's use once garbage direct buffers of earlier tests (devices never closed, views) have been
-     * freed: a collection, then reads until the pool stops moving, so that their cleaners do not free memory in the
-     * middle of a measurement and make it look as if close freed more than it reserved.
+     * The direct pool's use once garbage direct buffers of earlier tests (devices never closed, bounce pages of
+     * threads gone) have been freed: collections until one frees nothing more, so that their cleaners do not free
+     * memory in the middle of a measurement and make it look as if close freed more than it reserved.
      *
      * @return bytes the JVM's direct buffer pool has in use, settled.
      */
     public static long quietDirectBytesUsed()
     {
-        System.gc();
+        // rounds of a collection and a pause until one round frees nothing more: the cleaners of direct buffers run
+        // after the collection, on the reference handler, so one quiet read right after System.gc() proves nothing
         long used = directBytesUsed();
-        for (int i = 0; i < 50; i++)
+        for (int round = 0; round < 10; round++)
         {
+            System.gc();
             try
             {
-                Thread.sleep(2);
+                Thread.sleep(10);
             }
             catch (final InterruptedException ex)
             {
@@ -91,7 +93,7 @@ public final class CacheBooks implements AfterEachCallback
                 break;
             }
             final long now = directBytesUsed();
-            if (now == used)
+            if (now == used && round > 0)
             {
                 break;
             }
