@@ -1,0 +1,122 @@
+package org.extentcache;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The cache-wide flush ({@link ExtentCache#flush()}): every file's dirty pages written back, then one device sync for
+ * all of them, in batches so that it never holds frames another thread needs.
+ *
+ * <h2>Batches</h2>
+ * Each file's write-back keeps the frames it wrote pinned until the sync has answered ({@link FileWriteback}). The
+ * flush takes each file's writer lock with {@code tryLock} once it holds pins: if a writer holds the file, the pages
+ * written so far are synced and released first, and only then does it wait for the writer (who may be waiting for a
+ * frame). It also syncs once the pages written pin a quarter of the arena. So one sync covers every file unless
+ * writers are busy or the dirty pages are many.
+ *
+ * <h2>Failures</h2>
+ * A sync that fails, or that succeeds but cannot vouch for the pages (a sync failed after they were written), leaves
+ * them dirty; the flush reports the first failure and goes on with the other files. A file's own page write
+ * failures are reported too, after the others are tried.
+ */
+final class CacheWideFlush
+{
+    private CacheWideFlush()
+    {
+    }
+
+    /**
+     * Flushes every file; see the class comment.
+     *
+     * @param files  the cache's files.
+     * @param frames the cache's frames.
+     * @throws IOException for the first file that failed (the others are flushed too; failed pages stay dirty).
+     */
+    static void flush(final Iterable<CachedFile> files, final DeviceCache frames) throws IOException
+    {
+        final List<CachedFile> batch = new ArrayList<>();
+        final List<FileWriteback.WriteBack> written = new ArrayList<>();
+        final int pinLimit = Math.max(1, frames.arena().capacity() / 4);
+        IOException failure = null;
+        int pinned = 0;
+        boolean finished = false;
+        try
+        {
+            for (final CachedFile file : files)
+            {
+                FileWriteback.WriteBack result = file.writeback().writeBackAll(batch.isEmpty());
+                if (null == result)
+                {
+                    // a writer holds the file: never wait for it holding the batch's pins (it may need a frame)
+                    failure = syncBatch(frames, batch, written, failure);
+                    pinned = 0;
+                    result = file.writeback().writeBackAll(true);
+                }
+                batch.add(file);
+                written.add(result);
+                failure = null == result.failure ? failure : CachedFile.firstOf(failure, result.failure);
+                pinned += result.count / 2;
+                if (pinned >= pinLimit)
+                {
+                    failure = syncBatch(frames, batch, written, failure); // a quarter of the arena pinned is enough
+                    pinned = 0;
+                }
+            }
+            failure = syncBatch(frames, batch, written, failure);
+            finished = true;
+        }
+        finally
+        {
+            if (!finished)
+            {
+                finishBatch(batch, written, false);
+            }
+        }
+        if (null != failure)
+        {
+            throw failure;
+        }
+    }
+
+    /** Syncs the device for the batch's write-backs, then ends them (marked dirty again if the sync failed). */
+    private static IOException syncBatch(final DeviceCache frames, final List<CachedFile> batch,
+        final List<FileWriteback.WriteBack> written, final IOException failure)
+    {
+        boolean synced = false;
+        IOException result = failure;
+        try
+        {
+            frames.sync();
+            synced = true;
+        }
+        catch (final IOException ex)
+        {
+            result = CachedFile.firstOf(failure, new IOException(
+                "flush: device sync failed; every page written stays dirty: " + ex.getMessage(), ex));
+        }
+        finally
+        {
+            if (!finishBatch(batch, written, synced))
+            {
+                result = CachedFile.firstOf(result, new IOException("flush: a device sync failed after pages were " +
+                    "written and may have dropped them; they stay dirty (flush again)", frames.lastSyncFailure()));
+            }
+        }
+        return result;
+    }
+
+    /** @return false if the sync succeeded but could not vouch for some file's pages (dirty again now). */
+    private static boolean finishBatch(final List<CachedFile> batch,
+        final List<FileWriteback.WriteBack> written, final boolean synced)
+    {
+        boolean vouched = true;
+        for (int i = 0; i < batch.size(); i++)
+        {
+            vouched &= batch.get(i).writeback().finishFlush(written.get(i), synced);
+        }
+        batch.clear();
+        written.clear();
+        return vouched;
+    }
+}
