@@ -62,7 +62,7 @@ final class BackgroundWriteback
     {
         stopping = true;
         LockSupport.unpark(thread);
-        if (Thread.currentThread() == thread || !thread.isAlive() && thread.getState() == Thread.State.NEW)
+        if (isCurrentThread())
         {
             return;
         }

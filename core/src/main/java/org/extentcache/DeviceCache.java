@@ -108,7 +108,6 @@ final class DeviceCache implements AutoCloseable
     private final DeviceSync syncs;
     /** Frames still pinned when the cache closed; under {@link #lock}. The last one's unpin frees the arena. */
     private java.util.BitSet pinnedAtClose;
-    private int pinnedAtCloseCount;
 
     final LongAdder sharingHits = new LongAdder();
     final LongAdder deviceReads = new LongAdder();
@@ -371,8 +370,7 @@ final class DeviceCache implements AutoCloseable
                 }
             }
             pinnedAtClose = pinned;
-            pinnedAtCloseCount = pinned.cardinality();
-            if (0 == pinnedAtCloseCount)
+            if (pinned.isEmpty())
             {
                 arena.close();
             }
@@ -389,13 +387,12 @@ final class DeviceCache implements AutoCloseable
         if (pinnedAtClose.get(frame))
         {
             pinnedAtClose.clear(frame);
-            if (0 == --pinnedAtCloseCount)
+            if (pinnedAtClose.isEmpty())
             {
                 arena.close();
             }
         }
     }
-
 
     /**
      * Pins a frame found without the lock, if it still holds {@code block} and is loading or up to date (dirty or
@@ -446,10 +443,7 @@ final class DeviceCache implements AutoCloseable
             lock.lock();
             try
             {
-                if (closed)
-                {
-                    throw new IllegalStateException("cache is closed");
-                }
+                ensureIndexOpenLocked();
                 final int found = index.findLocked(block);
                 if (NO_FRAME != found)
                 {
@@ -510,10 +504,7 @@ final class DeviceCache implements AutoCloseable
             lock.lock();
             try
             {
-                if (closed)
-                {
-                    throw new IllegalStateException("cache is closed");
-                }
+                ensureIndexOpenLocked();
                 final int frame = claimLocked();
                 if (NO_FRAME != frame)
                 {
@@ -908,6 +899,15 @@ final class DeviceCache implements AutoCloseable
     void closing()
     {
         closing = true;
+    }
+
+    /** Under the lock: {@link #close()} sets {@link #closed} under it, then frees the index. */
+    private void ensureIndexOpenLocked()
+    {
+        if (closed)
+        {
+            throw new IllegalStateException("cache is closed");
+        }
     }
 
     private void ensureNotClosed()
