@@ -346,7 +346,8 @@ public final class CachedFile
 
 
     /**
-     * Writes every dirty page of this file to the device and waits until the device has them (a device sync).
+     * Writes every dirty page of this file to the device and waits until the device has them (a device sync), then
+     * has the translator make the file's metadata durable ({@link org.extentcache.translate.Translator#commit}).
      * Returns only when all are there.
      *
      * @throws IOException           naming the file, page and device block of the first page that failed; every
@@ -365,6 +366,8 @@ public final class CachedFile
             {
                 throw failure;
             }
+            // the data is on the device and synced: now the metadata that points to it (Translator.commit)
+            cache.translator().commit(file);
         }
         finally
         {

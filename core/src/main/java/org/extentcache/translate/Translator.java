@@ -143,6 +143,28 @@ public interface Translator
     }
 
     /**
+     * Makes {@code file}'s metadata durable: the map, size and whatever else a restart needs to find the file's
+     * data. The cache calls this from {@code CachedFile.flush} (and so from {@code FileChannel.force}) after it has
+     * written every dirty page of the file back and the device has synced them, holding the file's writer lock, so
+     * no write of the file is in flight. This ordering is the commit contract: <em>data reaches the device before
+     * the metadata that points to it</em>, so a crash never leaves a file mapping a block whose bytes were never
+     * written (and may be another file's old bytes).
+     *
+     * <p>A translator must not persist a block that the cache mapped with {@link #commitBlock} before the cache has
+     * called {@code commit} for that file: until then the block's data may be only in the cache. Translators whose
+     * metadata lives elsewhere (the file system's own, for real files) or nowhere (an in-memory store) do nothing,
+     * which is the default.
+     *
+     * @param file the file whose data the cache has just made durable.
+     * @throws NoSuchFileException if the file does not exist.
+     * @throws IOException         if the metadata could not be made durable; the file's previous durable state
+     *                             stands.
+     */
+    default void commit(final long file) throws IOException
+    {
+    }
+
+    /**
      * Registers a listener for changes; a cache calls this once when it is built over this translator.
      *
      * @param listener the listener.
