@@ -344,7 +344,8 @@ final class FileWriteback
     }
 
     /**
-     * Syncs the device; if the sync fails or cannot vouch for {@code written}, marks every page just written dirty
+     * Syncs this file's pages (the device's sync, shared with concurrent flushes, or the file's own); if the sync
+     * fails or cannot vouch for {@code written}, marks every page just written dirty
      * again (their frames are still pinned, so none was reclaimed meanwhile), and so are the pages of the range a
      * cache-wide flush wrote and has not synced; else those are durable and the flush need not mark them again.
      *
@@ -354,7 +355,7 @@ final class FileWriteback
     {
         try
         {
-            frames.sync();
+            frames.syncFile(file);
         }
         catch (final Throwable ex)
         {
