@@ -883,11 +883,12 @@ final class DeviceCache implements AutoCloseable
      * block device, the file's own sync over files ({@link DeviceSync#syncFile}).
      *
      * @param file the file.
+     * @return {@link #syncFailures()} as the sync that covered the caller completed.
      * @throws IOException if the sync fails; the failure is counted first.
      */
-    void syncFile(final long file) throws IOException
+    long syncFile(final long file) throws IOException
     {
-        syncs.syncFile(file);
+        return syncs.syncFile(file);
     }
 
     /**

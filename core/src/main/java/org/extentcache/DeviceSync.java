@@ -42,6 +42,8 @@ final class DeviceSync
     private long lastFrom;
     private long lastTo;
     private Throwable lastRangeFailure;
+    /** {@link #failures} when the last device sync succeeded; guarded by the write lock. */
+    private long lastRangeFailures;
     /** The last sync's failure, for the callers whose writes it may have dropped. */
     private volatile Throwable lastFailure;
 
@@ -58,9 +60,11 @@ final class DeviceSync
     /**
      * Makes every completed write durable, unless a sync failed since it was made.
      *
+     * @return {@link #failures()} as the sync that covered the caller completed: a write made when the count read
+     * the same is durable. A later sync's failure cannot drop what this one made durable.
      * @throws IOException if the device cannot; the failure is counted first.
      */
-    void sync() throws IOException
+    long sync() throws IOException
     {
         final long ticket = tickets.incrementAndGet();
         devices.writeLock().lock();
@@ -73,7 +77,7 @@ final class DeviceSync
                     // a fresh exception per caller: one thrown object must not be shared by several threads
                     throw new IOException("device sync failed: " + lastRangeFailure, lastRangeFailure);
                 }
-                return; // a sync that started after this caller's writes has just succeeded
+                return lastRangeFailures; // a sync that started after this caller's writes has just succeeded
             }
             final long upTo = tickets.get();
             lastFrom = lastTo;
@@ -89,6 +93,8 @@ final class DeviceSync
                 failed(ex);
                 throw ex;
             }
+            lastRangeFailures = failures.get();
+            return lastRangeFailures;
         }
         finally
         {
@@ -101,14 +107,14 @@ final class DeviceSync
      * sync ({@link #sync()}) over a block device, that file's own sync over files.
      *
      * @param file the file whose pages were written back.
+     * @return {@link #failures()} as the sync completed, as for {@link #sync()}.
      * @throws IOException if the sync fails; the failure is counted first.
      */
-    void syncFile(final long file) throws IOException
+    long syncFile(final long file) throws IOException
     {
         if (0 == fileStripes.length)
         {
-            sync();
-            return;
+            return sync();
         }
         final ReentrantLock stripe = fileStripes[(int)((file ^ (file >>> 32)) * 0x9E3779B9L >>> 26) & (FILE_STRIPES - 1)];
         devices.readLock().lock();
@@ -116,6 +122,7 @@ final class DeviceSync
         try
         {
             io.syncFile(file);
+            return failures.get();
         }
         catch (final Throwable ex)
         {

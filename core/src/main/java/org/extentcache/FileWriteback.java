@@ -353,9 +353,10 @@ final class FileWriteback
      */
     private void syncOrRedirty(final WriteBack written, final long firstPage, final long pageCount) throws IOException
     {
+        final long failures;
         try
         {
-            frames.syncFile(file);
+            failures = frames.syncFile(file);
         }
         catch (final Throwable ex)
         {
@@ -368,7 +369,6 @@ final class FileWriteback
             throw new IOException("flushing file " + file + ": device sync failed; its " + written.count / 2 +
                 " written pages stay dirty: " + ex.getMessage(), ex);
         }
-        final long failures = frames.syncFailures();
         final boolean pendingLost = settleAwaiting(firstPage, pageCount, failures);
         if (written.syncFailures != failures || pendingLost)
         {
