@@ -107,6 +107,18 @@ final class FileWriteback
     /**
      * @return pages with dirty frames; takes the lock.
      */
+    /**
+     * @return true if some page of the file is dirty, or written back by a cache-wide flush that has not settled
+     * yet: what must be made durable before the file can be closed in the cache. The caller holds the lock.
+     */
+    boolean hasUndurablePagesLocked()
+    {
+        synchronized (awaitingSync)
+        {
+            return !dirtyPages.isEmpty() || !awaitingSync.isEmpty() || !unsettled.isEmpty();
+        }
+    }
+
     int dirtyPageCount()
     {
         lock();
