@@ -32,6 +32,8 @@ public final class CrashingBlockDevice implements BlockDevice
     private final List<byte[]> pendingBytes = new ArrayList<>();
     private long operations;
     private long crashAt = Long.MAX_VALUE;
+    private long syncs;
+    private long crashAtSync = Long.MAX_VALUE;
     private boolean crashed;
     private int tornWrites;
     private int survivingWrites;
@@ -74,6 +76,25 @@ public final class CrashingBlockDevice implements BlockDevice
     public synchronized void crashAfter(final long operation)
     {
         crashAt = operation;
+    }
+
+    /**
+     * Arms the crash at a sync, where the most writes are unsynced: the {@code sync}-th sync from the device's
+     * creation (the first being 1) fails, and everything after it.
+     *
+     * @param sync the sync that fails.
+     */
+    public synchronized void crashAtSync(final long sync)
+    {
+        crashAtSync = sync;
+    }
+
+    /**
+     * @return syncs so far, including one that crashed.
+     */
+    public synchronized long syncs()
+    {
+        return syncs;
     }
 
     /**
@@ -160,9 +181,17 @@ public final class CrashingBlockDevice implements BlockDevice
     @Override
     public synchronized void sync() throws IOException
     {
-        if (tick() || crashed)
+        if (crashed)
         {
-            throw new IOException("device crashed (simulated power loss): sync (operation " + operations + ")");
+            throw new IOException("device crashed (simulated power loss): sync");
+        }
+        final boolean crashing = tick();
+        syncs++;
+        if (crashing || syncs >= crashAtSync)
+        {
+            crashed = true;
+            throw new IOException("device crashed (simulated power loss) during sync " + syncs + " (operation " +
+                operations + ")");
         }
         for (int i = 0; i < pendingBlocks.size(); i++)
         {
@@ -227,6 +256,29 @@ public final class CrashingBlockDevice implements BlockDevice
             }
         }
         System.arraycopy(image.current, 0, image.synced, 0, (int)blockCount);
+        return image;
+    }
+
+    /**
+     * @return a new, uncrashed device holding what this one held at its last sync: the image of a crash that lost
+     * every unsynced write.
+     */
+    public synchronized CrashingBlockDevice syncedImage()
+    {
+        final CrashingBlockDevice image = new CrashingBlockDevice(blockSize, (int)blockCount);
+        System.arraycopy(synced, 0, image.synced, 0, (int)blockCount);
+        System.arraycopy(synced, 0, image.current, 0, (int)blockCount);
+        return image;
+    }
+
+    /**
+     * @return a new, uncrashed device holding what this one holds now, every write landed.
+     */
+    public synchronized CrashingBlockDevice currentImage()
+    {
+        final CrashingBlockDevice image = new CrashingBlockDevice(blockSize, (int)blockCount);
+        System.arraycopy(current, 0, image.synced, 0, (int)blockCount);
+        System.arraycopy(current, 0, image.current, 0, (int)blockCount);
         return image;
     }
 

@@ -24,8 +24,8 @@ import org.junit.jupiter.api.Test;
  * Crashes a persistent {@link ExtentStore} at random points under a random workload through a real
  * {@link ExtentCache}, and checks that every file recovers exactly as it was at its last commit.
  *
- * <p><b>One crash point:</b> a {@link CrashingBlockDevice} fails its {@code n}-th write or sync ({@code n} random)
- * and every operation after it. The workload runs until then: cache writes (the cache has few frames, so reclaim
+ * <p><b>One crash point:</b> a {@link CrashingBlockDevice} fails its {@code n}-th write or sync, or (half the time)
+ * its {@code n}-th sync, where the most writes are unsynced ({@code n} random), and every operation after it. The workload runs until then: cache writes (the cache has few frames, so reclaim
  * writes dirty pages back at any time), {@link CachedFile#flush} (which commits the file), the store's own write,
  * clone file, clone range, truncate, punch hole, create and delete, and {@link ExtentStore#sync}. The crash image
  * keeps the synced blocks and a random subset of the unsynced writes, some torn to a prefix of their 512-byte
@@ -40,7 +40,7 @@ import org.junit.jupiter.api.Test;
  * the operation whose byte was expected and the one found.
  *
  * <p>Knobs: {@code -Dcrash.seed=N} replays one run (the seed is in every failure message; each run has two crash
- * points); {@code -Dcrash.runs=N} sets the number of runs (default 300, so 600 crash points).
+ * points); {@code -Dcrash.runs=N} sets the number of runs (default 600, so 1200 crash points).
  */
 class PersistentStoreCrashTest
 {
@@ -59,7 +59,7 @@ class PersistentStoreCrashTest
     {
         final String property = System.getProperty("crash.seed");
         final long seed = null == property ? new Random().nextLong() : Long.parseLong(property);
-        final int runs = null == property ? Integer.getInteger("crash.runs", 300) : 1;
+        final int runs = null == property ? Integer.getInteger("crash.runs", 600) : 1;
         final long start = System.nanoTime();
         final Random seeds = new Random(seed);
         final int[] totals = new int[5];
@@ -148,8 +148,18 @@ class PersistentStoreCrashTest
             ExtentStore store = ExtentStore.format(device);
             for (int round = 0; round < ROUNDS; round++)
             {
-                device.crashAfter(device.operations() + 1 + random.nextInt(CRASH_WINDOW));
-                log.add("round " + round + ": crash at device operation " + (device.operations() + 1) + "..");
+                if (random.nextBoolean())
+                {
+                    final long at = device.operations() + 1 + random.nextInt(CRASH_WINDOW);
+                    device.crashAfter(at);
+                    log.add("round " + round + ": crash at device operation " + at);
+                }
+                else
+                {
+                    final long at = device.syncs() + 1 + random.nextInt(CRASH_WINDOW / 8);
+                    device.crashAtSync(at);
+                    log.add("round " + round + ": crash at device sync " + at);
+                }
                 final List<Map<Long, Content>> candidates = workload(device, store);
                 final CrashingBlockDevice image = device.crashImage(random);
                 final int[] counts = device.crashImageCounts();
