@@ -1,7 +1,12 @@
 package org.extentcache;
 
+import org.extentcache.translate.Translator;
+
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -76,6 +81,49 @@ final class CacheWideFlush
         if (null != failure)
         {
             throw failure;
+        }
+    }
+
+    /**
+     * After a flush that succeeded: has the translator make the metadata of every file with nothing left to write
+     * durable, in one call ({@link Translator#commit(long[])}, one metadata write for a persistent store). Holds the
+     * writer lock of each such file across the call, as the commit contract asks, taking them in file-id order (the
+     * order a clone of a range between two files takes them too). A file written again since its write-back keeps
+     * its previous durable metadata until its next flush.
+     *
+     * @param files      the cache's files.
+     * @param translator the cache's translator.
+     * @throws IOException if the translator could not make the metadata durable.
+     */
+    static void commitFlushed(final Collection<CachedFile> files, final Translator translator) throws IOException
+    {
+        final List<CachedFile> sorted = new ArrayList<>(files);
+        sorted.sort(Comparator.comparingLong(CachedFile::id));
+        final List<CachedFile> locked = new ArrayList<>(sorted.size());
+        final long[] clean = new long[sorted.size()];
+        int count = 0;
+        try
+        {
+            for (final CachedFile file : sorted)
+            {
+                file.writeback().lock();
+                locked.add(file);
+                if (!file.isGone() && !file.writeback().hasUndurablePagesLocked())
+                {
+                    clean[count++] = file.id();
+                }
+            }
+            if (count > 0)
+            {
+                translator.commit(Arrays.copyOf(clean, count));
+            }
+        }
+        finally
+        {
+            for (int i = locked.size() - 1; i >= 0; i--)
+            {
+                locked.get(i).writeback().unlock();
+            }
         }
     }
 

@@ -458,7 +458,10 @@ public final class ExtentCache implements AutoCloseable
     /**
      * Writes every dirty page of every file to the device, then syncs the device: once, unless a file's writer is
      * busy (the pages written so far are synced first, so the flush never waits for a writer while it pins frames
-     * the writer may need) or the pages written so far pin a quarter of the arena.
+     * the writer may need) or the pages written so far pin a quarter of the arena. Then, if every file was flushed,
+     * has the translator make the metadata of every file with nothing left to write durable, in one call
+     * ({@link Translator#commit(long[])}): over a persistent {@link org.extentcache.translate.ExtentStore}, one
+     * metadata snapshot for all of them.
      *
      * @throws IOException           for the first file that failed (the others are flushed too; failed pages stay
      *                               dirty).
@@ -468,6 +471,7 @@ public final class ExtentCache implements AutoCloseable
     {
         ensureOpen();
         CacheWideFlush.flush(files.values(), frames);
+        CacheWideFlush.commitFlushed(files.values(), translator);
     }
 
     /** Keeps file mappings and frames consistent with the translator; see {@link TranslationListener}. */

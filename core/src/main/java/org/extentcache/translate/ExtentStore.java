@@ -1092,6 +1092,48 @@ public final class ExtentStore implements Translator, Closeable
     }
 
     /**
+     * {@inheritDoc}
+     *
+     * <p>In a persistent store: captures each file as {@link #commit(long)} does, all under one hold of the store's
+     * lock, and returns once one synced snapshot holds them all (group commit). Files that no longer exist are
+     * skipped.
+     *
+     * @throws IllegalStateException if the store is closed.
+     */
+    @Override
+    public void commit(final long[] ids) throws IOException
+    {
+        if (null == durable)
+        {
+            return;
+        }
+        long ticket = 0;
+        lock.writeLock().lock();
+        try
+        {
+            ensureOpen();
+            final LongArrayList freed = new LongArrayList();
+            for (final long file : ids)
+            {
+                final FileState state = files.get(file);
+                if (null != state)
+                {
+                    ticket = Math.max(ticket, durable.commit(file, state.size, state.map, freed));
+                }
+            }
+            invalidate(freed);
+        }
+        finally
+        {
+            lock.writeLock().unlock();
+        }
+        if (ticket > 0)
+        {
+            committer.await(ticket);
+        }
+    }
+
+    /**
      * Makes the whole store durable: captures every file whose data is all on the device (every file the cache has
      * not written since its last {@link #commit}; a file it has keeps its previous durable state, since its data may
      * be only in the cache) and returns once a synced snapshot holds them, the file set (deleted files dropped,

@@ -165,6 +165,29 @@ public interface Translator
     }
 
     /**
+     * {@link #commit(long)} for several files at once, under the same contract for each (their data written back and
+     * synced, their writer locks held): what a cache-wide flush calls, so that a translator can make them all durable
+     * with one metadata write. Files that no longer exist are skipped. The default commits them one by one.
+     *
+     * @param files the files whose data the cache has just made durable.
+     * @throws IOException if the metadata could not be made durable; each file's previous durable state stands.
+     */
+    default void commit(final long[] files) throws IOException
+    {
+        for (final long file : files)
+        {
+            try
+            {
+                commit(file);
+            }
+            catch (final NoSuchFileException ex)
+            {
+                // deleted since the cache wrote it back: nothing of it to make durable
+            }
+        }
+    }
+
+    /**
      * Registers a listener for changes; a cache calls this once when it is built over this translator.
      *
      * @param listener the listener.
