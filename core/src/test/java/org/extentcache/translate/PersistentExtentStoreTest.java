@@ -298,7 +298,7 @@ class PersistentExtentStoreTest
         cachedA.write(0, filled(2, PS));                         // copy on write to a block the cache committed
         cachedA.write(PS, filled(3, 10));                        // and an extension
         store.write(b, 0, filled(4, 100));                       // the store's own write: data before the map
-        cache.flush();                                           // a's data is even on the device...
+        store.cloneFile(a);                                      // a clone writes a's data back and syncs it...
         store.sync();                                            // ...but a was not committed: sync leaves it
 
         final ExtentStore recovered = ExtentStore.open(device.syncedImage());
@@ -328,7 +328,7 @@ class PersistentExtentStoreTest
         final long second = blockOf(store, a, 0);
         file.write(0, filled(4, PS));
         assertEquals(second, blockOf(store, a, 0), "later writes before the next commit go in place");
-        cache.flush();                                           // written back, not committed
+        store.cloneFile(a);                                      // written back for the clone, not committed
         final ExtentStore recovered = ExtentStore.open(device.currentImage());
         assertArrayEquals(filled(2, PS).array(), contents(recovered, a), "the committed block was never rewritten");
     }
