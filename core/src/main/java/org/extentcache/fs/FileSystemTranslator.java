@@ -222,6 +222,33 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     }
 
     /**
+     * Tells the translator that {@code source} (a file or a directory) was renamed to {@code target} by the caller:
+     * files open under {@code source} are then opened by their new paths (and keep their ids), and files open under
+     * {@code target} before, which the rename replaced, stay open by their inodes but are no longer reached by path.
+     * Without this, an open of the new path would open the file a second time, and one of the old path would fail.
+     *
+     * @param source the real path renamed.
+     * @param target its real path now.
+     */
+    public void renamed(final Path source, final Path target)
+    {
+        openFiles.renamed(source, target);
+    }
+
+    /**
+     * Tells the translator that {@code path} (a file or a directory) was deleted by the caller: files open under it
+     * stay open by their inodes (readable and writable until their last close, as POSIX keeps an unlinked file),
+     * and a later open of the path opens what it names then as a new file, rather than revalidating the deleted one
+     * onto it.
+     *
+     * @param path the real path deleted.
+     */
+    public void unlinked(final Path path)
+    {
+        openFiles.unlinked(path);
+    }
+
+    /**
      * @param file the file's id.
      * @return true if the file's misses are read with {@code O_DIRECT} (see
      * {@link #FileSystemTranslator(int, boolean)}).

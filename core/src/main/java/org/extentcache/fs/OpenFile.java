@@ -24,7 +24,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 final class OpenFile
 {
     final long id;
-    final Path path;
+    /** The real path it was opened by; moved by {@link OpenFiles#renamed} under the translator's lock. */
+    volatile Path path;
     /**
      * The channels are opened for writing: from the first writable open on, until the file is closed (a file's
      * dirty pages are written back through them even after its last writable open closed). Set, under the

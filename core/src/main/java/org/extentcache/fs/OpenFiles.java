@@ -583,6 +583,45 @@ final class OpenFiles
         }
     }
 
+    /** See {@link FileSystemTranslator#renamed}. */
+    void renamed(final Path source, final Path target)
+    {
+        synchronized (lock)
+        {
+            forget(target);
+            final List<OpenFile> moved = new ArrayList<>();
+            byPath.entrySet().removeIf(entry ->
+            {
+                if (entry.getKey().startsWith(source))
+                {
+                    entry.getValue().path = target.resolve(source.relativize(entry.getKey()));
+                    moved.add(entry.getValue());
+                    return true;
+                }
+                return false;
+            });
+            for (final OpenFile file : moved)
+            {
+                byPath.put(file.path, file);
+            }
+        }
+    }
+
+    /** See {@link FileSystemTranslator#unlinked}. */
+    void unlinked(final Path path)
+    {
+        synchronized (lock)
+        {
+            forget(path);
+        }
+    }
+
+    /** Open files at or under {@code path} are no longer reached by their paths; caller holds {@link #lock}. */
+    private void forget(final Path path)
+    {
+        byPath.keySet().removeIf(open -> open.startsWith(path));
+    }
+
     /** See {@link FileSystemTranslator#close()}. */
     void closeAll() throws IOException
     {
