@@ -4,11 +4,11 @@ import org.extentcache.CachedFileChannel;
 import org.extentcache.ChannelLocks;
 import org.extentcache.ChannelOptions;
 import org.extentcache.ExtentCache;
+import org.extentcache.FileLockTable;
 import org.extentcache.fs.FileSystemTranslator;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.AccessMode;
 import java.nio.file.CopyOption;
@@ -50,11 +50,13 @@ import java.util.Set;
  * file. Changes made around this file system follow the translator's close-to-open consistency.
  *
  * <h2>Locks</h2>
- * The operating system's locks on the real file, through one {@code FileChannel} of it per open file (opened on
- * the first lock, closed with the file's last channel): two processes cannot both lock a file (so two JVMs cannot
- * open one H2 database), and within this JVM the JDK's own overlap check applies, across every channel of the file,
- * this file system's or not. As the JDK warns, on Linux closing any descriptor of a file drops this process's locks
- * on it: the translator keeps its descriptors until the file's last close for that reason.
+ * The operating system's locks on the real file: Linux open file description locks ({@link NativeCalls} says why
+ * not the JDK's), through one descriptor of the file per open file (opened on the first lock, closed with the
+ * file's last channel here). Another process cannot lock what this file system locked (so two JVMs cannot open one
+ * H2 database), whether it uses these locks or the JDK's; nor can another channel of this JVM that is not this file
+ * system's (its {@code tryLock} returns null). Among this file system's channels, overlapping locks throw
+ * {@code OverlappingFileLockException} ({@link FileLockTable}), as the JDK's channels do. A waiting {@code lock}
+ * waits in the kernel and is not interruptible.
  *
  * <h2>Reflink</h2>
  * {@link ExtentCacheCopyOption#REFLINK} copies with {@code FICLONE} ({@link FileClone}), after writing back the
@@ -77,12 +79,16 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
     /** Per translator file id: this file system's channels of it and its lock channel; guarded by itself. */
     private final Map<Long, OpenFile> open = new HashMap<>();
 
+    /** Locks among this file system's channels, by translator file id: the JVM's overlap rule. */
+    private final FileLockTable jvmLocks = new FileLockTable();
+
     /** One real file with channels open here. */
     private static final class OpenFile
     {
         int channels;
-        /** The real file's channel the locks are taken through; opened on the first lock. */
-        FileChannel locking;
+        /** The descriptor the file's OFD locks are taken through, opened on the first lock; or -1. */
+        int lockFd = -1;
+        Path lockPath;
     }
 
     private DirectoryFileSystem(final ExtentCacheFileSystemProvider provider, final String name, final Path root,
@@ -187,23 +193,17 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
         {
             failure = ex;
         }
-        final List<FileChannel> locking = new ArrayList<>();
+        final List<OpenFile> locking = new ArrayList<>();
         synchronized (open)
         {
-            for (final OpenFile file : open.values())
-            {
-                if (null != file.locking)
-                {
-                    locking.add(file.locking);
-                }
-            }
+            locking.addAll(open.values());
             open.clear();
         }
-        for (final FileChannel channel : locking)
+        for (final OpenFile file : locking)
         {
             try
             {
-                channel.close();
+                closeLocks(file);
             }
             catch (final IOException ex)
             {
@@ -287,57 +287,103 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
         }
     }
 
-    /** The operating system's locks on the file, through its lock channel. */
+    /**
+     * The file's locks: the JVM's overlap rule among this file system's channels, then the operating system's OFD
+     * lock on the real file.
+     */
     private ChannelLocks locksOf(final long id)
     {
+        final ChannelLocks local = jvmLocks.locksOf(id);
         return (position, size, shared, wait) ->
         {
-            final FileChannel channel = lockChannel(id);
-            final FileLock lock = wait ? channel.lock(position, size, shared) : channel.tryLock(position, size, shared);
-            return null == lock ? null : lock::release;
+            final ChannelLocks.Held held = local.acquire(position, size, shared, wait);
+            final int fd;
+            final Path path;
+            try
+            {
+                synchronized (open)
+                {
+                    final OpenFile file = lockFile(id);
+                    fd = file.lockFd;
+                    path = file.lockPath;
+                }
+                if (!NativeCalls.lock(fd, position, size, shared, wait, path))
+                {
+                    held.release();
+                    return null;
+                }
+            }
+            catch (final IOException | RuntimeException | Error ex)
+            {
+                held.release();
+                throw ex;
+            }
+            return () ->
+            {
+                try
+                {
+                    NativeCalls.unlock(fd, position, size, path);
+                }
+                finally
+                {
+                    held.release();
+                }
+            };
         };
     }
 
-    private FileChannel lockChannel(final long id) throws IOException
+    /** The open file with its lock descriptor opened; caller holds {@link #open}'s monitor. */
+    private OpenFile lockFile(final long id) throws IOException
     {
-        synchronized (open)
+        final OpenFile file = open.get(id);
+        if (null == file)
         {
-            final OpenFile file = open.get(id);
-            if (null == file)
+            throw new java.nio.channels.ClosedChannelException();
+        }
+        if (file.lockFd < 0)
+        {
+            final Path real = translator.path(id);
+            int fd;
+            try
             {
-                throw new java.nio.channels.ClosedChannelException();
+                fd = NativeCalls.open(real, NativeCalls.O_RDWR | NativeCalls.O_CLOEXEC, 0, null);
             }
-            if (null == file.locking)
+            catch (final AccessDeniedException ex)
             {
-                final Path real = translator.path(id);
-                try
-                {
-                    file.locking = FileChannel.open(real, StandardOpenOption.READ, StandardOpenOption.WRITE);
-                }
-                catch (final AccessDeniedException ex)
-                {
-                    file.locking = FileChannel.open(real, StandardOpenOption.READ); // shared locks only
-                }
+                fd = NativeCalls.open(real, NativeCalls.O_RDONLY | NativeCalls.O_CLOEXEC, 0, null); // shared only
             }
-            return file.locking;
+            file.lockFd = fd;
+            file.lockPath = real;
+        }
+        return file;
+    }
+
+    /** Closes the file's lock descriptor, which releases its locks. */
+    private static void closeLocks(final OpenFile file) throws IOException
+    {
+        if (file.lockFd >= 0)
+        {
+            final int fd = file.lockFd;
+            file.lockFd = -1;
+            NativeCalls.close(fd, file.lockPath);
         }
     }
 
-    /** A channel closed: releases its open in the translator, and the lock channel with the file's last. */
+    /** A channel closed: releases its open in the translator, and the lock descriptor with the file's last. */
     private void released(final long id, final boolean writable) throws IOException
     {
         if (!isOpen())
         {
-            return; // the file system closed the translator and every lock channel
+            return; // the file system closed the translator and every lock descriptor
         }
-        FileChannel locking = null;
+        OpenFile last = null;
         synchronized (open)
         {
             final OpenFile file = open.get(id);
             if (null != file && --file.channels == 0)
             {
                 open.remove(id);
-                locking = file.locking;
+                last = file;
             }
         }
         try
@@ -346,9 +392,9 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
         }
         finally
         {
-            if (null != locking)
+            if (null != last)
             {
-                locking.close();
+                closeLocks(last);
             }
         }
     }
@@ -431,7 +477,7 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
     {
         if (!options.reflink())
         {
-            if (!isSameFile(source, target))
+            if (!realPath(source).equals(realPath(target)))
             {
                 ExtentCacheFileSystemProvider.copyBytes(source, target, options);
             }
@@ -490,7 +536,7 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
         {
             throw new UnsupportedOperationException("REFLINK is a copy option, not a move option");
         }
-        final List<CopyOption> real = new ArrayList<>(2);
+        final List<CopyOption> real = new ArrayList<>(2); // ATOMIC_MOVE replaces, as rename(2) does
         if (options.replaceExisting())
         {
             real.add(StandardCopyOption.REPLACE_EXISTING);

@@ -55,6 +55,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * system by its URI. A name is taken from {@code newFileSystem} until that file system is closed.
  *
  * <h2>Copies and moves</h2>
+ * A move within a file system is one rename; with ATOMIC_MOVE it replaces an existing target (a file or an empty
+ * directory) as {@code rename(2)} and the default provider on Linux do, without it only with REPLACE_EXISTING.
  * {@code Files.copy} copies bytes through the cache, or, with {@link ExtentCacheCopyOption#REFLINK}, by reference
  * (never falling back to bytes). Between two {@code extentcache} file systems a copy copies bytes, a REFLINK copy
  * fails ({@code EXDEV}), and a move is a copy and a delete (or fails with {@link AtomicMoveNotSupportedException}

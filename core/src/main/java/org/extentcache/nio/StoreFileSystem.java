@@ -505,8 +505,9 @@ public final class StoreFileSystem extends ExtentCacheFileSystem
         final long gone;
         synchronized (namespace)
         {
+            // ATOMIC_MOVE replaces the target as rename(2) does, and as the default provider does on Linux
             gone = dispose(tree.rename(source.absoluteNames(), source.toString(), target.absoluteNames(),
-                target.toString(), options.replaceExisting()));
+                target.toString(), options.replaceExisting() || options.atomicMove()));
             saveNames();
         }
         if (gone > 0)
