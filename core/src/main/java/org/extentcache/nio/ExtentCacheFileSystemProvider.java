@@ -4,8 +4,6 @@ import org.extentcache.device.BlockDevice;
 import org.extentcache.translate.ExtentStore;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.URI;
 import java.nio.channels.FileChannel;
 import java.nio.channels.SeekableByteChannel;
@@ -180,25 +178,6 @@ public final class ExtentCacheFileSystemProvider extends FileSystemProvider
         final ExtentCachePath p = ExtentCachePath.of(path);
         p.getFileSystem().ensureOpen();
         return p.getFileSystem().newFileChannel(p, options, attrs);
-    }
-
-    @Override
-    public InputStream newInputStream(final Path path, final OpenOption... options) throws IOException
-    {
-        for (final OpenOption option : options)
-        {
-            if (option == StandardOpenOption.APPEND || option == StandardOpenOption.WRITE)
-            {
-                throw new UnsupportedOperationException("'" + option + "' not allowed");
-            }
-        }
-        return super.newInputStream(path, options);
-    }
-
-    @Override
-    public OutputStream newOutputStream(final Path path, final OpenOption... options) throws IOException
-    {
-        return super.newOutputStream(path, options);
     }
 
     @Override
