@@ -20,6 +20,11 @@ interface BlockIo
     void sync() throws IOException;
 
     /**
+     * Makes one file's written pages durable: the whole device's sync for a block device, the file's own for files.
+     */
+    void syncFile(long file) throws IOException;
+
+    /**
      * @return true if blocks are read through the file that missed them (a {@link FileBackedTranslator}), so a failed
      * read may be that file's own failure rather than the block's.
      */
@@ -53,6 +58,12 @@ interface BlockIo
             {
                 device.sync();
             }
+
+            @Override
+            public void syncFile(final long file) throws IOException
+            {
+                device.sync();
+            }
         };
     }
 
@@ -83,6 +94,12 @@ interface BlockIo
             public void sync() throws IOException
             {
                 files.sync();
+            }
+
+            @Override
+            public void syncFile(final long file) throws IOException
+            {
+                files.syncFile(file);
             }
         };
     }

@@ -23,6 +23,10 @@ package org.extentcache;
  * @param dirtyFrames              frames holding bytes the device does not have yet.
  * @param capacityFrames           frames in the arena.
  * @param framesResident           frames holding a block (loading, up to date, or orphaned awaiting unpin).
+ * @param framesReachable          resident frames that a file the cache knows maps through a valid handle: what
+ *                                 open files can reach. The rest ({@link #framesCacheOnly()}) are kept only as
+ *                                 cache, for a file opened again or another file that maps the same block, and are
+ *                                 reclaimed first in no particular order with the others when space is needed.
  * @param framesFree               frames on the free list.
  * @param framesRetired            frames taken out of service because their generations were used up.
  * @param pageSize                 bytes per frame.
@@ -48,6 +52,7 @@ public record CacheStats(
     int dirtyFrames,
     int capacityFrames,
     int framesResident,
+    int framesReachable,
     int framesFree,
     int framesRetired,
     int pageSize,
@@ -58,6 +63,15 @@ public record CacheStats(
     int filesMapped,
     long handlesHeld)
 {
+    /**
+     * @return resident frames no file the cache knows maps: kept only as cache. After every file is closed
+     * ({@link ExtentCache#closeFile}), every resident frame is counted here.
+     */
+    public int framesCacheOnly()
+    {
+        return Math.max(0, framesResident - framesReachable);
+    }
+
     /**
      * @return off-heap bytes reserved in all: frames plus metadata.
      */

@@ -70,6 +70,8 @@ public final class CachedFile
     private volatile long size = UNKNOWN_SIZE;
     private volatile boolean deleted;
     private volatile boolean closed;
+    /** Closed in the cache ({@link ExtentCache#closeFile}): its mapping is gone, and every later call refused. */
+    private volatile boolean forgotten;
     /** The write path; see {@link PageWriter}. */
     private final PageWriter writer;
 
@@ -627,10 +629,53 @@ public final class CachedFile
         }
     }
 
-    /** @return true once the file is deleted or the cache closed: nothing of it is written back any more. */
+    /**
+     * For {@link ExtentCache#closeFile}: makes every page of the file durable (write-back, sync and
+     * {@link org.extentcache.translate.Translator#commit}) if any is not, then drops the mapping and refuses every
+     * later call. Its frames stay in the cache under their device blocks.
+     *
+     * @throws IOException if a page could not be made durable: the file stays open in the cache, its pages dirty.
+     */
+    void closeInCache() throws IOException
+    {
+        writeback.lock();
+        try
+        {
+            if (isGone())
+            {
+                return;
+            }
+            if (writeback.hasUndurablePagesLocked())
+            {
+                final IOException failure = writeback.flushLocked();
+                if (null != failure)
+                {
+                    throw failure;
+                }
+                cache.translator().commit(file);
+            }
+            forgotten = true;
+            mapping.clearAll();
+        }
+        finally
+        {
+            writeback.unlock();
+        }
+    }
+
+    /** @return true once closed in the cache ({@link ExtentCache#closeFile}). */
+    boolean isForgotten()
+    {
+        return forgotten;
+    }
+
+    /**
+     * @return true once the file is deleted, closed in the cache, or the cache closed: nothing of it is written back
+     * any more.
+     */
     boolean isGone()
     {
-        return closed || deleted;
+        return closed || deleted || forgotten;
     }
 
     FileWriteback writeback()
@@ -647,6 +692,11 @@ public final class CachedFile
         if (deleted)
         {
             throw new NoSuchFileException("file " + file + " was deleted");
+        }
+        if (forgotten)
+        {
+            throw new IllegalStateException("file " + file + " was closed in the cache (ExtentCache.closeFile); " +
+                "get it again from ExtentCache.file");
         }
     }
 

@@ -879,6 +879,19 @@ final class DeviceCache implements AutoCloseable
     }
 
     /**
+     * Makes the pages written back for {@code file} durable: a device sync shared with concurrent callers over a
+     * block device, the file's own sync over files ({@link DeviceSync#syncFile}).
+     *
+     * @param file the file.
+     * @return {@link #syncFailures()} as the sync that covered the caller completed.
+     * @throws IOException if the sync fails; the failure is counted first.
+     */
+    long syncFile(final long file) throws IOException
+    {
+        return syncs.syncFile(file);
+    }
+
+    /**
      * @return syncs that failed so far. A write made when this read {@code n} is durable after a successful sync only
      * if this still reads {@code n} after that sync.
      */

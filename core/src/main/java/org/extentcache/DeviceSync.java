@@ -3,10 +3,11 @@ package org.extentcache;
 import java.io.IOException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * Device syncs, one at a time, and the count of those that failed: what tells a write-back whether a sync that
- * succeeded vouches for its pages.
+ * Device syncs, shared by the callers that wait for them at the same time (group commit), and the count of those
+ * that failed: what tells a write-back whether a sync that succeeded vouches for its pages.
  *
  * <h2>Why count failures</h2>
  * A sync that succeeds proves nothing about a write made before a sync that failed: Linux reports a failed
@@ -16,45 +17,130 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <h2>Why one at a time</h2>
  * So that a sync that fails is counted before any other sync's success can be read: two overlapping syncs could
- * otherwise see the second succeed, and be trusted, before the first's failure is counted. Syncs are expensive and
- * rare next to writes; serializing them costs the overlap of concurrent syncs, nothing on any other path.
+ * otherwise see the second succeed, and be trusted, before the first's failure is counted. Over a block device every
+ * sync is of the whole device, so they run one at a time. Over files ({@link BlockIo#readsThroughFiles()}) a
+ * file's sync covers only that file, whose failure cannot drop another file's pages: syncs of one file run one at a
+ * time (a lock stripe per file), syncs of different files overlap, and a sync of every file excludes them all.
+ *
+ * <h2>Group commit</h2>
+ * A caller takes a ticket once its writes are done. A sync that starts after the ticket was taken covers those
+ * writes, so a caller that finds one such sync just finished, while it waited for the lock, returns its result
+ * instead of syncing again: N files flushed together over one device cost one device sync, not N. A caller
+ * covered only by an older sync (another one ran since) syncs again rather than guess that older one's result.
  */
 final class DeviceSync
 {
+    private static final int FILE_STRIPES = 64;
+
     private final BlockIo io;
-    private final ReentrantLock lock = new ReentrantLock();
     private final AtomicLong failures = new AtomicLong();
+    private final AtomicLong tickets = new AtomicLong();
+    /** Whole-device syncs (and, over files, syncs of every file) take it exclusively. */
+    private final ReentrantReadWriteLock devices = new ReentrantReadWriteLock();
+    private final ReentrantLock[] fileStripes;
+    /** The last device sync covered the tickets in {@code (lastFrom, lastTo]}; guarded by the write lock. */
+    private long lastFrom;
+    private long lastTo;
+    private Throwable lastRangeFailure;
+    /** {@link #failures} when the last device sync succeeded; guarded by the write lock. */
+    private long lastRangeFailures;
     /** The last sync's failure, for the callers whose writes it may have dropped. */
     private volatile Throwable lastFailure;
 
     DeviceSync(final BlockIo io)
     {
         this.io = io;
+        this.fileStripes = new ReentrantLock[io.readsThroughFiles() ? FILE_STRIPES : 0];
+        for (int i = 0; i < fileStripes.length; i++)
+        {
+            fileStripes[i] = new ReentrantLock();
+        }
     }
 
     /**
-     * Makes every completed device write durable, unless a sync failed since it was made.
+     * Makes every completed write durable, unless a sync failed since it was made.
      *
+     * @return {@link #failures()} as the sync that covered the caller completed: a write made when the count read
+     * the same is durable. A later sync's failure cannot drop what this one made durable.
      * @throws IOException if the device cannot; the failure is counted first.
      */
-    void sync() throws IOException
+    long sync() throws IOException
     {
-        lock.lock();
+        final long ticket = tickets.incrementAndGet();
+        devices.writeLock().lock();
         try
         {
-            io.sync();
+            if (ticket > lastFrom && ticket <= lastTo)
+            {
+                if (null != lastRangeFailure)
+                {
+                    // a fresh exception per caller: one thrown object must not be shared by several threads
+                    throw new IOException("device sync failed: " + lastRangeFailure, lastRangeFailure);
+                }
+                return lastRangeFailures; // a sync that started after this caller's writes has just succeeded
+            }
+            final long upTo = tickets.get();
+            lastFrom = lastTo;
+            lastTo = upTo;
+            lastRangeFailure = null;
+            try
+            {
+                io.sync();
+            }
+            catch (final Throwable ex)
+            {
+                lastRangeFailure = ex;
+                failed(ex);
+                throw ex;
+            }
+            lastRangeFailures = failures.get();
+            return lastRangeFailures;
+        }
+        finally
+        {
+            devices.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Makes the completed writes of {@code file} durable, unless a sync failed since they were made: a whole device
+     * sync ({@link #sync()}) over a block device, that file's own sync over files.
+     *
+     * @param file the file whose pages were written back.
+     * @return {@link #failures()} as the sync completed, as for {@link #sync()}.
+     * @throws IOException if the sync fails; the failure is counted first.
+     */
+    long syncFile(final long file) throws IOException
+    {
+        if (0 == fileStripes.length)
+        {
+            return sync();
+        }
+        final ReentrantLock stripe = fileStripes[(int)((file ^ (file >>> 32)) * 0x9E3779B9L >>> 26) & (FILE_STRIPES - 1)];
+        devices.readLock().lock();
+        stripe.lock();
+        try
+        {
+            io.syncFile(file);
+            return failures.get();
         }
         catch (final Throwable ex)
         {
-            // an Error too (a mapped device's I/O fault raises InternalError): whatever the sync did is unknown
-            lastFailure = ex;
-            failures.incrementAndGet();
+            failed(ex);
             throw ex;
         }
         finally
         {
-            lock.unlock();
+            stripe.unlock();
+            devices.readLock().unlock();
         }
+    }
+
+    private void failed(final Throwable ex)
+    {
+        // an Error too (a mapped device's I/O fault raises InternalError): whatever the sync did is unknown
+        lastFailure = ex;
+        failures.incrementAndGet();
     }
 
     /**

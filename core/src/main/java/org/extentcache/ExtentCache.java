@@ -149,7 +149,11 @@ public final class ExtentCache implements AutoCloseable
         CachedFile cached = files.get(file);
         if (null != cached)
         {
-            return cached;
+            if (!cached.isForgotten())
+            {
+                return cached;
+            }
+            files.remove(file, cached); // closed in the cache and not yet removed by closeFile: a fresh view
         }
         cached = files.computeIfAbsent(file, id -> new CachedFile(this, id));
         if (closing)
@@ -206,6 +210,8 @@ public final class ExtentCache implements AutoCloseable
             fileCount++;
         }
         final FrameArena arena = frames.arena();
+        final int reachable = FrameBooks.reachableFrames(arena,
+            () -> files.values().stream().map(CachedFile::mapping).iterator());
         return new CacheStats(
             fileHits.sum(),
             frames.sharingHits.sum(),
@@ -221,6 +227,7 @@ public final class ExtentCache implements AutoCloseable
             frames.dirtyFrames.get(),
             arena.capacity(),
             counts[0],
+            Math.min(reachable, counts[0]),
             counts[1],
             counts[2],
             pageSize,
@@ -417,6 +424,35 @@ public final class ExtentCache implements AutoCloseable
         {
             throw new IllegalStateException("cache is closed");
         }
+    }
+
+    /**
+     * Closes a file in the cache, as a file system does on the last close of a file: makes its pages durable if any
+     * is not ({@link CachedFile#flush}, which also has the translator commit the file's metadata), then drops the
+     * file's mapping. Its frames stay in the cache under their device blocks: a file opened again, or another file
+     * mapping the same blocks, finds them by translation (a sharing hit, no device read), and until then they count
+     * as kept only as cache ({@link CacheStats#framesCacheOnly()}), reclaimed like any other clean frame when space is
+     * needed. The {@code CachedFile} the cache handed out for the file refuses every later call; {@link #file}
+     * returns a fresh one. Does nothing if the cache holds no view of the file.
+     *
+     * <p>Call it when no other thread uses the file: a read or write racing with it may fail with
+     * {@link IllegalStateException} (closed in the cache), never return wrong bytes or lose a write it returned from.
+     *
+     * @param file the translator's file id.
+     * @throws IOException           if a page could not be made durable: the file stays open in the cache, its pages
+     *                               dirty, and a later flush or close retries.
+     * @throws IllegalStateException if the cache is closed.
+     */
+    public void closeFile(final long file) throws IOException
+    {
+        ensureOpen();
+        final CachedFile cached = files.get(file);
+        if (null == cached)
+        {
+            return;
+        }
+        cached.closeInCache();
+        files.remove(file, cached);
     }
 
     /**

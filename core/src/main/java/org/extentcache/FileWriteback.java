@@ -107,6 +107,18 @@ final class FileWriteback
     /**
      * @return pages with dirty frames; takes the lock.
      */
+    /**
+     * @return true if some page of the file is dirty, or written back by a cache-wide flush that has not settled
+     * yet: what must be made durable before the file can be closed in the cache. The caller holds the lock.
+     */
+    boolean hasUndurablePagesLocked()
+    {
+        synchronized (awaitingSync)
+        {
+            return !dirtyPages.isEmpty() || !awaitingSync.isEmpty() || !unsettled.isEmpty();
+        }
+    }
+
     int dirtyPageCount()
     {
         lock();
@@ -344,7 +356,8 @@ final class FileWriteback
     }
 
     /**
-     * Syncs the device; if the sync fails or cannot vouch for {@code written}, marks every page just written dirty
+     * Syncs this file's pages (the device's sync, shared with concurrent flushes, or the file's own); if the sync
+     * fails or cannot vouch for {@code written}, marks every page just written dirty
      * again (their frames are still pinned, so none was reclaimed meanwhile), and so are the pages of the range a
      * cache-wide flush wrote and has not synced; else those are durable and the flush need not mark them again.
      *
@@ -352,9 +365,10 @@ final class FileWriteback
      */
     private void syncOrRedirty(final WriteBack written, final long firstPage, final long pageCount) throws IOException
     {
+        final long failures;
         try
         {
-            frames.sync();
+            failures = frames.syncFile(file);
         }
         catch (final Throwable ex)
         {
@@ -367,7 +381,6 @@ final class FileWriteback
             throw new IOException("flushing file " + file + ": device sync failed; its " + written.count / 2 +
                 " written pages stay dirty: " + ex.getMessage(), ex);
         }
-        final long failures = frames.syncFailures();
         final boolean pendingLost = settleAwaiting(firstPage, pageCount, failures);
         if (written.syncFailures != failures || pendingLost)
         {

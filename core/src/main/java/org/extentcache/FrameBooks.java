@@ -1,7 +1,11 @@
 package org.extentcache;
 
 import org.extentcache.frame.FrameArena;
+import org.extentcache.frame.Handle;
 import org.extentcache.index.DeviceIndex;
+import org.extentcache.mapping.FileMapping;
+
+import java.util.BitSet;
 
 import static org.extentcache.frame.FrameDescriptor.*;
 
@@ -25,6 +29,37 @@ final class FrameBooks
         final int free = arena.freeCount();
         final int retired = arena.retiredCount();
         return new int[]{arena.capacity() - free - retired, free, retired, index.size()};
+    }
+
+    /**
+     * Frames that open files can reach: each frame that a handle in one of {@code mappings} still names (its
+     * generation is the frame's), counted once however many pages and files map it. The rest of the resident frames
+     * are kept only as cache: no open file maps them, and they serve a file only after a translation finds them.
+     * Needs no lock: a frame that changes hands during the walk is counted as it was or as it is. Allocates a bit set
+     * of the arena's capacity.
+     *
+     * @param arena    the arena.
+     * @param mappings the mappings of the files the cache knows.
+     * @return distinct frames reachable through a valid handle.
+     */
+    static int reachableFrames(final FrameArena arena, final Iterable<FileMapping> mappings)
+    {
+        final BitSet reached = new BitSet(arena.capacity());
+        for (final FileMapping mapping : mappings)
+        {
+            mapping.forEachHandle(handle ->
+            {
+                final int frame = Handle.frame(handle);
+                final long word = arena.stateWord(frame);
+                final int state = baseState(word);
+                if (generation(word) == Handle.generation(handle) && FREE != state && ORPHAN != state &&
+                    RETIRED != state)
+                {
+                    reached.set(frame);
+                }
+            });
+        }
+        return reached.cardinality();
     }
 
     /**

@@ -111,6 +111,11 @@ class SharedLoadFailureTest
         }
 
         @Override
+        public void syncFile(final long file)
+        {
+        }
+
+        @Override
         public int pageSize()
         {
             return PAGE;

@@ -424,6 +424,26 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
     }
 
+    /** For tests: whether a write-back of {@code file} completed since its last successful force. */
+    boolean hasUnsyncedWrites(final long file) throws NoSuchFileException
+    {
+        final OpenFile state = openFiles.get(file);
+        synchronized (state.syncLock)
+        {
+            return state.writes.get() > state.synced;
+        }
+    }
+
+    @Override
+    public void syncFile(final long file) throws IOException
+    {
+        final OpenFile state = openFiles.find(file);
+        if (null != state) // a file closed since: its close wrote its pages back and synced them
+        {
+            io.sync(state);
+        }
+    }
+
     /**
      * @param file the file's id.
      * @throws NoSuchFileException   if the id is not open.

@@ -304,6 +304,44 @@ public final class FileMapping
     }
 
     /**
+     * Calls {@code action} with every handle the mapping holds (some may be stale), in page order. A handle installed
+     * or removed meanwhile may or may not be seen. Allocates nothing; {@code O(pages covered by leaves)}.
+     *
+     * @param action called once per slot that holds a handle.
+     */
+    public void forEachHandle(final java.util.function.LongConsumer action)
+    {
+        final Root r = root;
+        forEachHandle(r.node, r.height, action);
+    }
+
+    private static void forEachHandle(final Object node, final int height, final java.util.function.LongConsumer action)
+    {
+        if (null == node)
+        {
+            return;
+        }
+        if (1 == height)
+        {
+            final long[] leaf = (long[])node;
+            for (int i = 0; i < leaf.length; i++)
+            {
+                final long handle = (long)LONGS.getAcquire(leaf, i);
+                if (Handle.NONE != handle)
+                {
+                    action.accept(handle);
+                }
+            }
+            return;
+        }
+        final Object[] children = (Object[])node;
+        for (int i = 0; i < children.length; i++)
+        {
+            forEachHandle(OBJECTS.getAcquire(children, i), height - 1, action);
+        }
+    }
+
+    /**
      * @return slots holding a handle (some may be stale); exact when no writer is running.
      */
     public long handleCount()

@@ -100,6 +100,19 @@ final class ExtentMap
     }
 
     /**
+     * @param other another map.
+     * @return true if both maps hold the same runs: every page maps the same block or is a hole in both.
+     *         {@code O(E)}.
+     */
+    boolean sameRuns(final ExtentMap other)
+    {
+        return runCount == other.runCount &&
+            Arrays.equals(filePages, 0, runCount, other.filePages, 0, runCount) &&
+            Arrays.equals(deviceBlocks, 0, runCount, other.deviceBlocks, 0, runCount) &&
+            Arrays.equals(pageCounts, 0, runCount, other.pageCounts, 0, runCount);
+    }
+
+    /**
      * @param page a page index, {@code >= 0}.
      * @return the index of the last run starting at or before {@code page}, or -1; the run may end before it.
      */

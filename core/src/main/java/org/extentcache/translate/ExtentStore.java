@@ -2,6 +2,7 @@ package org.extentcache.translate;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.file.NoSuchFileException;
 import java.util.ArrayList;
@@ -13,6 +14,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.collections.LongArrayList;
 import org.agrona.collections.LongHashSet;
 import org.extentcache.device.BlockDevice;
 
@@ -93,6 +95,32 @@ import org.extentcache.device.BlockDevice;
  *       counts, allocated in chunks of 64 Ki blocks as blocks are first used.</li>
  * </ul>
  *
+ * <h2>Persistence</h2>
+ * {@code new ExtentStore(device)} keeps everything in memory. {@link #format} and {@link #open} give a
+ * <em>persistent</em> store: its files' maps and sizes, its next file id and an {@link #setAttachment attachment}
+ * live on the device, under a format version, as copy-on-write metadata. Blocks 0 and 1 are two superblock slots
+ * ({@link SuperblockDescriptor}); each snapshot of the metadata goes to freshly allocated blocks
+ * ({@link SnapshotDescriptor}), the device syncs, the superblock goes to the slot not holding the live one, the
+ * device syncs again ({@link SnapshotCommitter}). A crash at any point recovers the last snapshot whose superblock
+ * synced. Reference counts and the allocator are not stored: {@link #open} derives them from the maps, so they can
+ * never disagree with them.
+ * <ul>
+ *   <li><b>What a snapshot records</b> ({@link DurableState}): for each file, its state at its last
+ *       {@link #commit} (which the cache calls after writing and syncing the file's data), or at the last
+ *       {@link #sync} if the cache has not written the file since its last commit; a file never captured is empty,
+ *       deleted files are dropped. Concurrent commits share one snapshot.</li>
+ *   <li><b>Data before the metadata that points to it.</b> The store's own mutations write their data before they
+ *       map it; the cache writes and syncs a file's data before it commits it; and every snapshot syncs the device
+ *       before it writes its superblock.</li>
+ *   <li><b>Durable blocks are neither reused nor overwritten.</b> Each block that a durable (or pending) map
+ *       references holds one more reference: it is not free until a snapshot that no longer maps it has synced, and
+ *       a file page that maps it reads as <em>shared</em>, so the cache copies on write instead of writing it in
+ *       place. After a crash every file is therefore exactly as it was at its last commit. The price: after each
+ *       commit, the first write to each page allocates a new block; {@link #refCount}, {@link #allocatedBlocks}
+ *       and {@link #freeBlocks} count these references, the two slots and the snapshot's own blocks too.</li>
+ * </ul>
+ * A snapshot rewrites all the metadata, so a commit costs {@code O(files + runs)} plus two device syncs.
+ *
  * <p><b>Thread safety:</b> safe for concurrent use by any number of threads.
  *
  * <p><b>Ownership:</b> the caller owns the device: {@link #close} does not close it, and the device must outlive
@@ -110,6 +138,10 @@ public final class ExtentStore implements Translator, Closeable
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final CopyOnWriteArrayList<TranslationListener> listeners = new CopyOnWriteArrayList<>();
     private final LongHashSet reserved = new LongHashSet();
+    private byte[] memoryAttachment = new byte[0];
+    /** The durable state of a persistent store; null for an in-memory one. */
+    private final DurableState durable;
+    private final SnapshotCommitter committer;
     private long nextFileId = 1;
     private volatile boolean closed;
 
@@ -134,6 +166,11 @@ public final class ExtentStore implements Translator, Closeable
      */
     ExtentStore(final BlockDevice device, final int maxRefCount)
     {
+        this(device, maxRefCount, false);
+    }
+
+    private ExtentStore(final BlockDevice device, final int maxRefCount, final boolean persistent)
+    {
         this.device = Objects.requireNonNull(device, "device");
         final long blockCount = device.blockCount();
         if (blockCount > Integer.MAX_VALUE)
@@ -152,6 +189,70 @@ public final class ExtentStore implements Translator, Closeable
         this.pageMask = blockSize - 1;
         this.zeros = new byte[blockSize];
         this.blocks = new BlockRefCounts(blockCount, maxRefCount);
+        if (persistent)
+        {
+            if (blockSize < 512 || blockCount < SuperblockDescriptor.SLOT_COUNT + 1)
+            {
+                throw new IllegalArgumentException("a persistent store needs blocks of at least 512 bytes and at " +
+                    "least 3 blocks: blockSize=" + blockSize + " blockCount=" + blockCount);
+            }
+            this.durable = new DurableState(blocks);
+            this.committer = new SnapshotCommitter(device, lock, durable, new Host());
+        }
+        else
+        {
+            this.durable = null;
+            this.committer = null;
+        }
+    }
+
+    /**
+     * Formats {@code device} as an empty persistent store and returns it open: erases both superblock slots, then
+     * writes and syncs the first snapshot. Whatever the device held is lost.
+     *
+     * @param device the device; the caller keeps ownership and closes it after closing this store.
+     * @return the store.
+     * @throws IllegalArgumentException if the device has fewer than 3 blocks, blocks under 512 bytes, or more than
+     *                                  {@code Integer.MAX_VALUE} blocks.
+     * @throws IOException              if the device fails; the device then holds no store, or the empty one.
+     */
+    public static ExtentStore format(final BlockDevice device) throws IOException
+    {
+        final ExtentStore store = new ExtentStore(device, Integer.MAX_VALUE, true);
+        StoreRecovery.eraseSlots(device);
+        store.durable.formatted();
+        store.sync();
+        return store;
+    }
+
+    /**
+     * Opens the persistent store on {@code device} as of its last synced snapshot: every file with the map and size
+     * it had at its last commit (or sync), the next file id and the attachment. Reference counts and the allocator
+     * are rebuilt from the maps.
+     *
+     * @param device the device; the caller keeps ownership and closes it after closing this store.
+     * @return the store.
+     * @throws IllegalArgumentException if the device's geometry cannot hold a persistent store.
+     * @throws IOException              with a message that says what the device holds instead: no store
+     *                                  ({@code "device holds no ExtentStore: ..."}), a store of another format
+     *                                  version ({@code "device holds an ExtentStore of format version 3; this
+     *                                  library reads version 1"}), a store formatted for another block size or
+     *                                  count, or damaged superblocks or snapshots; or a device error.
+     */
+    public static ExtentStore open(final BlockDevice device) throws IOException
+    {
+        final StoreRecovery.Recovered recovered = StoreRecovery.recover(device);
+        final ExtentStore store = new ExtentStore(device, Integer.MAX_VALUE, true);
+        store.restore(recovered);
+        return store;
+    }
+
+    /**
+     * @return true for a store made by {@link #format} or {@link #open}; false for {@code new ExtentStore(device)}.
+     */
+    public boolean isPersistent()
+    {
+        return null != durable;
     }
 
     @Override
@@ -767,7 +868,9 @@ public final class ExtentStore implements Translator, Closeable
      * @throws IllegalStateException if the store is closed.
      */
     /**
-     * Every file of the store may be written through the cache.
+     * Every file of the store may be written through the cache. In a persistent store this also notes that the
+     * cache is writing the file: until the file's next {@link #commit}, {@link #sync} leaves its durable state as it
+     * is, because its data may be only in the cache.
      *
      * @param file the file.
      * @throws NoSuchFileException if the file does not exist.
@@ -775,7 +878,22 @@ public final class ExtentStore implements Translator, Closeable
     @Override
     public void checkWritable(final long file) throws NoSuchFileException
     {
-        size(file);
+        if (null == durable)
+        {
+            size(file);
+            return;
+        }
+        lock.writeLock().lock();
+        try
+        {
+            ensureOpen();
+            fileState(file);
+            durable.markWritten(file);
+        }
+        finally
+        {
+            lock.writeLock().unlock();
+        }
     }
 
     /**
@@ -823,6 +941,10 @@ public final class ExtentStore implements Translator, Closeable
             if (!reserved.remove(block))
             {
                 throw new IllegalArgumentException("block is not reserved: block=" + block);
+            }
+            if (null != durable)
+            {
+                durable.markWritten(file);
             }
             final RunList run = new RunList();
             run.add(page, block, 1);
@@ -877,6 +999,10 @@ public final class ExtentStore implements Translator, Closeable
             {
                 return;
             }
+            if (null != durable)
+            {
+                durable.markWritten(file);
+            }
             final long oldSize = state.size;
             state.size = size;
             final long firstPage = oldSize >>> pageShift;
@@ -926,12 +1052,231 @@ public final class ExtentStore implements Translator, Closeable
     }
 
     /**
+     * {@inheritDoc}
+     *
+     * <p>In a persistent store: captures {@code file}'s current map and size (the cache has written and synced its
+     * data, and holds its writer lock) and returns once a synced snapshot holds them, writing one unless a snapshot
+     * under way or just finished already covers them (group commit), or the live snapshot holds exactly this state.
+     * From then on the file's blocks are pinned: not reused, and shared as far as a writer is concerned. In an
+     * in-memory store: nothing.
+     *
+     * @throws IOException           naming the step that failed (device full, a failed write or sync); the previous
+     *                               durable state stands and the next commit or sync retries.
+     * @throws IllegalStateException if the store is closed.
+     */
+    @Override
+    public void commit(final long file) throws IOException
+    {
+        if (null == durable)
+        {
+            return;
+        }
+        final long ticket;
+        lock.writeLock().lock();
+        try
+        {
+            ensureOpen();
+            final FileState state = fileState(file);
+            final LongArrayList freed = new LongArrayList();
+            ticket = durable.commit(file, state.size, state.map, freed);
+            invalidate(freed);
+        }
+        finally
+        {
+            lock.writeLock().unlock();
+        }
+        if (ticket > 0)
+        {
+            committer.await(ticket);
+        }
+    }
+
+    /**
+     * Makes the whole store durable: captures every file whose data is all on the device (every file the cache has
+     * not written since its last {@link #commit}; a file it has keeps its previous durable state, since its data may
+     * be only in the cache) and returns once a synced snapshot holds them, the file set (deleted files dropped,
+     * files never captured as empty files), the next file id and the attachment. The store's own mutations write
+     * their data before they map it, and the snapshot syncs the device before its superblock, so their results are
+     * covered. An in-memory store does nothing.
+     *
+     * @throws IOException           naming the step that failed; the previous durable state stands.
+     * @throws IllegalStateException if the store is closed.
+     */
+    public void sync() throws IOException
+    {
+        final long ticket;
+        lock.writeLock().lock();
+        try
+        {
+            ensureOpen();
+            if (null == durable)
+            {
+                return;
+            }
+            final LongArrayList freed = new LongArrayList();
+            files.forEachLong((id, state) ->
+            {
+                if (!durable.isWritten(id))
+                {
+                    durable.commit(id, state.size, state.map, freed);
+                }
+            });
+            ticket = durable.newTicket();
+            invalidate(freed);
+        }
+        finally
+        {
+            lock.writeLock().unlock();
+        }
+        committer.await(ticket);
+    }
+
+    /**
+     * Sets the attachment: opaque bytes that the next snapshot ({@link #commit} of any file, or {@link #sync})
+     * persists with the store and {@link #open} recovers, such as a file system's directory tree. An in-memory store
+     * keeps them in memory.
+     *
+     * @param bytes the bytes, copied; at most {@value SnapshotDescriptor#MAX_ATTACHMENT} (16 MiB).
+     * @throws NullPointerException     if {@code bytes} is null.
+     * @throws IllegalArgumentException if {@code bytes} is longer than the limit.
+     * @throws IllegalStateException    if the store is closed.
+     */
+    public void setAttachment(final byte[] bytes)
+    {
+        Objects.requireNonNull(bytes, "bytes");
+        if (bytes.length > SnapshotDescriptor.MAX_ATTACHMENT)
+        {
+            throw new IllegalArgumentException("attachment too large: length=" + bytes.length + " max=" +
+                SnapshotDescriptor.MAX_ATTACHMENT);
+        }
+        final byte[] copy = bytes.clone();
+        lock.writeLock().lock();
+        try
+        {
+            ensureOpen();
+            if (null == durable)
+            {
+                memoryAttachment = copy;
+            }
+            else
+            {
+                durable.attachment(copy);
+            }
+        }
+        finally
+        {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * @return a copy of the attachment last set, or recovered by {@link #open}; an empty array if none. Not
+     * necessarily durable yet: {@link #sync} makes it so.
+     * @throws IllegalStateException if the store is closed.
+     */
+    public byte[] attachment()
+    {
+        lock.readLock().lock();
+        try
+        {
+            ensureOpen();
+            return (null == durable ? memoryAttachment : durable.attachment()).clone();
+        }
+        finally
+        {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * @return the sequence number of the last snapshot that synced (it rises by at least one per snapshot written);
+     * 0 for an in-memory store.
+     * @throws IllegalStateException if the store is closed.
+     */
+    public long snapshotSequence()
+    {
+        lock.readLock().lock();
+        try
+        {
+            ensureOpen();
+            return null == durable ? 0 : durable.liveSequence();
+        }
+        finally
+        {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * For tests: how many held durable or pending captures map {@code block}.
+     */
+    int durableRefCount(final long block)
+    {
+        lock.readLock().lock();
+        try
+        {
+            return null == durable ? 0 : durable.durableRefCount(block);
+        }
+        finally
+        {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * For tests: blocks holding metadata (the slots and the snapshots' chains); 0 for an in-memory store.
+     */
+    long metadataBlocks()
+    {
+        lock.readLock().lock();
+        try
+        {
+            return null == durable ? 0 : durable.metadataBlocks();
+        }
+        finally
+        {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
      * Marks the store closed: every later call except {@link #pageSize}, {@link #removeListener} and {@code close}
      * throws {@code IllegalStateException("extent store is closed")}. Waits for operations in flight. Does not close
      * the device, which the caller owns. Idempotent.
+     *
+     * <p>A persistent store first runs {@link #sync}. If that fails the store is closed all the same, its previous
+     * durable state stands on the device, and the failure is thrown.
+     *
+     * @throws UncheckedIOException if a persistent store's last sync failed.
      */
     @Override
     public void close()
+    {
+        IOException failure = null;
+        if (null != durable && !closed)
+        {
+            try
+            {
+                sync();
+            }
+            catch (final IOException ex)
+            {
+                failure = ex;
+            }
+            catch (final IllegalStateException ex)
+            {
+                // closed meanwhile by another thread
+            }
+        }
+        closeNow();
+        if (null != failure)
+        {
+            throw new UncheckedIOException("closing the persistent store: its last sync failed; the previous " +
+                "durable state stands", failure);
+        }
+    }
+
+    private void closeNow()
     {
         lock.writeLock().lock();
         try
@@ -948,6 +1293,79 @@ public final class ExtentStore implements Translator, Closeable
     public String toString()
     {
         return "ExtentStore{device=" + device + ", pageSize=" + pageSize + '}';
+    }
+
+    /**
+     * Rebuilds a persistent store's files, reference counts and allocator from a recovered snapshot.
+     */
+    private void restore(final StoreRecovery.Recovered recovered)
+    {
+        durable.recovered(recovered.superblock, recovered.chain, recovered.highestSequence,
+            recovered.snapshot.attachment);
+        for (final SnapshotCodec.FileRecord record : recovered.snapshot.files)
+        {
+            final ExtentMap map = new ExtentMap();
+            map.replace(0, Long.MAX_VALUE, record.runs);
+            for (int run = 0; run < map.runCount(); run++)
+            {
+                final long first = map.deviceBlock(run);
+                for (long block = first; block < first + map.pageCount(run); block++)
+                {
+                    if (blocks.refCount(block) == 0)
+                    {
+                        blocks.allocate(block);
+                    }
+                    else
+                    {
+                        blocks.retain(block);
+                    }
+                }
+            }
+            files.put(record.id, new FileState(record.size, map));
+            durable.restored(record.id, record.size, map);
+        }
+        nextFileId = recovered.snapshot.nextFileId;
+    }
+
+    /** Tells the listeners of blocks freed by dropping durable references; the caller holds the write lock. */
+    private void invalidate(final LongArrayList freed)
+    {
+        if (freed.isEmpty())
+        {
+            return;
+        }
+        final Notification notification = new Notification();
+        for (int i = 0; i < freed.size(); i++)
+        {
+            notification.blocksInvalidated(freed.getLong(i), 1);
+        }
+        notification.dispatch();
+    }
+
+    /** What the snapshot committer needs of this store, called under the write lock. */
+    private final class Host implements SnapshotCommitter.Host
+    {
+        @Override
+        public long[] fileIds()
+        {
+            final long[] ids = new long[files.size()];
+            final int[] count = new int[1];
+            files.forEachLong((id, state) -> ids[count[0]++] = id);
+            java.util.Arrays.sort(ids);
+            return ids;
+        }
+
+        @Override
+        public long nextFileId()
+        {
+            return nextFileId;
+        }
+
+        @Override
+        public void invalidate(final LongArrayList blocks)
+        {
+            ExtentStore.this.invalidate(blocks);
+        }
     }
 
     private void ensureOpen()

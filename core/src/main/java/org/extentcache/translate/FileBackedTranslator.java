@@ -47,4 +47,15 @@ public interface FileBackedTranslator extends Translator
      * @throws IOException if it cannot; the cache marks the pages it wrote dirty again.
      */
     void sync() throws IOException;
+
+    /**
+     * Makes every completed {@link #writeBlock} of one file durable, and no other file's: what
+     * {@code FileChannel.force} on that file needs. The cache writes a file's pages only to blocks private to it,
+     * so this covers every page the cache wrote back for the file.
+     *
+     * @param file the file.
+     * @throws IOException if it cannot; the cache marks the pages it wrote dirty again. A file that is no longer
+     *                     open has nothing of the cache's left to sync and returns normally.
+     */
+    void syncFile(long file) throws IOException;
 }

@@ -69,6 +69,17 @@ final class FaultyFiles implements FileBackedTranslator
     }
 
     @Override
+    public void syncFile(final long file) throws IOException
+    {
+        if (failSyncs > 0)
+        {
+            failSyncs--;
+            throw new IOException("injected sync failure");
+        }
+        real.syncFile(file);
+    }
+
+    @Override
     public int pageSize()
     {
         return real.pageSize();

@@ -363,9 +363,15 @@ final class DirectoryFootprint
             final CacheResult result = new CacheResult("extentcache", cache.residentBytes(), cache.reservedBytes(),
                 cache.offHeapMetadataBytes(), heapRetained, directGrowth, cache.hits() + cache.deviceReads(),
                 cache.hits(), cache.deviceReads(), elapsedNanos);
+            for (final long id : java.util.Arrays.stream(ids).distinct().toArray()) // hard links share an id
+            {
+                translator.close(id); // the last close of each file: what stays is kept only as cache
+            }
+            final CacheStats closed = cache.stats();
             return new DirectoryReport.ExtentCacheRun(result, stats.frameBytesReserved(), stats.sharingHits(),
                 stats.fileHits(), stats.reclaims(), notSharing, notSharingReason, directReads, notDirect,
-                kernelBeside);
+                kernelBeside, (long)stats.framesReachable() * pageSize, closed.frameBytesInUse(),
+                (long)closed.framesReachable() * pageSize);
         }
     }
 

@@ -70,7 +70,8 @@ final class DirectoryReport
      *                         if not counted.
      */
     record ExtentCacheRun(CacheResult result, long capacityBytes, long sharingHits, long fileHits, long reclaims,
-        int filesNotSharing, String notSharingReason, boolean directReads, int filesNotDirect, long kernelBeside)
+        int filesNotSharing, String notSharingReason, boolean directReads, int filesNotDirect, long kernelBeside,
+        long reachableBytes, long residentAfterCloseBytes, long reachableAfterCloseBytes)
     {
     }
 
@@ -153,6 +154,10 @@ final class DirectoryReport
             extentCache.directReads() && extentCache.filesNotDirect() > 0 ? String.format(Locale.ROOT,
                 " (%,d files through the page cache: O_DIRECT refused)", extentCache.filesNotDirect()) : "",
             extentCache.kernelBeside() < 0 ? "not counted" : size(extentCache.kernelBeside())));
+        out.append(String.format(Locale.ROOT, "  of the resident frames, %s are mapped by open files and %s kept only " +
+            "as cache;%n  after every file was closed: %s resident, %s mapped by open files%n",
+            size(extentCache.reachableBytes()), size(ec.residentBytes() - extentCache.reachableBytes()),
+            size(extentCache.residentAfterCloseBytes()), size(extentCache.reachableAfterCloseBytes())));
         if (extentCache.reclaims() > 0)
         {
             out.append(String.format(Locale.ROOT, "  warning: the cache reclaimed frames, so its capacity could not " +
@@ -191,12 +196,14 @@ final class DirectoryReport
             "\"heap_metadata_bytes\": %d, \"total_bytes\": %d, \"direct_pool_bytes\": %d, \"copies\": %s, " +
             "\"device_reads\": %d, \"sharing_hits\": %d, \"file_hits\": %d, \"reclaims\": %d, " +
             "\"files_not_sharing\": %d, \"not_sharing_reason\": %s, \"direct_reads\": %b, " +
-            "\"files_not_direct\": %d, \"kernel_beside_bytes\": %d, \"elapsed_ms\": %.1f},%n",
+            "\"files_not_direct\": %d, \"kernel_beside_bytes\": %d, \"reachable_bytes\": %d, " +
+            "\"resident_after_close_bytes\": %d, \"reachable_after_close_bytes\": %d, \"elapsed_ms\": %.1f},%n",
             ec.residentBytes(), ec.reservedBytes(), extentCache.capacityBytes(), ec.metadataBytes(),
             ec.offHeapMetadataBytes(), ec.heapMetadataBytes(), ec.totalBytes(), ec.directPoolBytes(),
             copiesJson(ec.totalBytes()), ec.deviceReads(), extentCache.sharingHits(), extentCache.fileHits(),
             extentCache.reclaims(), extentCache.filesNotSharing(), quoteOrNull(extentCache.notSharingReason()),
             extentCache.directReads(), extentCache.filesNotDirect(), extentCache.kernelBeside(),
+            extentCache.reachableBytes(), extentCache.residentAfterCloseBytes(), extentCache.reachableAfterCloseBytes(),
             ec.elapsedNanos() / 1e6));
         out.append("  \"kernel\": ").append(pageCacheJson(kernel)).append("\n}\n");
         return out.toString();
