@@ -2,46 +2,42 @@ package org.extentcache.nio;
 
 import org.extentcache.translate.ExtentStore;
 
-import java.util.Map;
-import java.util.WeakHashMap;
+import java.io.IOException;
 
 /**
  * Where a {@link StoreFileSystem} keeps its names in the ExtentStore: the one place that reads and writes the
- * store's attachment.
+ * store's attachment ({@link ExtentStore#attachment()}, {@link ExtentStore#setAttachment(byte[])}), and makes it
+ * durable ({@link ExtentStore#sync()}). A persistent store ({@link ExtentStore#format}, {@link ExtentStore#open})
+ * persists the attachment with its next snapshot (any file's commit, or a sync) and recovers it at open; an
+ * in-memory store keeps it for its own life.
  *
- * <p><b>Until the persistent ExtentStore lands</b> (its {@code setAttachment(byte[])}, persisted with the store's next
- * metadata commit, and {@code attachment()}, the bytes recovered at open), the bytes are kept here, in memory, per
- * store object: names then survive closing and reopening the file system over the same store in one process, not a
- * restart. Wiring: {@link #load} returns {@code store.attachment()}, {@link #save} calls
- * {@code store.setAttachment(bytes)}; nothing else changes.
- *
- * <p><b>Thread safety:</b> safe for concurrent use.
+ * <p><b>Thread safety:</b> safe for concurrent use (the store's own).
  */
 final class StoreAttachment
 {
-    /** Stand-in for the store's attachment; weak keys, so a store's entry goes with the store. */
-    private static final Map<ExtentStore, byte[]> ATTACHMENTS = new WeakHashMap<>();
-
     private StoreAttachment()
     {
     }
 
-    /** @return the bytes last saved for the store, empty if none. */
+    /** @return the bytes last saved, or recovered by the store's open; empty if none. */
     static byte[] load(final ExtentStore store)
     {
-        synchronized (ATTACHMENTS)
-        {
-            final byte[] bytes = ATTACHMENTS.get(store);
-            return null == bytes ? new byte[0] : bytes.clone();
-        }
+        return store.attachment();
     }
 
-    /** Keeps the bytes with the store (durable from the store's next metadata commit, once it persists). */
+    /** Sets the bytes, durable from the store's next snapshot. */
     static void save(final ExtentStore store, final byte[] bytes)
     {
-        synchronized (ATTACHMENTS)
-        {
-            ATTACHMENTS.put(store, bytes.clone());
-        }
+        store.setAttachment(bytes);
+    }
+
+    /**
+     * Makes the store durable, the attachment with it.
+     *
+     * @throws IOException naming the step that failed; the previous durable state stands.
+     */
+    static void sync(final ExtentStore store) throws IOException
+    {
+        store.sync();
     }
 }

@@ -37,14 +37,17 @@ import java.util.Set;
  *
  * <h2>Names and restarts</h2>
  * The tree (names, store file ids, directories, times) is encoded ({@link TreeCodec}) into the store's attachment
- * ({@link StoreAttachment}) on every change of the names, and so becomes durable with the store's next metadata
- * commit (any file's {@code force}, or forcing a directory). Mounting a store reconciles the two: names whose store
+ * ({@link StoreAttachment}) on every change of the names, and so becomes durable with the store's next snapshot:
+ * any file's {@code force}, forcing a directory ({@code FileChannel.open(dir, READ).force(true)}, which syncs the
+ * store) or closing the file system (which syncs it too). Mounting a store reconciles the two: names whose store
  * file is gone are dropped, and store files no name points to (left by a crash while a deleted file was still open)
  * are deleted.
  *
- * <h2>Delete while open</h2>
+ * <h2>Delete while open, and the last close</h2>
  * As POSIX keeps an unlinked file: deleting (or renaming over) a file that has open channels removes its name at
- * once, and its channels go on reading and writing it; the store file is deleted when the last of them closes.
+ * once, and its channels go on reading and writing it; the store file is deleted when the last of them closes. The
+ * last close of a file that keeps its name closes it in the cache ({@link ExtentCache#closeFile}): its pages are
+ * made durable and its frames count as kept only as cache.
  *
  * <h2>Copies</h2>
  * {@code Files.copy} with {@link ExtentCacheCopyOption#REFLINK} writes the source's dirty pages back, clones it
@@ -54,7 +57,8 @@ import java.util.Set;
  *
  * <h2>Costs</h2>
  * Every change of the names re-encodes the whole tree (O(files)); a lookup walks the path's names. One lock guards
- * the names; reads and writes of open files never take it.
+ * the names; reads and writes of open files never take it, but a file's last close writes its dirty pages back
+ * while holding it.
  *
  * <p><b>Thread safety:</b> safe for concurrent use. Ownership: the caller owns the store and the device, and closes
  * them after this file system; the file system owns its cache.
@@ -195,6 +199,7 @@ public final class StoreFileSystem extends ExtentCacheFileSystem
             {
                 store.delete(file);
             }
+            StoreAttachment.sync(store);
         }
         catch (final IOException ex)
         {
@@ -290,14 +295,21 @@ public final class StoreFileSystem extends ExtentCacheFileSystem
         synchronized (namespace)
         {
             final int left = opens.merge(file, -1, Integer::sum);
-            if (left <= 0)
+            if (left > 0)
             {
-                opens.remove(file);
+                return;
             }
-            delete = left <= 0 && unlinked.remove(file);
+            opens.remove(file);
+            delete = unlinked.remove(file);
             if (wrote)
             {
                 node.modified = StoreTree.now();
+            }
+            if (!delete)
+            {
+                // closed means gone: its pages durable, its mapping dropped, its frames kept only as cache; under the
+                // namespace lock, so no channel opens the file while the cache closes it
+                cache.closeFile(file);
             }
         }
         if (delete)
@@ -540,18 +552,20 @@ public final class StoreFileSystem extends ExtentCacheFileSystem
     {
         final StoreTree.Node node;
         final NodeAttributes times;
+        final boolean open;
         synchronized (namespace)
         {
             node = tree.get(path.absoluteNames(), path.toString());
             times = new NodeAttributes(node.modified, node.accessed, node.created, node.isDirectory(), 0, node.key);
+            open = !node.isDirectory() && opens.containsKey(node.file());
         }
         if (node.isDirectory())
         {
             return times;
         }
-        // the cache's size: it counts writes not yet written back
+        // an open file's size is the cache's (it counts writes not yet written back); a closed file's is the store's
         return new NodeAttributes(times.modified(), times.accessed(), times.created(), false,
-            cache.file(node.file()).size(), node.key);
+            open ? cache.file(node.file()).size() : store.size(node.file()), node.key);
     }
 
     @Override
@@ -577,13 +591,17 @@ public final class StoreFileSystem extends ExtentCacheFileSystem
         }
     }
 
-    /** Forcing a directory: the names go to the store's attachment (durable with its next metadata commit). */
-    private void commitNames()
+    /**
+     * Forcing a directory: the names go to the store's attachment, and the store syncs (a snapshot that holds every
+     * file whose data is on the device, and the names).
+     */
+    private void commitNames() throws IOException
     {
         synchronized (namespace)
         {
             saveNames();
         }
+        StoreAttachment.sync(store);
     }
 
     /** Caller holds the namespace lock. */

@@ -146,6 +146,54 @@ final class StoreFileSystemTest extends FileSystemContractTest
     }
 
     @Test
+    void namesAndBytesSurviveARestartOfAPersistentStore() throws IOException
+    {
+        final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 2048);
+        devices.add(device);
+        final ExtentStore first = ExtentStore.format(device);
+        stores.add(first);
+        final byte[] data = bytes(13, 5 * PAGE + 7);
+        try (StoreFileSystem before = mount(first))
+        {
+            Files.createDirectories(before.getPath("/h2/db"));
+            Files.write(before.getPath("/h2/db/test.mv.db"), data);
+            Files.copy(before.getPath("/h2/db/test.mv.db"), before.getPath("/h2/db/clone.mv.db"),
+                ExtentCacheCopyOption.REFLINK);
+            try (FileChannel dir = FileChannel.open(before.getPath("/h2/db"), StandardOpenOption.READ))
+            {
+                dir.force(true); // syncs the store: the names are durable from here
+            }
+            assertNull(before.cache().checkBooks());
+        }
+        first.close();
+
+        final ExtentStore second = ExtentStore.open(device);
+        stores.add(second);
+        devices.add(device); // mount() finds the device by the store's index
+        try (StoreFileSystem after = mount(second))
+        {
+            assertArrayEquals(data, Files.readAllBytes(after.getPath("/h2/db/test.mv.db")));
+            assertArrayEquals(data, Files.readAllBytes(after.getPath("/h2/db/clone.mv.db")));
+            assertTrue(second.isPersistent());
+            assertNull(after.cache().checkBooks());
+        }
+    }
+
+    @Test
+    void theLastCloseOfAFileClosesItInTheCache() throws IOException
+    {
+        final Path path = fs.getPath("/closed");
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW))
+        {
+            channel.write(java.nio.ByteBuffer.wrap(bytes(14, 3 * PAGE)));
+            assertTrue(fs.cache().stats().framesCacheOnly() == 0, "an open file's frames are reachable");
+        }
+        assertEquals(3 * PAGE, Files.size(path), "the store's size, durable");
+        assertTrue(fs.cache().stats().framesCacheOnly() > 0, "closed means gone: its frames are kept only as cache");
+        assertArrayEquals(bytes(14, 3 * PAGE), Files.readAllBytes(path), "and found again by translation");
+    }
+
+    @Test
     void aMountDropsNamesOfMissingFilesAndDeletesFilesWithoutNames() throws IOException
     {
         final ExtentStore store = storeFs().store();
