@@ -52,6 +52,11 @@ import java.util.Set;
 public final class CachedFileChannel extends FileChannel
 {
     private static final int TRANSFER_CHUNK = 64 * 1024;
+    /**
+     * {@code transferFrom} past the end of the file grows it from JDK 22 on (JDK-8303260); before, it transfers
+     * nothing. The channel keeps the contract of the JDK it runs on.
+     */
+    private static final boolean TRANSFER_FROM_GROWS = Runtime.version().feature() >= 22;
 
     private final ExtentCache cache;
     private final CachedFile file;
@@ -343,6 +348,9 @@ public final class CachedFileChannel extends FileChannel
     /**
      * {@inheritDoc}
      *
+     * <p>A position past the end of the file transfers nothing on JDK 17 to 21 and grows the file (with zeros
+     * between) from JDK 22 on, as the running JDK's {@code FileChannel} does.
+     *
      * @throws NonWritableChannelException if the channel was not opened for writing.
      */
     @Override
@@ -350,7 +358,7 @@ public final class CachedFileChannel extends FileChannel
     {
         checkTransfer(position, count);
         ensureWritable();
-        if (position > file.size())
+        if (!TRANSFER_FROM_GROWS && position > file.size())
         {
             return 0;
         }
