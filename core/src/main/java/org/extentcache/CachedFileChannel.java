@@ -1,47 +1,86 @@
 package org.extentcache;
 
+import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
+import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.NonReadableChannelException;
+import java.nio.channels.NonWritableChannelException;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.NoSuchFileException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * A {@link FileChannel} over one file of an {@link ExtentCache}, so code written for {@code FileChannel} reads and
  * writes through the cache: positional and relative reads and writes, scattering and gathering, size, truncate,
- * force, position, {@code transferTo} and {@code transferFrom}. Reads and writes have the cache's semantics
- * ({@link CachedFile}): writes copy-on-write shared pages and stay in the cache until {@link #force} (or write-back).
+ * force, position, {@code transferTo}, {@code transferFrom} and byte-range locks. Reads and writes have the cache's
+ * semantics ({@link CachedFile}): writes copy-on-write shared pages and stay in the cache until {@link #force} (or
+ * write-back).
  *
- * <p>{@link #map} and {@link #lock} throw {@link UnsupportedOperationException}: a mapping would hand out the
- * cache's frames without copy-on-write (use {@link CachedFile#pin} for zero-copy reads), and file locks belong to
- * the operating system's files, which a translator's file need not be.
+ * <h2>Options</h2>
+ * A channel opened with {@link #open(ExtentCache, long, ChannelOptions, ChannelLocks, Closeable)} has the mode and
+ * behaviour its {@link ChannelOptions} ask for: read-only, write-only or both ({@code NonWritableChannelException}
+ * and {@code NonReadableChannelException} otherwise), truncated as it opens, appending, or forcing after every write
+ * ({@code SYNC}, {@code DSYNC}). {@link #open(ExtentCache, long)} reads and writes.
+ *
+ * <h2>Locks</h2>
+ * {@link #lock} and {@link #tryLock} follow the {@code FileChannel} contract: a shared lock needs a readable channel
+ * and an exclusive one a writable channel; a lock overlapping one held in this JVM on the same file, by this or
+ * another channel, throws {@link OverlappingFileLockException}; closing the channel releases its locks. The
+ * {@link ChannelLocks} strategy given at open decides what else a lock excludes: nothing outside this process
+ * ({@link FileLockTable}, for files one process owns), or other processes too (the operating system's lock on a
+ * real file).
+ *
+ * <h2>Not supported</h2>
+ * {@link #map} throws {@link UnsupportedOperationException}: a mapping would hand out the cache's frames without
+ * copy-on-write (use {@link CachedFile#pin} for zero-copy reads).
  *
  * <p><b>Thread safety:</b> as {@code FileChannel}: positional operations may run concurrently; relative operations
- * and {@link #position(long)} are serialized on the channel. Closing the channel does not close the cache or the
- * file; the cache must outlive the channel.
+ * and {@link #position(long)} are serialized on the channel. Closing the channel does not close the cache; the cache
+ * must outlive the channel. Ownership: the channel releases its locks and runs its close action once, when closed.
  */
 public final class CachedFileChannel extends FileChannel
 {
     private static final int TRANSFER_CHUNK = 64 * 1024;
+    /**
+     * {@code transferFrom} past the end of the file grows it from JDK 22 on (JDK-8303260); before, it transfers
+     * nothing. The channel keeps the contract of the JDK it runs on.
+     */
+    private static final boolean TRANSFER_FROM_GROWS = Runtime.version().feature() >= 22;
 
     private final ExtentCache cache;
     private final CachedFile file;
+    private final ChannelOptions options;
+    private final ChannelLocks locks;
+    private final Closeable onClose;
     private final Object positionLock = new Object();
     private long position;
+    /** Locks taken through this channel and not yet released; guarded by itself. */
+    private final Set<CachedFileLock> held = new HashSet<>();
 
-    private CachedFileChannel(final ExtentCache cache, final CachedFile file)
+    private CachedFileChannel(final ExtentCache cache, final CachedFile file, final ChannelOptions options,
+        final ChannelLocks locks, final Closeable onClose)
     {
         this.cache = cache;
         this.file = file;
+        this.options = options;
+        this.locks = locks;
+        this.onClose = onClose;
     }
 
     /**
-     * Opens a channel at position 0 over a file of the cache.
+     * Opens a channel at position 0 over a file of the cache, for reading and writing, with process-local locks
+     * ({@link FileLockTable}) shared by every channel this method opens on the same file.
      *
      * @param cache the cache.
      * @param file  the translator's file id.
@@ -51,13 +90,62 @@ public final class CachedFileChannel extends FileChannel
      */
     public static CachedFileChannel open(final ExtentCache cache, final long file) throws NoSuchFileException
     {
-        return new CachedFileChannel(cache, cache.file(file));
+        final CachedFile cached = cache.file(file);
+        return new CachedFileChannel(cache, cached, ChannelOptions.READ_WRITE, FileLockTable.JVM.locksOf(cached),
+            () -> { });
+    }
+
+    /**
+     * Opens a channel at position 0 over a file of the cache with the given options. If they ask to truncate
+     * ({@code TRUNCATE_EXISTING} with {@code WRITE}), the file is cut to 0 bytes first. Creating the file is the
+     * caller's job: it must exist.
+     *
+     * @param cache   the cache.
+     * @param file    the translator's file id.
+     * @param options the channel's mode and behaviour.
+     * @param locks   how the channel takes its locks: shared by every channel of the file that must exclude this one.
+     * @param onClose run once when the channel closes, after its locks are released (the owner's bookkeeping, such
+     *                as closing the file in its translator); its exception reaches the caller of {@code close}.
+     * @return the channel.
+     * @throws NoSuchFileException   if the translator does not know the file.
+     * @throws IOException           if truncating fails (the channel is then not opened, and {@code onClose} is
+     *                               not run).
+     * @throws IllegalStateException if the cache is closed.
+     */
+    public static CachedFileChannel open(final ExtentCache cache, final long file, final ChannelOptions options,
+        final ChannelLocks locks, final Closeable onClose) throws IOException
+    {
+        Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(locks, "locks");
+        Objects.requireNonNull(onClose, "onClose");
+        final CachedFile cached = cache.file(file);
+        if (options.truncateExisting() && cached.size() > 0)
+        {
+            cache.translator().truncate(file, 0);
+        }
+        return new CachedFileChannel(cache, cached, options, locks, onClose);
+    }
+
+    /**
+     * @return the cached file this channel reads and writes.
+     */
+    public CachedFile file()
+    {
+        return file;
+    }
+
+    /**
+     * @return the options the channel was opened with.
+     */
+    public ChannelOptions options()
+    {
+        return options;
     }
 
     @Override
     public int read(final ByteBuffer dst) throws IOException
     {
-        ensureOpen();
+        ensureReadable();
         synchronized (positionLock)
         {
             final int n = read(dst, position);
@@ -73,7 +161,7 @@ public final class CachedFileChannel extends FileChannel
     public long read(final ByteBuffer[] dsts, final int offset, final int length) throws IOException
     {
         Objects.checkFromIndexSize(offset, length, dsts.length);
-        ensureOpen();
+        ensureReadable();
         synchronized (positionLock)
         {
             long total = 0;
@@ -99,14 +187,24 @@ public final class CachedFileChannel extends FileChannel
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>In append mode the bytes go to the end of the file, and the position moves past them.
+     */
     @Override
     public int write(final ByteBuffer src) throws IOException
     {
-        ensureOpen();
+        ensureWritable();
         synchronized (positionLock)
         {
-            final int n = write(src, position);
+            if (options.append())
+            {
+                position = file.size();
+            }
+            final int n = file.write(position, src);
             position += n;
+            forceIfSync();
             return n;
         }
     }
@@ -115,27 +213,37 @@ public final class CachedFileChannel extends FileChannel
     public long write(final ByteBuffer[] srcs, final int offset, final int length) throws IOException
     {
         Objects.checkFromIndexSize(offset, length, srcs.length);
-        ensureOpen();
+        ensureWritable();
         synchronized (positionLock)
         {
+            if (options.append())
+            {
+                position = file.size();
+            }
             long total = 0;
             for (int i = offset; i < offset + length; i++)
             {
-                final int n = write(srcs[i], position);
+                final int n = file.write(position, srcs[i]);
                 position += n;
                 total += n;
             }
+            forceIfSync();
             return total;
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>In append mode, the file's size.
+     */
     @Override
     public long position() throws IOException
     {
         ensureOpen();
         synchronized (positionLock)
         {
-            return position;
+            return options.append() ? file.size() : position;
         }
     }
 
@@ -164,6 +272,8 @@ public final class CachedFileChannel extends FileChannel
     /**
      * Truncates the file to {@code size} if it is larger (through the translator's {@code truncate}); a larger
      * {@code size} leaves the file alone. Either way a position past {@code size} moves back to it.
+     *
+     * @throws NonWritableChannelException if the channel was not opened for writing.
      */
     @Override
     public FileChannel truncate(final long size) throws IOException
@@ -172,7 +282,7 @@ public final class CachedFileChannel extends FileChannel
         {
             throw new IllegalArgumentException("size must be >= 0: size=" + size);
         }
-        ensureOpen();
+        ensureWritable();
         synchronized (positionLock)
         {
             if (size < file.size())
@@ -184,12 +294,14 @@ public final class CachedFileChannel extends FileChannel
                 position = size;
             }
         }
+        forceIfSync();
         return this;
     }
 
     /**
-     * Writes the file's dirty pages to the device and syncs it ({@link CachedFile#flush()}); {@code metaData} is
-     * ignored: the translator keeps the file's metadata.
+     * Writes this file's dirty pages to the device, syncs, and commits the file's metadata in the translator
+     * ({@link CachedFile#flush()}); other files' dirty pages are not written. {@code metaData} is ignored: the
+     * translator's metadata of the file is always committed. Allowed on a read-only channel, as in the JDK.
      */
     @Override
     public void force(final boolean metaData) throws IOException
@@ -198,11 +310,16 @@ public final class CachedFileChannel extends FileChannel
         file.flush();
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * @throws NonReadableChannelException if the channel was not opened for reading.
+     */
     @Override
     public long transferTo(final long position, final long count, final WritableByteChannel target) throws IOException
     {
         checkTransfer(position, count);
-        ensureOpen();
+        ensureReadable();
         final long end = Math.min(file.size(), position + Math.min(count, Long.MAX_VALUE - position));
         final ByteBuffer chunk = ByteBuffer.allocate(TRANSFER_CHUNK);
         long at = position;
@@ -228,12 +345,20 @@ public final class CachedFileChannel extends FileChannel
         return at - position;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>A position past the end of the file transfers nothing on JDK 17 to 21 and grows the file (with zeros
+     * between) from JDK 22 on, as the running JDK's {@code FileChannel} does.
+     *
+     * @throws NonWritableChannelException if the channel was not opened for writing.
+     */
     @Override
     public long transferFrom(final ReadableByteChannel src, final long position, final long count) throws IOException
     {
         checkTransfer(position, count);
-        ensureOpen();
-        if (position > file.size())
+        ensureWritable();
+        if (!TRANSFER_FROM_GROWS && position > file.size())
         {
             return 0;
         }
@@ -251,6 +376,7 @@ public final class CachedFileChannel extends FileChannel
             file.write(position + done, chunk);
             done += n;
         }
+        forceIfSync();
         return done;
     }
 
@@ -265,7 +391,7 @@ public final class CachedFileChannel extends FileChannel
         {
             throw new IllegalArgumentException("Negative position");
         }
-        ensureOpen();
+        ensureReadable();
         return file.read(position, dst);
     }
 
@@ -276,12 +402,16 @@ public final class CachedFileChannel extends FileChannel
         {
             throw new IllegalArgumentException("Negative position");
         }
-        ensureOpen();
-        return file.write(position, src);
+        ensureWritable();
+        final int n = file.write(position, src);
+        forceIfSync();
+        return n;
     }
 
     /**
      * Not supported: a mapping would expose the cache's frames without copy-on-write; use {@link CachedFile#pin}.
+     *
+     * @throws UnsupportedOperationException always, saying why.
      */
     @Override
     public MappedByteBuffer map(final MapMode mode, final long position, final long size)
@@ -291,28 +421,122 @@ public final class CachedFileChannel extends FileChannel
     }
 
     /**
-     * Not supported: file locks are the operating system's, and a translator's file need not be an OS file.
+     * Locks a range of the file, waiting for another process's lock if the channel's {@link ChannelLocks} has other
+     * processes to wait for; see the class comment.
+     *
+     * @throws OverlappingFileLockException if a lock held in this JVM on the file overlaps the range.
+     * @throws NonReadableChannelException  if {@code shared} and the channel was not opened for reading.
+     * @throws NonWritableChannelException  if not {@code shared} and the channel was not opened for writing.
+     * @throws ClosedChannelException       if the channel is closed.
+     * @throws IllegalArgumentException     if {@code position} or {@code size} is negative.
      */
     @Override
-    public FileLock lock(final long position, final long size, final boolean shared)
+    public FileLock lock(final long position, final long size, final boolean shared) throws IOException
     {
-        throw new UnsupportedOperationException("an ExtentCache file cannot be locked: file locks belong to the " +
-            "operating system's files, and a translator's file need not be one; coordinate writers in the engine");
+        return acquire(position, size, shared, true);
     }
 
     /**
-     * Not supported, as {@link #lock}.
+     * As {@link #lock(long, long, boolean)}, but returns null rather than wait for another process's lock.
      */
     @Override
-    public FileLock tryLock(final long position, final long size, final boolean shared)
+    public FileLock tryLock(final long position, final long size, final boolean shared) throws IOException
     {
-        return lock(position, size, shared);
+        return acquire(position, size, shared, false);
     }
 
-    @Override
-    protected void implCloseChannel()
+    private FileLock acquire(final long position, final long size, final boolean shared, final boolean wait)
+        throws IOException
     {
-        // the cache and the file stay open: nothing to release
+        if (position < 0 || size < 0)
+        {
+            throw new IllegalArgumentException("Negative position or size: position=" + position + " size=" + size);
+        }
+        if (position + size < 0)
+        {
+            throw new IllegalArgumentException("Negative position + size: position=" + position + " size=" + size);
+        }
+        ensureOpen();
+        if (shared && !options.read())
+        {
+            throw new NonReadableChannelException();
+        }
+        if (!shared && !options.write())
+        {
+            throw new NonWritableChannelException();
+        }
+        final ChannelLocks.Held lock = locks.acquire(position, size, shared, wait);
+        if (null == lock)
+        {
+            return null;
+        }
+        final CachedFileLock granted = new CachedFileLock(this, position, size, shared, lock);
+        synchronized (held)
+        {
+            if (isOpen())
+            {
+                held.add(granted);
+                return granted;
+            }
+        }
+        granted.releaseOnce(); // closed while locking: the close released the others, this one is released here
+        throw new AsynchronousCloseException();
+    }
+
+    /**
+     * Releases the channel's locks, then runs the close action given at open.
+     */
+    @Override
+    protected void implCloseChannel() throws IOException
+    {
+        final List<CachedFileLock> locked;
+        synchronized (held)
+        {
+            locked = new ArrayList<>(held);
+            held.clear();
+        }
+        IOException failure = null;
+        for (final CachedFileLock lock : locked)
+        {
+            try
+            {
+                lock.releaseOnce();
+            }
+            catch (final IOException ex)
+            {
+                failure = addTo(failure, ex);
+            }
+        }
+        try
+        {
+            onClose.close();
+        }
+        catch (final IOException ex)
+        {
+            failure = addTo(failure, ex);
+        }
+        if (null != failure)
+        {
+            throw failure;
+        }
+    }
+
+    private static IOException addTo(final IOException first, final IOException next)
+    {
+        if (null == first)
+        {
+            return next;
+        }
+        first.addSuppressed(next);
+        return first;
+    }
+
+    private void forceIfSync() throws IOException
+    {
+        if (options.sync())
+        {
+            file.flush();
+        }
     }
 
     private void ensureOpen() throws ClosedChannelException
@@ -320,6 +544,24 @@ public final class CachedFileChannel extends FileChannel
         if (!isOpen())
         {
             throw new ClosedChannelException();
+        }
+    }
+
+    private void ensureReadable() throws ClosedChannelException
+    {
+        ensureOpen();
+        if (!options.read())
+        {
+            throw new NonReadableChannelException();
+        }
+    }
+
+    private void ensureWritable() throws ClosedChannelException
+    {
+        ensureOpen();
+        if (!options.write())
+        {
+            throw new NonWritableChannelException();
         }
     }
 
@@ -332,4 +574,52 @@ public final class CachedFileChannel extends FileChannel
         }
     }
 
+    /**
+     * A lock taken through a {@link CachedFileChannel}: valid until released or until its channel closes.
+     */
+    private static final class CachedFileLock extends FileLock
+    {
+        private final CachedFileChannel owner;
+        /** Null once released; guarded by this lock's monitor. */
+        private ChannelLocks.Held lock;
+
+        CachedFileLock(final CachedFileChannel owner, final long position, final long size, final boolean shared,
+            final ChannelLocks.Held lock)
+        {
+            super(owner, position, size, shared);
+            this.owner = owner;
+            this.lock = lock;
+        }
+
+        @Override
+        public synchronized boolean isValid()
+        {
+            return null != lock;
+        }
+
+        @Override
+        public void release() throws IOException
+        {
+            if (!owner.isOpen())
+            {
+                throw new ClosedChannelException();
+            }
+            synchronized (owner.held)
+            {
+                owner.held.remove(this);
+            }
+            releaseOnce();
+        }
+
+        /** Releases the lock if it is still held; later calls do nothing. */
+        synchronized void releaseOnce() throws IOException
+        {
+            final ChannelLocks.Held held = lock;
+            lock = null;
+            if (null != held)
+            {
+                held.release();
+            }
+        }
+    }
 }

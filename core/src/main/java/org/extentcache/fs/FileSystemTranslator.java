@@ -77,8 +77,9 @@ import java.util.List;
  *
  * <h2>Lifecycle</h2>
  * Open files with {@link #open}, build one cache over this translator ({@code ExtentCache.builder().translator(t)},
- * no device), then read them with {@code cache.file(id)}. {@link #close(long)} writes a file's dirty pages back,
- * syncs it and forgets it. Close the cache (after flushing it) before {@link #close()} closes the translator's
+ * no device), then read them with {@code cache.file(id)}. Opens are counted ({@link #open(Path, boolean)}):
+ * {@link #close(long, boolean)} releases one, and the last writes the file's dirty pages back, syncs it and forgets
+ * it. Close the cache (after flushing it) before {@link #close()} closes the translator's
  * files.
  *
  * <p><b>Thread safety:</b> safe for concurrent use. Translations and reads of a file share its read lock; opening,
@@ -150,17 +151,22 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     }
 
     /**
-     * Opens a file, or revalidates it if it is already open (close-to-open: a file changed since it was opened is
-     * reloaded, see the class comment). The same file (by its real path, or its inode: hard links are one file)
-     * always has the same id while open.
+     * Opens a file, or counts another open of it and revalidates it if it is already open (close-to-open: a file
+     * changed since it was opened is reloaded, see the class comment). The same file (by its real path, or its
+     * inode: hard links are one file) always has the same id while open. Opens are counted, read-only and writable
+     * apart: writes are allowed while a writable open is outstanding (the first writable open of a file opened
+     * read-only reopens its channel for writing), and the file is closed when its last open is released with
+     * {@link #close(long, boolean)}. An open racing the last close of the same file waits for that close, then opens
+     * the file anew (with a new id).
      *
      * @param path     a regular file.
      * @param writable true to allow writes through the cache (the file is opened for reading and writing).
      * @return its id, for {@code cache.file(id)}.
      * @throws NoSuchFileException      if the file does not exist.
-     * @throws IllegalArgumentException if it is not a regular file, or is open read-only and {@code writable} is
-     *                                  asked for (close it first).
-     * @throws IOException              if it cannot be opened, or is larger than 2^36 pages.
+     * @throws IllegalArgumentException if it is not a regular file.
+     * @throws java.nio.file.AccessDeniedException if {@code writable} and the file cannot be opened for writing.
+     * @throws IOException              if it cannot be opened, or is larger than 2^36 pages; the open is then not
+     *                                  counted.
      * @throws IllegalStateException    if the translator is closed.
      */
     public long open(final Path path, final boolean writable) throws IOException
@@ -187,16 +193,59 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     }
 
     /**
-     * Writes a file's dirty pages back (through the cache's listener), syncs it and forgets it; its id is not
-     * reused. The cache drops its view of the file.
+     * Releases one open of a file: a read-only one if it has any, else a writable one;
+     * {@link #close(long, boolean)} says which.
      *
      * @param file the file's id.
      * @throws NoSuchFileException if the id is not open.
-     * @throws IOException         if the write-back or the sync fails; the file then stays open.
+     * @throws IOException         as {@link #close(long, boolean)}.
      */
     public void close(final long file) throws IOException
     {
         openFiles.close(file);
+    }
+
+    /**
+     * Releases one open of a file, of the kind given. On its last open, writes the file's dirty pages back (through
+     * the cache's listener), syncs it and forgets it; its id is not reused, and the cache drops its view of the file.
+     *
+     * @param file     the file's id.
+     * @param writable the kind of open released: as it was passed to {@link #open(Path, boolean)}.
+     * @throws NoSuchFileException   if the id is not open, or its last close is running.
+     * @throws IllegalStateException if the file has no open of that kind outstanding.
+     * @throws IOException           if the write-back or the sync of a last close fails; the file then stays open
+     *                               and the open is still counted, so the close can be retried.
+     */
+    public void close(final long file, final boolean writable) throws IOException
+    {
+        openFiles.close(file, writable);
+    }
+
+    /**
+     * Tells the translator that {@code source} (a file or a directory) was renamed to {@code target} by the caller:
+     * files open under {@code source} are then opened by their new paths (and keep their ids), and files open under
+     * {@code target} before, which the rename replaced, stay open by their inodes but are no longer reached by path.
+     * Without this, an open of the new path would open the file a second time, and one of the old path would fail.
+     *
+     * @param source the real path renamed.
+     * @param target its real path now.
+     */
+    public void renamed(final Path source, final Path target)
+    {
+        openFiles.renamed(source, target);
+    }
+
+    /**
+     * Tells the translator that {@code path} (a file or a directory) was deleted by the caller: files open under it
+     * stay open by their inodes (readable and writable until their last close, as POSIX keeps an unlinked file),
+     * and a later open of the path opens what it names then as a new file, rather than revalidating the deleted one
+     * onto it.
+     *
+     * @param path the real path deleted.
+     */
+    public void unlinked(final Path path)
+    {
+        openFiles.unlinked(path);
     }
 
     /**
@@ -398,7 +447,7 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     /**
      * @param file the file's id.
      * @throws NoSuchFileException   if the id is not open.
-     * @throws AccessDeniedException if the file was opened read-only.
+     * @throws AccessDeniedException if the file has no writable open outstanding.
      */
     @Override
     public void checkWritable(final long file) throws IOException

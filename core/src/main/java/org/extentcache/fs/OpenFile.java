@@ -24,8 +24,28 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 final class OpenFile
 {
     final long id;
-    final Path path;
-    final boolean writable;
+    /** The real path it was opened by; moved by {@link OpenFiles#renamed} under the translator's lock. */
+    volatile Path path;
+    /**
+     * The channels are opened for writing: from the first writable open on, until the file is closed (a file's
+     * dirty pages are written back through them even after its last writable open closed). Set, under the
+     * translator's lock and the write lock, before {@link #writers} counts the open that asked for it.
+     */
+    volatile boolean writable;
+    /** Read-only opens outstanding; under the translator's lock. */
+    int readers;
+    /**
+     * Writable opens outstanding: writes are allowed while it is positive. Changed under the translator's lock,
+     * read without it ({@code checkWritable} on every write).
+     */
+    volatile int writers;
+    /** The last open was released and the close (write-back, sync) runs: opens wait for it; under the lock. */
+    boolean closing;
+    /**
+     * The read-only channel a writable open replaced, kept open until the file closes: closing a descriptor drops
+     * every {@code fcntl} lock this process holds on the file, including other channels' locks.
+     */
+    FileChannel retired;
     private final int pageShift;
     /** Read: translate, readBlock, writeBlock. Write: publishing a layout, commit, truncate, extend. */
     final ReentrantReadWriteLock layoutLock = new ReentrantReadWriteLock();

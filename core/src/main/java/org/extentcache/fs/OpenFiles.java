@@ -1,6 +1,7 @@
 package org.extentcache.fs;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
@@ -17,6 +18,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * The files open in a {@link FileSystemTranslator} and their lifecycle: opening a file (or revalidating it if it is
  * open already, by its path or by another hard link), reloading it when it changed or its extents moved, closing it
  * and closing them all. Ids are never reused, so a stale id fails rather than naming another file.
+ *
+ * <h2>Open counts</h2>
+ * Each open is counted, read-only and writable apart: one id per file however many times it is opened, writes
+ * allowed while a writable open is outstanding, and the file closed (written back, synced, forgotten) when its
+ * last open is released. The first writable open of a file opened read-only gives it a writable channel; the file
+ * keeps it until it closes. A last close runs its write-back outside the lock with the file marked
+ * {@link OpenFile#closing}: an open of the file meanwhile waits for it on {@link #lock}, then opens the file again
+ * (or, if the close failed and the file stayed open, counts an open of it).
  *
  * <h2>Reload</h2>
  * A revalidation first compares the file's attributes with what the path names now, then (if they are unchanged) its
@@ -92,17 +101,38 @@ final class OpenFiles
         {
             throw new IllegalArgumentException("not a regular file: " + real);
         }
-        OpenFile existing;
-        synchronized (lock)
+        while (true)
         {
-            ensureOpen();
-            existing = byPath.get(real);
+            OpenFile existing;
+            synchronized (lock)
+            {
+                ensureOpen();
+                existing = byPath.get(real);
+                if (null != existing && !hold(existing, writable))
+                {
+                    continue; // its close finished meanwhile: look again
+                }
+            }
+            if (null != existing)
+            {
+                return reopen(existing, real, writable);
+            }
+            final long opened = openNew(real, writable);
+            if (opened > 0)
+            {
+                return opened;
+            }
         }
-        if (null != existing)
-        {
-            return reopen(existing, real, writable);
-        }
+    }
 
+    /**
+     * Opens a file that was not open under its path: installs it, or counts an open of the file if another hard
+     * link (or another thread) opened it meanwhile.
+     *
+     * @return its id; or 0 if the open file found waited for a close: look the path up again.
+     */
+    private long openNew(final Path real, final boolean writable) throws IOException
+    {
         final InodeAnchor anchor = InodeAnchor.open(real);
         final FileChannel channel;
         try
@@ -114,6 +144,7 @@ final class OpenFiles
             anchor.closeQuietly(ex);
             throw ex;
         }
+        OpenFile existing;
         try
         {
             final ExtentReader.Loaded loaded = reader.load(anchor.handle(), real);
@@ -142,10 +173,15 @@ final class OpenFiles
                         file.layoutLock.writeLock().unlock();
                     }
                     file.direct = io.openDirect(file, anchor.handle());
+                    count(file, writable, 1);
                     files.put(file.id, file);
                     byPath.put(real, file);
                     byInode.put(loaded.attrs().inodeKey(), file);
                     return file.id;
+                }
+                if (!hold(existing, writable))
+                {
+                    existing = null;
                 }
             }
         }
@@ -163,19 +199,120 @@ final class OpenFiles
         {
             anchor.close();
         }
-        return reopen(existing, real, writable);
+        return null == existing ? 0 : reopen(existing, real, writable);
     }
 
-    /** {@link #open} of a file already open (by this path or another hard link): revalidates it. */
+    /**
+     * Counts an open of a file found open; caller holds {@link #lock}. If the file's last close is running, waits
+     * for it to end instead.
+     *
+     * @return true if the open was counted; false if it waited for a close (the file may be gone: look again).
+     */
+    private boolean hold(final OpenFile file, final boolean writable) throws IOException
+    {
+        if (file.closing)
+        {
+            try
+            {
+                lock.wait();
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted waiting for " + file.path + " to close");
+            }
+            return false;
+        }
+        count(file, writable, 1);
+        return true;
+    }
+
+    /** Adds {@code delta} to the file's count of opens of the kind; caller holds {@link #lock}. */
+    private static void count(final OpenFile file, final boolean writable, final int delta)
+    {
+        if (writable)
+        {
+            file.writers += delta;
+        }
+        else
+        {
+            file.readers += delta;
+        }
+    }
+
+    /**
+     * {@link #open} of a file already open (by this path or another hard link), its open counted: gives it a
+     * writable channel if this open writes and it had none, and revalidates it. If that fails, the open is released
+     * again.
+     */
     private long reopen(final OpenFile existing, final Path real, final boolean writable) throws IOException
     {
-        if (writable && !existing.writable)
+        try
         {
-            throw new IllegalArgumentException(real + " is open read-only" + (real.equals(existing.path) ? "" :
-                " as " + existing.path) + "; close it before opening it writable");
+            if (writable && !existing.writable)
+            {
+                upgrade(existing);
+            }
+            revalidate(existing.id);
+            return existing.id;
         }
-        revalidate(existing.id);
-        return existing.id;
+        catch (final IOException | RuntimeException | Error ex)
+        {
+            try
+            {
+                close(existing.id, writable);
+            }
+            catch (final IOException | RuntimeException closing)
+            {
+                ex.addSuppressed(closing);
+            }
+            throw ex;
+        }
+    }
+
+    /**
+     * Gives a file opened read-only a channel that writes, for its first writable open. The read-only channel it
+     * replaces stays open until the file closes ({@link OpenFile#retired}). The cache is told every page changed,
+     * so it translates them again: a read-only file's private pages were reported shared (see
+     * {@link OpenFile#translate}).
+     */
+    private void upgrade(final OpenFile state) throws IOException
+    {
+        final FileChannel channel = FileIo.openChannel(state.anchor.handle(), true);
+        FileChannel unused = channel;
+        try
+        {
+            synchronized (lock)
+            {
+                if (state.writable || state.closed)
+                {
+                    return; // another open upgraded it meanwhile
+                }
+                state.layoutLock.writeLock().lock();
+                try
+                {
+                    synchronized (state)
+                    {
+                        state.retired = state.channel;
+                        state.channel = channel;
+                        state.writable = true;
+                        unused = null;
+                    }
+                }
+                finally
+                {
+                    state.layoutLock.writeLock().unlock();
+                }
+                listeners.pagesChanged(state.id, 0, Long.MAX_VALUE, state.size);
+            }
+        }
+        finally
+        {
+            if (null != unused)
+            {
+                unused.close();
+            }
+        }
     }
 
     /** See {@link FileSystemTranslator#revalidate}. */
@@ -347,35 +484,142 @@ final class OpenFiles
         }
     }
 
-    /** See {@link FileSystemTranslator#close(long)}. */
+    /**
+     * See {@link FileSystemTranslator#close(long)}: releases a read-only open if the file has one, else a writable
+     * one.
+     */
     void close(final long file) throws IOException
     {
-        final OpenFile state = get(file);
-        try (Listeners.Announcement change = listeners.announce(file))
+        final boolean writable;
+        synchronized (lock)
         {
-            change.before(0, Long.MAX_VALUE, false);
-            io.sync(state);
+            writable = get(file).readers == 0;
+        }
+        close(file, writable);
+    }
+
+    /** See {@link FileSystemTranslator#close(long, boolean)}. */
+    void close(final long file, final boolean writable) throws IOException
+    {
+        final OpenFile state;
+        synchronized (lock)
+        {
+            state = get(file);
+            if (state.closing)
+            {
+                throw new NoSuchFileException(state.path.toString(), null, "closing: its last open was released");
+            }
+            if ((writable ? state.writers : state.readers) == 0)
+            {
+                throw new IllegalStateException(state + " has no " + (writable ? "writable" : "read-only") +
+                    " open to close: readers=" + state.readers + " writers=" + state.writers);
+            }
+            count(state, writable, -1);
+            if (state.readers + state.writers > 0)
+            {
+                return;
+            }
+            state.closing = true;
+        }
+        boolean forgotten = false;
+        try
+        {
+            try (Listeners.Announcement change = listeners.announce(file))
+            {
+                change.before(0, Long.MAX_VALUE, false);
+                io.sync(state);
+                synchronized (lock)
+                {
+                    if (files.remove(file, state))
+                    {
+                        byPath.remove(state.path, state);
+                        byInode.remove(state.attrs.inodeKey(), state);
+                        state.layoutLock.writeLock().lock();
+                        try
+                        {
+                            trust.unvouch(state, 0, null);
+                            state.closed = true;
+                        }
+                        finally
+                        {
+                            state.layoutLock.writeLock().unlock();
+                        }
+                        listeners.fileDeleted(file);
+                    }
+                    forgotten = true;
+                }
+                closeChannels(state);
+            }
+        }
+        finally
+        {
             synchronized (lock)
             {
-                if (files.remove(file, state))
+                state.closing = false;
+                if (!forgotten)
                 {
-                    byPath.remove(state.path, state);
-                    byInode.remove(state.attrs.inodeKey(), state);
-                    state.layoutLock.writeLock().lock();
-                    try
-                    {
-                        trust.unvouch(state, 0, null);
-                        state.closed = true;
-                    }
-                    finally
-                    {
-                        state.layoutLock.writeLock().unlock();
-                    }
-                    listeners.fileDeleted(file);
+                    count(state, writable, 1); // the write-back or the sync failed: the file stays open
                 }
+                lock.notifyAll(); // opens waiting for this close look again
             }
+        }
+    }
+
+    /** Closes a file's channels, anchor and the read-only channel an upgrade retired. */
+    private static void closeChannels(final OpenFile state) throws IOException
+    {
+        try
+        {
             FileIo.closeChannels(state);
         }
+        finally
+        {
+            final FileChannel retired = state.retired;
+            state.retired = null;
+            if (null != retired)
+            {
+                retired.close();
+            }
+        }
+    }
+
+    /** See {@link FileSystemTranslator#renamed}. */
+    void renamed(final Path source, final Path target)
+    {
+        synchronized (lock)
+        {
+            forget(target);
+            final List<OpenFile> moved = new ArrayList<>();
+            byPath.entrySet().removeIf(entry ->
+            {
+                if (entry.getKey().startsWith(source))
+                {
+                    entry.getValue().path = target.resolve(source.relativize(entry.getKey()));
+                    moved.add(entry.getValue());
+                    return true;
+                }
+                return false;
+            });
+            for (final OpenFile file : moved)
+            {
+                byPath.put(file.path, file);
+            }
+        }
+    }
+
+    /** See {@link FileSystemTranslator#unlinked}. */
+    void unlinked(final Path path)
+    {
+        synchronized (lock)
+        {
+            forget(path);
+        }
+    }
+
+    /** Open files at or under {@code path} are no longer reached by their paths; caller holds {@link #lock}. */
+    private void forget(final Path path)
+    {
+        byPath.keySet().removeIf(open -> open.startsWith(path));
     }
 
     /** See {@link FileSystemTranslator#close()}. */
@@ -400,7 +644,7 @@ final class OpenFiles
             state.closed = true;
             try
             {
-                FileIo.closeChannels(state);
+                closeChannels(state);
             }
             catch (final IOException ex)
             {
@@ -428,17 +672,18 @@ final class OpenFiles
     }
 
     /**
-     * @return the open file with this id, opened writable.
+     * @return the open file with this id, with a writable open outstanding.
      * @throws NoSuchFileException   if there is none.
-     * @throws AccessDeniedException if it was opened read-only.
+     * @throws AccessDeniedException if it has no writable open.
      */
     OpenFile writable(final long file) throws IOException
     {
         final OpenFile state = get(file);
-        if (!state.writable)
+        if (0 == state.writers)
         {
-            throw new AccessDeniedException(state.path.toString(), null,
-                "opened read-only: open it with FileSystemTranslator.open(path, true) to write through the cache");
+            throw new AccessDeniedException(state.path.toString(), null, (state.writable ?
+                "its writable opens are closed" : "opened read-only") +
+                ": open it with FileSystemTranslator.open(path, true) to write through the cache");
         }
         return state;
     }

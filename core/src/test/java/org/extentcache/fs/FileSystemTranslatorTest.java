@@ -114,8 +114,13 @@ final class FileSystemTranslatorTest
         assertThrows(AccessDeniedException.class, () -> file.write(3 * PAGE, ByteBuffer.wrap(new byte[] {1})));
         assertArrayEquals(bytes, read(file, 0, bytes.length));
         assertArrayEquals(bytes, Files.readAllBytes(path));
-        assertThrows(IllegalArgumentException.class, () -> translator.open(path, true),
-            "a read-only file cannot be reopened writable while open");
+        assertEquals(file.id(), translator.open(path, true), "a writable open of a read-only open file upgrades it");
+        file.write(10, ByteBuffer.wrap(new byte[] {1, 2, 3}));
+        translator.close(file.id(), true);
+        assertThrows(AccessDeniedException.class, () -> file.write(10, ByteBuffer.wrap(new byte[] {4})),
+            "writes end with the last writable open");
+        file.flush();
+        assertArrayEquals(new byte[] {1, 2, 3}, Arrays.copyOfRange(Files.readAllBytes(path), 10, 13));
     }
 
     @Test

@@ -16,7 +16,7 @@ import java.util.stream.Stream;
  * sets after loop-mounting an image made with {@code mkfs.xfs -m reflink=1}. Tests that need it skip, saying why,
  * where it is not set ({@code .ci/run} puts its reason in {@code EXTENTCACHE_REFLINK_SKIP}).
  */
-final class ReflinkDir
+public final class ReflinkDir
 {
     private ReflinkDir()
     {
@@ -26,7 +26,7 @@ final class ReflinkDir
      * @return a fresh empty directory on the reflink file system; the caller deletes it with {@link #delete}.
      * @throws org.opentest4j.TestAbortedException if there is none.
      */
-    static Path create() throws IOException
+    public static Path create() throws IOException
     {
         final String dir = System.getenv("EXTENTCACHE_REFLINK_DIR");
         final String skip = System.getenv("EXTENTCACHE_REFLINK_SKIP");
@@ -69,7 +69,7 @@ final class ReflinkDir
         }
     }
 
-    static void delete(final Path dir)
+    public static void delete(final Path dir)
     {
         if (null == dir)
         {
