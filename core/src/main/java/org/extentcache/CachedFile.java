@@ -370,6 +370,7 @@ public final class CachedFile
             }
             // the data is on the device and synced: now the metadata that points to it (Translator.commit)
             cache.translator().commit(file);
+            writeback.committedLocked();
         }
         finally
         {
@@ -533,10 +534,19 @@ public final class CachedFile
     /**
      * The translator is about to change {@code [firstPage, firstPage + pageCount)}: keep writers out until
      * {@link #changeDone()} and, unless the range is being discarded, write its dirty pages back.
+     *
+     * @return false, holding nothing, if this view was closed in the cache ({@link ExtentCache#closeFile}) while the
+     * call waited for the writer lock: the caller brackets the change with the file's current view instead.
      */
-    void changeComing(final long firstPage, final long pageCount, final boolean discard) throws IOException
+    boolean changeComing(final long firstPage, final long pageCount, final boolean discard) throws IOException
     {
         writeback.lock();
+        if (forgotten)
+        {
+            // closed in the cache while this waited: its lock keeps no writer out, the file's next view's does
+            writeback.unlock();
+            return false;
+        }
         if (!discard && !closed)
         {
             // durable, not only written: the change may share these pages (a clone) or let the file go (close), and
@@ -547,6 +557,7 @@ public final class CachedFile
                 throw failure;
             }
         }
+        return true;
     }
 
     void changeDone()
@@ -652,7 +663,12 @@ public final class CachedFile
                 {
                     throw failure;
                 }
+            }
+            if (writeback.uncommittedLocked())
+            {
+                // durable data, perhaps by a cache-wide flush or a commit that failed: the metadata may not be
                 cache.translator().commit(file);
+                writeback.committedLocked();
             }
             forgotten = true;
             mapping.clearAll();

@@ -901,6 +901,15 @@ final class DeviceCache implements AutoCloseable
     }
 
     /**
+     * @return syncs that failed so far and may have dropped {@code file}'s written pages
+     * ({@link DeviceSync#failuresCovering}): what a write-back of the file compares.
+     */
+    long syncFailuresCovering(final long file)
+    {
+        return syncs.failuresCovering(file);
+    }
+
+    /**
      * @return the most recent sync failure, or {@code null}.
      */
     Throwable lastSyncFailure()

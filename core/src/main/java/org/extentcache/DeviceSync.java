@@ -2,6 +2,7 @@ package org.extentcache;
 
 import java.io.IOException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -12,8 +13,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * <h2>Why count failures</h2>
  * A sync that succeeds proves nothing about a write made before a sync that failed: Linux reports a failed
  * {@code fsync} once and may have dropped the pages with it, so the next {@code fsync} succeeds without them. A
- * write-back therefore reads {@link #failures()} before it writes and trusts its sync only if the count has not
- * moved by the time the sync returned ({@link FileWriteback}).
+ * write-back therefore reads {@link #failuresCovering} before it writes and trusts its sync only if the count has
+ * not moved by the time the sync returned ({@link FileWriteback}). Over files that count is of the syncs that could
+ * have dropped the file's pages: whole syncs and those of its stripe, not another file's.
  *
  * <h2>Why one at a time</h2>
  * So that a sync that fails is counted before any other sync's success can be read: two overlapping syncs could
@@ -34,6 +36,10 @@ final class DeviceSync
 
     private final BlockIo io;
     private final AtomicLong failures = new AtomicLong();
+    /** Whole syncs ({@link #sync()}) that failed. */
+    private final AtomicLong deviceFailures = new AtomicLong();
+    /** Over files: per stripe, syncs of a file of that stripe that failed. */
+    private final AtomicLongArray stripeFailures;
     private final AtomicLong tickets = new AtomicLong();
     /** Whole-device syncs (and, over files, syncs of every file) take it exclusively. */
     private final ReentrantReadWriteLock devices = new ReentrantReadWriteLock();
@@ -51,6 +57,7 @@ final class DeviceSync
     {
         this.io = io;
         this.fileStripes = new ReentrantLock[io.readsThroughFiles() ? FILE_STRIPES : 0];
+        this.stripeFailures = new AtomicLongArray(fileStripes.length);
         for (int i = 0; i < fileStripes.length; i++)
         {
             fileStripes[i] = new ReentrantLock();
@@ -60,7 +67,8 @@ final class DeviceSync
     /**
      * Makes every completed write durable, unless a sync failed since it was made.
      *
-     * @return {@link #failures()} as the sync that covered the caller completed: a write made when the count read
+     * @return {@link #failuresCovering} (whole syncs that failed) as the sync that covered the caller completed: a
+     * write made when the count read
      * the same is durable. A later sync's failure cannot drop what this one made durable.
      * @throws IOException if the device cannot; the failure is counted first.
      */
@@ -90,10 +98,10 @@ final class DeviceSync
             catch (final Throwable ex)
             {
                 lastRangeFailure = ex;
-                failed(ex);
+                failed(ex, -1);
                 throw ex;
             }
-            lastRangeFailures = failures.get();
+            lastRangeFailures = deviceFailures.get();
             return lastRangeFailures;
         }
         finally
@@ -107,7 +115,7 @@ final class DeviceSync
      * sync ({@link #sync()}) over a block device, that file's own sync over files.
      *
      * @param file the file whose pages were written back.
-     * @return {@link #failures()} as the sync completed, as for {@link #sync()}.
+     * @return {@link #failuresCovering} of {@code file} as the sync completed, as for {@link #sync()}.
      * @throws IOException if the sync fails; the failure is counted first.
      */
     long syncFile(final long file) throws IOException
@@ -116,17 +124,18 @@ final class DeviceSync
         {
             return sync();
         }
-        final ReentrantLock stripe = fileStripes[(int)((file ^ (file >>> 32)) * 0x9E3779B9L >>> 26) & (FILE_STRIPES - 1)];
+        final int index = stripeOf(file);
+        final ReentrantLock stripe = fileStripes[index];
         devices.readLock().lock();
         stripe.lock();
         try
         {
             io.syncFile(file);
-            return failures.get();
+            return failuresCovering(file);
         }
         catch (final Throwable ex)
         {
-            failed(ex);
+            failed(ex, index);
             throw ex;
         }
         finally
@@ -136,11 +145,36 @@ final class DeviceSync
         }
     }
 
-    private void failed(final Throwable ex)
+    private static int stripeOf(final long file)
+    {
+        return (int)((file ^ (file >>> 32)) * 0x9E3779B9L >>> 26) & (FILE_STRIPES - 1);
+    }
+
+    /** @param stripe the failed file sync's stripe, or -1 for a whole sync. */
+    private void failed(final Throwable ex, final int stripe)
     {
         // an Error too (a mapped device's I/O fault raises InternalError): whatever the sync did is unknown
         lastFailure = ex;
+        if (stripe < 0)
+        {
+            deviceFailures.incrementAndGet();
+        }
+        else
+        {
+            stripeFailures.incrementAndGet(stripe);
+        }
         failures.incrementAndGet();
+    }
+
+    /**
+     * @return failed syncs that may have dropped {@code file}'s written pages: every failed sync over a block device;
+     * over files, failed whole syncs and failed syncs of files of its stripe (its own among them). A write of the
+     * file made when this read {@code n} is durable after a successful sync of it only if this still reads {@code n}.
+     */
+    long failuresCovering(final long file)
+    {
+        final long device = deviceFailures.get();
+        return 0 == fileStripes.length ? device : device + stripeFailures.get(stripeOf(file));
     }
 
     /**

@@ -488,22 +488,31 @@ public final class ExtentCache implements AutoCloseable
         {
             // a view being closed still brackets the change (its writer may be mid-write); a new one is made, so a
             // writer that starts now waits, unless the cache is closing
-            CachedFile cached = closed ? null : files.get(file);
-            if (null == cached && !closing)
+            final java.util.ArrayDeque<Object> held = changing.get();
+            while (true)
             {
-                try
+                CachedFile cached = closed ? null : files.get(file);
+                if (null != cached && cached.isForgotten())
                 {
-                    cached = file(file);
+                    cached = null; // closed in the cache: its lock keeps no writer out
                 }
-                catch (final NoSuchFileException | IllegalStateException ex)
+                if (null == cached && !closing)
                 {
-                    cached = null;
+                    try
+                    {
+                        cached = file(file); // a view closed in the cache is replaced by a fresh one
+                    }
+                    catch (final NoSuchFileException | IllegalStateException ex)
+                    {
+                        cached = null;
+                    }
                 }
-            }
-            changing.get().addLast(null == cached ? none : cached);
-            if (null != cached)
-            {
-                cached.changeComing(firstPage, pageCount, discard);
+                held.addLast(null == cached ? none : cached);
+                if (null == cached || cached.changeComing(firstPage, pageCount, discard))
+                {
+                    return;
+                }
+                held.pollLast(); // closed in the cache while this waited for its lock: bracket the next view
             }
         }
 

@@ -22,9 +22,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * durable or still pinned by the write-back that is syncing it. If the sync fails, the pages are dirty again and the
  * next write-back writes them again. A sync that succeeds vouches only for writes made since the last sync that
  * failed, anywhere on the device: Linux reports a failed {@code fsync} once and may have dropped the pages with it,
- * so the next {@code fsync} succeeds without them. Each write-back therefore records the device's count of failed
- * syncs ({@link DeviceCache#syncFailures()}) before it writes; if the count moved by the time its sync succeeded,
- * its pages are dirty again and the caller hears of it.
+ * so the next {@code fsync} succeeds without them. Each write-back therefore records the count of failed syncs that
+ * could drop its pages ({@link DeviceCache#syncFailuresCovering}: any over a block device; over files, whole syncs and
+ * its own file's) before it writes; if the count moved by the time its sync succeeded, its pages are dirty again and
+ * the caller hears of it.
  *
  * <h2>Concurrency</h2>
  * The writer lock ({@link #lock()}) serializes this file's writers, its write-backs and the translator's changes of
@@ -56,6 +57,11 @@ final class FileWriteback
     private final ConcurrentLinkedQueue<WriteBack> unsettled = new ConcurrentLinkedQueue<>();
     /** {@link System#nanoTime()} when the file last went from clean to dirty, or {@link #CLEAN}. */
     private volatile long dirtySince = CLEAN;
+    /**
+     * A page was dirtied since the translator last committed the file ({@link CachedFile#flush}): its data may be
+     * durable (a cache-wide flush, the background write-back) and its metadata not. Guarded by {@link #writerLock}.
+     */
+    private boolean uncommitted;
 
     FileWriteback(final CachedFile owner, final DeviceCache frames, final long file)
     {
@@ -93,7 +99,20 @@ final class FileWriteback
     void dirtied(final long page, final long handle)
     {
         dirtyPages.put(page, handle);
+        uncommitted = true;
         noteDirty();
+    }
+
+    /** @return true if a page was dirtied since the last successful commit; the caller holds the lock. */
+    boolean uncommittedLocked()
+    {
+        return uncommitted;
+    }
+
+    /** The translator committed the file, every page being durable; the caller holds the lock. */
+    void committedLocked()
+    {
+        uncommitted = false;
     }
 
     /**
@@ -104,9 +123,6 @@ final class FileWriteback
         return dirtyPages;
     }
 
-    /**
-     * @return pages with dirty frames; takes the lock.
-     */
     /**
      * @return true if some page of the file is dirty, or written back by a cache-wide flush that has not settled
      * yet: what must be made durable before the file can be closed in the cache. The caller holds the lock.
@@ -119,6 +135,9 @@ final class FileWriteback
         }
     }
 
+    /**
+     * @return pages with dirty frames; takes the lock.
+     */
     int dirtyPageCount()
     {
         lock();
@@ -217,7 +236,7 @@ final class FileWriteback
         }
         try
         {
-            final WriteBack written = owner.isGone() ? new WriteBack(0, frames.syncFailures()) :
+            final WriteBack written = owner.isGone() ? new WriteBack(0, frames.syncFailuresCovering(file)) :
                 writeBack(0, Long.MAX_VALUE);
             synchronized (awaitingSync)
             {
@@ -240,7 +259,7 @@ final class FileWriteback
      */
     boolean finishFlush(final WriteBack written, final boolean synced)
     {
-        if (synced && written.syncFailures == frames.syncFailures())
+        if (synced && written.syncFailures == frames.syncFailuresCovering(file))
         {
             synchronized (awaitingSync)
             {
@@ -416,7 +435,7 @@ final class FileWriteback
      */
     private void settleStaleAwaiting()
     {
-        final long failures = frames.syncFailures();
+        final long failures = frames.syncFailuresCovering(file);
         synchronized (awaitingSync)
         {
             for (final WriteBack pending : awaitingSync)
@@ -506,7 +525,7 @@ final class FileWriteback
         }
         pages = Arrays.copyOf(pages, count);
         Arrays.sort(pages);
-        final WriteBack result = new WriteBack(count, frames.syncFailures());
+        final WriteBack result = new WriteBack(count, frames.syncFailuresCovering(file));
         try
         {
             for (final long page : pages)
@@ -560,7 +579,7 @@ final class FileWriteback
     {
         /** {@code {page, handle, page, handle, ...}} for the pages written. */
         final long[] pages;
-        /** {@link DeviceCache#syncFailures()} before the first page was written. */
+        /** {@link DeviceCache#syncFailuresCovering} before the first page was written. */
         final long syncFailures;
         int count;
         IOException failure;
