@@ -116,6 +116,13 @@ final class CacheWideFlush
             if (count > 0)
             {
                 translator.commit(Arrays.copyOf(clean, count));
+                for (final CachedFile file : locked)
+                {
+                    if (!file.isGone() && !file.writeback().hasUndurablePagesLocked())
+                    {
+                        file.writeback().committedLocked();
+                    }
+                }
             }
         }
         finally
