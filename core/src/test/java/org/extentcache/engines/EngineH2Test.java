@@ -9,6 +9,7 @@ import org.extentcache.nio.ExtentCacheFileSystems;
 import org.extentcache.nio.FileSystemOptions;
 import org.extentcache.translate.ExtentStore;
 import org.h2.store.fs.FilePath;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,7 +22,10 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -67,6 +71,125 @@ class EngineH2Test
         finally
         {
             ReflinkDir.delete(dir);
+        }
+    }
+
+    /**
+     * The sharing figure of the README: the nine databases in use at once, through the {@code extentcache} file system
+     * and through the default file system (H2's own {@code jdbc:h2:file:}), with the kernel's page cache for the nine
+     * files counted by {@code fincore} after evicting them ({@code dd iflag=nocache}). The kernel keeps one copy per
+     * file, reflinked or not.
+     */
+    @Test
+    void sharingAgainstTheKernelPageCache() throws Exception
+    {
+        Assumptions.assumeTrue(available("fincore") && available("dd"), "needs fincore and dd (util-linux, coreutils)");
+        final Path dir = ReflinkDir.create();
+        try
+        {
+            final FileSystemOptions options = FileSystemOptions.DEFAULTS.withCapacityBytes(256L << 20);
+            try (ExtentCacheFileSystem fs = ExtentCacheFileSystems.overDirectory(dir, options))
+            {
+                createCloneAndDiverge(fs);
+            }
+            final List<String> files = new ArrayList<>();
+            for (int i = 0; i <= CLONES; i++)
+            {
+                files.add(dir.resolve("db").resolve((0 == i ? "base" : "clone" + i) + ".mv.db").toString());
+            }
+            for (final String file : files)
+            {
+                run("dd", "if=" + file, "iflag=nocache", "count=0", "status=none"); // drop its page cache
+            }
+            final Connection[] connections = new Connection[CLONES + 1];
+            try
+            {
+                for (int i = 0; i <= CLONES; i++)
+                {
+                    final String name = 0 == i ? "base" : "clone" + i;
+                    connections[i] = DriverManager.getConnection("jdbc:h2:file:" + dir.resolve("db").resolve(name),
+                        "sa", "");
+                    try (Statement sql = connections[i].createStatement())
+                    {
+                        verify(sql, i, name);
+                    }
+                }
+                final List<String> command = new ArrayList<>(List.of("fincore", "--bytes", "--noheadings",
+                    "--output", "RES"));
+                command.addAll(files);
+                long kernelBytes = 0;
+                for (final String line : run(command.toArray(new String[0])).split("\n"))
+                {
+                    kernelBytes += line.isBlank() ? 0 : Long.parseLong(line.trim());
+                }
+                final CacheStats stats;
+                final long[] ecBytes = new long[2];
+                // a capacity that holds what the nine use: frame records are reserved for the whole capacity
+                try (ExtentCacheFileSystem fs = ExtentCacheFileSystems.overDirectory(dir,
+                    FileSystemOptions.DEFAULTS.withCapacityBytes(16L << 20)))
+                {
+                    verifyAll(fs, "against the kernel");
+                    stats = fs.cache().stats();
+                }
+                ecBytes[0] = stats.frameBytesInUse();
+                ecBytes[1] = stats.offHeapMetadataBytes() + stats.heapMetadataBytes();
+                System.out.printf(Locale.ROOT, "H2, nine databases cloned from one base, all open: kernel page " +
+                    "cache %.1f MiB (fincore, default file system); ExtentCache %.1f MiB of frames + %.1f MiB of " +
+                    "metadata (extentcache file system)%n", kernelBytes / 1048576.0, ecBytes[0] / 1048576.0,
+                    ecBytes[1] / 1048576.0);
+                assertTrue(ecBytes[0] < kernelBytes, "one copy against one per file: " + ecBytes[0] + " against " +
+                    kernelBytes);
+            }
+            finally
+            {
+                for (final Connection connection : connections)
+                {
+                    if (null != connection)
+                    {
+                        connection.close();
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ReflinkDir.delete(dir);
+        }
+    }
+
+    private static boolean available(final String command)
+    {
+        try
+        {
+            run("sh", "-c", "command -v " + command);
+            return true;
+        }
+        catch (final IOException ex)
+        {
+            return false;
+        }
+    }
+
+    private static String run(final String... command) throws IOException
+    {
+        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try
+        {
+            final String output = new String(process.getInputStream().readAllBytes());
+            if (!process.waitFor(60, TimeUnit.SECONDS) || 0 != process.exitValue())
+            {
+                throw new IOException(String.join(" ", command) + " failed: " + output);
+            }
+            return output;
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted: " + String.join(" ", command), ex);
+        }
+        finally
+        {
+            process.destroyForcibly();
         }
     }
 
