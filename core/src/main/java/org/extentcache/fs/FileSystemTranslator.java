@@ -270,6 +270,55 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
     }
 
     /**
+     * @param path a regular file.
+     * @return the id of the open file its real path reaches now, or -1 if none: a file deleted or renamed over while
+     * open is no longer reached by its old path (see {@link #unlinked}, {@link #renamed}).
+     */
+    public long openIdOf(final Path path)
+    {
+        return openFiles.idOf(path);
+    }
+
+    /**
+     * Something to do with the inode an open file holds (not what its path names now: the file may have been
+     * deleted or renamed over).
+     *
+     * @param <T> what the action returns.
+     */
+    @FunctionalInterface
+    public interface InodeAction<T>
+    {
+        /**
+         * @param inode a path that names the file's inode while the action runs ({@code /proc/self/fd/N} of the
+         *              descriptor the translator holds; the file's path where it holds none).
+         * @return the action's result.
+         * @throws IOException as the action fails.
+         */
+        T apply(Path inode) throws IOException;
+    }
+
+    /**
+     * Runs an action on the inode an open file holds, under the translator's lock, so that no close or reload lets
+     * the inode's descriptor go meanwhile: opening another descriptor of a deleted file, for one.
+     *
+     * @param file   the file's id.
+     * @param action what to do; it should be short (it holds the translator's lock).
+     * @param <T>    what the action returns.
+     * @return the action's result.
+     * @throws NoSuchFileException if the id is not open.
+     * @throws IOException         as the action fails.
+     */
+    public <T> T withInode(final long file, final InodeAction<T> action) throws IOException
+    {
+        synchronized (lock)
+        {
+            final OpenFile state = openFiles.get(file);
+            openFiles.ensureStillOpen(file, state);
+            return action.apply(state.anchor.handle());
+        }
+    }
+
+    /**
      * @param file the file's id.
      * @return null if the file's pages are keyed by physical block (it can share frames with other files), else why
      * not (no FIEMAP on this platform or file system, or the file was found changed and awaits revalidation).

@@ -607,6 +607,25 @@ final class OpenFiles
         }
     }
 
+    /** See {@link FileSystemTranslator#openIdOf}. */
+    long idOf(final Path path)
+    {
+        final Path real;
+        try
+        {
+            real = path.toRealPath();
+        }
+        catch (final IOException ex)
+        {
+            return -1;
+        }
+        synchronized (lock)
+        {
+            final OpenFile file = byPath.get(real);
+            return null == file || file.closing ? -1 : file.id;
+        }
+    }
+
     /** See {@link FileSystemTranslator#unlinked}. */
     void unlinked(final Path path)
     {

@@ -63,8 +63,8 @@ import java.util.Set;
  * source's dirty pages.
  *
  * <h2>Costs</h2>
- * Reading the attributes of a regular file compares its path with each open file's (O(open files)), to report the
- * cache's size of a file written and not yet written back. A directory opened for reading is the real directory's
+ * Reading the attributes of a regular file looks its real path up among the translator's open files, to report
+ * the cache's size of a file written and not yet written back. A directory opened for reading is the real directory's
  * {@code FileChannel}, whose {@code force} syncs it.
  *
  * <p><b>Thread safety:</b> safe for concurrent use. Ownership: the file system owns its translator and cache and
@@ -78,6 +78,14 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
     private final ExtentCacheFileStore fileStore;
     /** Per translator file id: this file system's channels of it and its lock channel; guarded by itself. */
     private final Map<Long, OpenFile> open = new HashMap<>();
+
+    /**
+     * Orders changes of names (delete, rename) against opens: a change of the real names and the translator's
+     * {@code unlinked}/{@code renamed} are one step under the write lock, and an open (its create and the
+     * translator's open) runs under the read lock, so no open finds a deleted or replaced file still registered
+     * under its old path and revalidates it onto the new file there.
+     */
+    private final java.util.concurrent.locks.ReadWriteLock names = new java.util.concurrent.locks.ReentrantReadWriteLock();
 
     /** Locks among this file system's channels, by translator file id: the JVM's overlap rule. */
     private final FileLockTable jvmLocks = new FileLockTable();
@@ -245,6 +253,47 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
             }
             return FileChannel.open(real, StandardOpenOption.READ); // to be forced, as Lucene does
         }
+        final long id;
+        names.readLock().lock();
+        try
+        {
+            id = createAndOpen(path, real, mode, attrs);
+        }
+        finally
+        {
+            names.readLock().unlock();
+        }
+        synchronized (open)
+        {
+            open.computeIfAbsent(id, key -> new OpenFile()).channels++;
+        }
+        try
+        {
+            final Object key = new Object();
+            return track(key, CachedFileChannel.open(cache, id, mode, locksOf(id), () ->
+            {
+                untrack(key);
+                released(id, mode.write());
+            }));
+        }
+        catch (final IOException | RuntimeException | Error ex)
+        {
+            try
+            {
+                released(id, mode.write());
+            }
+            catch (final IOException | RuntimeException closing)
+            {
+                ex.addSuppressed(closing);
+            }
+            throw ex;
+        }
+    }
+
+    /** Creates the file if the options ask, and opens it in the translator; caller holds the read lock of names. */
+    private long createAndOpen(final ExtentCachePath path, final Path real, final ChannelOptions mode,
+        final FileAttribute<?>... attrs) throws IOException
+    {
         if (mode.createNew())
         {
             Files.createFile(real, attrs);
@@ -264,27 +313,7 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
         {
             throw new NoSuchFileException(path.toString());
         }
-        final long id = translator.open(real, mode.write());
-        synchronized (open)
-        {
-            open.computeIfAbsent(id, key -> new OpenFile()).channels++;
-        }
-        try
-        {
-            return CachedFileChannel.open(cache, id, mode, locksOf(id), () -> released(id, mode.write()));
-        }
-        catch (final IOException | RuntimeException | Error ex)
-        {
-            try
-            {
-                released(id, mode.write());
-            }
-            catch (final IOException | RuntimeException closing)
-            {
-                ex.addSuppressed(closing);
-            }
-            throw ex;
-        }
+        return translator.open(real, mode.write());
     }
 
     /**
@@ -301,13 +330,16 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
             final Path path;
             try
             {
+                final boolean locked;
                 synchronized (open)
                 {
                     final OpenFile file = lockFile(id);
                     fd = file.lockFd;
                     path = file.lockPath;
+                    // a tryLock under the monitor: the descriptor cannot be closed (and its number reused) meanwhile
+                    locked = wait || NativeCalls.lock(fd, position, size, shared, false, path);
                 }
-                if (!NativeCalls.lock(fd, position, size, shared, wait, path))
+                if (!locked || (wait && !NativeCalls.lock(fd, position, size, shared, true, path)))
                 {
                     held.release();
                     return null;
@@ -322,7 +354,16 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
             {
                 try
                 {
-                    NativeCalls.unlock(fd, position, size, path);
+                    synchronized (open)
+                    {
+                        // only through the file's descriptor while it is open: once the file's last channel or the
+                        // file system closed it (releasing its locks), its number may be another file's
+                        final OpenFile file = open.get(id);
+                        if (null != file && file.lockFd == fd)
+                        {
+                            NativeCalls.unlock(fd, position, size, path);
+                        }
+                    }
                 }
                 finally
                 {
@@ -343,15 +384,18 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
         if (file.lockFd < 0)
         {
             final Path real = translator.path(id);
-            int fd;
-            try
+            // through the inode the translator holds: the path may name another file now, or none
+            final int fd = translator.withInode(id, inode ->
             {
-                fd = NativeCalls.open(real, NativeCalls.O_RDWR | NativeCalls.O_CLOEXEC, 0, null);
-            }
-            catch (final AccessDeniedException ex)
-            {
-                fd = NativeCalls.open(real, NativeCalls.O_RDONLY | NativeCalls.O_CLOEXEC, 0, null); // shared only
-            }
+                try
+                {
+                    return NativeCalls.open(inode, NativeCalls.O_RDWR | NativeCalls.O_CLOEXEC, 0, null);
+                }
+                catch (final AccessDeniedException ex)
+                {
+                    return NativeCalls.open(inode, NativeCalls.O_RDONLY | NativeCalls.O_CLOEXEC, 0, null); // shared
+                }
+            });
             file.lockFd = fd;
             file.lockPath = real;
         }
@@ -467,8 +511,16 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
     void delete(final ExtentCachePath path) throws IOException
     {
         final Path real = realPath(path);
-        Files.delete(real);
-        translator.unlinked(real);
+        names.writeLock().lock();
+        try
+        {
+            Files.delete(real);
+            translator.unlinked(real);
+        }
+        finally
+        {
+            names.writeLock().unlock();
+        }
     }
 
     @Override
@@ -494,16 +546,24 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
         }
         if (Files.exists(to, LinkOption.NOFOLLOW_LINKS))
         {
+            if (Files.isSameFile(from, to))
+            {
+                return; // Files.copy's contract: the same file completes without copying
+            }
             if (!options.replaceExisting())
             {
                 throw new FileAlreadyExistsException(target.toString());
             }
-            if (Files.isSameFile(from, to))
+            names.writeLock().lock();
+            try
             {
-                return;
+                Files.delete(to);
+                translator.unlinked(to);
             }
-            Files.delete(to);
-            translator.unlinked(to);
+            finally
+            {
+                names.writeLock().unlock();
+            }
         }
         writeBack(from);
         FileClone.cloneFile(from, to);
@@ -547,8 +607,16 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
         }
         final Path from = realPath(source);
         final Path to = realPath(target);
-        Files.move(from, to, real.toArray(new CopyOption[0]));
-        translator.renamed(from, to);
+        names.writeLock().lock();
+        try
+        {
+            Files.move(from, to, real.toArray(new CopyOption[0]));
+            translator.renamed(from, to);
+        }
+        finally
+        {
+            names.writeLock().unlock();
+        }
     }
 
     @Override
@@ -585,26 +653,20 @@ public final class DirectoryFileSystem extends ExtentCacheFileSystem
     /** @return the cache's size of the file if a channel of it is open here, else -1. */
     private long cachedSize(final Path real) throws IOException
     {
-        final long[] ids;
-        synchronized (open)
+        // by what the path reaches now: a file deleted or renamed over while open keeps its old path in the translator
+        final long id = translator.openIdOf(real);
+        if (id < 0)
         {
-            ids = open.keySet().stream().mapToLong(Long::longValue).toArray();
+            return -1;
         }
-        for (final long id : ids)
+        try
         {
-            try
-            {
-                if (translator.path(id).equals(real))
-                {
-                    return cache.file(id).size();
-                }
-            }
-            catch (final NoSuchFileException ex)
-            {
-                // closed meanwhile
-            }
+            return cache.file(id).size();
         }
-        return -1;
+        catch (final NoSuchFileException ex)
+        {
+            return -1; // closed meanwhile
+        }
     }
 
     @Override

@@ -32,14 +32,18 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * principals. Path matchers ({@code glob:}, {@code regex:}) are the default file system's, applied to the path
  * string.
  *
- * <p><b>Thread safety:</b> safe for concurrent use. {@link #close()} flushes, closes the cache (and what the file
- * system owns) and removes it from the provider's registry; channels still open fail from then on.
+ * <p><b>Thread safety:</b> safe for concurrent use. {@link #close()} closes the channels still open (their later
+ * calls throw {@code ClosedChannelException}), flushes, closes the cache (and what the file system owns) and removes
+ * it from the provider's registry.
  */
 public abstract class ExtentCacheFileSystem extends FileSystem
 {
     private final ExtentCacheFileSystemProvider provider;
     private final String name;
     private final AtomicBoolean open = new AtomicBoolean(true);
+    /** The channels open now, by a key each channel's close action removes; closed with the file system. */
+    private final java.util.concurrent.ConcurrentHashMap<Object, java.nio.channels.Channel> channels =
+        new java.util.concurrent.ConcurrentHashMap<>();
 
     ExtentCacheFileSystem(final ExtentCacheFileSystemProvider provider, final String name)
     {
@@ -67,9 +71,9 @@ public abstract class ExtentCacheFileSystem extends FileSystem
     }
 
     /**
-     * Flushes every file, closes the cache and whatever the file system owns (over real files, its translator),
-     * and removes it from the provider's registry. The caller keeps an ExtentStore and device it passed in.
-     * Channels still open fail afterwards. Later calls do nothing.
+     * Closes the channels still open (releasing their locks), flushes every file, closes the cache and whatever the
+     * file system owns (over real files, its translator), and removes it from the provider's registry. The caller
+     * keeps an ExtentStore and device it passed in. Later calls do nothing.
      *
      * @throws IOException if the flush or a close fails; the file system is closed anyway.
      */
@@ -80,14 +84,63 @@ public abstract class ExtentCacheFileSystem extends FileSystem
         {
             return;
         }
+        IOException failure = null;
         try
         {
+            for (final java.nio.channels.Channel channel : channels.values())
+            {
+                try
+                {
+                    channel.close(); // its close action sees the file system closed and leaves the rest to us
+                }
+                catch (final IOException ex)
+                {
+                    failure = ex;
+                }
+            }
+            channels.clear();
             closeContents();
+        }
+        catch (final IOException ex)
+        {
+            if (null != failure)
+            {
+                ex.addSuppressed(failure);
+            }
+            failure = ex;
         }
         finally
         {
             provider.unregister(this);
         }
+        if (null != failure)
+        {
+            throw failure;
+        }
+    }
+
+    /**
+     * Registers a channel just opened, to be closed with the file system; its close action calls
+     * {@link #untrack} with the same key.
+     *
+     * @throws java.nio.file.ClosedFileSystemException if the file system closed meanwhile (the channel is closed).
+     */
+    final <C extends java.nio.channels.Channel> C track(final Object key, final C channel) throws IOException
+    {
+        channels.put(key, channel);
+        if (!open.get())
+        {
+            channels.remove(key);
+            channel.close();
+            throw new ClosedFileSystemException();
+        }
+        return channel;
+    }
+
+    /** A tracked channel closed. */
+    final void untrack(final Object key)
+    {
+        channels.remove(key);
     }
 
     @Override

@@ -127,6 +127,9 @@ public final class StoreFileSystem extends ExtentCacheFileSystem
         }
         tree.retainFiles(store::exists);
         final Set<Long> named = new HashSet<>(tree.files());
+        // up to the store's own next id, not the names' highest: a file made (created, or cloned by a REFLINK copy)
+        // whose name was not yet saved when another file's commit snapshotted the store is an orphan too
+        highest = Math.max(highest, store.nextFileId() - 1);
         for (long file = 1; file <= highest; file++)
         {
             if (!named.contains(file) && store.exists(file))
@@ -267,8 +270,12 @@ public final class StoreFileSystem extends ExtentCacheFileSystem
         }
         try
         {
-            return CachedFileChannel.open(cache, file, open, locks.locksOf(file),
-                () -> released(file, node, open.write()));
+            final Object key = new Object();
+            return track(key, CachedFileChannel.open(cache, file, open, locks.locksOf(file), () ->
+            {
+                untrack(key);
+                released(file, node, open.write());
+            }));
         }
         catch (final IOException | RuntimeException | Error ex)
         {

@@ -284,6 +284,26 @@ public final class ExtentStore implements Translator, Closeable
     }
 
     /**
+     * @return the id the next {@link #create} or {@link #cloneFile} hands out: every file the store has made has a
+     * lower id (ids are never reused). A persistent store recovers it with its last snapshot, so it also bounds the
+     * ids of files made after the names a user keeps in the attachment were last saved.
+     * @throws IllegalStateException if the store is closed.
+     */
+    public long nextFileId()
+    {
+        lock.readLock().lock();
+        try
+        {
+            ensureOpen();
+            return nextFileId;
+        }
+        finally
+        {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
      * @param file a file id.
      * @return true if the file was created and not deleted.
      * @throws IllegalStateException if the store is closed.
