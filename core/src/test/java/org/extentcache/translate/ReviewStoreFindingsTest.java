@@ -149,6 +149,52 @@ class ReviewStoreFindingsTest
     }
 
     /**
+     * A full device cannot be freed without a reopen: a deleted file's blocks stay pinned until a snapshot that drops
+     * it syncs, and that snapshot needs a free block for its chain. Not fixed: the store would have to keep blocks in
+     * reserve for its next snapshot (its size depends on the runs), a change of the allocator's rules.
+     */
+    @Test
+    @org.junit.jupiter.api.Disabled("review finding, not fixed: a full device cannot be freed without reopening")
+    void deletingADurableFileOnAFullDeviceLetsTheNextSyncFreeItsBlocks() throws IOException
+    {
+        final FsyncDroppingDevice device = new FsyncDroppingDevice(PS, 16);
+        final ExtentStore store = ExtentStore.format(device);
+        final long a = store.create();
+        store.write(a, 0, filled(1, (int)(store.freeBlocks() - 1) * PS));
+        store.commit(a);                                         // a is durable; its chain replaced the first one
+        final long b = store.create();
+        store.write(b, 0, filled(2, (int)store.freeBlocks() * PS));
+        org.junit.jupiter.api.Assertions.assertEquals(0, store.freeBlocks());
+        store.delete(a);                                         // its blocks stay pinned until a snapshot drops it
+        store.sync();                                            // "device full": no block for the chain, ever
+        org.junit.jupiter.api.Assertions.assertTrue(store.freeBlocks() > 0);
+    }
+
+    /** After a failed sync the store refuses snapshots; reopening recovers the last synced one and works again. */
+    @Test
+    void afterAFailedSyncEverySnapshotFailsUntilTheStoreIsReopened() throws IOException
+    {
+        final FsyncDroppingDevice device = new FsyncDroppingDevice(PS, BLOCKS);
+        final ExtentStore store = ExtentStore.format(device);
+        final long file = store.create();
+        store.write(file, 0, filled(1, PS));
+        store.commit(file);
+        store.write(file, 0, filled(2, PS));
+        device.failNextSync();
+        assertThrows(IOException.class, () -> store.commit(file));
+        final IOException later = assertThrows(IOException.class, () -> store.commit(file));
+        org.junit.jupiter.api.Assertions.assertTrue(later.getMessage().contains("reopen the store"), later::getMessage);
+        assertThrows(IOException.class, store::sync);
+
+        final FsyncDroppingDevice image = device.durableImage();
+        final ExtentStore reopened = ExtentStore.open(image);
+        assertArrayEquals(filled(1, PS).array(), contents(reopened, file), "the last synced snapshot stands");
+        reopened.write(file, 0, filled(3, PS));
+        reopened.commit(file);
+        assertArrayEquals(filled(3, PS).array(), contents(ExtentStore.open(image.durableImage()), file));
+    }
+
+    /**
      * A device with Linux's {@code fsync} error semantics: a sync that fails drops every write made since the last
      * sync (they never reach the durable image), and the next sync succeeds without them. Reads see every write.
      */
