@@ -119,11 +119,14 @@ final class DeviceCache implements AutoCloseable
     final LongAdder writebackFailures = new LongAdder();
     final AtomicInteger dirtyFrames = new AtomicInteger();
 
+    /**
+     * @param onDeviceSyncFailure told of every failed sync of the whole device, once it is counted.
+     */
     DeviceCache(final BlockIo io, final int pageSize, final int capacity, final long claimTimeoutNanos,
-        final RoomMaker roomMaker)
+        final RoomMaker roomMaker, final java.util.function.Consumer<Throwable> onDeviceSyncFailure)
     {
         this.io = io;
-        this.syncs = new DeviceSync(io);
+        this.syncs = new DeviceSync(io, onDeviceSyncFailure);
         this.claimTimeoutNanos = claimTimeoutNanos;
         this.roomMaker = roomMaker;
         this.arena = new FrameArena(pageSize, capacity);

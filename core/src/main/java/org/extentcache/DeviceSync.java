@@ -35,6 +35,8 @@ final class DeviceSync
     private static final int FILE_STRIPES = 64;
 
     private final BlockIo io;
+    /** Told of every failed whole sync, after it is counted: the translator ({@code Translator#deviceSyncFailed}). */
+    private final java.util.function.Consumer<Throwable> onDeviceSyncFailure;
     private final AtomicLong failures = new AtomicLong();
     /** Whole syncs ({@link #sync()}) that failed. */
     private final AtomicLong deviceFailures = new AtomicLong();
@@ -53,9 +55,10 @@ final class DeviceSync
     /** The last sync's failure, for the callers whose writes it may have dropped. */
     private volatile Throwable lastFailure;
 
-    DeviceSync(final BlockIo io)
+    DeviceSync(final BlockIo io, final java.util.function.Consumer<Throwable> onDeviceSyncFailure)
     {
         this.io = io;
+        this.onDeviceSyncFailure = onDeviceSyncFailure;
         this.fileStripes = new ReentrantLock[io.readsThroughFiles() ? FILE_STRIPES : 0];
         this.stripeFailures = new AtomicLongArray(fileStripes.length);
         for (int i = 0; i < fileStripes.length; i++)
@@ -164,6 +167,17 @@ final class DeviceSync
             stripeFailures.incrementAndGet(stripe);
         }
         failures.incrementAndGet();
+        if (stripe < 0)
+        {
+            try
+            {
+                onDeviceSyncFailure.accept(ex);
+            }
+            catch (final RuntimeException notified)
+            {
+                ex.addSuppressed(notified);
+            }
+        }
     }
 
     /**

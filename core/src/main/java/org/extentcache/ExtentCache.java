@@ -99,7 +99,8 @@ public final class ExtentCache implements AutoCloseable
         this.leakReporter = builder.leakReporter;
         this.frames = new DeviceCache(builder.translator instanceof FileBackedTranslator ?
             BlockIo.of((FileBackedTranslator)builder.translator) : BlockIo.of(builder.device),
-            builder.pageSize, builder.capacity, builder.claimTimeoutNanos, this::makeRoom);
+            builder.pageSize, builder.capacity, builder.claimTimeoutNanos, this::makeRoom,
+            builder.translator::deviceSyncFailed);
         this.writeback = builder.dirtyExpiryNanos == 0 ? null : new BackgroundWriteback(files.values(),
             builder.dirtyExpiryNanos, "extentcache-writeback-" + Integer.toHexString(System.identityHashCode(this)));
         boolean listening = false;

@@ -102,7 +102,9 @@ import org.extentcache.device.BlockDevice;
  * ({@link SuperblockDescriptor}); each snapshot of the metadata goes to freshly allocated blocks
  * ({@link SnapshotDescriptor}), the device syncs, the superblock goes to the slot not holding the live one, the
  * device syncs again ({@link SnapshotCommitter}). A crash at any point recovers the last snapshot whose superblock
- * synced. Reference counts and the allocator are not stored: {@link #open} derives them from the maps, so they can
+ * synced. A device sync that fails may drop the writes made before it, so that a later sync succeeds without them;
+ * after one (the store's own, or one the cache reports by {@link #deviceSyncFailed}) the store writes no more
+ * snapshots until it is reopened ({@link SnapshotCommitter}). Reference counts and the allocator are not stored: {@link #open} derives them from the maps, so they can
  * never disagree with them.
  * <ul>
  *   <li><b>What a snapshot records</b> ({@link DurableState}): for each file, its state at its last
@@ -1074,6 +1076,21 @@ public final class ExtentStore implements Translator, Closeable
     /**
      * {@inheritDoc}
      *
+     * <p>A persistent store writes no more snapshots: every later {@link #commit} and {@link #sync} throws, and the
+     * last synced snapshot stands until the store is reopened. An in-memory store does nothing.
+     */
+    @Override
+    public void deviceSyncFailed(final Throwable failure)
+    {
+        if (null != committer)
+        {
+            committer.poison(failure);
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
      * <p>In a persistent store: captures {@code file}'s current map and size (the cache has written and synced its
      * data, and holds its writer lock) and returns once a synced snapshot holds them, writing one unless a snapshot
      * under way or just finished already covers them (group commit), or the live snapshot holds exactly this state.
@@ -1081,7 +1098,10 @@ public final class ExtentStore implements Translator, Closeable
      * in-memory store: nothing.
      *
      * @throws IOException           naming the step that failed (device full, a failed write or sync); the previous
-     *                               durable state stands and the next commit or sync retries.
+     *                               durable state stands and the next commit or sync retries, except after a
+     *                               failed device sync (the store's or one the cache reported by
+     *                               {@link #deviceSyncFailed}), which may have dropped writes made before it: then
+     *                               every later commit and sync fails until the store is reopened.
      * @throws IllegalStateException if the store is closed.
      */
     @Override

@@ -26,6 +26,15 @@ import org.extentcache.device.BlockDevice;
  *       every block that freed.</li>
  * </ol>
  *
+ * <h2>A failed device sync ends snapshots</h2>
+ * A device sync that fails may drop the writes it was to make durable, and the next sync then succeeds without them
+ * (Linux reports a failed {@code fsync} once): a data block the store or the cache wrote before it, or a chain block.
+ * No later snapshot can vouch for what was written before, so once a sync fails, its own or one the cache reports
+ * ({@link #poison}), the committer writes no more snapshots: every later one fails, naming the first failure, and
+ * the last synced snapshot stands on the device until the store is reopened ({@link ExtentStore#open} recovers it).
+ * A snapshot under way when the failure is reported is not applied: if its superblock was issued it stays
+ * uncertain, which is safe because nothing is freed for it and no later snapshot follows.
+ *
  * <h2>Group commit</h2>
  * {@link #await} returns once a synced snapshot covers the caller's ticket. If one is being written, the caller
  * waits for it (its ticket may be covered); otherwise it writes one itself, covering every ticket issued so far.
@@ -72,6 +81,8 @@ final class SnapshotCommitter
     private long failures;
     private long failedCovered;
     private Throwable failure;
+    /** The first failed device sync, after which no snapshot is written; null while none failed. */
+    private volatile Throwable poisoned;
     /** The tickets the attempt in progress covers; written and read by the writing thread only. */
     private long attemptCovers;
 
@@ -168,10 +179,56 @@ final class SnapshotCommitter
     }
 
     /**
+     * A device sync failed: writes made before it may be lost however later syncs end, so no snapshot is written any
+     * more (see the class comment). Idempotent; keeps the first failure.
+     *
+     * @param failure what the sync threw.
+     */
+    void poison(final Throwable failure)
+    {
+        mutex.lock();
+        try
+        {
+            if (null == poisoned)
+            {
+                poisoned = failure;
+            }
+        }
+        finally
+        {
+            mutex.unlock();
+        }
+    }
+
+    private IOException poisonedFailure()
+    {
+        return new IOException("a device sync failed earlier and may have dropped writes made before it, so no " +
+            "metadata snapshot can vouch for them; the last synced snapshot stands: reopen the store (" + poisoned +
+            ")", poisoned);
+    }
+
+    private void syncDevice() throws IOException
+    {
+        try
+        {
+            device.sync();
+        }
+        catch (final IOException | RuntimeException | Error ex)
+        {
+            poison(ex);
+            throw ex;
+        }
+    }
+
+    /**
      * @return what a listener threw while hearing of freed blocks after the snapshot synced, or null.
      */
     private RuntimeException writeSnapshot() throws IOException
     {
+        if (null != poisoned)
+        {
+            throw poisonedFailure();
+        }
         final DurableState.Attempt attempt;
         storeLock.writeLock().lock();
         try
@@ -204,7 +261,11 @@ final class SnapshotCommitter
             step = "writing its chain";
             SnapshotChain.write(device, attempt.chain, payload);
             step = "syncing its chain and the data it maps";
-            device.sync();
+            syncDevice();
+            if (null != poisoned)
+            {
+                throw poisonedFailure(); // a sync failed since the chain was written: this one cannot vouch for it
+            }
             final ByteBuffer block = ByteBuffer.allocate(blockSize);
             new Superblock(attempt.slot, attempt.sequence, blockSize, device.blockCount(), attempt.chain[0],
                 payload.length, SnapshotChain.crc(payload)).encode(block);
@@ -212,7 +273,11 @@ final class SnapshotCommitter
             attempt.superblockIssued = true;
             device.write(attempt.slot, block);
             step = "syncing its superblock";
-            device.sync();
+            syncDevice();
+            if (null != poisoned)
+            {
+                throw poisonedFailure(); // reported meanwhile: the chain or the data may be lost; keep it uncertain
+            }
             synced = true;
         }
         catch (final IOException ex)

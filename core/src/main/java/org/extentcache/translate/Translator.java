@@ -188,6 +188,18 @@ public interface Translator
     }
 
     /**
+     * A sync of the whole device failed (the cache's own, over a {@link org.extentcache.device.BlockDevice}). Writes
+     * made before it may be lost even after a later sync succeeds: Linux reports a failed {@code fsync} once and may
+     * drop the pages with it. A translator that persists metadata pointing at such writes must stop trusting later
+     * syncs; the others do nothing, which is the default.
+     *
+     * @param failure what the sync threw.
+     */
+    default void deviceSyncFailed(final Throwable failure)
+    {
+    }
+
+    /**
      * Registers a listener for changes; a cache calls this once when it is built over this translator.
      *
      * @param listener the listener.

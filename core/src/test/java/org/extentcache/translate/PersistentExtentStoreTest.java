@@ -252,7 +252,7 @@ class PersistentExtentStoreTest
         store.write(a, 0, filled(2, PS));
         final long allocated = store.allocatedBlocks();
 
-        device.failNextSync();                                   // the chain's sync: nothing points at the chain
+        device.failNthWrite(1);                                  // the chain's write: nothing points at the chain
         assertThrows(IOException.class, () -> store.commit(a));
         assertEquals(allocated, store.allocatedBlocks(), "the failed snapshot's chain is freed, nothing else");
         assertEquals(1, store.refCount(old), "the old durable block stays pinned");
