@@ -124,6 +124,8 @@ class PersistentStoreCrashTest
         private final Random random;
         private final List<String> log = new ArrayList<>();
         private final TreeMap<Long, ModelFile> live = new TreeMap<>();
+        /** Files the workload's cache has a view of: what its cache-wide flush commits. */
+        private final java.util.TreeSet<Long> cached = new java.util.TreeSet<>();
         private final int[] totals = new int[5];
         /** The files the last synced snapshot records. */
         private Map<Long, Content> persisted = new TreeMap<>();
@@ -194,6 +196,7 @@ class PersistentStoreCrashTest
             final ExtentCache cache = ExtentCache.builder().device(device).translator(store).pageSize(PAGE)
                 .capacityFrames(FRAMES).dirtyExpiry(Duration.ZERO).leakReporter(report -> { }).build();
             Map<Long, Content> inFlight = null;
+            cached.clear();
             try
             {
                 for (int i = 0; i < MAX_OPS && !device.crashed(); i++)
@@ -221,7 +224,7 @@ class PersistentStoreCrashTest
                             inFlight = flushed(id);
                             log.add(op + ": flush " + id);
                             final long before = store.snapshotSequence();
-                            cache.file(id).flush();
+                            view(cache, id).flush();
                             final ModelFile file = live.get(id);
                             file.captured = new Content(file.now);
                             file.written = false;
@@ -238,6 +241,7 @@ class PersistentStoreCrashTest
                         {
                             final long src = pick();
                             final long id = store.cloneFile(src);
+                            cached.add(src);
                             highestId = Math.max(highestId, id);
                             live.put(id, new ModelFile(new Content(live.get(src).now)));
                             log.add(op + ": clone file " + src + " -> " + id);
@@ -260,6 +264,7 @@ class PersistentStoreCrashTest
                             log.add(op + ": delete " + id);
                             store.delete(id);
                             live.remove(id);
+                            cached.remove(id);
                         }
                         else if (choice < 90)
                         {
@@ -274,6 +279,49 @@ class PersistentStoreCrashTest
                                 }
                             }
                             persisted = inFlight;
+                        }
+                        else if (choice < 93)
+                        {
+                            // the cache-wide flush: one commit call for every file the cache has a view of
+                            inFlight = snapshotNow();
+                            for (final long id : cached)
+                            {
+                                inFlight.put(id, new Content(live.get(id).now));
+                            }
+                            log.add(op + ": cache-wide flush of " + cached);
+                            final long before = store.snapshotSequence();
+                            cache.flush();
+                            for (final long id : cached)
+                            {
+                                final ModelFile file = live.get(id);
+                                file.captured = new Content(file.now);
+                                file.written = false;
+                            }
+                            if (store.snapshotSequence() != before)
+                            {
+                                persisted = inFlight;
+                            }
+                        }
+                        else if (choice < 95 && !cached.isEmpty())
+                        {
+                            // the last close of a file: commits it if the cache wrote it since its last commit
+                            final long id = cached.toArray(new Long[0])[random.nextInt(cached.size())];
+                            final ModelFile file = live.get(id);
+                            final boolean commits = file.written;
+                            inFlight = commits ? flushed(id) : null;
+                            log.add(op + ": close " + id + " in the cache" + (commits ? " (commits)" : ""));
+                            final long before = store.snapshotSequence();
+                            cache.closeFile(id);
+                            cached.remove(id);
+                            if (commits)
+                            {
+                                file.captured = new Content(file.now);
+                                file.written = false;
+                                if (store.snapshotSequence() != before)
+                                {
+                                    persisted = inFlight;
+                                }
+                            }
                         }
                         else
                         {
@@ -315,6 +363,14 @@ class PersistentStoreCrashTest
                 candidates.add(inFlight);
             }
             return candidates;
+        }
+
+        /** {@code cache.file(id)}, noting that the cache now has a view of the file. */
+        private CachedFile view(final ExtentCache cache, final long id) throws IOException
+        {
+            final CachedFile file = cache.file(id);
+            cached.add(id);
+            return file;
         }
 
         private long pick()
@@ -385,7 +441,7 @@ class PersistentStoreCrashTest
             log.add(op + ": cache write " + id + " [" + range[0] + ", +" + range[1] + ")");
             final ModelFile file = live.get(id);
             file.written = true;
-            cache.file(id).write(range[0], bytes.duplicate());
+            view(cache, id).write(range[0], bytes.duplicate());
             apply(file.now, range[0], bytes);
         }
 
@@ -395,6 +451,7 @@ class PersistentStoreCrashTest
             final ByteBuffer bytes = stamped(range[0], (int)range[1]);
             log.add(op + ": store write " + id + " [" + range[0] + ", +" + range[1] + ")");
             store.write(id, range[0], bytes.duplicate());
+            cached.add(id); // the change's announcement gave the cache a view of it (to keep writers out)
             apply(live.get(id).now, range[0], bytes);
         }
 
@@ -418,6 +475,8 @@ class PersistentStoreCrashTest
             log.add(op + ": clone range " + src + " page " + srcPage + " -> " + dst + " page " + dstPage + " (" +
                 pages + " pages)");
             store.cloneRange(src, srcPage * PAGE, dst, dstPage * PAGE, pages * PAGE);
+            cached.add(src);
+            cached.add(dst);
             final Content target = live.get(dst).now;
             System.arraycopy(source.data, (int)(srcPage * PAGE), target.data, (int)(dstPage * PAGE),
                 (int)(pages * PAGE));
@@ -429,6 +488,7 @@ class PersistentStoreCrashTest
             final long size = random.nextInt(MAX_BYTES + 1);
             log.add(op + ": truncate " + id + " to " + size);
             store.truncate(id, size);
+            cached.add(id);
             final Content content = live.get(id).now;
             if (size < content.size)
             {
@@ -442,6 +502,7 @@ class PersistentStoreCrashTest
             final long[] range = range();
             log.add(op + ": punch " + id + " [" + range[0] + ", +" + range[1] + ")");
             store.punchHole(id, range[0], range[1]);
+            cached.add(id);
             final Content content = live.get(id).now;
             final long end = Math.min(range[0] + range[1], content.size);
             if (range[0] < end)
@@ -454,7 +515,7 @@ class PersistentStoreCrashTest
         {
             final Content content = live.get(id).now;
             log.add(op + ": read " + id + " through the cache");
-            final CachedFile file = cache.file(id);
+            final CachedFile file = view(cache, id);
             assertEquals(content.size, file.size(), "size of file " + id + " through the cache");
             final ByteBuffer bytes = ByteBuffer.allocate(MAX_BYTES);
             final int n = Math.max(0, file.read(0, bytes));
