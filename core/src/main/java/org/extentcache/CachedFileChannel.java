@@ -19,6 +19,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A {@link FileChannel} over one file of an {@link ExtentCache}, so code written for {@code FileChannel} reads and
@@ -65,6 +66,8 @@ public final class CachedFileChannel extends FileChannel
     private final Closeable onClose;
     private final Object positionLock = new Object();
     private long position;
+    /** Reads, writes, truncates, transfers and forces in progress; see {@link #startOperation()}. */
+    private final AtomicInteger inFlight = new AtomicInteger();
     /** Locks taken through this channel and not yet released; guarded by itself. */
     private final Set<CachedFileLock> held = new HashSet<>();
 
@@ -145,15 +148,22 @@ public final class CachedFileChannel extends FileChannel
     @Override
     public int read(final ByteBuffer dst) throws IOException
     {
-        ensureReadable();
-        synchronized (positionLock)
+        startRead();
+        try
         {
-            final int n = read(dst, position);
-            if (n > 0)
+            synchronized (positionLock)
             {
-                position += n;
+                final int n = read(dst, position);
+                if (n > 0)
+                {
+                    position += n;
+                }
+                return n;
             }
-            return n;
+        }
+        finally
+        {
+            endOperation();
         }
     }
 
@@ -161,29 +171,36 @@ public final class CachedFileChannel extends FileChannel
     public long read(final ByteBuffer[] dsts, final int offset, final int length) throws IOException
     {
         Objects.checkFromIndexSize(offset, length, dsts.length);
-        ensureReadable();
-        synchronized (positionLock)
+        startRead();
+        try
         {
-            long total = 0;
-            for (int i = offset; i < offset + length; i++)
+            synchronized (positionLock)
             {
-                if (!dsts[i].hasRemaining())
+                long total = 0;
+                for (int i = offset; i < offset + length; i++)
                 {
-                    continue;
+                    if (!dsts[i].hasRemaining())
+                    {
+                        continue;
+                    }
+                    final int n = read(dsts[i], position);
+                    if (n < 0)
+                    {
+                        return total == 0 ? -1 : total;
+                    }
+                    position += n;
+                    total += n;
+                    if (dsts[i].hasRemaining())
+                    {
+                        break;
+                    }
                 }
-                final int n = read(dsts[i], position);
-                if (n < 0)
-                {
-                    return total == 0 ? -1 : total;
-                }
-                position += n;
-                total += n;
-                if (dsts[i].hasRemaining())
-                {
-                    break;
-                }
+                return total;
             }
-            return total;
+        }
+        finally
+        {
+            endOperation();
         }
     }
 
@@ -195,17 +212,24 @@ public final class CachedFileChannel extends FileChannel
     @Override
     public int write(final ByteBuffer src) throws IOException
     {
-        ensureWritable();
-        synchronized (positionLock)
+        startWrite();
+        try
         {
-            if (options.append())
+            synchronized (positionLock)
             {
-                position = file.size();
+                if (options.append())
+                {
+                    position = file.size();
+                }
+                final int n = file.write(position, src);
+                position += n;
+                forceIfSync();
+                return n;
             }
-            final int n = file.write(position, src);
-            position += n;
-            forceIfSync();
-            return n;
+        }
+        finally
+        {
+            endOperation();
         }
     }
 
@@ -213,22 +237,29 @@ public final class CachedFileChannel extends FileChannel
     public long write(final ByteBuffer[] srcs, final int offset, final int length) throws IOException
     {
         Objects.checkFromIndexSize(offset, length, srcs.length);
-        ensureWritable();
-        synchronized (positionLock)
+        startWrite();
+        try
         {
-            if (options.append())
+            synchronized (positionLock)
             {
-                position = file.size();
+                if (options.append())
+                {
+                    position = file.size();
+                }
+                long total = 0;
+                for (int i = offset; i < offset + length; i++)
+                {
+                    final int n = file.write(position, srcs[i]);
+                    position += n;
+                    total += n;
+                }
+                forceIfSync();
+                return total;
             }
-            long total = 0;
-            for (int i = offset; i < offset + length; i++)
-            {
-                final int n = file.write(position, srcs[i]);
-                position += n;
-                total += n;
-            }
-            forceIfSync();
-            return total;
+        }
+        finally
+        {
+            endOperation();
         }
     }
 
@@ -282,20 +313,27 @@ public final class CachedFileChannel extends FileChannel
         {
             throw new IllegalArgumentException("size must be >= 0: size=" + size);
         }
-        ensureWritable();
-        synchronized (positionLock)
+        startWrite();
+        try
         {
-            if (size < file.size())
+            synchronized (positionLock)
             {
-                cache.translator().truncate(file.id(), size);
+                if (size < file.size())
+                {
+                    cache.translator().truncate(file.id(), size);
+                }
+                if (position > size)
+                {
+                    position = size;
+                }
             }
-            if (position > size)
-            {
-                position = size;
-            }
+            forceIfSync();
+            return this;
         }
-        forceIfSync();
-        return this;
+        finally
+        {
+            endOperation();
+        }
     }
 
     /**
@@ -306,8 +344,15 @@ public final class CachedFileChannel extends FileChannel
     @Override
     public void force(final boolean metaData) throws IOException
     {
-        ensureOpen();
-        file.flush();
+        startOperation();
+        try
+        {
+            file.flush();
+        }
+        finally
+        {
+            endOperation();
+        }
     }
 
     /**
@@ -319,30 +364,37 @@ public final class CachedFileChannel extends FileChannel
     public long transferTo(final long position, final long count, final WritableByteChannel target) throws IOException
     {
         checkTransfer(position, count);
-        ensureReadable();
-        final long end = Math.min(file.size(), position + Math.min(count, Long.MAX_VALUE - position));
-        final ByteBuffer chunk = ByteBuffer.allocate(TRANSFER_CHUNK);
-        long at = position;
-        while (at < end)
+        startRead();
+        try
         {
-            chunk.clear().limit((int)Math.min(chunk.capacity(), end - at));
-            final int n = file.read(at, chunk);
-            if (n <= 0)
+            final long end = Math.min(file.size(), position + Math.min(count, Long.MAX_VALUE - position));
+            final ByteBuffer chunk = ByteBuffer.allocate(TRANSFER_CHUNK);
+            long at = position;
+            while (at < end)
             {
-                break;
-            }
-            chunk.flip();
-            while (chunk.hasRemaining())
-            {
-                final int written = target.write(chunk);
-                if (written == 0 && chunk.hasRemaining())
+                chunk.clear().limit((int)Math.min(chunk.capacity(), end - at));
+                final int n = file.read(at, chunk);
+                if (n <= 0)
                 {
-                    return at + chunk.position() - position; // a non-blocking target that is full
+                    break;
                 }
+                chunk.flip();
+                while (chunk.hasRemaining())
+                {
+                    final int written = target.write(chunk);
+                    if (written == 0 && chunk.hasRemaining())
+                    {
+                        return at + chunk.position() - position; // a non-blocking target that is full
+                    }
+                }
+                at += n;
             }
-            at += n;
+            return at - position;
         }
-        return at - position;
+        finally
+        {
+            endOperation();
+        }
     }
 
     /**
@@ -357,27 +409,34 @@ public final class CachedFileChannel extends FileChannel
     public long transferFrom(final ReadableByteChannel src, final long position, final long count) throws IOException
     {
         checkTransfer(position, count);
-        ensureWritable();
-        if (!TRANSFER_FROM_GROWS && position > file.size())
+        startWrite();
+        try
         {
-            return 0;
-        }
-        final ByteBuffer chunk = ByteBuffer.allocate(TRANSFER_CHUNK);
-        long done = 0;
-        while (done < count)
-        {
-            chunk.clear().limit((int)Math.min(chunk.capacity(), count - done));
-            final int n = src.read(chunk);
-            if (n <= 0)
+            if (!TRANSFER_FROM_GROWS && position > file.size())
             {
-                break;
+                return 0;
             }
-            chunk.flip();
-            file.write(position + done, chunk);
-            done += n;
+            final ByteBuffer chunk = ByteBuffer.allocate(TRANSFER_CHUNK);
+            long done = 0;
+            while (done < count)
+            {
+                chunk.clear().limit((int)Math.min(chunk.capacity(), count - done));
+                final int n = src.read(chunk);
+                if (n <= 0)
+                {
+                    break;
+                }
+                chunk.flip();
+                file.write(position + done, chunk);
+                done += n;
+            }
+            forceIfSync();
+            return done;
         }
-        forceIfSync();
-        return done;
+        finally
+        {
+            endOperation();
+        }
     }
 
     @Override
@@ -391,8 +450,15 @@ public final class CachedFileChannel extends FileChannel
         {
             throw new IllegalArgumentException("Negative position");
         }
-        ensureReadable();
-        return file.read(position, dst);
+        startRead();
+        try
+        {
+            return file.read(position, dst);
+        }
+        finally
+        {
+            endOperation();
+        }
     }
 
     @Override
@@ -402,10 +468,17 @@ public final class CachedFileChannel extends FileChannel
         {
             throw new IllegalArgumentException("Negative position");
         }
-        ensureWritable();
-        final int n = file.write(position, src);
-        forceIfSync();
-        return n;
+        startWrite();
+        try
+        {
+            final int n = file.write(position, src);
+            forceIfSync();
+            return n;
+        }
+        finally
+        {
+            endOperation();
+        }
     }
 
     /**
@@ -484,11 +557,13 @@ public final class CachedFileChannel extends FileChannel
     }
 
     /**
-     * Releases the channel's locks, then runs the close action given at open.
+     * Waits for the reads and writes in flight to end, releases the channel's locks, then runs the close action
+     * given at open.
      */
     @Override
     protected void implCloseChannel() throws IOException
     {
+        awaitOperations(); // a read or write in flight ends first: none lands after the close
         final List<CachedFileLock> locked;
         synchronized (held)
         {
@@ -539,29 +614,80 @@ public final class CachedFileChannel extends FileChannel
         }
     }
 
+    /**
+     * Starts an operation that reads or writes the file: {@link #implCloseChannel} waits until every operation
+     * started has ended, so none lands after the channel (and its file system) closed. Ends with {@link #endOperation()}.
+     */
+    private void startOperation() throws ClosedChannelException
+    {
+        inFlight.incrementAndGet();
+        if (!isOpen())
+        {
+            endOperation();
+            throw new ClosedChannelException();
+        }
+    }
+
+    private void startRead() throws ClosedChannelException
+    {
+        startOperation();
+        if (!options.read())
+        {
+            endOperation();
+            throw new NonReadableChannelException();
+        }
+    }
+
+    private void startWrite() throws ClosedChannelException
+    {
+        startOperation();
+        if (!options.write())
+        {
+            endOperation();
+            throw new NonWritableChannelException();
+        }
+    }
+
+    private void endOperation()
+    {
+        if (0 == inFlight.decrementAndGet() && !isOpen())
+        {
+            synchronized (inFlight)
+            {
+                inFlight.notifyAll();
+            }
+        }
+    }
+
+    /** Waits, uninterruptibly, until the operations in flight when the channel closed have ended. */
+    private void awaitOperations()
+    {
+        boolean interrupted = false;
+        synchronized (inFlight)
+        {
+            while (inFlight.get() > 0)
+            {
+                try
+                {
+                    inFlight.wait();
+                }
+                catch (final InterruptedException ex)
+                {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     private void ensureOpen() throws ClosedChannelException
     {
         if (!isOpen())
         {
             throw new ClosedChannelException();
-        }
-    }
-
-    private void ensureReadable() throws ClosedChannelException
-    {
-        ensureOpen();
-        if (!options.read())
-        {
-            throw new NonReadableChannelException();
-        }
-    }
-
-    private void ensureWritable() throws ClosedChannelException
-    {
-        ensureOpen();
-        if (!options.write())
-        {
-            throw new NonWritableChannelException();
         }
     }
 
