@@ -1,18 +1,18 @@
 package org.extentcache.fs;
 
+import static org.extentcache.fs.NativeLibc.errnoText;
+import static org.extentcache.fs.NativeLibc.is;
+import static org.extentcache.fs.NativeLibc.nulTerminated;
+
 import java.io.IOException;
-import java.nio.charset.Charset;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystems;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 import jnr.constants.platform.Errno;
-import jnr.ffi.LibraryLoader;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 import jnr.ffi.annotations.In;
@@ -370,43 +370,6 @@ public final class Fiemap
         return new IOException(file + ": " + call + " failed: " + errnoText(errno));
     }
 
-    private static boolean is(final int errno, final Errno constant)
-    {
-        return constant.defined() && constant.intValue() == errno;
-    }
-
-    /**
-     * @return as {@code ENOENT (No such file or directory, errno 2)}, or {@code errno 1234} if jnr-constants does not
-     *         know the number.
-     */
-    static String errnoText(final int errno)
-    {
-        final Errno constant = Errno.valueOf(errno);
-        if (constant == null || constant == Errno.__UNKNOWN_CONSTANT__ || !constant.defined())
-        {
-            return "errno " + errno;
-        }
-        return constant.name() + " (" + constant.description() + ", errno " + errno + ')';
-    }
-
-    /** The path in the encoding the JDK itself uses for file names, NUL-terminated for {@code open(2)}. */
-    private static byte[] nulTerminated(final Path file)
-    {
-        Charset charset;
-        try
-        {
-            charset = Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
-        }
-        catch (final IllegalArgumentException ex)
-        {
-            charset = StandardCharsets.UTF_8;
-        }
-        final byte[] name = file.toString().getBytes(charset);
-        final byte[] path = new byte[name.length + 1];
-        System.arraycopy(name, 0, path, 0, name.length);
-        return path;
-    }
-
     /**
      * Layout of the ioctl argument: a {@code struct fiemap} header followed by {@code fm_extent_count}
      * {@code struct fiemap_extent}s ({@code <linux/fiemap.h>}). All fields are in native byte order, all {@code u64}
@@ -524,26 +487,10 @@ public final class Fiemap
 
         static
         {
-            LibC libc = null;
-            jnr.ffi.Runtime runtime = null;
-            String reason = platformProblem();
-            if (reason == null)
-            {
-                try
-                {
-                    libc = LibraryLoader.create(LibC.class).failImmediately().load("c");
-                    runtime = jnr.ffi.Runtime.getRuntime(libc);
-                }
-                catch (final LinkageError | RuntimeException ex)
-                {
-                    libc = null;
-                    runtime = null;
-                    reason = "jnr-ffi could not load libc: " + ex;
-                }
-            }
-            LIBC = libc;
-            RUNTIME = runtime;
-            UNAVAILABLE_REASON = reason;
+            final NativeLibc<LibC> binding = NativeLibc.load(LibC.class, "FS_IOC_FIEMAP");
+            LIBC = binding.calls();
+            RUNTIME = binding.runtime();
+            UNAVAILABLE_REASON = binding.unavailableReason();
         }
 
         private Binding()
@@ -554,21 +501,6 @@ public final class Fiemap
         static int lastError()
         {
             return RUNTIME.getLastError();
-        }
-
-        private static String platformProblem()
-        {
-            final String os = System.getProperty("os.name", "");
-            final String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
-            if (!os.equals("Linux"))
-            {
-                return "FS_IOC_FIEMAP is Linux-only: os.name=" + os;
-            }
-            if (!arch.equals("amd64") && !arch.equals("x86_64") && !arch.equals("aarch64"))
-            {
-                return "the FIEMAP binding supports Linux x86_64 and aarch64 only: os.arch=" + arch;
-            }
-            return null;
         }
 
         /**

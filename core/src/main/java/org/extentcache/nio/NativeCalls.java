@@ -1,17 +1,15 @@
 package org.extentcache.nio;
 
+import org.extentcache.fs.NativeLibc;
+
 import java.io.IOException;
-import java.nio.charset.Charset;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.Locale;
 
 import jnr.constants.platform.Errno;
-import jnr.ffi.LibraryLoader;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 import jnr.ffi.annotations.In;
@@ -96,7 +94,7 @@ final class NativeCalls
     static int open(final Path file, final int flags, final int mode, final Path other) throws IOException
     {
         requireAvailable();
-        final byte[] path = nulTerminated(file);
+        final byte[] path = NativeLibc.nulTerminated(file);
         final String second = null == other ? null : other.toString();
         while (true)
         {
@@ -196,18 +194,13 @@ final class NativeCalls
 
     static boolean is(final int errno, final Errno constant)
     {
-        return constant.defined() && constant.intValue() == errno;
+        return NativeLibc.is(errno, constant);
     }
 
     /** @return as {@code EXDEV (Invalid cross-device link, errno 18)}. */
     static String errnoText(final int errno)
     {
-        final Errno constant = Errno.valueOf(errno);
-        if (constant == null || constant == Errno.__UNKNOWN_CONSTANT__ || !constant.defined())
-        {
-            return "errno " + errno;
-        }
-        return constant.name() + " (" + constant.description() + ", errno " + errno + ')';
+        return NativeLibc.errnoText(errno);
     }
 
     private static int lastError()
@@ -223,24 +216,6 @@ final class NativeCalls
         }
     }
 
-    /** The path in the encoding the JDK uses for file names, NUL-terminated. */
-    private static byte[] nulTerminated(final Path file)
-    {
-        Charset charset;
-        try
-        {
-            charset = Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
-        }
-        catch (final IllegalArgumentException ex)
-        {
-            charset = StandardCharsets.UTF_8;
-        }
-        final byte[] name = file.toString().getBytes(charset);
-        final byte[] path = new byte[name.length + 1];
-        System.arraycopy(name, 0, path, 0, name.length);
-        return path;
-    }
-
     /** The libc binding, loaded on first use. */
     private static final class Binding
     {
@@ -250,45 +225,14 @@ final class NativeCalls
 
         static
         {
-            LibC libc = null;
-            jnr.ffi.Runtime runtime = null;
-            String reason = platformProblem();
-            if (null == reason)
-            {
-                try
-                {
-                    libc = LibraryLoader.create(LibC.class).failImmediately().load("c");
-                    runtime = jnr.ffi.Runtime.getRuntime(libc);
-                }
-                catch (final LinkageError | RuntimeException ex)
-                {
-                    libc = null;
-                    runtime = null;
-                    reason = "jnr-ffi could not load libc: " + ex;
-                }
-            }
-            LIBC = libc;
-            RUNTIME = runtime;
-            UNAVAILABLE_REASON = reason;
+            final NativeLibc<LibC> binding = NativeLibc.load(LibC.class, "FICLONE and OFD locks");
+            LIBC = binding.calls();
+            RUNTIME = binding.runtime();
+            UNAVAILABLE_REASON = binding.unavailableReason();
         }
 
         private Binding()
         {
-        }
-
-        private static String platformProblem()
-        {
-            final String os = System.getProperty("os.name", "");
-            final String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
-            if (!os.equals("Linux"))
-            {
-                return "FICLONE and OFD locks are Linux-only: os.name=" + os;
-            }
-            if (!arch.equals("amd64") && !arch.equals("x86_64") && !arch.equals("aarch64"))
-            {
-                return "the libc binding supports Linux x86_64 and aarch64 only: os.arch=" + arch;
-            }
-            return null;
         }
 
         /**
