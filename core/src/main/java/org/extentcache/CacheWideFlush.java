@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -85,11 +84,12 @@ final class CacheWideFlush
     }
 
     /**
-     * After a flush that succeeded: has the translator make the metadata of every file with nothing left to write
-     * durable, in one call ({@link Translator#commit(long[])}, one metadata write for a persistent store). Holds the
-     * writer lock of each such file across the call, as the commit contract asks, taking them in file-id order (the
-     * order a clone of a range between two files takes them too). A file written again since its write-back keeps
-     * its previous durable metadata until its next flush.
+     * After a flush that succeeded: has the translator make the metadata of every file written since its last commit
+     * and with nothing left to write durable, in one call ({@link Translator#commit(long[])}, one metadata write for
+     * a persistent store). Holds the writer lock of each such file across the call, as the commit contract asks. It
+     * takes them with {@code tryLock} and skips a file whose writer is busy (it will have pages to write back, and its
+     * commit comes with its next flush), so the flush never waits for a writer nor keeps one waiting longer than the
+     * commit; files never written since their last commit are not locked at all.
      *
      * @param files      the cache's files.
      * @param translator the cache's translator.
@@ -97,18 +97,22 @@ final class CacheWideFlush
      */
     static void commitFlushed(final Collection<CachedFile> files, final Translator translator) throws IOException
     {
-        final List<CachedFile> sorted = new ArrayList<>(files);
-        sorted.sort(Comparator.comparingLong(CachedFile::id));
-        final List<CachedFile> locked = new ArrayList<>(sorted.size());
-        final long[] clean = new long[sorted.size()];
-        int count = 0;
+        final List<CachedFile> locked = new ArrayList<>();
         try
         {
-            for (final CachedFile file : sorted)
+            for (final CachedFile file : files)
             {
-                file.writeback().lock();
-                locked.add(file);
-                if (!file.isGone() && !file.writeback().hasUndurablePagesLocked())
+                if (file.writeback().mayBeUncommitted() && file.writeback().tryLock())
+                {
+                    locked.add(file);
+                }
+            }
+            final long[] clean = new long[locked.size()];
+            int count = 0;
+            for (final CachedFile file : locked)
+            {
+                if (!file.isGone() && file.writeback().uncommittedLocked() &&
+                    !file.writeback().hasUndurablePagesLocked())
                 {
                     clean[count++] = file.id();
                 }

@@ -59,9 +59,10 @@ final class FileWriteback
     private volatile long dirtySince = CLEAN;
     /**
      * A page was dirtied since the translator last committed the file ({@link CachedFile#flush}): its data may be
-     * durable (a cache-wide flush, the background write-back) and its metadata not. Guarded by {@link #writerLock}.
+     * durable (a cache-wide flush, the background write-back) and its metadata not. Written under {@link #writerLock};
+     * volatile so that a cache-wide flush can skip files with nothing to commit without taking their locks.
      */
-    private boolean uncommitted;
+    private volatile boolean uncommitted;
 
     FileWriteback(final CachedFile owner, final DeviceCache frames, final long file)
     {
@@ -107,6 +108,27 @@ final class FileWriteback
     boolean uncommittedLocked()
     {
         return uncommitted;
+    }
+
+    /** @return {@link #uncommittedLocked()} read without the lock: a hint, exact only under it. */
+    boolean mayBeUncommitted()
+    {
+        return uncommitted;
+    }
+
+    /**
+     * Takes the writer lock if no other thread holds it, settling failed flushes as {@link #lock()} does.
+     *
+     * @return true if taken: release it with {@link #unlock()}.
+     */
+    boolean tryLock()
+    {
+        if (!writerLock.tryLock())
+        {
+            return false;
+        }
+        settleLocked();
+        return true;
     }
 
     /** The translator committed the file, every page being durable; the caller holds the lock. */

@@ -75,7 +75,7 @@ class FlushFailureTest
             {
                 assertTrue(expected.getMessage().contains("scripted sync failure"), expected.getMessage());
             }
-        });
+        }, TestThreads.POOL);
         assertTrue(device.syncEntered.await(10, TimeUnit.SECONDS), "the flush reached its sync");
 
         final CompletableFuture<Long> cloneAndWrite = CompletableFuture.supplyAsync(() ->
@@ -90,7 +90,7 @@ class FlushFailureTest
             {
                 throw new RuntimeException(ex);
             }
-        });
+        }, TestThreads.POOL);
         Thread.sleep(100); // let the clone reach its sync, which waits for the flush's
         device.releaseSync();
         flush.get(10, TimeUnit.SECONDS);
@@ -127,7 +127,7 @@ class FlushFailureTest
             {
                 return -1L;
             }
-        });
+        }, TestThreads.POOL);
         assertTrue(device.syncEntered.await(10, TimeUnit.SECONDS), "the clone syncs a's pages first");
         device.releaseSync();
         assertEquals(-1L, cloning.get(10, TimeUnit.SECONDS), "the clone failed with the sync");
@@ -210,7 +210,7 @@ class FlushFailureTest
             {
                 throw new RuntimeException(ex);
             }
-        });
+        }, TestThreads.POOL);
         final CompletableFuture<Void> writer = CompletableFuture.runAsync(() ->
         {
             final ByteBuffer page = TestPages.filled(PAGE, 6);
@@ -226,7 +226,7 @@ class FlushFailureTest
             {
                 throw new RuntimeException(ex);
             }
-        });
+        }, TestThreads.POOL);
         Thread.sleep(millis);
         stop.set(true);
         try

@@ -33,14 +33,14 @@ class SharedLoadFailureTest
     {
         final TwoFilesOneBlock files = new TwoFilesOneBlock();
         final ExtentCache cache = books.track(ExtentCache.builder().translator(files).capacityFrames(16).build());
-        final CompletableFuture<Throwable> first = CompletableFuture.supplyAsync(() -> readFailure(cache, 1));
+        final CompletableFuture<Throwable> first = CompletableFuture.supplyAsync(() -> readFailure(cache, 1), TestThreads.POOL);
         assertTrue(files.firstReadEntered.await(10, TimeUnit.SECONDS));
         final Thread[] waiter = new Thread[1];
         final CompletableFuture<Throwable> second = CompletableFuture.supplyAsync(() ->
         {
             waiter[0] = Thread.currentThread();
             return readFailure(cache, 2);
-        });
+        }, TestThreads.POOL);
         // let the second reader reach the loading frame and wait on it
         final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while ((null == waiter[0] || waiter[0].getState() == Thread.State.RUNNABLE) && System.nanoTime() < deadline)

@@ -74,7 +74,7 @@ class WriteFailureTest
             {
                 throw new RuntimeException(ex);
             }
-        });
+        }, TestThreads.POOL);
         reader.get(10, TimeUnit.SECONDS); // a page left WRITING would block this reader for good
         file.write(0, TestPages.filled(PAGE, 9));
         file.flush();

@@ -48,7 +48,7 @@ class ChannelCloseDrainTest
             {
                 throw new IllegalStateException(ex);
             }
-        });
+        }, org.extentcache.TestThreads.POOL);
         assertTrue(reading.await(10, TimeUnit.SECONDS));
         final CompletableFuture<Void> close = CompletableFuture.runAsync(() ->
         {
@@ -60,7 +60,7 @@ class ChannelCloseDrainTest
             {
                 throw new IllegalStateException(ex);
             }
-        });
+        }, org.extentcache.TestThreads.POOL);
         Thread.sleep(200);
         assertFalse(close.isDone(), "the close waits for the write in flight");
         release.countDown();

@@ -82,7 +82,7 @@ class SoakFindingsTest
                 {
                     throw new java.io.UncheckedIOException(ex);
                 }
-            });
+            }, org.extentcache.TestThreads.POOL);
         Thread.sleep(100);
         device.releaseSync();                   // the sync fails: the flush must not bring its frame back
         flusher.join(TimeUnit.SECONDS.toMillis(10));

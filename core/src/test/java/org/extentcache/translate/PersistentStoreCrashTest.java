@@ -282,16 +282,22 @@ class PersistentStoreCrashTest
                         }
                         else if (choice < 93)
                         {
-                            // the cache-wide flush: one commit call for every file the cache has a view of
+                            // the cache-wide flush: one commit call for the files the cache wrote since their
+                            // last commit (the files it has a view of and wrote)
                             inFlight = snapshotNow();
+                            final List<Long> committed = new ArrayList<>();
                             for (final long id : cached)
                             {
-                                inFlight.put(id, new Content(live.get(id).now));
+                                if (live.get(id).written)
+                                {
+                                    committed.add(id);
+                                    inFlight.put(id, new Content(live.get(id).now));
+                                }
                             }
-                            log.add(op + ": cache-wide flush of " + cached);
+                            log.add(op + ": cache-wide flush, committing " + committed);
                             final long before = store.snapshotSequence();
                             cache.flush();
-                            for (final long id : cached)
+                            for (final long id : committed)
                             {
                                 final ModelFile file = live.get(id);
                                 file.captured = new Content(file.now);
