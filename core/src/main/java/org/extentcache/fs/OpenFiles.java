@@ -528,6 +528,7 @@ final class OpenFiles
             {
                 change.before(0, Long.MAX_VALUE, false);
                 io.sync(state);
+                final List<long[]> stale = new ArrayList<>();
                 synchronized (lock)
                 {
                     if (files.remove(file, state))
@@ -537,7 +538,10 @@ final class OpenFiles
                         state.layoutLock.writeLock().lock();
                         try
                         {
-                            trust.unvouch(state, 0, null);
+                            // closed means gone: its private pages' keys can never be named again, and a block no
+                            // open file maps is not trusted at the next open either (the file system may reuse it)
+                            trust.dropLoaded(state, 0, false, true, stale);
+                            trust.unvouch(state, 0, stale);
                             state.closed = true;
                         }
                         finally
@@ -548,6 +552,7 @@ final class OpenFiles
                     }
                     forgotten = true;
                 }
+                listeners.invalidate(stale); // outside the lock: the cache may wait for a load of one of them
                 closeChannels(state);
             }
         }
