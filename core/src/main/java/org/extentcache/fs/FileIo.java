@@ -6,6 +6,7 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.OpenOption;
 import java.nio.file.StandardOpenOption;
 
 /**
@@ -29,6 +30,9 @@ import java.nio.file.StandardOpenOption;
  */
 final class FileIo
 {
+    /** {@code O_DIRECT} as an open option ({@link NativeLibc#O_DIRECT}), {@code null} where the JDK lacks it. */
+    static final OpenOption DIRECT = NativeLibc.O_DIRECT;
+
     private static final int MAX_ATTEMPTS = 5;
     private static final int NO_CHANNEL = Integer.MIN_VALUE;
 
@@ -285,7 +289,11 @@ final class FileIo
                 return null;
             }
             state.directAlign = (int)blockSize;
-            return FileChannel.open(handle, StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+            if (null == DIRECT)
+            {
+                return null;
+            }
+            return FileChannel.open(handle, StandardOpenOption.READ, DIRECT);
         }
         catch (final IOException | UnsupportedOperationException ex)
         {

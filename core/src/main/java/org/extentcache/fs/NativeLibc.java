@@ -2,6 +2,7 @@ package org.extentcache.fs;
 
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.util.Locale;
 
@@ -18,6 +19,13 @@ import jnr.ffi.LibraryLoader;
  */
 public final class NativeLibc<T>
 {
+    /**
+     * {@code com.sun.nio.file.ExtendedOpenOption.DIRECT}, for {@code FileChannel.open}: {@code O_DIRECT}. Looked up
+     * by name: the option lives in the {@code jdk.unsupported} module, which every JDK from 17 on exports, but naming
+     * it in source is a warning newer compilers cannot silence. {@code null} if a JDK lacks it.
+     */
+    public static final OpenOption O_DIRECT = directOption();
+
     private final T calls;
     private final jnr.ffi.Runtime runtime;
     private final String unavailableReason;
@@ -27,6 +35,25 @@ public final class NativeLibc<T>
         this.calls = calls;
         this.runtime = runtime;
         this.unavailableReason = unavailableReason;
+    }
+
+    private static OpenOption directOption()
+    {
+        try
+        {
+            for (final Object option : Class.forName("com.sun.nio.file.ExtendedOpenOption").getEnumConstants())
+            {
+                if ("DIRECT".equals(((Enum<?>)option).name()))
+                {
+                    return (OpenOption)option;
+                }
+            }
+            return null;
+        }
+        catch (final ClassNotFoundException ex)
+        {
+            return null;
+        }
     }
 
     /**

@@ -884,12 +884,6 @@ public final class ExtentStore implements Translator, Closeable
     }
 
     /**
-     * {@inheritDoc}
-     *
-     * @throws NullPointerException  if {@code listener} is null.
-     * @throws IllegalStateException if the store is closed.
-     */
-    /**
      * Every file of the store may be written through the cache. In a persistent store this also notes that the
      * cache is writing the file: until the file's next {@link #commit}, {@link #sync} leaves its durable state as it
      * is, because its data may be only in the cache.

@@ -268,7 +268,7 @@ final class ReflinkCacheTest
         final Path base = dir.resolve("base");
         // written with O_DIRECT (sizes are whole MiB), so the kernel's page cache holds none of it afterwards
         try (FileChannel channel = FileChannel.open(base, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
-            com.sun.nio.file.ExtendedOpenOption.DIRECT))
+            NativeLibc.O_DIRECT))
         {
             final SplittableRandom random = new SplittableRandom(seed);
             final byte[] chunk = new byte[MIB];
@@ -335,7 +335,7 @@ final class ReflinkCacheTest
     {
         final CRC32 crc = new CRC32();
         try (FileChannel channel = direct ?
-            FileChannel.open(path, StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT) :
+            FileChannel.open(path, StandardOpenOption.READ, NativeLibc.O_DIRECT) :
             FileChannel.open(path))
         {
             final ByteBuffer buffer = ByteBuffer.allocateDirect(2 * MIB).alignedSlice(PAGE).limit(MIB);

@@ -27,7 +27,7 @@ import java.util.SplittableRandom;
  *   <li>{@code directReads=false}: the translator reads through the kernel's page cache, which holds the whole file;
  *       {@link #fileChannelRead} is {@code FileChannel.read} of one page into a direct buffer.</li>
  *   <li>{@code directReads=true}: the translator reads with {@code O_DIRECT} (from the device every time);
- *       {@link #fileChannelRead} reads the same way, through a channel opened with {@code ExtendedOpenOption.DIRECT}
+ *       {@link #fileChannelRead} reads the same way, through a channel opened with {@code ExtendedOpenOption.DIRECT} ({@code NativeLibc.O_DIRECT})
  *       into an aligned buffer.</li>
  * </ul>
  * Target (DESIGN.md's, for the device path): {@link #miss} at most 1.2x {@link #fileChannelRead}. The file system is
@@ -69,7 +69,7 @@ public class FileSystemMissBenchmark extends BenchmarkBase
             file.read(at, dst.clear().limit(PAGE));
         }
         channel = directReads && translator.readsDirectly(id) ?
-            FileChannel.open(path, StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT) :
+            FileChannel.open(path, StandardOpenOption.READ, org.extentcache.fs.NativeLibc.O_DIRECT) :
             FileChannel.open(path, StandardOpenOption.READ);
     }
 
