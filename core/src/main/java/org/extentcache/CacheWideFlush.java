@@ -87,9 +87,10 @@ final class CacheWideFlush
      * After a flush that succeeded: has the translator make the metadata of every file written since its last commit
      * and with nothing left to write durable, in one call ({@link Translator#commit(long[])}, one metadata write for
      * a persistent store). Holds the writer lock of each such file across the call, as the commit contract asks. It
-     * takes them with {@code tryLock} and skips a file whose writer is busy (it will have pages to write back, and its
-     * commit comes with its next flush), so the flush never waits for a writer nor keeps one waiting longer than the
-     * commit; files never written since their last commit are not locked at all.
+     * takes them with {@code tryLock}, so one busy file never delays the others' commit; a file whose lock was busy
+     * is then committed on its own once its holder lets go (the holder need not write: a flush that returned has
+     * made every file's data durable, and only the commit keeps it across a crash). Files never written since their
+     * last commit are not locked at all.
      *
      * @param files      the cache's files.
      * @param translator the cache's translator.
@@ -97,14 +98,41 @@ final class CacheWideFlush
      */
     static void commitFlushed(final Collection<CachedFile> files, final Translator translator) throws IOException
     {
+        final List<CachedFile> busy = new ArrayList<>();
+        commitLocked(files, translator, busy);
+        for (final CachedFile file : busy)
+        {
+            // its lock holder need not write (a translator change's bracket, the background write-back): the data
+            // flushed is on the device, and only its commit makes it survive a crash. No pins are held here, so
+            // waiting for the holder cannot keep it from a frame.
+            commitLocked(List.of(file), translator, null);
+        }
+    }
+
+    private static void commitLocked(final Collection<CachedFile> files, final Translator translator,
+        final List<CachedFile> busy) throws IOException
+    {
         final List<CachedFile> locked = new ArrayList<>();
         try
         {
             for (final CachedFile file : files)
             {
-                if (file.writeback().mayBeUncommitted() && file.writeback().tryLock())
+                if (!file.writeback().mayBeUncommitted())
+                {
+                    continue;
+                }
+                if (null == busy)
+                {
+                    file.writeback().lock();
+                    locked.add(file);
+                }
+                else if (file.writeback().tryLock())
                 {
                     locked.add(file);
+                }
+                else
+                {
+                    busy.add(file);
                 }
             }
             final long[] clean = new long[locked.size()];

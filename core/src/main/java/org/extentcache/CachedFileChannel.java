@@ -68,6 +68,10 @@ public final class CachedFileChannel extends FileChannel
     private long position;
     /** Reads, writes, truncates, transfers and forces in progress; see {@link #startOperation()}. */
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** This thread's operations among {@link #inFlight}: a close from inside one of them does not wait for them. */
+    private final ThreadLocal<int[]> ownOperations = ThreadLocal.withInitial(() -> new int[1]);
+    /** The thread that closed the channel from inside its own operation, which then stops; null if none did. */
+    private volatile Thread closedInside;
     /** Locks taken through this channel and not yet released; guarded by itself. */
     private final Set<CachedFileLock> held = new HashSet<>();
 
@@ -382,6 +386,7 @@ public final class CachedFileChannel extends FileChannel
                 while (chunk.hasRemaining())
                 {
                     final int written = target.write(chunk);
+                    ensureNotClosedInside();
                     if (written == 0 && chunk.hasRemaining())
                     {
                         return at + chunk.position() - position; // a non-blocking target that is full
@@ -422,6 +427,7 @@ public final class CachedFileChannel extends FileChannel
             {
                 chunk.clear().limit((int)Math.min(chunk.capacity(), count - done));
                 final int n = src.read(chunk);
+                ensureNotClosedInside();
                 if (n <= 0)
                 {
                     break;
@@ -621,6 +627,7 @@ public final class CachedFileChannel extends FileChannel
     private void startOperation() throws ClosedChannelException
     {
         inFlight.incrementAndGet();
+        ownOperations.get()[0]++;
         if (!isOpen())
         {
             endOperation();
@@ -650,7 +657,9 @@ public final class CachedFileChannel extends FileChannel
 
     private void endOperation()
     {
-        if (0 == inFlight.decrementAndGet() && !isOpen())
+        ownOperations.get()[0]--;
+        inFlight.decrementAndGet();
+        if (!isOpen()) // the closer may wait for fewer than all (its own operations are not waited for)
         {
             synchronized (inFlight)
             {
@@ -662,10 +671,15 @@ public final class CachedFileChannel extends FileChannel
     /** Waits, uninterruptibly, until the operations in flight when the channel closed have ended. */
     private void awaitOperations()
     {
+        final int own = ownOperations.get()[0];
+        if (own > 0)
+        {
+            closedInside = Thread.currentThread(); // a source or target of this thread's transfer closed it
+        }
         boolean interrupted = false;
         synchronized (inFlight)
         {
-            while (inFlight.get() > 0)
+            while (inFlight.get() > own)
             {
                 try
                 {
@@ -680,6 +694,15 @@ public final class CachedFileChannel extends FileChannel
         if (interrupted)
         {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /** After calling out of an operation: stops it if the call closed the channel (nothing lands after a close). */
+    private void ensureNotClosedInside() throws ClosedChannelException
+    {
+        if (closedInside == Thread.currentThread())
+        {
+            throw new ClosedChannelException();
         }
     }
 
