@@ -70,12 +70,12 @@ public final class NativeLibc<T>
         final String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
         if (!os.equals("Linux"))
         {
-            return new NativeLibc<>(null, null, what + " is Linux-only: os.name=" + os);
+            return new NativeLibc<>(null, null, what + " needs Linux: os.name=" + os);
         }
         if (!arch.equals("amd64") && !arch.equals("x86_64") && !arch.equals("aarch64"))
         {
-            return new NativeLibc<>(null, null, "the " + what + " binding supports Linux x86_64 and aarch64 only: " +
-                "os.arch=" + arch);
+            return new NativeLibc<>(null, null, what + " needs Linux on x86_64 or aarch64 (the libc binding's " +
+                "layouts): os.arch=" + arch);
         }
         try
         {
