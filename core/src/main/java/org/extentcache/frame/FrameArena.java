@@ -52,6 +52,26 @@ public final class FrameArena implements AutoCloseable
     private boolean closed;
 
     /**
+     * The JVM caps direct buffers, where the frames live, at {@code -XX:MaxDirectMemorySize}, by default the maximum
+     * heap size: a cache larger than the heap fails here unless the flag raises the cap. Says so, with the numbers.
+     */
+    private static OutOfMemoryError directMemoryExhausted(final long bytes, final OutOfMemoryError cause)
+    {
+        final String limit = java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+            .filter(argument -> argument.startsWith("-XX:MaxDirectMemorySize="))
+            .reduce((first, last) -> last)
+            .orElse("no -XX:MaxDirectMemorySize, so the limit is the maximum heap size (" +
+                Runtime.getRuntime().maxMemory() + " bytes)");
+        final OutOfMemoryError error = new OutOfMemoryError("ExtentCache could not reserve " + bytes + " bytes of " +
+            "direct memory for its frames and their records: the JVM limits direct buffers with " +
+            "-XX:MaxDirectMemorySize (" + limit + "); start java with -XX:MaxDirectMemorySize set to at least the " +
+            "cache's capacity plus what else uses direct memory, or build a smaller cache (" + cause.getMessage() +
+            ")");
+        error.initCause(cause);
+        return error;
+    }
+
+    /**
      * Reserves the frames and their metadata.
      *
      * @param pageSize bytes per frame, a power of two.
@@ -94,7 +114,12 @@ public final class FrameArena implements AutoCloseable
             }
             metadataBuffer = ByteBuffer.allocateDirect(capacity * RECORD_LENGTH);
         }
-        catch (final OutOfMemoryError | RuntimeException ex)
+        catch (final OutOfMemoryError ex)
+        {
+            freeAll(chunks, metadataBuffer);
+            throw directMemoryExhausted(totalBytes + (long)capacity * RECORD_LENGTH, ex);
+        }
+        catch (final RuntimeException ex)
         {
             freeAll(chunks, metadataBuffer);
             throw ex;
