@@ -42,6 +42,16 @@ public final class JvmFlags
     }
 
     /**
+     * @return the one flag core needs, for where Agrona was loaded from: {@code ALL-UNNAMED} on the class path, or
+     * Agrona's module name on the module path (where {@code ALL-UNNAMED} would not reach it).
+     */
+    static String coreFlag()
+    {
+        final Module agrona = org.agrona.UnsafeApi.class.getModule();
+        return "--add-exports java.base/jdk.internal.misc=" + (agrona.isNamed() ? agrona.getName() : "ALL-UNNAMED");
+    }
+
+    /**
      * Verifies the JVM lets Agrona reach {@code jdk.internal.misc.Unsafe}.
      *
      * @throws IllegalStateException naming the missing flags if it does not.
@@ -59,8 +69,8 @@ public final class JvmFlags
         catch (final LinkageError ex)
         {
             throw new IllegalStateException(
-                "ExtentCache needs JVM flags that this JVM was started without (Agrona uses jdk.internal.misc.Unsafe)." +
-                " Start java with: " + required(), ex);
+                "ExtentCache needs a JVM flag that this JVM was started without (Agrona uses jdk.internal.misc.Unsafe)." +
+                " Start java with: " + coreFlag(), ex);
         }
         checked = true;
     }

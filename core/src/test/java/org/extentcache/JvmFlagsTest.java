@@ -38,6 +38,29 @@ class JvmFlagsTest
         assertTrue(output.contains("--add-exports java.base/jdk.internal.misc=ALL-UNNAMED"), output);
     }
 
+    /**
+     * With Agrona on the module path, {@code ALL-UNNAMED} would not reach it: the message names Agrona's module.
+     */
+    @Test
+    void onTheModulePathTheMessageNamesAgronasModule() throws IOException, InterruptedException
+    {
+        final String javaCommand = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        final String agrona = Path.of(org.agrona.UnsafeApi.class.getProtectionDomain().getCodeSource().getLocation()
+            .getPath()).toString();
+        final String classPath = String.join(java.io.File.pathSeparator, java.util.Arrays.stream(
+            System.getProperty("java.class.path").split(java.io.File.pathSeparator))
+            .filter(entry -> !Path.of(entry).toString().equals(agrona)).toArray(String[]::new));
+        final Process process = new ProcessBuilder(List.of(javaCommand, "--module-path", agrona, "--add-modules",
+            "org.agrona", "-cp", classPath, Probe.class.getName()))
+            .redirectErrorStream(true)
+            .start();
+        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "probe JVM finished");
+        final String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(3, process.exitValue(), output);
+        assertTrue(output.contains("--add-exports java.base/jdk.internal.misc=org.agrona") && !output.contains("ALL-UNNAMED"),
+            output);
+    }
+
     /** Run in a JVM without the flags. */
     public static final class Probe
     {
