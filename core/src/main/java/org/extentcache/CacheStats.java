@@ -64,6 +64,78 @@ public record CacheStats(
     long handlesHeld)
 {
     /**
+     * @return page lookups as the counters count them: file hits, sharing hits and device reads. A page mapped ahead
+     * by fault-around after a sharing hit counts when mapped and again (as a file hit) when read.
+     */
+    public long requestCount()
+    {
+        return fileHits + sharingHits + deviceReads;
+    }
+
+    /**
+     * @return the share of page lookups served without a device read, {@code 1.0} when there were none (as
+     * Caffeine's {@code hitRate}).
+     */
+    public double hitRate()
+    {
+        final long requests = requestCount();
+        return 0 == requests ? 1.0 : (double)(fileHits + sharingHits) / requests;
+    }
+
+    /**
+     * @return the share of page lookups that read the device, {@code 0.0} when there were none.
+     */
+    public double missRate()
+    {
+        final long requests = requestCount();
+        return 0 == requests ? 0.0 : (double)deviceReads / requests;
+    }
+
+    /**
+     * What happened between {@code other}, an earlier snapshot of the same cache, and this one: each counter is the
+     * difference (never below zero), and each gauge (frames, dirty frames, memory, files, handles) is this
+     * snapshot's.
+     *
+     * @param other an earlier snapshot.
+     * @return the difference.
+     */
+    public CacheStats minus(final CacheStats other)
+    {
+        return new CacheStats(
+            Math.max(0, fileHits - other.fileHits), Math.max(0, sharingHits - other.sharingHits),
+            Math.max(0, deviceReads - other.deviceReads), Math.max(0, reclaims - other.reclaims),
+            Math.max(0, invalidations - other.invalidations), Math.max(0, loadFailures - other.loadFailures),
+            Math.max(0, copyOnWrites - other.copyOnWrites), Math.max(0, writebacks - other.writebacks),
+            Math.max(0, writebackFailures - other.writebackFailures), Math.max(0, syncFailures - other.syncFailures),
+            Math.max(0, backgroundErrors - other.backgroundErrors),
+            dirtyFrames, capacityFrames, framesResident, framesReachable, framesFree, framesRetired, pageSize,
+            frameBytesReserved, frameBytesInUse, offHeapMetadataBytes, heapMetadataBytes, filesMapped, handlesHeld);
+    }
+
+    /**
+     * The sum of two snapshots, for instance of two caches: counters and gauges added; {@code pageSize} is this
+     * snapshot's.
+     *
+     * @param other another snapshot.
+     * @return the sum.
+     */
+    public CacheStats plus(final CacheStats other)
+    {
+        return new CacheStats(
+            fileHits + other.fileHits, sharingHits + other.sharingHits, deviceReads + other.deviceReads,
+            reclaims + other.reclaims, invalidations + other.invalidations, loadFailures + other.loadFailures,
+            copyOnWrites + other.copyOnWrites, writebacks + other.writebacks,
+            writebackFailures + other.writebackFailures, syncFailures + other.syncFailures,
+            backgroundErrors + other.backgroundErrors, dirtyFrames + other.dirtyFrames,
+            capacityFrames + other.capacityFrames, framesResident + other.framesResident,
+            framesReachable + other.framesReachable, framesFree + other.framesFree,
+            framesRetired + other.framesRetired, pageSize, frameBytesReserved + other.frameBytesReserved,
+            frameBytesInUse + other.frameBytesInUse, offHeapMetadataBytes + other.offHeapMetadataBytes,
+            heapMetadataBytes + other.heapMetadataBytes, filesMapped + other.filesMapped,
+            handlesHeld + other.handlesHeld);
+    }
+
+    /**
      * @return resident frames no file the cache knows maps: kept only as cache. After every file is closed
      * ({@link ExtentCache#closeFile}), every resident frame is counted here.
      */

@@ -574,7 +574,8 @@ public final class ExtentCache implements AutoCloseable
         private boolean trackPins = Boolean.getBoolean("extentcache.trackPins");
         private long claimTimeoutNanos = DeviceCache.CLAIM_TIMEOUT_NANOS;
         private long dirtyExpiryNanos = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
-        private java.util.function.Consumer<String> leakReporter = System.err::println;
+        private java.util.function.Consumer<String> leakReporter = message ->
+            System.getLogger(ExtentCache.class.getName()).log(System.Logger.Level.WARNING, message);
 
         private Builder()
         {
@@ -695,7 +696,7 @@ public final class ExtentCache implements AutoCloseable
 
         /**
          * @param reporter where reports of pins still held, and of dirty pages discarded, at close go; default
-         *                 {@code System.err}.
+         *                 the {@code System.Logger} named after {@code org.extentcache.ExtentCache}, at WARNING.
          * @return this builder.
          */
         public Builder leakReporter(final java.util.function.Consumer<String> reporter)
