@@ -1,5 +1,7 @@
 package org.extentcache.bench.footprint;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import java.nio.file.Path;
 import java.util.Locale;
 
@@ -179,45 +181,58 @@ final class DirectoryReport
     String json()
     {
         final CacheResult ec = extentCache.result();
-        final StringBuilder out = new StringBuilder("{\n");
-        out.append("  \"mode\": \"directory\",\n");
-        out.append("  \"directory\": ").append(Report.quote(directory.toString())).append(",\n");
-        out.append("  \"files\": ").append(files).append(",\n");
-        out.append("  \"logical_bytes\": ").append(logicalBytes).append(",\n");
-        out.append("  \"file_pages\": ").append(filePages).append(",\n");
-        out.append("  \"page_size\": ").append(pageSize).append(",\n");
-        out.append(String.format(Locale.ROOT, "  \"ideal\": {\"bytes\": %d, \"physical_bytes\": %d, " +
-            "\"other_bytes\": %d, \"file_systems\": %d, \"extents\": %d, \"files_without_extents\": %d, " +
-            "\"without_extents_reason\": %s},%n", ideal.bytes(), ideal.physicalBytes(), ideal.otherBytes(),
-            ideal.fileSystems(), ideal.extents(), ideal.filesWithoutExtents(),
-            quoteOrNull(ideal.withoutExtentsReason())));
-        out.append(String.format(Locale.ROOT, "  \"extentcache\": {\"resident_bytes\": %d, \"reserved_bytes\": %d, " +
-            "\"capacity_bytes\": %d, \"metadata_bytes\": %d, \"offheap_metadata_bytes\": %d, " +
-            "\"heap_metadata_bytes\": %d, \"total_bytes\": %d, \"direct_pool_bytes\": %d, \"copies\": %s, " +
-            "\"device_reads\": %d, \"sharing_hits\": %d, \"file_hits\": %d, \"reclaims\": %d, " +
-            "\"files_not_sharing\": %d, \"not_sharing_reason\": %s, \"direct_reads\": %b, " +
-            "\"files_not_direct\": %d, \"kernel_beside_bytes\": %d, \"reachable_bytes\": %d, " +
-            "\"resident_after_close_bytes\": %d, \"reachable_after_close_bytes\": %d, \"elapsed_ms\": %.1f},%n",
-            ec.residentBytes(), ec.reservedBytes(), extentCache.capacityBytes(), ec.metadataBytes(),
-            ec.offHeapMetadataBytes(), ec.heapMetadataBytes(), ec.totalBytes(), ec.directPoolBytes(),
-            copiesJson(ec.totalBytes()), ec.deviceReads(), extentCache.sharingHits(), extentCache.fileHits(),
-            extentCache.reclaims(), extentCache.filesNotSharing(), quoteOrNull(extentCache.notSharingReason()),
-            extentCache.directReads(), extentCache.filesNotDirect(), extentCache.kernelBeside(),
-            extentCache.reachableBytes(), extentCache.residentAfterCloseBytes(), extentCache.reachableAfterCloseBytes(),
-            ec.elapsedNanos() / 1e6));
-        out.append("  \"kernel\": ").append(pageCacheJson(kernel)).append("\n}\n");
-        return out.toString();
-    }
-
-    private String pageCacheJson(final PageCache pageCache)
-    {
-        if (!pageCache.available())
+        final ObjectNode root = Json.object();
+        root.put("mode", "directory");
+        root.put("directory", directory.toString());
+        root.put("files", files);
+        root.put("logical_bytes", logicalBytes);
+        root.put("file_pages", filePages);
+        root.put("page_size", pageSize);
+        final ObjectNode i = root.putObject("ideal");
+        i.put("bytes", ideal.bytes());
+        i.put("physical_bytes", ideal.physicalBytes());
+        i.put("other_bytes", ideal.otherBytes());
+        i.put("file_systems", ideal.fileSystems());
+        i.put("extents", ideal.extents());
+        i.put("files_without_extents", ideal.filesWithoutExtents());
+        i.put("without_extents_reason", ideal.withoutExtentsReason());
+        final ObjectNode e = root.putObject("extentcache");
+        e.put("resident_bytes", ec.residentBytes());
+        e.put("reserved_bytes", ec.reservedBytes());
+        e.put("capacity_bytes", extentCache.capacityBytes());
+        e.put("metadata_bytes", ec.metadataBytes());
+        e.put("offheap_metadata_bytes", ec.offHeapMetadataBytes());
+        e.put("heap_metadata_bytes", ec.heapMetadataBytes());
+        e.put("total_bytes", ec.totalBytes());
+        e.put("direct_pool_bytes", ec.directPoolBytes());
+        putCopies(e, ec.totalBytes());
+        e.put("device_reads", ec.deviceReads());
+        e.put("sharing_hits", extentCache.sharingHits());
+        e.put("file_hits", extentCache.fileHits());
+        e.put("reclaims", extentCache.reclaims());
+        e.put("files_not_sharing", extentCache.filesNotSharing());
+        e.put("not_sharing_reason", extentCache.notSharingReason());
+        e.put("direct_reads", extentCache.directReads());
+        e.put("files_not_direct", extentCache.filesNotDirect());
+        e.put("kernel_beside_bytes", extentCache.kernelBeside());
+        e.put("reachable_bytes", extentCache.reachableBytes());
+        e.put("resident_after_close_bytes", extentCache.residentAfterCloseBytes());
+        e.put("reachable_after_close_bytes", extentCache.reachableAfterCloseBytes());
+        e.put("elapsed_ms", Json.round(ec.elapsedNanos() / 1e6, 1));
+        final ObjectNode k = root.putObject("kernel");
+        k.put("available", kernel.available());
+        if (kernel.available())
         {
-            return "{\"available\": false, \"skip_reason\": " + Report.quote(pageCache.skipReason()) + "}";
+            k.put("resident_bytes", kernel.residentBytes());
+            putCopies(k, kernel.residentBytes());
+            k.put("inodes", kernel.inodes());
+            k.put("elapsed_ms", Json.round(kernel.elapsedNanos() / 1e6, 1));
         }
-        return String.format(Locale.ROOT, "{\"available\": true, \"resident_bytes\": %d, \"copies\": %s, " +
-            "\"inodes\": %d, \"elapsed_ms\": %.1f}", pageCache.residentBytes(), copiesJson(pageCache.residentBytes()),
-            pageCache.inodes(), pageCache.elapsedNanos() / 1e6);
+        else
+        {
+            k.put("skip_reason", kernel.skipReason());
+        }
+        return Json.write(root);
     }
 
     private String copiesText(final long bytes)
@@ -226,15 +241,18 @@ final class DirectoryReport
         return Double.isNaN(copies) ? "-" : String.format(Locale.ROOT, "%.2f", copies);
     }
 
-    private String copiesJson(final long bytes)
+    /** {@code copies} rounded to 4 decimals, or null when there is no ideal to divide by. */
+    private void putCopies(final ObjectNode node, final long bytes)
     {
         final double copies = copies(bytes);
-        return Double.isNaN(copies) ? "null" : String.format(Locale.ROOT, "%.4f", copies);
-    }
-
-    private static String quoteOrNull(final String text)
-    {
-        return null == text ? "null" : Report.quote(text);
+        if (Double.isNaN(copies))
+        {
+            node.putNull("copies");
+        }
+        else
+        {
+            node.put("copies", Json.round(copies, 4));
+        }
     }
 
     /** @return the bytes in MiB, or in KiB below 1 MiB, one decimal; {@code "0 B"} for none. */

@@ -10,8 +10,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
-import java.util.TreeSet;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ExitCode;
+import picocli.CommandLine.Help;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
 
 /**
  * The footprint tool: for N clones of an image, how much memory each kind of cache needs to hold everything read,
@@ -44,7 +50,7 @@ public final class FootprintTool
     }
 
     /**
-     * @param args see {@link Options#USAGE}.
+     * @param args see {@code --help}.
      */
     public static void main(final String[] args)
     {
@@ -58,28 +64,29 @@ public final class FootprintTool
     /**
      * Runs the tool as {@link #main} does, without exiting the JVM.
      *
-     * @param args see {@link Options#USAGE}.
+     * @param args see {@code --help}.
      * @param out  where the table or the JSON goes.
      * @param err  where errors, the usage text after a usage error, and the progress bar go.
      * @return the exit status: 0 on success, 1 if a measurement failed, 2 for a usage error.
      */
     static int execute(final String[] args, final PrintStream out, final PrintStream err)
     {
+        final CommandLine commandLine = Options.commandLine();
         final Options options;
         try
         {
-            options = Options.parse(args);
+            options = Options.parse(commandLine, args);
         }
-        catch (final IllegalArgumentException ex)
+        catch (final ParameterException ex)
         {
-            return usageError(ex.getMessage(), err);
+            return usageError(ex.getMessage(), commandLine, err);
         }
         if (options.help)
         {
-            out.println(Options.USAGE);
-            return 0;
+            out.print(commandLine.getUsageMessage(Help.Ansi.OFF));
+            return ExitCode.OK;
         }
-        final Progress progress = new Progress(err, !options.json && null != System.console());
+        final Progress progress = new Progress(err, !options.json && Progress.onTerminal());
         try
         {
             if (null != options.dir)
@@ -91,7 +98,7 @@ public final class FootprintTool
                 }
                 catch (final IllegalArgumentException ex)
                 {
-                    return usageError(ex.getMessage(), err);
+                    return usageError(ex.getMessage(), commandLine, err);
                 }
                 final DirectoryReport report =
                     DirectoryFootprint.measure(listing, options.pageSize, options.budgetBytes, !options.bufferedReads,
@@ -111,16 +118,17 @@ public final class FootprintTool
         catch (final IOException | RuntimeException ex)
         {
             err.println("footprint tool failed: " + ex);
-            return 1;
+            return ExitCode.SOFTWARE;
         }
-        return 0;
+        out.flush();
+        return ExitCode.OK;
     }
 
-    private static int usageError(final String message, final PrintStream err)
+    private static int usageError(final String message, final CommandLine commandLine, final PrintStream err)
     {
         err.println("error: " + message);
-        err.println(Options.USAGE);
-        return 2;
+        err.print(commandLine.getUsageMessage(Help.Ansi.OFF));
+        return ExitCode.USAGE;
     }
 
     /**
@@ -287,216 +295,215 @@ public final class FootprintTool
         return 0;
     }
 
-    /** Command-line options; every size, count and fraction is a flag. */
-    static final class Options
-    {
-        static final String USAGE = String.join("\n",
+    /**
+     * Command-line options, typed and checked by picocli; {@link #parse} adds the checks across options. Every size,
+     * count and fraction is a flag.
+     */
+    @Command(name = "footprint", sortOptions = false, usageHelpWidth = 110, synopsisHeading = "",
+        customSynopsis = {
             "usage: footprint [options]             a base image and clones, built here, through every cache",
             "       footprint --dir PATH [options]  real files, as they are, through ExtentCache and the kernel",
-            "  --image-mib N      base image size in MiB (default 128)",
-            "  --clones N         clones of the base (default 16)",
-            "  --divergence F     fraction of each clone's pages overwritten, 0..1 (default 0.05)",
-            "  --reads N          Zipf-distributed random reads after every file is read once (default 200000)",
-            "  --skew S           Zipf exponent (default 0.99)",
-            "  --seed N           seed for data, divergence and reads (default 42)",
-            "  --page-size N      page size in bytes, a power of two from 4096 to 65536 (default 4096)",
-            "  --budget-mib N     fixed budget for the second measurement (default: a quarter of the per-file total)",
-            "  --work-dir PATH    where the device file and the --kernel scratch file system go (default the",
-            "                     temporary directory)",
-            "  --json             print one JSON document instead of the table (schema in README.md)",
-            "  --sweep LIST       comma-separated clone counts, e.g. 1,2,4,8,16,32,64: CSV and PNG chart",
-            "  --out PATH         where --sweep writes footprint-sweep.csv and .png (default .)",
-            "  --kernel           also measure the kernel's page cache on XFS reflink clones (root, xfsprogs)",
-            "  --help             this text",
-            "directory mode:",
-            "  --dir PATH         measure the regular files under PATH, recursively (symbolic links not followed,",
-            "                     other non-regular files skipped): each read once in full through ExtentCache over",
-            "                     a FileSystemTranslator and once through the kernel's page cache (counted with",
-            "                     fincore), against the distinct physical bytes their extents (FIEMAP) occupy.",
-            "                     Applies: --page-size, --json, and --budget-mib as the cache's capacity (default:",
-            "                     enough for every distinct block). The other options are rejected.",
-            "  --buffered-reads   ExtentCache's misses read through the kernel's page cache (default: O_DIRECT, so",
-            "                     the kernel keeps no second copy of what ExtentCache holds)");
-
+            ""},
+        footer = {"", "Exit status: 0 on success, 1 if a measurement failed, 2 for a usage error."})
+    static final class Options
+    {
         /** Options that only shape the built workload, so {@code --dir} rejects them. */
-        private static final Set<String> NOT_FOR_DIR = Set.of("--image-mib", "--clones", "--divergence", "--reads",
+        private static final List<String> NOT_FOR_DIR = List.of("--image-mib", "--clones", "--divergence", "--reads",
             "--skew", "--seed", "--work-dir", "--sweep", "--out", "--kernel");
 
-        long imageBytes = 128 * MIB;
+        @Option(names = "--image-mib", paramLabel = "N", description = "base image size in MiB (default ${DEFAULT-VALUE})")
+        long imageMib = 128;
+
+        @Option(names = "--clones", paramLabel = "N", description = "clones of the base (default ${DEFAULT-VALUE})")
         int clones = 16;
+
+        @Option(names = "--divergence", paramLabel = "F",
+            description = "fraction of each clone's pages overwritten, 0..1 (default ${DEFAULT-VALUE})")
         double divergence = 0.05;
+
+        @Option(names = "--reads", paramLabel = "N",
+            description = "Zipf-distributed random reads after every file is read once (default ${DEFAULT-VALUE})")
         int reads = 200_000;
+
+        @Option(names = "--skew", paramLabel = "S", description = "Zipf exponent (default ${DEFAULT-VALUE})")
         double skew = 0.99;
+
+        @Option(names = "--seed", paramLabel = "N",
+            description = "seed for data, divergence and reads (default ${DEFAULT-VALUE})")
         long seed = 42;
+
+        @Option(names = "--page-size", paramLabel = "N",
+            description = "page size in bytes, a power of two from 4096 to 65536 (default ${DEFAULT-VALUE})")
         int pageSize = 4096;
-        long budgetBytes = -1;
+
+        @Option(names = "--budget-mib", paramLabel = "N",
+            description = "fixed budget for the second measurement (default: a quarter of the per-file total); " +
+                "with --dir, the cache's capacity (default: enough for every distinct block)")
+        long budgetMib = -1;
+
+        @Option(names = "--work-dir", paramLabel = "PATH",
+            description = "where the device file and the --kernel scratch file system go (default the temporary " +
+                "directory)")
         Path workDir;
-        Path dir;
+
+        @Option(names = "--json", description = "print one JSON document instead of the table (schema in README.md)")
         boolean json;
-        boolean bufferedReads;
+
+        @Option(names = "--sweep", paramLabel = "N,N,...", split = ",", hideParamSyntax = true,
+            description = "comma-separated clone counts, e.g. 1,2,4,8,16,32,64: CSV and PNG chart")
         int[] sweep;
-        Path out = Path.of(".");
+
+        @Option(names = "--out", paramLabel = "PATH", defaultValue = "${sys:footprint.out:-.}",
+            description = "where --sweep writes footprint-sweep.csv and .png (default ${DEFAULT-VALUE})")
+        Path out;
+
+        @Option(names = "--kernel",
+            description = "also measure the kernel's page cache on XFS reflink clones (root, xfsprogs)")
         boolean kernel;
+
+        @Option(names = "--dir", paramLabel = "PATH",
+            description = {"directory mode: measure the regular files under PATH, recursively (symbolic links not " +
+                "followed, other non-regular files skipped): each read once in full through ExtentCache over a " +
+                "FileSystemTranslator and once through the kernel's page cache (counted with fincore), against " +
+                "the distinct physical bytes their extents (FIEMAP) occupy. Applies: --page-size, --json, " +
+                "--budget-mib, --buffered-reads; the other options are rejected."})
+        Path dir;
+
+        @Option(names = "--buffered-reads",
+            description = "with --dir: ExtentCache's misses read through the kernel's page cache (default: " +
+                "O_DIRECT, so the kernel keeps no second copy of what ExtentCache holds)")
+        boolean bufferedReads;
+
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "this text")
         boolean help;
 
+        /** Set by {@link #parse}: {@code --image-mib} in bytes. */
+        long imageBytes;
+        /** Set by {@link #parse}: {@code --budget-mib} in bytes, or -1 for the default. */
+        long budgetBytes = -1;
+
+        /** @return a command line over fresh options, its messages in the tool's words. */
+        static CommandLine commandLine()
+        {
+            // the last of a repeated option wins, so -Dfootprint.args can override what a script put first
+            return new CommandLine(new Options()).setOverwrittenOptionsAllowed(true);
+        }
+
+        /**
+         * @param args the arguments.
+         * @return the options they give.
+         * @throws ParameterException (a usage error) for an unknown option, a value of the wrong type or out of
+         *                            range, or options that do not go together.
+         */
         static Options parse(final String[] args)
         {
-            final Options options = new Options();
-            final Set<String> given = new TreeSet<>();
-            for (int i = 0; i < args.length; i++)
+            return parse(commandLine(), args);
+        }
+
+        /**
+         * @param commandLine from {@link #commandLine()}; holds the options after the call.
+         * @param args        the arguments.
+         * @return the options they give.
+         * @throws ParameterException (a usage error) as {@link #parse(String[])}.
+         */
+        static Options parse(final CommandLine commandLine, final String[] args)
+        {
+            final ParseResult given = commandLine.parseArgs(args);
+            final Options options = commandLine.getCommand();
+            if (options.help)
             {
-                final String flag = args[i];
-                given.add(flag);
-                switch (flag)
+                return options;
+            }
+            final Checker check = new Checker(commandLine);
+            options.imageBytes = check.range("--image-mib", options.imageMib, 1, 1L << 20) * MIB;
+            check.range("--clones", options.clones, 0, 4096);
+            check.range("--reads", options.reads, 0, 100_000_000);
+            check.fraction("--divergence", options.divergence);
+            check.nonNegative("--skew", options.skew);
+            check.range("--page-size", options.pageSize, 4096, 65536);
+            if (Integer.bitCount(options.pageSize) != 1)
+            {
+                throw check.error("--page-size must be a power of two: " + options.pageSize);
+            }
+            if (given.hasMatchedOption("--budget-mib"))
+            {
+                options.budgetBytes = check.range("--budget-mib", options.budgetMib, 1, 1L << 20) * MIB;
+            }
+            if (null != options.sweep)
+            {
+                for (final int clones : options.sweep)
                 {
-                    case "--image-mib":
-                        options.imageBytes = positive(flag, value(args, ++i, flag)) * MIB;
-                        break;
-                    case "--clones":
-                        options.clones = (int)range(flag, value(args, ++i, flag), 0, 4096);
-                        break;
-                    case "--divergence":
-                        options.divergence = fraction(flag, value(args, ++i, flag));
-                        break;
-                    case "--reads":
-                        options.reads = (int)range(flag, value(args, ++i, flag), 0, 100_000_000);
-                        break;
-                    case "--skew":
-                        options.skew = number(flag, value(args, ++i, flag));
-                        break;
-                    case "--seed":
-                        options.seed = range(flag, value(args, ++i, flag), Long.MIN_VALUE, Long.MAX_VALUE);
-                        break;
-                    case "--page-size":
-                        options.pageSize = (int)range(flag, value(args, ++i, flag), 4096, 65536);
-                        if (Integer.bitCount(options.pageSize) != 1)
-                        {
-                            throw new IllegalArgumentException("--page-size must be a power of two: " +
-                                options.pageSize);
-                        }
-                        break;
-                    case "--budget-mib":
-                        options.budgetBytes = positive(flag, value(args, ++i, flag)) * MIB;
-                        break;
-                    case "--work-dir":
-                        options.workDir = Path.of(value(args, ++i, flag));
-                        break;
-                    case "--dir":
-                        options.dir = Path.of(value(args, ++i, flag));
-                        break;
-                    case "--out":
-                        options.out = Path.of(value(args, ++i, flag));
-                        break;
-                    case "--sweep":
-                        options.sweep = sweepList(value(args, ++i, flag));
-                        break;
-                    case "--json":
-                        options.json = true;
-                        break;
-                    case "--kernel":
-                        options.kernel = true;
-                        break;
-                    case "--buffered-reads":
-                        options.bufferedReads = true;
-                        break;
-                    case "--help":
-                    case "-h":
-                        options.help = true;
-                        break;
-                    default:
-                        throw new IllegalArgumentException("unknown option: " + flag);
+                    check.range("--sweep", clones, 0, 4096);
                 }
             }
             if (null == options.dir && options.bufferedReads)
             {
-                throw new IllegalArgumentException("--buffered-reads applies to --dir only");
+                throw check.error("--buffered-reads applies to --dir only");
             }
             if (null != options.dir)
             {
-                given.retainAll(NOT_FOR_DIR);
-                if (!given.isEmpty())
+                final List<String> rejected = new ArrayList<>();
+                for (final String name : NOT_FOR_DIR)
                 {
-                    throw new IllegalArgumentException(String.join(", ", given) + (given.size() == 1 ? " does" :
-                        " do") + " not apply to --dir, which reads the files as they are (--work-dir is where " +
-                        "the built workload goes)");
+                    if (given.hasMatchedOption(name))
+                    {
+                        rejected.add(name);
+                    }
+                }
+                if (!rejected.isEmpty())
+                {
+                    throw check.error(String.join(", ", rejected) + (rejected.size() == 1 ? " does" : " do") +
+                        " not apply to --dir, which reads the files as they are (--work-dir is where the built " +
+                        "workload goes)");
                 }
             }
             if (options.imageBytes % options.pageSize != 0)
             {
-                throw new IllegalArgumentException("the image must be whole pages: imageBytes=" +
-                    options.imageBytes + " pageSize=" + options.pageSize);
+                throw check.error("the image must be whole pages: imageBytes=" + options.imageBytes +
+                    " pageSize=" + options.pageSize);
             }
             return options;
         }
+    }
 
-        private static String value(final String[] args, final int i, final String flag)
+    /** Range checks that picocli's types do not make, failing as usage errors. */
+    private static final class Checker
+    {
+        private final CommandLine commandLine;
+
+        Checker(final CommandLine commandLine)
         {
-            if (i >= args.length)
-            {
-                throw new IllegalArgumentException(flag + " needs a value");
-            }
-            return args[i];
+            this.commandLine = commandLine;
         }
 
-        private static long positive(final String flag, final String value)
+        ParameterException error(final String message)
         {
-            return range(flag, value, 1, 1L << 20);
+            return new ParameterException(commandLine, message);
         }
 
-        private static long range(final String flag, final String value, final long min, final long max)
+        long range(final String flag, final long value, final long min, final long max)
         {
-            final long n;
-            try
+            if (value < min || value > max)
             {
-                n = Long.parseLong(value);
+                throw error(flag + " must be " + min + ".." + max + ": " + value);
             }
-            catch (final NumberFormatException ex)
-            {
-                throw new IllegalArgumentException(flag + " must be an integer: " + value);
-            }
-            if (n < min || n > max)
-            {
-                throw new IllegalArgumentException(flag + " must be " + min + ".." + max + ": " + value);
-            }
-            return n;
+            return value;
         }
 
-        private static double number(final String flag, final String value)
+        void nonNegative(final String flag, final double value)
         {
-            try
+            if (!(value >= 0 && value < Double.POSITIVE_INFINITY))
             {
-                final double d = Double.parseDouble(value);
-                if (Double.isNaN(d) || Double.isInfinite(d) || d < 0)
-                {
-                    throw new IllegalArgumentException(flag + " must be a non-negative number: " + value);
-                }
-                return d;
-            }
-            catch (final NumberFormatException ex)
-            {
-                throw new IllegalArgumentException(flag + " must be a number: " + value);
+                throw error(flag + " must be a non-negative number: " + value);
             }
         }
 
-        private static double fraction(final String flag, final String value)
+        void fraction(final String flag, final double value)
         {
-            final double d = number(flag, value);
-            if (d > 1)
+            if (!(value >= 0 && value <= 1))
             {
-                throw new IllegalArgumentException(flag + " must be 0..1: " + value);
+                throw error(flag + " must be 0..1: " + value);
             }
-            return d;
-        }
-
-        private static int[] sweepList(final String value)
-        {
-            final String[] parts = value.split(",");
-            final int[] counts = new int[parts.length];
-            for (int i = 0; i < parts.length; i++)
-            {
-                counts[i] = (int)range("--sweep", parts[i].trim(), 0, 4096);
-            }
-            return counts;
         }
     }
 }

@@ -1,16 +1,25 @@
 package org.extentcache.bench.footprint;
 
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+import java.io.Console;
 import java.io.PrintStream;
+import java.lang.reflect.Method;
 
 /**
- * A progress bar on stderr for phases that take more than a second: nothing is drawn until a phase has run for one
- * second, then at most ten redraws a second. Off entirely when asked to be quiet ({@code --json}, or no terminal).
+ * Progress of the footprint tool's phases, drawn by me.tongfei {@code progressbar} on stderr: nothing is drawn until a
+ * phase has run for one second, so short phases leave no trace. Off entirely when asked to be quiet ({@code --json})
+ * or when stdout is not a terminal (piped, redirected, or run by Maven without {@code inheritIo}).
+ *
+ * <p>Not thread-safe: one thread drives a phase; the bar's own thread only redraws.
  */
 final class Progress
 {
     private static final long SHOW_AFTER_NANOS = 1_000_000_000L;
-    private static final long REDRAW_NANOS = 100_000_000L;
-    private static final int WIDTH = 30;
+    private static final int REDRAW_MILLIS = 100;
 
     private final PrintStream out;
     private final boolean enabled;
@@ -18,8 +27,7 @@ final class Progress
     private long total;
     private long done;
     private long started;
-    private long lastDrawn;
-    private boolean drawn;
+    private ProgressBar bar;
 
     Progress(final PrintStream out, final boolean enabled)
     {
@@ -27,52 +35,85 @@ final class Progress
         this.enabled = enabled;
     }
 
+    /** @return a progress that never draws. */
     static Progress quiet()
     {
         return new Progress(System.err, false);
     }
 
+    /**
+     * @return true if stdin and stdout are a terminal: {@link System#console()} exists and, on JDK 22 and later where
+     * it may exist without one, {@code Console.isTerminal()} says so.
+     */
+    static boolean onTerminal()
+    {
+        final Console console = System.console();
+        if (null == console)
+        {
+            return false;
+        }
+        try
+        {
+            final Method isTerminal = Console.class.getMethod("isTerminal");
+            return (Boolean)isTerminal.invoke(console);
+        }
+        catch (final NoSuchMethodException ex)
+        {
+            return true; // JDK 17 to 21: a console exists only on a terminal
+        }
+        catch (final ReflectiveOperationException ex)
+        {
+            return false;
+        }
+    }
+
     void start(final String label, final long total)
     {
+        close();
         this.label = label;
         this.total = Math.max(1, total);
         this.done = 0;
         this.started = System.nanoTime();
-        this.lastDrawn = started;
-        this.drawn = false;
     }
 
     void advance(final long amount)
     {
-        done += amount;
+        done = Math.min(total, done + amount);
         if (!enabled)
         {
             return;
         }
-        final long now = System.nanoTime();
-        if (now - started >= SHOW_AFTER_NANOS && now - lastDrawn >= REDRAW_NANOS)
+        if (null == bar && System.nanoTime() - started >= SHOW_AFTER_NANOS)
         {
-            draw(now);
+            bar = new ProgressBarBuilder()
+                .setTaskName(label)
+                .setInitialMax(total)
+                .setStyle(ProgressBarStyle.ASCII)
+                .setUpdateIntervalMillis(REDRAW_MILLIS)
+                .setConsumer(new ConsoleProgressBarConsumer(out))
+                .build();
+        }
+        if (null != bar)
+        {
+            bar.stepTo(done);
         }
     }
 
     void done()
     {
-        if (enabled && drawn)
+        if (null != bar)
         {
-            done = total;
-            draw(System.nanoTime());
-            out.println();
+            bar.stepTo(total);
         }
+        close();
     }
 
-    private void draw(final long now)
+    private void close()
     {
-        final int filled = (int)(WIDTH * Math.min(1.0, (double)done / total));
-        out.printf("\r%-32s [%s%s] %3d%% %5.1fs", label, "#".repeat(filled), " ".repeat(WIDTH - filled),
-            (int)(100.0 * Math.min(1.0, (double)done / total)), (now - started) / 1e9);
-        out.flush();
-        lastDrawn = now;
-        drawn = true;
+        if (null != bar)
+        {
+            bar.close();
+            bar = null;
+        }
     }
 }

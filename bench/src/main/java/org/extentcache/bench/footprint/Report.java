@@ -1,5 +1,8 @@
 package org.extentcache.bench.footprint;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import java.util.List;
 import java.util.Locale;
 
@@ -112,60 +115,72 @@ final class Report
 
     String json()
     {
-        final StringBuilder out = new StringBuilder("{\n");
-        field(out, "clones", clones).append(",\n");
-        field(out, "image_bytes", options.imageBytes).append(",\n");
-        field(out, "page_size", options.pageSize).append(",\n");
-        out.append(String.format(Locale.ROOT, "  \"divergence\": %s,%n", options.divergence));
-        field(out, "operations", operations).append(",\n");
-        field(out, "distinct_pages", distinctPages).append(",\n");
-        field(out, "file_pages", filePages).append(",\n");
-        field(out, "ideal_bytes", idealBytes()).append(",\n");
-        out.append("  \"caches\": ").append(results(unbounded)).append(",\n");
-        out.append("  \"budget\": ");
+        return Json.write(tree());
+    }
+
+    /** @return the document README.md describes, field for field. */
+    ObjectNode tree()
+    {
+        final ObjectNode root = Json.object();
+        root.put("clones", clones);
+        root.put("image_bytes", options.imageBytes);
+        root.put("page_size", options.pageSize);
+        root.put("divergence", options.divergence);
+        root.put("operations", operations);
+        root.put("distinct_pages", distinctPages);
+        root.put("file_pages", filePages);
+        root.put("ideal_bytes", idealBytes());
+        results(root.putArray("caches"), unbounded);
         if (budgetBytes > 0)
         {
-            out.append("{\"budget_bytes\": ").append(budgetBytes).append(", \"caches\": ")
-                .append(results(budgeted)).append("},\n");
+            final ObjectNode budget = root.putObject("budget");
+            budget.put("budget_bytes", budgetBytes);
+            results(budget.putArray("caches"), budgeted);
         }
         else
         {
-            out.append("null,\n");
+            root.putNull("budget");
         }
-        out.append("  \"kernel\": ").append(kernelJson()).append("\n}\n");
-        return out.toString();
-    }
-
-    private String kernelJson()
-    {
         if (null == kernel)
         {
-            return "null";
+            root.putNull("kernel");
         }
-        if (!kernel.available())
+        else
         {
-            return "{\"available\": false, \"skip_reason\": " + quote(kernel.skipReason()) + "}";
+            final ObjectNode k = root.putObject("kernel");
+            k.put("available", kernel.available());
+            if (kernel.available())
+            {
+                k.put("resident_bytes", kernel.residentBytes());
+                k.put("copies", Json.round(kernel.copies(), 4));
+            }
+            else
+            {
+                k.put("skip_reason", kernel.skipReason());
+            }
         }
-        return String.format(Locale.ROOT, "{\"available\": true, \"resident_bytes\": %d, \"copies\": %.4f}",
-            kernel.residentBytes(), kernel.copies());
+        return root;
     }
 
-    private static String results(final List<CacheResult> results)
+    private static void results(final ArrayNode array, final List<CacheResult> results)
     {
-        final StringBuilder out = new StringBuilder("[");
-        for (int i = 0; i < results.size(); i++)
+        for (final CacheResult r : results)
         {
-            final CacheResult r = results.get(i);
-            out.append(i == 0 ? "\n" : ",\n").append(String.format(Locale.ROOT,
-                "    {\"name\": %s, \"resident_bytes\": %d, \"reserved_bytes\": %d, \"metadata_bytes\": %d, " +
-                "\"offheap_metadata_bytes\": %d, \"heap_metadata_bytes\": %d, \"total_bytes\": %d, " +
-                "\"direct_pool_bytes\": %d, \"hit_ratio\": %.6f, \"device_reads\": %d, \"operations\": %d, " +
-                "\"elapsed_ms\": %.1f, \"reads_per_second\": %.0f}",
-                quote(r.name()), r.residentBytes(), r.reservedBytes(), r.metadataBytes(), r.offHeapMetadataBytes(),
-                r.heapMetadataBytes(), r.totalBytes(), r.directPoolBytes(), r.hitRatio(), r.deviceReads(),
-                r.operations(), r.elapsedNanos() / 1e6, r.readsPerSecond()));
+            final ObjectNode entry = array.addObject();
+            entry.put("name", r.name());
+            entry.put("resident_bytes", r.residentBytes());
+            entry.put("reserved_bytes", r.reservedBytes());
+            entry.put("metadata_bytes", r.metadataBytes());
+            entry.put("offheap_metadata_bytes", r.offHeapMetadataBytes());
+            entry.put("heap_metadata_bytes", r.heapMetadataBytes());
+            entry.put("total_bytes", r.totalBytes());
+            entry.put("direct_pool_bytes", r.directPoolBytes());
+            entry.put("hit_ratio", Json.round(r.hitRatio(), 6));
+            entry.put("device_reads", r.deviceReads());
+            entry.put("operations", r.operations());
+            entry.put("elapsed_ms", Json.round(r.elapsedNanos() / 1e6, 1));
+            entry.put("reads_per_second", Math.round(r.readsPerSecond()));
         }
-        return out.append("\n  ]").toString();
     }
 
     static String sweepCsv(final List<Report> reports)
@@ -190,46 +205,11 @@ final class Report
 
     static String sweepJson(final List<Report> reports)
     {
-        final StringBuilder out = new StringBuilder("[\n");
-        for (int i = 0; i < reports.size(); i++)
+        final ArrayNode array = Json.MAPPER.createArrayNode();
+        for (final Report report : reports)
         {
-            out.append(i == 0 ? "" : ",\n").append(reports.get(i).json().trim());
+            array.add(report.tree());
         }
-        return out.append("\n]\n").toString();
-    }
-
-    private static StringBuilder field(final StringBuilder out, final String name, final long value)
-    {
-        return out.append("  \"").append(name).append("\": ").append(value);
-    }
-
-    /**
-     * @param text any text.
-     * @return it as a JSON string literal, quotes included.
-     */
-    static String quote(final String text)
-    {
-        final StringBuilder out = new StringBuilder("\"");
-        for (final char c : text.toCharArray())
-        {
-            switch (c)
-            {
-                case '"': out.append("\\\""); break;
-                case '\\': out.append("\\\\"); break;
-                case '\n': out.append("\\n"); break;
-                case '\r': out.append("\\r"); break;
-                case '\t': out.append("\\t"); break;
-                default:
-                    if (c < 0x20)
-                    {
-                        out.append(String.format(Locale.ROOT, "\\u%04x", (int)c));
-                    }
-                    else
-                    {
-                        out.append(c);
-                    }
-            }
-        }
-        return out.append('"').toString();
+        return Json.write(array);
     }
 }

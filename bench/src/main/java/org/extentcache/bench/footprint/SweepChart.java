@@ -1,119 +1,95 @@
 package org.extentcache.bench.footprint;
 
-import javax.imageio.ImageIO;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.lines.SeriesLines;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
 import java.awt.BasicStroke;
 import java.awt.Color;
-import java.awt.Font;
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 
 /**
- * Draws the sweep as a PNG: total memory (MiB) against clone count, one line per cache, plus the ideal. Plain
- * {@code java.awt} in headless mode, so no charting library is needed.
+ * Draws the sweep as a PNG with XChart: total memory (MiB) against clone count, one line per cache, plus the ideal.
+ * Clone counts go on a log2 axis (1, 2, 4, 8, ... evenly spaced), memory on a linear axis with round ticks. Every
+ * series has its own colour, marker and dash, and the ideal is drawn last and dashed, so a cache that sits on the
+ * ideal does not hide it.
  */
 final class SweepChart
 {
-    private static final int WIDTH = 900;
-    private static final int HEIGHT = 560;
-    private static final int LEFT = 90;
-    private static final int RIGHT = 200;
-    private static final int TOP = 50;
-    private static final int BOTTOM = 60;
+    static final int WIDTH = 900;
+    static final int HEIGHT = 560;
     private static final Color[] COLORS = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c)};
+    private static final BasicStroke[] LINES = {SeriesLines.SOLID, SeriesLines.DASH_DOT, SeriesLines.DOT_DOT};
 
     private SweepChart()
     {
     }
 
+    /**
+     * @param reports one per clone count, in increasing order.
+     * @param png     where the chart goes.
+     * @throws IOException if the file cannot be written.
+     */
     static void write(final List<Report> reports, final Path png) throws IOException
     {
         System.setProperty("java.awt.headless", "true");
-        final BufferedImage image = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
-        final Graphics2D g = image.createGraphics();
-        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-        g.setColor(Color.WHITE);
-        g.fillRect(0, 0, WIDTH, HEIGHT);
-
-        double maxMib = 1;
-        final int maxClones = Math.max(1, reports.get(reports.size() - 1).clones);
-        for (final Report report : reports)
-        {
-            for (final CacheResult r : report.unbounded)
-            {
-                maxMib = Math.max(maxMib, r.totalBytes() / (double)(1 << 20));
-            }
-        }
-        final int plotWidth = WIDTH - LEFT - RIGHT;
-        final int plotHeight = HEIGHT - TOP - BOTTOM;
         final Report first = reports.get(0);
+        final XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT)
+            .title(String.format(Locale.ROOT, "Memory to cache N clones of a %d MiB image (%.0f%% of each rewritten)",
+                first.options.imageBytes >> 20, 100 * first.options.divergence))
+            .xAxisTitle("clones (log2 scale)").yAxisTitle("total memory (MiB)").build();
+        final Styler styler = chart.getStyler();
+        styler.setChartBackgroundColor(Color.WHITE);
+        styler.setLegendPosition(Styler.LegendPosition.InsideNW);
+        chart.getStyler().setYAxisMin(0.0);
+        chart.getStyler().setYAxisDecimalPattern("#,##0");
+        chart.getStyler().setXAxisDecimalPattern("0");
 
-        g.setColor(Color.BLACK);
-        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
-        g.drawString(String.format(Locale.ROOT, "Memory to cache N clones of a %d MiB image (%.0f%% of each rewritten)",
-            first.options.imageBytes >> 20, 100 * first.options.divergence), LEFT, 30);
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-        g.drawLine(LEFT, TOP + plotHeight, LEFT + plotWidth, TOP + plotHeight);
-        g.drawLine(LEFT, TOP, LEFT, TOP + plotHeight);
-        g.drawString("clones", LEFT + plotWidth / 2 - 20, HEIGHT - 15);
-        g.drawString("MiB", 20, TOP - 10);
-        for (int i = 0; i <= 5; i++)
+        // log2 of the clone count on a linear axis, labelled with the count itself: evenly spaced doublings.
+        final double[] x = new double[reports.size()];
+        for (int i = 0; i < x.length; i++)
         {
-            final double mib = maxMib * i / 5;
-            final int y = TOP + plotHeight - (int)(plotHeight * i / 5.0);
-            g.setColor(new Color(0xdddddd));
-            g.drawLine(LEFT + 1, y, LEFT + plotWidth, y);
-            g.setColor(Color.BLACK);
-            g.drawString(String.format(Locale.ROOT, "%,.0f", mib), 25, y + 4);
+            x[i] = log2(Math.max(1, reports.get(i).clones));
         }
-        for (final Report report : reports)
-        {
-            final int x = x(report.clones, maxClones, plotWidth);
-            g.drawLine(x, TOP + plotHeight, x, TOP + plotHeight + 5);
-            g.drawString(Integer.toString(report.clones), x - 6, TOP + plotHeight + 20);
-        }
+        chart.setCustomXAxisTickLabelsFormatter(value -> Math.abs(value - Math.rint(value)) < 1e-9 ?
+            String.format(Locale.ROOT, "%d", Math.round(Math.pow(2, value))) : "");
+        chart.getStyler().setXAxisTickMarkSpacingHint(60);
 
-        final int series = first.unbounded.size();
-        g.setStroke(new BasicStroke(2.5f));
-        for (int line = 0; line <= series; line++)
+        for (int s = 0; s < first.unbounded.size(); s++)
         {
-            final int s = line == 0 ? series : line - 1; // the ideal first, so the caches are drawn over it
-            final boolean ideal = s == series;
-            g.setColor(ideal ? Color.GRAY : COLORS[s % COLORS.length]);
-            g.setStroke(ideal ?
-                new BasicStroke(1.5f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10, new float[]{6, 6}, 0) :
-                new BasicStroke(2.5f));
-            int lastX = -1;
-            int lastY = -1;
-            for (final Report report : reports)
+            final double[] mib = new double[reports.size()];
+            for (int i = 0; i < mib.length; i++)
             {
-                final long bytes = ideal ? report.idealBytes() : report.unbounded.get(s).totalBytes();
-                final int px = x(report.clones, maxClones, plotWidth);
-                final int py = TOP + plotHeight - (int)(plotHeight * (bytes / (double)(1 << 20)) / maxMib);
-                if (lastX >= 0)
-                {
-                    g.drawLine(lastX, lastY, px, py);
-                }
-                g.fillOval(px - 3, py - 3, 7, 7);
-                lastX = px;
-                lastY = py;
+                mib[i] = reports.get(i).unbounded.get(s).totalBytes() / (double)(1 << 20);
             }
-            final int legendY = TOP + 20 + 22 * line;
-            g.drawLine(LEFT + plotWidth + 20, legendY, LEFT + plotWidth + 45, legendY);
-            g.setColor(Color.BLACK);
-            g.drawString(ideal ? "ideal" : first.unbounded.get(s).name(), LEFT + plotWidth + 52, legendY + 4);
+            final XYSeries series = chart.addSeries(first.unbounded.get(s).name(), x, mib);
+            series.setLineColor(COLORS[s % COLORS.length]);
+            series.setMarkerColor(COLORS[s % COLORS.length]);
+            series.setLineStyle(LINES[s % LINES.length]);
+            series.setMarker(s % 2 == 0 ? SeriesMarkers.CIRCLE : SeriesMarkers.SQUARE);
         }
-        g.dispose();
-        ImageIO.write(image, "png", png.toFile());
+        final double[] ideal = new double[reports.size()];
+        for (int i = 0; i < ideal.length; i++)
+        {
+            ideal[i] = reports.get(i).idealBytes() / (double)(1 << 20);
+        }
+        final XYSeries idealSeries = chart.addSeries("ideal", x, ideal);
+        idealSeries.setLineColor(Color.BLACK);
+        idealSeries.setMarkerColor(Color.BLACK);
+        idealSeries.setLineStyle(SeriesLines.DASH_DASH);
+        idealSeries.setMarker(SeriesMarkers.DIAMOND);
+        BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
     }
 
-    /** Clone counts on a linear axis from 0 to the largest. */
-    private static int x(final int clones, final int maxClones, final int plotWidth)
+    private static double log2(final double value)
     {
-        return LEFT + (int)(plotWidth * (double)clones / maxClones);
+        return Math.log(value) / Math.log(2);
     }
 }

@@ -1,5 +1,9 @@
 package org.extentcache.bench.jmh;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.openjdk.jmh.annotations.Param;
 
 import javax.imageio.ImageIO;
@@ -268,11 +272,11 @@ public final class JmhReport
      */
     static List<Result> parse(final String json)
     {
-        final Object document = JsonReader.parse(json);
+        final Object document = readJson(json);
         if (!(document instanceof List<?> array))
         {
             throw new IllegalArgumentException("expected an array of results, found " +
-                JsonReader.describe(document));
+                describe(document));
         }
         final List<Result> results = new ArrayList<>(array.size());
         for (int i = 0; i < array.size(); i++)
@@ -281,7 +285,7 @@ public final class JmhReport
             if (!(element instanceof Map<?, ?> object))
             {
                 throw new IllegalArgumentException("result " + i + " must be an object, found " +
-                    JsonReader.describe(element));
+                    describe(element));
             }
             final Object benchmark = object.get("benchmark");
             final String where = "result " + i + (benchmark instanceof String ? " (" + benchmark + ")" : "");
@@ -297,6 +301,72 @@ public final class JmhReport
         return Collections.unmodifiableList(results);
     }
 
+    /** Jackson, reading into plain maps, lists, strings, numbers and booleans; one document and nothing after it. */
+    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    /**
+     * @param json a JSON document.
+     * @return it as maps, lists, strings, numbers, booleans and nulls.
+     * @throws IllegalArgumentException if it is not one JSON document; the message names the line and column.
+     */
+    static Object readJson(final String json)
+    {
+        try
+        {
+            return JSON.readValue(json, Object.class);
+        }
+        catch (final JsonProcessingException ex)
+        {
+            final JsonLocation where = ex.getLocation();
+            throw new IllegalArgumentException("invalid JSON at line " + (null == where ? 1 : where.getLineNr()) +
+                ", column " + (null == where ? 1 : where.getColumnNr()) + ": " + ex.getOriginalMessage(), ex);
+        }
+    }
+
+    /**
+     * @param value a parsed value: a number, or a string JMH writes for one ({@code "NaN"}, {@code "Infinity"}).
+     * @param what  its name, for the message.
+     * @return it as a double.
+     * @throws IllegalArgumentException if it is neither.
+     */
+    static double number(final Object value, final String what)
+    {
+        if (value instanceof Number n)
+        {
+            return n.doubleValue();
+        }
+        if (value instanceof String text)
+        {
+            try
+            {
+                return Double.parseDouble(text);
+            }
+            catch (final NumberFormatException ex)
+            {
+                throw new IllegalArgumentException(what + " must be a number: \"" + text + "\"");
+            }
+        }
+        throw new IllegalArgumentException(what + " must be a number: " + describe(value));
+    }
+
+    /** @return a short description of a parsed value for messages: its JSON type, and its text if a scalar. */
+    static String describe(final Object value)
+    {
+        if (null == value)
+        {
+            return "null (or missing)";
+        }
+        if (value instanceof Map)
+        {
+            return "an object";
+        }
+        if (value instanceof List)
+        {
+            return "an array";
+        }
+        return value instanceof String ? "\"" + value + "\"" : value.toString();
+    }
+
     private static Result result(final Map<?, ?> object)
     {
         final String benchmark = string(object, "benchmark", null);
@@ -305,9 +375,9 @@ public final class JmhReport
         if (null == primary)
         {
             throw new IllegalArgumentException("primaryMetric must be an object: " +
-                JsonReader.describe(object.get("primaryMetric")));
+                describe(object.get("primaryMetric")));
         }
-        final double score = JsonReader.number(primary.get("score"), "primaryMetric.score");
+        final double score = number(primary.get("score"), "primaryMetric.score");
         final double scoreError = optionalNumber(primary, "scoreError", "primaryMetric.scoreError");
         final String scoreUnit = string(primary, "scoreUnit", null);
         Score.normalize(score, scoreError, scoreUnit);
@@ -336,7 +406,7 @@ public final class JmhReport
                 final String bare = !name.isEmpty() && name.charAt(0) == MIDDLE_DOT ? name.substring(1) : name;
                 if (ALLOC_NORM.equals(bare) && entry.getValue() instanceof Map<?, ?> metric)
                 {
-                    alloc = JsonReader.number(metric.get("score"), "secondaryMetrics." + name + ".score");
+                    alloc = number(metric.get("score"), "secondaryMetrics." + name + ".score");
                     allocError = optionalNumber(metric, "scoreError", "secondaryMetrics." + name + ".scoreError");
                 }
             }
@@ -362,7 +432,7 @@ public final class JmhReport
         {
             return fallback;
         }
-        throw new IllegalArgumentException(name + " must be a string: " + JsonReader.describe(value));
+        throw new IllegalArgumentException(name + " must be a string: " + describe(value));
     }
 
     private static int integer(final Map<?, ?> object, final String name, final int fallback)
@@ -372,10 +442,10 @@ public final class JmhReport
         {
             return fallback;
         }
-        final double d = JsonReader.number(value, name);
+        final double d = number(value, name);
         if (d != Math.rint(d) || Math.abs(d) > Integer.MAX_VALUE)
         {
-            throw new IllegalArgumentException(name + " must be an integer: " + JsonReader.describe(value));
+            throw new IllegalArgumentException(name + " must be an integer: " + describe(value));
         }
         return (int)d;
     }
@@ -383,7 +453,7 @@ public final class JmhReport
     private static double optionalNumber(final Map<?, ?> object, final String name, final String what)
     {
         final Object value = object.get(name);
-        return null == value ? Double.NaN : JsonReader.number(value, what);
+        return null == value ? Double.NaN : number(value, what);
     }
 
     /** An object member, or null if absent; an error if present and not an object. */
@@ -398,7 +468,7 @@ public final class JmhReport
         {
             return map;
         }
-        throw new IllegalArgumentException(name + " must be an object: " + JsonReader.describe(value));
+        throw new IllegalArgumentException(name + " must be an object: " + describe(value));
     }
 
     // ---------------------------------------------------------------------------------------------------------

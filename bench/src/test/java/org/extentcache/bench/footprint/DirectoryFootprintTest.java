@@ -1,9 +1,11 @@
 package org.extentcache.bench.footprint;
 
-import org.extentcache.bench.jmh.JsonReader;
+import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import picocli.CommandLine.ParameterException;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -14,7 +16,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
@@ -92,42 +93,42 @@ class DirectoryFootprintTest
         final int status = execute(out, err, "--dir", dir.toString(), "--json");
         assertEquals(0, status, () -> err.toString(StandardCharsets.UTF_8));
 
-        final Map<?, ?> json = (Map<?, ?>)JsonReader.parse(out.toString(StandardCharsets.UTF_8));
-        assertEquals("directory", json.get("mode"));
-        assertEquals(dir.toRealPath().toString(), json.get("directory"));
-        assertEquals(3.0, json.get("files"), "recursive: sub/deeper/c counts");
-        assertEquals(3.0 * PAGE + 20_000 + PAGE + 1, json.get("logical_bytes"));
-        assertEquals((double)PAGE, json.get("page_size"));
+        final JsonNode json = Json.MAPPER.readTree(out.toString(StandardCharsets.UTF_8));
+        assertEquals("directory", json.get("mode").asText());
+        assertEquals(dir.toRealPath().toString(), json.get("directory").asText());
+        assertEquals(3, json.get("files").asLong(), "recursive: sub/deeper/c counts");
+        assertEquals(3L * PAGE + 20_000 + PAGE + 1, json.get("logical_bytes").asLong());
+        assertEquals(PAGE, json.get("page_size").asLong());
         final long pages = 3 + 5 + 2;
-        final Map<?, ?> ideal = (Map<?, ?>)json.get("ideal");
-        assertEquals((double)pages * PAGE, ideal.get("bytes"));
+        final JsonNode ideal = json.get("ideal");
+        assertEquals(pages * PAGE, ideal.get("bytes").asLong());
         for (final String field : List.of("physical_bytes", "other_bytes", "file_systems", "extents",
             "files_without_extents", "without_extents_reason"))
         {
-            assertTrue(ideal.containsKey(field), field + " in " + ideal);
+            assertTrue(ideal.has(field), field + " in " + ideal);
         }
-        final Map<?, ?> ec = (Map<?, ?>)json.get("extentcache");
-        assertEquals((double)pages * PAGE, ec.get("resident_bytes"));
-        assertEquals((double)pages, ec.get("device_reads"));
+        final JsonNode ec = json.get("extentcache");
+        assertEquals(pages * PAGE, ec.get("resident_bytes").asLong());
+        assertEquals(pages, ec.get("device_reads").asLong());
         for (final String field : List.of("reserved_bytes", "capacity_bytes", "metadata_bytes",
             "offheap_metadata_bytes", "heap_metadata_bytes", "total_bytes", "direct_pool_bytes", "copies",
             "sharing_hits", "file_hits", "reclaims", "files_not_sharing", "not_sharing_reason", "elapsed_ms"))
         {
-            assertTrue(ec.containsKey(field), field + " in " + ec);
+            assertTrue(ec.has(field), field + " in " + ec);
         }
-        assertEquals((Double)ec.get("total_bytes") / (pages * PAGE), (Double)ec.get("copies"), 1e-4);
-        final Map<?, ?> kernel = (Map<?, ?>)json.get("kernel");
-        if (Boolean.TRUE.equals(kernel.get("available")))
+        assertEquals(ec.get("total_bytes").asDouble() / (pages * PAGE), ec.get("copies").asDouble(), 1e-4);
+        final JsonNode kernel = json.get("kernel");
+        if (kernel.get("available").asBoolean())
         {
-            assertEquals(3.0, kernel.get("inodes"));
+            assertEquals(3, kernel.get("inodes").asLong());
             for (final String field : List.of("resident_bytes", "copies", "elapsed_ms"))
             {
-                assertTrue(kernel.containsKey(field), field + " in " + kernel);
+                assertTrue(kernel.has(field), field + " in " + kernel);
             }
         }
         else
         {
-            assertTrue(kernel.get("skip_reason") instanceof String, kernel.toString());
+            assertTrue(kernel.get("skip_reason").isTextual(), kernel.toString());
         }
     }
 
@@ -261,7 +262,7 @@ class DirectoryFootprintTest
     void optionsOfTheBuiltWorkloadAreRejectedWithDir()
     {
         assertEquals("--clones, --kernel do not apply to --dir, which reads the files as they are (--work-dir is " +
-            "where the built workload goes)", assertThrows(IllegalArgumentException.class,
+            "where the built workload goes)", assertThrows(ParameterException.class,
             () -> FootprintTool.Options.parse(new String[]{"--kernel", "--dir", "/x", "--clones", "3"})).getMessage());
         final FootprintTool.Options options =
             FootprintTool.Options.parse(new String[]{"--dir", "/x", "--page-size", "8192", "--budget-mib", "4"});

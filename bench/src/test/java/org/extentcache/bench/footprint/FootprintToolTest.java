@@ -1,16 +1,20 @@
 package org.extentcache.bench.footprint;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+
+import picocli.CommandLine.ParameterException;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -70,20 +74,31 @@ class FootprintToolTest
             assertTrue(sharedAtBudget.deviceReads() < other.deviceReads(), sharedAtBudget + " vs " + other);
         }
 
-        final String json = report.json();
-        for (final String field : List.of("clones", "image_bytes", "page_size", "ideal_bytes", "caches", "budget"))
+        final JsonNode json = Json.MAPPER.readTree(report.json());
+        for (final String field : List.of("clones", "image_bytes", "page_size", "divergence", "operations",
+            "distinct_pages", "file_pages", "ideal_bytes", "caches", "budget", "kernel"))
         {
-            assertTrue(json.contains("\"" + field + "\":"), field + " in " + json);
+            assertTrue(json.has(field), field + " in " + json);
         }
-        assertEquals("4", jsonValue(json, "clones"));
-        assertEquals(Long.toString(16L << 20), jsonValue(json, "image_bytes"));
-        assertEquals("4096", jsonValue(json, "page_size"));
-        for (final String name : List.of("extentcache", "per-file", "caffeine"))
+        assertEquals(4, json.get("clones").asInt());
+        assertEquals(16L << 20, json.get("image_bytes").asLong());
+        assertEquals(4096, json.get("page_size").asInt());
+        assertEquals(report.idealBytes(), json.get("ideal_bytes").asLong());
+        assertEquals(report.budgetBytes, json.get("budget").get("budget_bytes").asLong());
+        assertEquals(3, json.get("budget").get("caches").size());
+        final List<String> names = List.of("extentcache", "per-file", "caffeine");
+        for (int i = 0; i < names.size(); i++)
         {
-            final Matcher entry = Pattern.compile("\\{\"name\": \"" + name + "\", \"resident_bytes\": \\d+, " +
-                "\"reserved_bytes\": \\d+, \"metadata_bytes\": \\d+, .*\"total_bytes\": \\d+, .*\"hit_ratio\": " +
-                "[0-9.]+, \"device_reads\": \\d+").matcher(json);
-            assertTrue(entry.find(), name + " entry in " + json);
+            final JsonNode entry = json.get("caches").get(i);
+            assertEquals(names.get(i), entry.get("name").asText());
+            for (final String field : List.of("resident_bytes", "reserved_bytes", "metadata_bytes",
+                "offheap_metadata_bytes", "heap_metadata_bytes", "total_bytes", "direct_pool_bytes", "hit_ratio",
+                "device_reads", "operations", "elapsed_ms", "reads_per_second"))
+            {
+                assertTrue(entry.get(field).isNumber(), field + " in " + entry);
+            }
+            assertEquals(report.unbounded.get(i).totalBytes(), entry.get("total_bytes").asLong());
+            assertEquals(report.unbounded.get(i).hitRatio(), entry.get("hit_ratio").asDouble(), 1e-6);
         }
         assertTrue(report.table().contains("extentcache"));
     }
@@ -108,22 +123,58 @@ class FootprintToolTest
     @Test
     void badFlagsAreRejectedWithAMessage()
     {
-        assertEquals("unknown option: --clown", assertThrows(IllegalArgumentException.class,
-            () -> FootprintTool.Options.parse(new String[]{"--clown", "3"})).getMessage());
-        assertEquals("--clones must be an integer: many", assertThrows(IllegalArgumentException.class,
-            () -> FootprintTool.Options.parse(new String[]{"--clones", "many"})).getMessage());
-        assertEquals("--divergence must be 0..1: 1.5", assertThrows(IllegalArgumentException.class,
-            () -> FootprintTool.Options.parse(new String[]{"--divergence", "1.5"})).getMessage());
-        assertEquals("--reads needs a value", assertThrows(IllegalArgumentException.class,
-            () -> FootprintTool.Options.parse(new String[]{"--reads"})).getMessage());
-        assertTrue(assertThrows(IllegalArgumentException.class,
-            () -> FootprintTool.Options.parse(new String[]{"--page-size", "6000"})).getMessage().contains("6000"));
+        assertTrue(rejected("--clown", "3").contains("--clown"));
+        assertTrue(rejected("--clones", "many").contains("'many'"));
+        assertEquals("--divergence must be 0..1: 1.5", rejected("--divergence", "1.5"));
+        assertEquals("--clones must be 0..4096: 5000", rejected("--clones", "5000"));
+        assertEquals("--sweep must be 0..4096: -1", rejected("--sweep", "1,-1"));
+        assertTrue(rejected("--reads").contains("--reads"));
+        assertTrue(rejected("--page-size", "6000").contains("6000"));
+        assertEquals("--buffered-reads applies to --dir only", rejected("--buffered-reads"));
     }
 
-    private static String jsonValue(final String json, final String field)
+    @Test
+    void usageErrorsExitTwoWithTheMessageAndTheUsage()
     {
-        final Matcher m = Pattern.compile("\"" + field + "\": ([^,\\n}]+)").matcher(json);
-        assertTrue(m.find(), field);
-        return m.group(1).trim();
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        final ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertEquals(2, FootprintTool.execute(new String[]{"--clones", "many"}, print(out), print(err)));
+        final String message = err.toString(StandardCharsets.UTF_8);
+        assertTrue(message.startsWith("error: "), message);
+        assertTrue(message.contains("usage: footprint"), message);
+        assertEquals(0, out.size());
+
+        err.reset();
+        assertEquals(0, FootprintTool.execute(new String[]{"--help"}, print(out), print(err)));
+        assertTrue(out.toString(StandardCharsets.UTF_8).startsWith("usage: footprint"));
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("--sweep"));
+        assertEquals(0, err.size());
+    }
+
+    @Test
+    void jsonOnStdoutIsOneCleanDocument(@TempDir final Path dir) throws IOException
+    {
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        final ByteArrayOutputStream err = new ByteArrayOutputStream();
+        final int status = FootprintTool.execute(new String[]{"--image-mib", "4", "--clones", "2", "--reads", "1000",
+            "--work-dir", dir.toString(), "--json"}, print(out), print(err));
+        assertEquals(0, status, () -> err.toString(StandardCharsets.UTF_8));
+        final String text = out.toString(StandardCharsets.UTF_8);
+        assertEquals('{', text.charAt(0), "no escape or banner before the document");
+        assertFalse(text.contains("\u001b") || text.indexOf(0x1b) >= 0, "no ANSI escapes");
+        final JsonNode json = Json.MAPPER.readTree(text);
+        assertEquals(2, json.get("clones").asInt());
+        assertEquals(3, json.get("caches").size());
+        assertEquals(0, err.size(), "no progress bar with --json");
+    }
+
+    private static String rejected(final String... args)
+    {
+        return assertThrows(ParameterException.class, () -> FootprintTool.Options.parse(args)).getMessage();
+    }
+
+    private static PrintStream print(final ByteArrayOutputStream bytes)
+    {
+        return new PrintStream(bytes, true, StandardCharsets.UTF_8);
     }
 }
