@@ -1,6 +1,5 @@
 package org.extentcache;
 
-import io.netty.buffer.ByteBuf;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.extentcache.frame.Handle;
@@ -30,16 +29,17 @@ import java.nio.ByteBuffer;
  *       {@link java.nio.BufferUnderflowException} on relative ones). Not covered, and reading memory the pin no
  *       longer protects (another block's bytes, or freed memory once the cache is closed): a caller who sets the
  *       limit again, and every {@code duplicate()}, {@code slice()} or {@code asReadOnlyBuffer()} taken from it.
- *       Never keep one past unpin; for a view that outlives the pin use {@link #byteBuf()}.</li>
- *   <li>{@link #byteBuf()}: a read-only Netty {@link ByteBuf} whose reference count is a frame pin of its own
- *       ({@link PinnedByteBuf}): a new one per call, owned by the caller, valid until its own last release whatever
- *       happens to this {@code PinnedPage}; after that every access throws Netty's
- *       {@code IllegalReferenceCountException}.</li>
+ *       Never keep one past unpin; for a view that outlives the pin use {@link #retainFrame()}.</li>
+ *   <li>{@link #retainFrame()}: a {@link FramePin}, a frame pin of its own with a read-only {@code ByteBuffer}
+ *       view: a new one per call, owned by the caller, valid until its own release whatever happens to this
+ *       {@code PinnedPage}. It is the service-provider interface that views outliving the page are built on: the
+ *       {@code extentcache-netty} module's {@code PinnedByteBuf.of(page)}, a read-only Netty {@code ByteBuf} whose
+ *       last release is the pin's release.</li>
  * </ul>
  *
  * <h2>Ownership and thread safety</h2>
- * The thread that pinned owns the pin and must unpin it exactly once, with {@link #close()}, whether or not buffers
- * from {@link #byteBuf()} were released (they hold pins of their own, which their releases drop). Unpinning twice,
+ * The thread that pinned owns the pin and must unpin it exactly once, with {@link #close()}, whether or not pins
+ * from {@link #retainFrame()} were released (they are pins of their own, which their releases drop). Unpinning twice,
  * or unpinning a page never pinned, throws {@link IllegalStateException} and releases nothing. The views may be read
  * by any thread while the page is pinned. A {@code PinnedPage} itself is not thread-safe. Pins still held when the
  * cache closes are reported, with the stack where each was taken when pin tracking is on
@@ -140,23 +140,24 @@ public final class PinnedPage implements AutoCloseable
     }
 
     /**
-     * Makes a Netty view of the page that holds a frame pin of its own: see {@link PinnedByteBuf}. Allocates.
+     * Takes one more pin on the page's frame, apart from this page's own, for a view that must outlive this
+     * {@code PinnedPage}: see {@link FramePin}. Allocates.
      *
-     * @return a new read-only {@link ByteBuf} over the page, reader index 0, writer index {@link #length()},
-     * reference count 1. The caller owns it: release it, or hand it to Netty to release (a channel write does). It
-     * stays valid until its own last release, whether this page is closed or re-pinned before or after.
-     * @throws IllegalStateException if not pinned, or the frame's pin count is full.
+     * @return a new pin with a read-only view of the page, position 0, limit {@link #length()}. The caller owns it and
+     * must {@link FramePin#release()} it exactly once; it stays valid until then, whether this page is closed or
+     * re-pinned before or after.
+     * @throws IllegalStateException if not pinned, or the frame's pin count is full; nothing is pinned then.
      */
-    public ByteBuf byteBuf()
+    public FramePin retainFrame()
     {
         ensurePinned();
-        return PinnedByteBuf.of(cache.frames(), handle, length);
+        return FramePin.retain(cache.frames(), handle, length, position);
     }
 
     /**
-     * Unpins the page: the frame may be reclaimed or freed from now on, unless other pins hold it (buffers from
-     * {@link #byteBuf()} not yet released hold their own). The {@link #buffer()} and {@link #byteBuffer()} views are
-     * revoked; buffers from {@link #byteBuf()} are left alone.
+     * Unpins the page: the frame may be reclaimed or freed from now on, unless other pins hold it ({@link FramePin}s
+     * from {@link #retainFrame()} not yet released hold their own). The {@link #buffer()} and {@link #byteBuffer()}
+     * views are revoked; {@code FramePin}s are left alone.
      *
      * @throws IllegalStateException if the page is not pinned (a second unpin, or a flyweight never pinned), or, with
      *                               pin tracking on, the cache did not issue the pin; nothing is released then.

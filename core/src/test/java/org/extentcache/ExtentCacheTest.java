@@ -1,7 +1,6 @@
 package org.extentcache;
 
 import org.extentcache.device.BlockDevice;
-import org.extentcache.device.FaultyBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.ExtentStore;
 import org.junit.jupiter.api.Test;
@@ -343,22 +342,5 @@ class ExtentCacheTest
         assertThrows(IllegalStateException.class, () -> orphan.read(0, ByteBuffer.allocate(1)));
         assertThrows(IllegalStateException.class, () -> closed.file(id));
         closed.close();
-    }
-
-    @Test
-    void aFailedDeviceReadReachesTheCallerAndTheNextReadRetries() throws IOException
-    {
-        final FaultyBlockDevice failing = FaultyBlockDevice.writeThrough(device);
-        final ExtentCache cache = books.track(
-            ExtentCache.builder().device(failing).translator(store).capacityFrames(8).build());
-        final long id = store.create();
-        store.write(id, 0, page(5));
-        final CachedFile file = cache.file(id);
-        failing.failNthRead(1);
-        final IOException ex = assertThrows(IOException.class, () -> readPage(file, 0));
-        assertTrue(ex.getMessage().contains("block"), ex.getMessage());
-        assertEquals(0, cache.stats().framesResident(), "no half-filled frame stays");
-        assertPage(5, readPage(file, 0), "retry succeeds");
-        assertEquals(1, cache.stats().loadFailures());
     }
 }

@@ -1,6 +1,5 @@
 package org.extentcache;
 
-import io.netty.buffer.ByteBuf;
 import org.agrona.DirectBuffer;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.ExtentStore;
@@ -49,20 +48,21 @@ class PinTest
     private static void assertPageStamps(final long pageStart, final PinnedPage page)
     {
         final ByteBuffer bytes = page.byteBuffer();
-        final ByteBuf buf = page.byteBuf();
+        final FramePin pin = page.retainFrame();
         try
         {
+            final ByteBuffer pinned = pin.byteBuffer();
             for (int i = 0; i < page.length(); i += 4)
             {
                 final int expected = (int)(pageStart + i);
                 assertEquals(expected, page.buffer().getInt(i, ByteOrder.BIG_ENDIAN), "DirectBuffer at " + i);
                 assertEquals(expected, bytes.getInt(i), "ByteBuffer at " + i);
-                assertEquals(expected, buf.getInt(i), "ByteBuf at " + i);
+                assertEquals(expected, pinned.getInt(i), "FramePin's ByteBuffer at " + i);
             }
         }
         finally
         {
-            buf.release();
+            pin.release();
         }
     }
 
@@ -77,9 +77,15 @@ class PinTest
             assertEquals(PAGE, page.length());
             assertPageStamps(PAGE, page);
             assertTrue(page.byteBuffer().isReadOnly());
-            final ByteBuf netty = page.byteBuf();
-            assertTrue(netty.isReadOnly());
-            assertTrue(netty.release(), "the caller owns the buffer it asked for");
+            final FramePin pin = page.retainFrame();
+            final ByteBuffer pinned = pin.byteBuffer();
+            assertTrue(pinned.isReadOnly());
+            assertEquals(PAGE, pinned.remaining());
+            pin.release();
+            assertTrue(pin.isReleased(), "the caller owns the pin it asked for");
+            assertEquals(0, pinned.limit(), "the release empties the view");
+            assertThrows(IllegalStateException.class, pin::byteBuffer);
+            assertThrows(IllegalStateException.class, pin::release, "a second release throws");
             assertTrue(page.byteBuffer().isDirect(), "a view of the frame, not a copy");
         }
         assertEquals(1, cache.stats().deviceReads());
@@ -176,7 +182,7 @@ class PinTest
             assertThrows(IllegalStateException.class, never::close).getMessage());
         assertEquals("page is not pinned", assertThrows(IllegalStateException.class, never::buffer).getMessage());
         assertThrows(IllegalStateException.class, never::byteBuffer);
-        assertThrows(IllegalStateException.class, never::byteBuf);
+        assertThrows(IllegalStateException.class, never::retainFrame);
     }
 
     @Test
@@ -218,7 +224,7 @@ class PinTest
         assertEquals("page is not pinned: position=" + PAGE,
             assertThrows(IllegalStateException.class, page::buffer).getMessage());
         assertThrows(IllegalStateException.class, page::byteBuffer);
-        assertThrows(IllegalStateException.class, page::byteBuf);
+        assertThrows(IllegalStateException.class, page::retainFrame);
     }
 
     @Test
@@ -234,13 +240,13 @@ class PinTest
         assertEquals(1, reports.size(), reports.toString());
         final int first = leaked.buffer().getInt(0);
         assertEquals(first, leaked.byteBuffer().getInt(0), "the ByteBuffer view reads the pinned bytes");
-        final ByteBuf netty = leaked.byteBuf();
-        assertEquals(first, netty.getInt(0), "so does a Netty view made after close");
+        final FramePin pin = leaked.retainFrame();
+        assertEquals(first, pin.byteBuffer().getInt(0), "so does a frame pin taken after close");
         leaked.close();
         assertThrows(IllegalStateException.class, leaked::close, "still one unpin only");
-        assertEquals(first, netty.getInt(0), "the Netty view holds its own pin");
+        assertEquals(first, pin.byteBuffer().getInt(0), "the frame pin holds its frame");
         assertTrue(before - CacheBooks.directBytesUsed() < reserved, "its pin keeps the arena");
-        assertTrue(netty.release());
+        pin.release();
         assertEquals(reserved, before - CacheBooks.directBytesUsed(), "the last release freed the arena");
     }
 

@@ -1,6 +1,5 @@
 package org.extentcache;
 
-import io.netty.buffer.ByteBuf;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.ExtentStore;
 import org.junit.jupiter.api.Test;
@@ -25,8 +24,8 @@ class RedirtyAndCloseProbeTest
     final CacheBooks books = new CacheBooks();
 
     /**
-     * A frame orphaned before close (a copy-on-write of a pinned page) and still pinned by a page and a Netty buffer:
-     * close keeps the arena; the page's unpin, then the buffer's release after close free it; a second release
+     * A frame orphaned before close (a copy-on-write of a pinned page) and still pinned by a page and a {@link FramePin}:
+     * close keeps the arena; the page's unpin, then the frame pin's release after close free it; a second release
      * throws and touches nothing.
      */
     @Test
@@ -42,18 +41,18 @@ class RedirtyAndCloseProbeTest
         final long reserved = cache.stats().offHeapBytesReserved();
         final CachedFile file = cache.file(id);
         final PinnedPage page = file.pin(0);
-        final ByteBuf netty = page.byteBuf();
+        final FramePin pin = page.retainFrame();
         file.write(0, TestPages.filled(PAGE, 2)); // the pinned frame is orphaned; a new frame takes the write
         file.flush();
         final long before = CacheBooks.quietDirectBytesUsed();
         cache.close();
-        assertEquals(1, netty.getByte(PAGE - 1), "the orphan's bytes stay readable after close");
+        assertEquals(1, pin.byteBuffer().get(PAGE - 1), "the orphan's bytes stay readable after close");
         page.close();
-        assertEquals(1, netty.getByte(0));
-        assertTrue(before - CacheBooks.directBytesUsed() < reserved, "the buffer's pin still holds the arena");
-        assertTrue(netty.release());
+        assertEquals(1, pin.byteBuffer().get(0));
+        assertTrue(before - CacheBooks.directBytesUsed() < reserved, "the frame pin still holds the arena");
+        pin.release();
         assertEquals(reserved, before - CacheBooks.directBytesUsed(), "the last release after close frees all");
-        assertThrows(io.netty.util.IllegalReferenceCountException.class, netty::release);
+        assertThrows(IllegalStateException.class, pin::release);
         assertThrows(IllegalStateException.class, page::close);
     }
 

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,7 +23,6 @@ import org.extentcache.CachedFile;
 import org.extentcache.ExtentCache;
 import org.extentcache.device.BlockDevice;
 import org.extentcache.device.CrashingBlockDevice;
-import org.extentcache.device.FaultyBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -241,34 +239,6 @@ class PersistentExtentStoreTest
     }
 
     @Test
-    void aBlockIsFreedOnlyOnceTheSnapshotThatDropsItHasSynced() throws IOException
-    {
-        final FaultyBlockDevice device = FaultyBlockDevice.writeThrough(new MemoryBlockDevice(PS, BLOCKS));
-        final ExtentStore store = ExtentStore.format(device);
-        final long a = store.create();
-        store.write(a, 0, filled(1, PS));
-        store.commit(a);
-        final long old = blockOf(store, a, 0);
-        store.write(a, 0, filled(2, PS));
-        final long allocated = store.allocatedBlocks();
-
-        device.failNthWrite(1);                                  // the chain's write: nothing points at the chain
-        assertThrows(IOException.class, () -> store.commit(a));
-        assertEquals(allocated, store.allocatedBlocks(), "the failed snapshot's chain is freed, nothing else");
-        assertEquals(1, store.refCount(old), "the old durable block stays pinned");
-
-        device.failNthWrite(2);                                  // the superblock write: it may have landed
-        assertThrows(IOException.class, () -> store.commit(a));
-        assertEquals(1, store.refCount(old), "an uncertain snapshot keeps what either snapshot maps");
-        assertTrue(store.allocatedBlocks() > allocated, "and keeps its chain");
-
-        store.commit(a);
-        assertEquals(0, store.refCount(old), "freed once a superseding snapshot synced");
-        assertEquals(0, store.durableRefCount(old));
-        assertEquals(allocated - 1, store.allocatedBlocks(), "no metadata block leaked");
-    }
-
-    @Test
     void commitOfAnUnchangedFileWritesNoSnapshot() throws IOException
     {
         final ExtentStore store = ExtentStore.format(new MemoryBlockDevice(PS, BLOCKS));
@@ -379,24 +349,6 @@ class PersistentExtentStoreTest
         {
             assertArrayEquals(filled(i + 1, 100).array(), contents(recovered, files[i]));
         }
-    }
-
-    @Test
-    void closeSyncsAndAFailedCloseStillCloses() throws IOException
-    {
-        final FaultyBlockDevice device = FaultyBlockDevice.writeThrough(new MemoryBlockDevice(PS, BLOCKS));
-        final ExtentStore store = ExtentStore.format(device);
-        final long a = store.create();
-        store.write(a, 0, filled(1, 10));
-        store.close();
-        assertArrayEquals(filled(1, 10).array(), contents(ExtentStore.open(device), a));
-
-        final ExtentStore failing = ExtentStore.open(device);
-        failing.write(a, 0, filled(2, 10));
-        device.failNextSync();
-        assertThrows(UncheckedIOException.class, failing::close);
-        assertThrows(IllegalStateException.class, () -> failing.exists(a));
-        assertArrayEquals(filled(1, 10).array(), contents(ExtentStore.open(device), a));
     }
 
     @Test

@@ -13,7 +13,7 @@ import java.nio.file.NoSuchFileException;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
-import org.extentcache.device.FaultyBlockDevice;
+import org.extentcache.testing.FaultyBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.Extent;
 import org.extentcache.translate.ExtentStore;

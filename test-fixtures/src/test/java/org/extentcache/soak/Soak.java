@@ -5,7 +5,7 @@ import org.extentcache.CacheBooks;
 import org.extentcache.CacheStats;
 import org.extentcache.CachedFile;
 import org.extentcache.ExtentCache;
-import org.extentcache.device.FaultyBlockDevice;
+import org.extentcache.testing.FaultyBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.ExtentStore;
 
@@ -146,8 +146,8 @@ final class Soak
                 if (null == failed)
                 {
                     throw new AssertionError("SOAK FAILED at the end (seed " + config.seed() + "): closing the " +
-                        "cache: " + ex.getMessage() + String.format("%nrun the same again: mvn -B -ntp -o -pl core " +
-                        "verify -Psoak %s", config.replayFlags()), ex);
+                        "cache: " + ex.getMessage() + String.format("%nrun the same again: mvn -B -ntp -o " +
+                        "-pl test-fixtures -am verify -Psoak %s", config.replayFlags()), ex);
                 }
             }
         }
@@ -294,7 +294,7 @@ final class Soak
             config.seed() + "): ");
         message.append(cause instanceof AssertionError ? cause.getMessage() : "thread " +
             (null == worker ? "?" : worker.thread + " op " + worker.op + " (" + worker.current + ")") + " threw " + cause);
-        message.append(String.format("%nrun the same again: mvn -B -ntp -o -pl core verify -Psoak %s",
+        message.append(String.format("%nrun the same again: mvn -B -ntp -o -pl test-fixtures -am verify -Psoak %s",
             config.replayFlags()));
         if (config.threads() > 1)
         {

@@ -1,6 +1,6 @@
 package org.extentcache;
 
-import org.extentcache.device.FaultyBlockDevice;
+import org.extentcache.testing.FaultyBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.Extent;
 import org.extentcache.translate.ExtentStore;
@@ -216,5 +216,26 @@ class CacheFaultTest
         final ByteBuffer onDevice = ByteBuffer.allocate(PAGE);
         device.read(extent.blockOf(1), onDevice);
         assertEquals(7, onDevice.get(0), "the retried flush reached the device and survives a crash");
+    }
+
+    /** Moved from {@code ExtentCacheTest}, which no longer sees {@link FaultyBlockDevice}. */
+    @Test
+    void aFailedDeviceReadReachesTheCallerAndTheNextReadRetries() throws IOException
+    {
+        final FaultyBlockDevice failing = FaultyBlockDevice.writeThrough(new MemoryBlockDevice(PAGE, 4096));
+        final ExtentStore store = new ExtentStore(failing);
+        final ExtentCache cache = books.track(
+            ExtentCache.builder().device(failing).translator(store).capacityFrames(8).build());
+        final long id = store.create();
+        store.write(id, 0, TestPages.filled(PAGE, 5));
+        final CachedFile file = cache.file(id);
+        failing.failNthRead(1);
+        final ByteBuffer dst = ByteBuffer.allocate(PAGE);
+        final IOException ex = assertThrows(IOException.class, () -> file.read(0, dst));
+        assertTrue(ex.getMessage().contains("block"), ex.getMessage());
+        assertEquals(0, cache.stats().framesResident(), "no half-filled frame stays");
+        assertEquals(PAGE, file.read(0, dst.clear()));
+        TestPages.assertBytes(5, dst.array(), "retry succeeds");
+        assertEquals(1, cache.stats().loadFailures());
     }
 }

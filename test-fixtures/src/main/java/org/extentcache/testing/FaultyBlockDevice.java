@@ -1,4 +1,6 @@
-package org.extentcache.device;
+package org.extentcache.testing;
+
+import org.extentcache.device.BlockDevice;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

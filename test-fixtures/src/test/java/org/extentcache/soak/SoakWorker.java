@@ -3,7 +3,7 @@ package org.extentcache.soak;
 import org.extentcache.CachedFile;
 import org.extentcache.ExtentCache;
 import org.extentcache.PinnedPage;
-import org.extentcache.device.FaultyBlockDevice;
+import org.extentcache.testing.FaultyBlockDevice;
 import org.extentcache.translate.ExtentStore;
 
 import java.io.IOException;

@@ -1,10 +1,15 @@
-package org.extentcache;
+package org.extentcache.netty;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.util.IllegalReferenceCountException;
 import io.netty.util.ReferenceCountUtil;
 import org.extentcache.device.MemoryBlockDevice;
+import org.extentcache.CacheBooks;
+import org.extentcache.CachedFile;
+import org.extentcache.ExtentCache;
+import org.extentcache.FramePin;
+import org.extentcache.PinnedPage;
 import org.extentcache.frame.FrameDescriptor;
 import org.extentcache.translate.ExtentStore;
 import org.junit.jupiter.api.Test;
@@ -18,6 +23,7 @@ import java.nio.ReadOnlyBufferException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
@@ -26,7 +32,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * The Netty view of a pinned page ({@link PinnedPage#byteBuf()}): its reference count is a frame pin of its own, so
+ * The Netty view of a pinned page ({@link PinnedByteBuf#of(PinnedPage)}): its reference count is a frame pin of its own, so
  * Netty releasing it, the pin being closed, or the flyweight being re-pinned never leaves the other side with a lost
  * pin or a view over reused memory.
  */
@@ -66,6 +72,26 @@ class PinnedByteBufTest
         }
     }
 
+    /** A heap buffer of {@code length} bytes, each {@code value}. */
+    private static ByteBuffer filled(final int length, final int value)
+    {
+        final byte[] bytes = new byte[length];
+        Arrays.fill(bytes, (byte)value);
+        return ByteBuffer.wrap(bytes);
+    }
+
+    /** Fails, naming the first byte that is not {@code value}. */
+    private static void assertBytes(final int value, final byte[] bytes, final String what)
+    {
+        for (int i = 0; i < bytes.length; i++)
+        {
+            if (bytes[i] != (byte)value)
+            {
+                fail(what + ": byte " + i + " is " + bytes[i] + ", expected " + (byte)value);
+            }
+        }
+    }
+
     /** Reads every page of the file three times through a small cache, so unpinned frames are reclaimed. */
     private static void churn(final ExtentCache cache, final CachedFile file, final int pages) throws IOException
     {
@@ -80,14 +106,14 @@ class PinnedByteBufTest
         assertTrue(cache.stats().reclaims() > 2L * pages, "frames were reclaimed: " + cache.stats());
     }
 
-    /** The usual {@code ctx.writeAndFlush(page.byteBuf())}: Netty writes the buffer out, then releases it. */
+    /** The usual {@code ctx.writeAndFlush(PinnedByteBuf.of(page))}: Netty writes the buffer out, then releases it. */
     @Test
     void aPinWhoseBufferNettyReleasedStillCloses() throws IOException
     {
         final ExtentCache cache = cache(16);
         final CachedFile file = cache.file(stampedFile(store, 2));
         final PinnedPage page = file.pin(PAGE);
-        final ByteBuf msg = page.byteBuf();
+        final ByteBuf msg = PinnedByteBuf.of(page);
         final ByteArrayOutputStream wire = new ByteArrayOutputStream();
         msg.readBytes(wire, msg.readableBytes());
         assertTrue(ReferenceCountUtil.release(msg), "Netty's release is the last one");
@@ -105,14 +131,14 @@ class PinnedByteBufTest
         final ExtentCache cache = cache(8);
         final CachedFile file = cache.file(stampedFile(store, 60));
         final PinnedPage page = file.pin(0);
-        final ByteBuf buf = page.byteBuf().retain();
+        final ByteBuf buf = PinnedByteBuf.of(page).retain();
         page.close();
 
-        file.write(0, TestPages.filled(PAGE, 9));
+        file.write(0, filled(PAGE, 9));
         churn(cache, file, 60);
         final ByteBuffer now = ByteBuffer.allocate(PAGE);
         file.read(0, now);
-        TestPages.assertBytes(9, now.array(), "readers see the write");
+        assertBytes(9, now.array(), "readers see the write");
 
         assertStamps(0, buf);
         assertFalse(buf.release(), "one reference left");
@@ -127,14 +153,14 @@ class PinnedByteBufTest
         final ExtentCache cache = cache(16);
         final CachedFile file = cache.file(stampedFile(store, 2));
         final PinnedPage page = file.pin(0);
-        final ByteBuf buf = page.byteBuf();
+        final ByteBuf buf = PinnedByteBuf.of(page);
         page.close();
         final String books = cache.checkBooks();
         assertNotNull(books, "the buffer holds a pin of its own");
         assertTrue(books.contains("pins=1"), books);
 
         final int residentBefore = cache.stats().framesResident();
-        file.write(0, TestPages.filled(16, 9));
+        file.write(0, filled(16, 9));
         assertEquals(residentBefore + 1, cache.stats().framesResident(), "the write copied the pinned frame");
         buf.retain();
         assertFalse(buf.release());
@@ -151,7 +177,7 @@ class PinnedByteBufTest
         final ExtentCache cache = cache(16);
         final CachedFile file = cache.file(stampedFile(store, 2));
         final PinnedPage page = file.pin(PAGE);
-        final ByteBuf buf = page.byteBuf();
+        final ByteBuf buf = PinnedByteBuf.of(page);
         final ByteBuf slice = buf.slice(8, 16);
         final ByteBuf duplicate = buf.duplicate();
         page.close();
@@ -182,7 +208,7 @@ class PinnedByteBufTest
         final ExtentCache cache = cache(16);
         final CachedFile file = cache.file(stampedFile(store, 2));
         final PinnedPage page = file.pin(0);
-        final ByteBuf buf = page.byteBuf();
+        final ByteBuf buf = PinnedByteBuf.of(page);
         assertTrue(buf.release());
         assertThrows(IllegalReferenceCountException.class, buf::release, "double release");
         assertThrows(IllegalReferenceCountException.class, () -> buf.release(1), "release after free");
@@ -201,7 +227,7 @@ class PinnedByteBufTest
         final ExtentCache cache = cache(16);
         final CachedFile file = cache.file(stampedFile(store, 2));
         final PinnedPage page = file.pin(PAGE);
-        final ByteBuf buf = page.byteBuf();
+        final ByteBuf buf = PinnedByteBuf.of(page);
         assertThrows(IllegalReferenceCountException.class, () -> buf.retain(Integer.MAX_VALUE));
         assertEquals(1, buf.refCnt());
         assertThrows(IllegalArgumentException.class, () -> buf.release(0));
@@ -218,24 +244,19 @@ class PinnedByteBufTest
         final ExtentCache cache = cache(16);
         final CachedFile file = cache.file(stampedFile(store, 2));
         final PinnedPage page = file.pin(0);
-        final DeviceCache frames = cache.frames();
-        final long handle = page.handle();
-        final long fill = FrameDescriptor.MAX_PINS - 1;
-        for (long i = 0; i < fill; i++)
-        {
-            frames.retain(handle);
-        }
+        final List<FramePin> fill = new ArrayList<>();
         try
         {
-            final IllegalStateException ex = assertThrows(IllegalStateException.class, page::byteBuf);
+            for (long i = 0; i < FrameDescriptor.MAX_PINS - 1; i++)
+            {
+                fill.add(page.retainFrame());
+            }
+            final IllegalStateException ex = assertThrows(IllegalStateException.class, () -> PinnedByteBuf.of(page));
             assertTrue(ex.getMessage().contains("pin count overflow"), ex.getMessage());
         }
         finally
         {
-            for (long i = 0; i < fill; i++)
-            {
-                frames.unpin(handle);
-            }
+            fill.forEach(FramePin::release);
         }
         assertTrue(cache.checkBooks().contains("pins=1"), "only the page's own pin is left");
         page.close();
@@ -278,7 +299,7 @@ class PinnedByteBufTest
             for (int i = 0; i < 2000 && null == failure.get(); i++)
             {
                 assertTrue(file.pin(0, page));
-                toEventLoop.put(page.byteBuf());
+                toEventLoop.put(PinnedByteBuf.of(page));
                 if (i % 2 == 0)
                 {
                     file.write(0, ByteBuffer.wrap(new byte[4])); // copy-on-write: the frame may be orphaned
@@ -306,8 +327,8 @@ class PinnedByteBufTest
         store.write(id, 3L * PAGE, ByteBuffer.wrap(new byte[100]));
         final CachedFile file = cache.file(id);
         final PinnedPage hole = file.pin(PAGE + 1);
-        final ByteBuf buf = hole.byteBuf();
-        final ByteBuf kept = hole.byteBuf().retain();
+        final ByteBuf buf = PinnedByteBuf.of(hole);
+        final ByteBuf kept = PinnedByteBuf.of(hole).retain();
         hole.close();
         assertEquals(PAGE, buf.readableBytes());
         for (int i = 0; i < PAGE; i += 8)
@@ -336,8 +357,8 @@ class PinnedByteBufTest
         final CachedFile file = cache.file(stampedFile(store, 2));
         final PinnedPage flyweight = new PinnedPage();
         assertTrue(file.pin(0, flyweight));
-        final ByteBuf first = flyweight.byteBuf();
-        final ByteBuf second = flyweight.byteBuf();
+        final ByteBuf first = PinnedByteBuf.of(flyweight);
+        final ByteBuf second = PinnedByteBuf.of(flyweight);
         assertNotSame(first, second, "each call hands out a buffer of its own");
         first.skipBytes(100);
         assertEquals(0, second.readerIndex(), "with indices of its own");
@@ -345,7 +366,7 @@ class PinnedByteBufTest
         flyweight.close();
 
         assertTrue(file.pin(PAGE, flyweight));
-        final ByteBuf third = flyweight.byteBuf();
+        final ByteBuf third = PinnedByteBuf.of(flyweight);
         assertStamps(0, first);
         assertStamps(PAGE, third);
         flyweight.close();
@@ -363,7 +384,7 @@ class PinnedByteBufTest
         final CachedFile file = cache.file(stampedFile(store, 2));
         try (PinnedPage page = file.pin(PAGE))
         {
-            final ByteBuf buf = page.byteBuf();
+            final ByteBuf buf = PinnedByteBuf.of(page);
             try
             {
                 assertTrue(buf.isReadOnly());
@@ -453,7 +474,7 @@ class PinnedByteBufTest
         }
 
         /**
-         * Pins a page, reads it through {@link PinnedPage#byteBuf()} and prints what it read.
+         * Pins a page, reads it through {@link PinnedByteBuf#of(PinnedPage)} and prints what it read.
          *
          * @param args unused.
          * @throws Exception on any failure: the parent test prints the output.
@@ -466,7 +487,7 @@ class PinnedByteBufTest
             try (ExtentCache cache = ExtentCache.builder().device(device).translator(store).capacityFrames(8).build())
             {
                 final PinnedPage page = cache.file(id).pin(PAGE);
-                final ByteBuf buf = page.byteBuf();
+                final ByteBuf buf = PinnedByteBuf.of(page);
                 final ByteBuf slice = buf.slice(4, 8);
                 page.close();
                 final ByteBuffer nio = buf.nioBuffer();

@@ -1,10 +1,11 @@
-package org.extentcache;
+package org.extentcache.netty;
 
 import io.netty.buffer.AbstractReferenceCountedByteBuf;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.UnpooledByteBufAllocator;
-import org.extentcache.frame.Handle;
+import org.extentcache.FramePin;
+import org.extentcache.PinnedPage;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -18,14 +19,15 @@ import java.nio.channels.ScatteringByteChannel;
 
 /**
  * A read-only Netty {@link ByteBuf} over one pinned page whose reference count <em>is</em> a frame pin: the buffer
- * takes a pin of its own on the frame when it is made, {@link #retain()} keeps that pin, and the release that brings
- * the count to zero unpins the frame, exactly once. It is what {@link PinnedPage#byteBuf()} hands out, so that
- * {@code ctx.writeAndFlush(page.byteBuf())} works: Netty releases the buffer after writing it, the caller closes the
+ * takes a pin of its own on the frame when it is made ({@link PinnedPage#retainFrame()}, core's public
+ * {@link FramePin}), {@link #retain()} keeps that pin, and the release that brings the count to zero releases the
+ * {@code FramePin}, exactly once. Make one with {@link #of(PinnedPage)}, so that
+ * {@code ctx.writeAndFlush(PinnedByteBuf.of(page))} works: Netty releases the buffer after writing it, the caller closes the
  * {@link PinnedPage}, and neither release depends on the other or on the order they come in.
  *
  * <h2>Ownership: who releases what</h2>
  * <ul>
- *   <li>Each buffer starts with a reference count of 1, owned by whoever called {@link PinnedPage#byteBuf()}. That
+ *   <li>Each buffer starts with a reference count of 1, owned by whoever called {@link #of(PinnedPage)}. That
  *       owner releases it, or hands it to Netty (a channel write), which releases it. Every {@link #retain()} needs
  *       one more {@link #release()}. The frame stays pinned, its bytes unchanged, until the count reaches zero.</li>
  *   <li>The buffer's pin is not the {@code PinnedPage}'s: {@link PinnedPage#close()} releases only the page's pin,
@@ -62,64 +64,64 @@ import java.nio.channels.ScatteringByteChannel;
  * {@code retainedDuplicate()}.
  *
  * <h2>Costs</h2>
- * Making one allocates the buffer and a {@link ByteBuffer} view of the frame and takes a pin (one CAS); it is not a
- * hit-path operation, use {@link PinnedPage#buffer()} for allocation-free reads. Bulk reads ({@code getBytes},
+ * Making one allocates the buffer, a {@link FramePin} and a {@link ByteBuffer} view of the frame and takes a pin (one
+ * CAS); it is not a hit-path operation, use {@link PinnedPage#buffer()} for allocation-free reads. Bulk reads ({@code getBytes},
  * {@code nioBuffer}) allocate a small view each. Writes throw {@link ReadOnlyBufferException}.
  *
  * <h2>No JVM flags</h2>
- * Built on Netty's public API only ({@link AbstractReferenceCountedByteBuf} over a JDK {@link ByteBuffer}), no
- * memory addresses and no {@code io.netty.util.internal}: it needs no {@code --add-opens} beyond the one flag core
- * needs. It is one class so that it can move whole into a Netty module; nothing else in core names a Netty type
- * except {@link PinnedPage#byteBuf()}, which delegates here.
+ * Built on Netty's public API only ({@link AbstractReferenceCountedByteBuf} over the JDK {@link ByteBuffer} that
+ * {@link FramePin#byteBuffer()} hands out), no memory addresses and no {@code io.netty.util.internal}: it needs no
+ * {@code --add-opens} and no {@code -Dio.netty.tryReflectionSetAccessible}, only what core itself needs. This
+ * module's tests run with core's one flag and nothing else to prove it.
  */
-final class PinnedByteBuf extends AbstractReferenceCountedByteBuf
+public final class PinnedByteBuf extends AbstractReferenceCountedByteBuf
 {
     /** The view after the last release: no bytes, so the JDK bounds-checks any read to an exception. */
     private static final ByteBuffer RELEASED = ByteBuffer.allocateDirect(0).asReadOnlyBuffer();
     /** Largest chunk {@link #getBytes(int, OutputStream, int)} copies through the heap at a time. */
     private static final int STREAM_CHUNK = 8192;
 
-    private final DeviceCache frames;
-    private final long handle;
-    /** Read-only, big-endian, limit = capacity = the page's length; {@link #RELEASED} after the last release. */
+    private final FramePin pin;
+    /** Read-only, big-endian, limit = the page's length; {@link #RELEASED} after the last release. */
     private ByteBuffer page;
 
     /**
-     * Makes a buffer over a page the caller has pinned, with a frame pin of its own.
+     * Makes a buffer over a pinned page, with a frame pin of its own.
      *
-     * @param frames the cache's frames.
-     * @param handle a handle the caller holds a pin on, or {@link Handle#NONE} for a hole (the zero page).
-     * @param length bytes the buffer covers, from the page's first byte: its capacity and writer index.
-     * @return a buffer with reference count 1, reader index 0, writer index {@code length}; the caller owns it.
-     * @throws IllegalStateException if the handle holds no pin, or the frame's pin count is full; nothing is pinned.
+     * @param page a pinned page; it stays the caller's to close, before or after this buffer's release.
+     * @return a new read-only buffer over the page, reference count 1, reader index 0, writer index
+     * {@link PinnedPage#length()}. The caller owns it: release it, or hand it to Netty to release (a channel write
+     * does). It stays valid until its own last release, whether the page is closed or re-pinned before or after.
+     * @throws IllegalStateException if the page is not pinned, or its frame's pin count is full; nothing is pinned.
      */
-    static ByteBuf of(final DeviceCache frames, final long handle, final int length)
+    public static ByteBuf of(final PinnedPage page)
     {
-        return new PinnedByteBuf(frames, handle, length);
-    }
-
-    private PinnedByteBuf(final DeviceCache frames, final long handle, final int length)
-    {
-        super(length);
-        this.frames = frames;
-        this.handle = handle;
-        this.page = frames.pageView(handle, length); // a hole's: the JVM's zero page, never freed
-        writerIndex(length);
-        if (Handle.NONE != handle)
+        final FramePin pin = page.retainFrame();
+        try
         {
-            frames.retain(handle); // last: if it throws, no buffer escapes and nothing is pinned
+            return new PinnedByteBuf(pin);
+        }
+        catch (final RuntimeException | Error ex)
+        {
+            pin.release();
+            throw ex;
         }
     }
 
-    /** The last release: unpins the frame. Netty calls it once, when the count goes from 1 to 0. */
+    private PinnedByteBuf(final FramePin pin)
+    {
+        super(pin.length());
+        this.pin = pin;
+        this.page = pin.byteBuffer();
+        writerIndex(pin.length());
+    }
+
+    /** The last release: releases the frame pin. Netty calls it once, when the count goes from 1 to 0. */
     @Override
     protected void deallocate()
     {
         page = RELEASED;
-        if (Handle.NONE != handle)
-        {
-            frames.unpin(handle);
-        }
+        pin.release();
     }
 
     /** A fresh view of {@code [index, index + length)}, positioned at {@code index}; the caller checked both. */

@@ -1,4 +1,8 @@
-package org.extentcache.device;
+package org.extentcache.testing;
+
+import org.extentcache.device.BlockDevice;
+import org.extentcache.device.BlockDeviceContractTest;
+import org.extentcache.device.MemoryBlockDevice;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -18,9 +18,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * <h2>Running it</h2>
  * The long soak is tagged {@code soak} and excluded from the normal build; the {@code soak} profile runs it alone:
  * <pre>
- *   mvn -B -ntp -pl core verify -Psoak -Dsoak.ops=100000000
- *   mvn -B -ntp -pl core verify -Psoak -Dsoak.ops=100000000 -Dsoak.maxMinutes=40      # stop cleanly after 40 min
- *   mvn -B -ntp -pl core verify -Psoak -Dsoak.seed=N -Dsoak.threads=1 -Dsoak.ops=M     # exact replay, one thread
+ *   mvn -B -ntp -pl test-fixtures -am verify -Psoak -Dsoak.ops=100000000
+ *   mvn -B -ntp -pl test-fixtures -am verify -Psoak -Dsoak.ops=100000000 -Dsoak.maxMinutes=40      # stop cleanly after 40 min
+ *   mvn -B -ntp -pl test-fixtures -am verify -Psoak -Dsoak.seed=N -Dsoak.threads=1 -Dsoak.ops=M     # exact replay, one thread
  * </pre>
  * Default 10^8 operations, 4 threads, 128 frames; every knob is a {@code -Dsoak.*} property ({@link SoakConfig}),
  * e.g. {@code -Dsoak.cacheFlush=false} leaves out cache-wide flushes, {@code -Dsoak.faultOneIn=0} injects no read or
