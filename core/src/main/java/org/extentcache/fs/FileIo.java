@@ -8,12 +8,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.OpenOption;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ArrayBlockingQueue;
 
 /**
  * The I/O of a {@link FileSystemTranslator}'s open files: a missed page is read through the file whose page missed,
  * at that page's offset, with the file's own channel, bytes past end-of-file as zeros; with {@code O_DIRECT} where
- * asked for and the file system takes it (through a per-thread page-aligned bounce page, since frames are not
- * aligned). Write-backs and truncations go through the file's buffered channel, and {@link #sync} forces a file
+ * asked for and the file system takes it (through a page-aligned bounce page from the translator's pool, since
+ * frames are not aligned). Write-backs and truncations go through the file's buffered channel, and {@link #sync} forces a file
  * only if a write completed since its last force.
  *
  * <h2>Interrupts</h2>
@@ -24,7 +25,8 @@ import java.nio.file.StandardOpenOption;
  *
  * <h2>Costs</h2>
  * A read is one {@code pread} (two if an {@code O_DIRECT} read stops short on a block boundary) plus, with
- * {@code O_DIRECT}, a copy of the page from the bounce page. No allocation after each thread's first read.
+ * {@code O_DIRECT}, a copy of the page from the bounce page and a take and a put on the pool (a lock each). No
+ * allocation once the pool holds a page for each concurrent reader.
  *
  * <p><b>Thread safety:</b> safe for concurrent use; a file's channels are swapped under the file's monitor.
  */
@@ -35,12 +37,18 @@ final class FileIo
 
     private static final int MAX_ATTEMPTS = 5;
     private static final int NO_CHANNEL = Integer.MIN_VALUE;
+    /** Bounce pages kept for reuse; more readers at once allocate more, and those beyond this are dropped after. */
+    private static final int MAX_POOLED_BOUNCES = 64;
 
     private final int pageSize;
     private final int pageShift;
     private final boolean directReads;
-    /** Per thread: a page-aligned page for {@code O_DIRECT} reads (frames are not aligned). */
-    private final ThreadLocal<ByteBuffer> bounce;
+    /**
+     * Page-aligned pages for {@code O_DIRECT} reads (frames are not aligned), one taken per read in progress and
+     * put back after: a pool of this translator's own, not a {@code ThreadLocal}, so that the pages go with the
+     * translator instead of staying reachable from every thread that ever read through it.
+     */
+    private final ArrayBlockingQueue<ByteBuffer> bounces = new ArrayBlockingQueue<>(MAX_POOLED_BOUNCES);
 
     /**
      * @param pageSize    bytes per page, a power of two (checked by the translator).
@@ -51,7 +59,6 @@ final class FileIo
         this.pageSize = pageSize;
         this.pageShift = Integer.numberOfTrailingZeros(pageSize);
         this.directReads = directReads;
-        this.bounce = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(2 * pageSize - 1).alignedSlice(pageSize));
     }
 
     /**
@@ -133,7 +140,24 @@ final class FileIo
      */
     private void readDirect(final OpenFile state, final long offset, final ByteBuffer dst) throws IOException
     {
-        final ByteBuffer page = bounce.get().clear().limit(pageSize); // the aligned slice may hold two pages
+        ByteBuffer bounce = bounces.poll();
+        if (null == bounce)
+        {
+            bounce = ByteBuffer.allocateDirect(2 * pageSize - 1).alignedSlice(pageSize);
+        }
+        try
+        {
+            readDirect(state, offset, dst, bounce.clear().limit(pageSize)); // the aligned slice may hold two pages
+        }
+        finally
+        {
+            bounces.offer(bounce);
+        }
+    }
+
+    private void readDirect(final OpenFile state, final long offset, final ByteBuffer dst, final ByteBuffer page)
+        throws IOException
+    {
         while (page.hasRemaining())
         {
             final int read = transfer(state, true, channel -> channel.read(page, offset + page.position()));
