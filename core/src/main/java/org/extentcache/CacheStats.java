@@ -23,10 +23,6 @@ package org.extentcache;
  * @param dirtyFrames              frames holding bytes the device does not have yet.
  * @param capacityFrames           frames in the arena.
  * @param framesResident           frames holding a block (loading, up to date, or orphaned awaiting unpin).
- * @param framesReachable          resident frames that a file the cache knows maps through a valid handle: what
- *                                 open files can reach. The rest ({@link #framesCacheOnly()}) are kept only as
- *                                 cache, for a file opened again or another file that maps the same block, and are
- *                                 reclaimed first in no particular order with the others when space is needed.
  * @param framesFree               frames on the free list.
  * @param framesRetired            frames taken out of service because their generations were used up.
  * @param pageSize                 bytes per frame.
@@ -52,7 +48,6 @@ public record CacheStats(
     int dirtyFrames,
     int capacityFrames,
     int framesResident,
-    int framesReachable,
     int framesFree,
     int framesRetired,
     int pageSize,
@@ -108,7 +103,7 @@ public record CacheStats(
             Math.max(0, copyOnWrites - other.copyOnWrites), Math.max(0, writebacks - other.writebacks),
             Math.max(0, writebackFailures - other.writebackFailures), Math.max(0, syncFailures - other.syncFailures),
             Math.max(0, backgroundErrors - other.backgroundErrors),
-            dirtyFrames, capacityFrames, framesResident, framesReachable, framesFree, framesRetired, pageSize,
+            dirtyFrames, capacityFrames, framesResident, framesFree, framesRetired, pageSize,
             frameBytesReserved, frameBytesInUse, offHeapMetadataBytes, heapMetadataBytes, filesMapped, handlesHeld);
     }
 
@@ -128,20 +123,11 @@ public record CacheStats(
             writebackFailures + other.writebackFailures, syncFailures + other.syncFailures,
             backgroundErrors + other.backgroundErrors, dirtyFrames + other.dirtyFrames,
             capacityFrames + other.capacityFrames, framesResident + other.framesResident,
-            framesReachable + other.framesReachable, framesFree + other.framesFree,
+            framesFree + other.framesFree,
             framesRetired + other.framesRetired, pageSize, frameBytesReserved + other.frameBytesReserved,
             frameBytesInUse + other.frameBytesInUse, offHeapMetadataBytes + other.offHeapMetadataBytes,
             heapMetadataBytes + other.heapMetadataBytes, filesMapped + other.filesMapped,
             handlesHeld + other.handlesHeld);
-    }
-
-    /**
-     * @return resident frames no file the cache knows maps: kept only as cache. After every file is closed
-     * ({@link ExtentCache#closeFile}), every resident frame is counted here.
-     */
-    public int framesCacheOnly()
-    {
-        return Math.max(0, framesResident - framesReachable);
     }
 
     /**

@@ -211,8 +211,6 @@ public final class ExtentCache implements AutoCloseable
             fileCount++;
         }
         final FrameArena arena = frames.arena();
-        final int reachable = FrameBooks.reachableFrames(arena,
-            () -> files.values().stream().map(CachedFile::mapping).iterator());
         return new CacheStats(
             fileHits.sum(),
             frames.sharingHits.sum(),
@@ -228,7 +226,6 @@ public final class ExtentCache implements AutoCloseable
             frames.dirtyFrames.get(),
             arena.capacity(),
             counts[0],
-            Math.min(reachable, counts[0]),
             counts[1],
             counts[2],
             pageSize,
@@ -238,6 +235,22 @@ public final class ExtentCache implements AutoCloseable
             heapBytes,
             fileCount,
             handles);
+    }
+
+    /**
+     * Which resident frames open files can reach: walks every file's mapping (and allocates a bit set of the
+     * capacity), so it is for diagnostics and footprint reports, not for polling ({@link #stats()} is).
+     *
+     * @return the resident frames, and how many of them a file the cache knows maps through a valid handle.
+     * @throws IllegalStateException if the cache is closed.
+     */
+    public Residency residency()
+    {
+        ensureOpen();
+        final int resident = frames.counts()[0];
+        final int reachable = FrameBooks.reachableFrames(frames.arena(),
+            () -> files.values().stream().map(CachedFile::mapping).iterator());
+        return new Residency(resident, Math.min(reachable, resident), pageSize);
     }
 
     /**
@@ -432,7 +445,7 @@ public final class ExtentCache implements AutoCloseable
      * is not ({@link CachedFile#flush}, which also has the translator commit the file's metadata), then drops the
      * file's mapping. Its frames stay in the cache under their device blocks: a file opened again, or another file
      * mapping the same blocks, finds them by translation (a sharing hit, no device read), and until then they count
-     * as kept only as cache ({@link CacheStats#framesCacheOnly()}), reclaimed like any other clean frame when space is
+     * as kept only as cache ({@link #residency()}), reclaimed like any other clean frame when space is
      * needed. The {@code CachedFile} the cache handed out for the file refuses every later call; {@link #file}
      * returns a fresh one. Does nothing if the cache holds no view of the file.
      *

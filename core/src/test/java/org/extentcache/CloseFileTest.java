@@ -41,14 +41,14 @@ class CloseFileTest
         read(file, 8 * PAGE);
         CacheStats stats = cache.stats();
         assertEquals(8, stats.framesResident());
-        assertEquals(8, stats.framesReachable(), stats.toString());
-        assertEquals(0, stats.framesCacheOnly());
+        assertEquals(8, cache.residency().framesReachable(), stats.toString());
+        assertEquals(0, cache.residency().framesCacheOnly());
 
         cache.closeFile(id);
         stats = cache.stats();
         assertEquals(8, stats.framesResident(), "the frames stay as cache");
-        assertEquals(0, stats.framesReachable(), "no open file maps them");
-        assertEquals(8, stats.framesCacheOnly());
+        assertEquals(0, cache.residency().framesReachable(), "no open file maps them");
+        assertEquals(8, cache.residency().framesCacheOnly());
         assertEquals(0, stats.filesMapped());
         final IllegalStateException stale = assertThrows(IllegalStateException.class,
             () -> file.read(0, ByteBuffer.allocate(PAGE)));
@@ -59,7 +59,7 @@ class CloseFileTest
         assertNotSame(file, again);
         assertArrayEquals(filled((byte)7, 8 * PAGE), read(again, 8 * PAGE));
         assertEquals(readsBefore, cache.stats().deviceReads(), "served from the frames kept as cache");
-        assertEquals(8, cache.stats().framesReachable());
+        assertEquals(8, cache.residency().framesReachable());
     }
 
     @Test

@@ -268,7 +268,7 @@ class EngineH2Test
             System.out.printf(Locale.ROOT, "H2 %s: 9 databases open, %.1f MiB of files; the cache holds %.1f MiB " +
                 "of frames, %.1f MiB mapped by open files (%,d sharing hits, %,d device reads)%n", where,
                 fileBytes / 1048576.0, stats.frameBytesInUse() / 1048576.0,
-                (double)stats.framesReachable() * stats.pageSize() / 1048576.0, stats.sharingHits(),
+                fs.cache().residency().bytesReachable() / 1048576.0, stats.sharingHits(),
                 stats.deviceReads());
             assertTrue(stats.frameBytesInUse() < fileBytes / 2, "the clones share the base's frames: " + stats);
         }

@@ -186,10 +186,10 @@ final class StoreFileSystemTest extends FileSystemContractTest
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW))
         {
             channel.write(java.nio.ByteBuffer.wrap(bytes(14, 3 * PAGE)));
-            assertTrue(fs.cache().stats().framesCacheOnly() == 0, "an open file's frames are reachable");
+            assertTrue(fs.cache().residency().framesCacheOnly() == 0, "an open file's frames are reachable");
         }
         assertEquals(3 * PAGE, Files.size(path), "the store's size, durable");
-        assertTrue(fs.cache().stats().framesCacheOnly() > 0, "closed means gone: its frames are kept only as cache");
+        assertTrue(fs.cache().residency().framesCacheOnly() > 0, "closed means gone: its frames are kept only as cache");
         assertArrayEquals(bytes(14, 3 * PAGE), Files.readAllBytes(path), "and found again by translation");
     }
 

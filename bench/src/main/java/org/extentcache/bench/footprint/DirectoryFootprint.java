@@ -360,6 +360,7 @@ final class DirectoryFootprint
                 }
             }
             final CacheStats stats = cache.stats();
+            final long reachable = cache.residency().bytesReachable();
             final CacheResult result = new CacheResult("extentcache", cache.residentBytes(), cache.reservedBytes(),
                 cache.offHeapMetadataBytes(), heapRetained, directGrowth, cache.hits() + cache.deviceReads(),
                 cache.hits(), cache.deviceReads(), elapsedNanos);
@@ -368,10 +369,11 @@ final class DirectoryFootprint
                 translator.close(id); // the last close of each file: what stays is kept only as cache
             }
             final CacheStats closed = cache.stats();
+            final long closedReachable = cache.residency().bytesReachable();
             return new DirectoryReport.ExtentCacheRun(result, stats.frameBytesReserved(), stats.sharingHits(),
                 stats.fileHits(), stats.reclaims(), notSharing, notSharingReason, directReads, notDirect,
-                kernelBeside, (long)stats.framesReachable() * pageSize, closed.frameBytesInUse(),
-                (long)closed.framesReachable() * pageSize);
+                kernelBeside, reachable, closed.frameBytesInUse(),
+                closedReachable);
         }
     }
 

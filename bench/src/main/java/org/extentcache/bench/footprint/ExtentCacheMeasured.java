@@ -103,6 +103,14 @@ final class ExtentCacheMeasured implements MeasuredCache
     }
 
     /**
+     * @return which resident frames open files can reach now (walks the files).
+     */
+    org.extentcache.Residency residency()
+    {
+        return cache.residency();
+    }
+
+    /**
      * @return the cache's counters and memory now.
      */
     CacheStats stats()
