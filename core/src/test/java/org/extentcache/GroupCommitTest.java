@@ -1,6 +1,6 @@
 package org.extentcache;
 
-import org.extentcache.device.BlockDevice;
+import org.extentcache.device.ForwardingBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.ExtentStore;
 import org.junit.jupiter.api.Test;
@@ -222,9 +222,8 @@ class GroupCommitTest
     }
 
     /** A memory device whose syncs wait at a gate the test opens, and whose n-th sync can fail. */
-    private static final class GatedDevice implements BlockDevice
+    private static final class GatedDevice extends ForwardingBlockDevice
     {
-        final MemoryBlockDevice memory;
         final AtomicInteger writes = new AtomicInteger();
         final AtomicInteger syncs = new AtomicInteger();
         private final Semaphore entered = new Semaphore(0);
@@ -233,7 +232,7 @@ class GroupCommitTest
 
         GatedDevice(final int blockSize, final long blocks)
         {
-            this.memory = new MemoryBlockDevice(blockSize, blocks);
+            super(new MemoryBlockDevice(blockSize, blocks));
         }
 
         void gate()
@@ -257,28 +256,10 @@ class GroupCommitTest
         }
 
         @Override
-        public int blockSize()
-        {
-            return memory.blockSize();
-        }
-
-        @Override
-        public long blockCount()
-        {
-            return memory.blockCount();
-        }
-
-        @Override
-        public void read(final long block, final ByteBuffer dst) throws IOException
-        {
-            memory.read(block, dst);
-        }
-
-        @Override
         public void write(final long block, final ByteBuffer src) throws IOException
         {
             writes.incrementAndGet();
-            memory.write(block, src);
+            delegate.write(block, src);
         }
 
         @Override
@@ -302,13 +283,7 @@ class GroupCommitTest
             {
                 throw new IOException("scripted failure of sync " + n);
             }
-            memory.sync();
-        }
-
-        @Override
-        public void close() throws IOException
-        {
-            memory.close();
+            delegate.sync();
         }
     }
 }

@@ -1,7 +1,7 @@
 package org.extentcache;
 
-import org.extentcache.device.BlockDevice;
 import org.extentcache.device.CrashingBlockDevice;
+import org.extentcache.device.ForwardingBlockDevice;
 import org.extentcache.translate.ExtentStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -121,38 +121,13 @@ class Review4FindingsTest
     }
 
     /** Runs a hook once, at the next sync, before syncing. */
-    private static final class HookedDevice implements BlockDevice
+    private static final class HookedDevice extends ForwardingBlockDevice
     {
-        final CrashingBlockDevice inner;
         volatile Runnable onNextSync;
 
         HookedDevice(final CrashingBlockDevice inner)
         {
-            this.inner = inner;
-        }
-
-        @Override
-        public int blockSize()
-        {
-            return inner.blockSize();
-        }
-
-        @Override
-        public long blockCount()
-        {
-            return inner.blockCount();
-        }
-
-        @Override
-        public void read(final long block, final ByteBuffer dst) throws IOException
-        {
-            inner.read(block, dst);
-        }
-
-        @Override
-        public void write(final long block, final ByteBuffer src) throws IOException
-        {
-            inner.write(block, src);
+            super(inner);
         }
 
         @Override
@@ -164,13 +139,7 @@ class Review4FindingsTest
             {
                 hook.run();
             }
-            inner.sync();
-        }
-
-        @Override
-        public void close() throws IOException
-        {
-            inner.close();
+            delegate.sync();
         }
     }
 }

@@ -23,6 +23,7 @@ import org.extentcache.CachedFile;
 import org.extentcache.ExtentCache;
 import org.extentcache.device.BlockDevice;
 import org.extentcache.device.CrashingBlockDevice;
+import org.extentcache.device.ForwardingBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -372,37 +373,11 @@ class PersistentExtentStoreTest
     }
 
     /** A device whose syncs take 20 ms, so that commits pile up behind one. */
-    private static final class SlowSyncDevice implements BlockDevice
+    private static final class SlowSyncDevice extends ForwardingBlockDevice
     {
-        private final BlockDevice delegate;
-
         SlowSyncDevice(final BlockDevice delegate)
         {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public int blockSize()
-        {
-            return delegate.blockSize();
-        }
-
-        @Override
-        public long blockCount()
-        {
-            return delegate.blockCount();
-        }
-
-        @Override
-        public void read(final long block, final ByteBuffer dst) throws IOException
-        {
-            delegate.read(block, dst);
-        }
-
-        @Override
-        public void write(final long block, final ByteBuffer src) throws IOException
-        {
-            delegate.write(block, src);
+            super(delegate);
         }
 
         @Override
@@ -418,12 +393,6 @@ class PersistentExtentStoreTest
                 throw new IOException("interrupted", ex);
             }
             delegate.sync();
-        }
-
-        @Override
-        public void close() throws IOException
-        {
-            delegate.close();
         }
     }
 }
