@@ -22,6 +22,9 @@ final class FrameBooks
     }
 
     /**
+     * Needs no lock: each count is a recent value (exact when the caller holds the allocation lock), and resident is
+     * derived from the others, so the three always add up to the capacity.
+     *
      * @return {@code {resident frames, free frames, retired frames, index entries}}.
      */
     static int[] counts(final FrameArena arena, final DeviceIndex index)

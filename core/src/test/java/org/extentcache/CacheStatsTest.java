@@ -50,4 +50,46 @@ class CacheStatsTest
         assertEquals(8, twice.framesResident());
         assertEquals(delta.hitRate(), twice.hitRate(), 1e-12);
     }
+
+    /** Polling statistics never waits for a miss: another thread holding the allocation lock does not block it. */
+    @Test
+    void statsDoNotWaitForTheAllocationLock() throws Exception
+    {
+        final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 256);
+        final ExtentStore store = new ExtentStore(device);
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(64).build());
+        final java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        final Thread holder = new Thread(() ->
+        {
+            cache.frames().allocationLock().lock();
+            try
+            {
+                held.countDown();
+                release.await();
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+            }
+            finally
+            {
+                cache.frames().allocationLock().unlock();
+            }
+        });
+        holder.start();
+        try
+        {
+            assertTrue(held.await(10, java.util.concurrent.TimeUnit.SECONDS));
+            final java.util.concurrent.CompletableFuture<CacheStats> stats =
+                java.util.concurrent.CompletableFuture.supplyAsync(cache::stats, TestThreads.POOL);
+            assertEquals(64, stats.get(10, java.util.concurrent.TimeUnit.SECONDS).framesFree());
+        }
+        finally
+        {
+            release.countDown();
+            holder.join();
+        }
+    }
 }

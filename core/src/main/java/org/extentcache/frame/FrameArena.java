@@ -31,6 +31,24 @@ import static org.extentcache.frame.FrameDescriptor.*;
  */
 public final class FrameArena implements AutoCloseable
 {
+    /** Opaque reads of the counts, for statistics taken without the lock that guards their updates. */
+    private static final java.lang.invoke.VarHandle FREECOUNT;
+    private static final java.lang.invoke.VarHandle RETIREDCOUNT;
+
+    static
+    {
+        try
+        {
+            final java.lang.invoke.MethodHandles.Lookup lookup = java.lang.invoke.MethodHandles.lookup();
+            FREECOUNT = lookup.findVarHandle(FrameArena.class, "freeCount", int.class);
+            RETIREDCOUNT = lookup.findVarHandle(FrameArena.class, "retiredCount", int.class);
+        }
+        catch (final ReflectiveOperationException ex)
+        {
+            throw new ExceptionInInitializerError(ex);
+        }
+    }
+
     /** Largest direct buffer the arena allocates. */
     private static final int CHUNK_BYTES_MAX = 1 << 30;
 
@@ -361,19 +379,20 @@ public final class FrameArena implements AutoCloseable
     }
 
     /**
-     * @return frames on the free list (caller holds the lock for an exact answer).
+     * @return frames on the free list: exact under the lock that guards allocation, else a recent value (an opaque
+     * read, for statistics).
      */
     public int freeCount()
     {
-        return freeCount;
+        return (int)FREECOUNT.getOpaque(this);
     }
 
     /**
-     * @return frames retired for good.
+     * @return frames retired for good: exact under the allocation lock, else a recent value.
      */
     public int retiredCount()
     {
-        return retiredCount;
+        return (int)RETIREDCOUNT.getOpaque(this);
     }
 
     /**

@@ -40,6 +40,22 @@ import static org.extentcache.frame.FrameDescriptor.deviceBlockOffset;
  */
 public final class DeviceIndex implements AutoCloseable
 {
+    /** Opaque reads of the counts, for statistics taken without the lock that guards their updates. */
+    private static final java.lang.invoke.VarHandle SIZE;
+
+    static
+    {
+        try
+        {
+            final java.lang.invoke.MethodHandles.Lookup lookup = java.lang.invoke.MethodHandles.lookup();
+            SIZE = lookup.findVarHandle(DeviceIndex.class, "size", int.class);
+        }
+        catch (final ReflectiveOperationException ex)
+        {
+            throw new ExceptionInInitializerError(ex);
+        }
+    }
+
     private static final int SLOT_BYTES = Long.BYTES;
 
     private final long slotCount;
@@ -171,7 +187,7 @@ public final class DeviceIndex implements AutoCloseable
      */
     public int size()
     {
-        return size;
+        return (int)SIZE.getOpaque(this);
     }
 
     /**
