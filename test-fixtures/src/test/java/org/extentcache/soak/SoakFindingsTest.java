@@ -4,6 +4,7 @@ import org.extentcache.CacheBooks;
 import org.extentcache.CachedFile;
 import org.extentcache.ExtentCache;
 import org.extentcache.device.BlockDevice;
+import org.extentcache.device.ForwardingBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.ExtentStore;
 import org.junit.jupiter.api.Test;
@@ -111,16 +112,15 @@ class SoakFindingsTest
     }
 
     /** A device whose next sync, once armed, waits until released and then fails, applying nothing. */
-    private static final class StallingSyncDevice implements BlockDevice
+    private static final class StallingSyncDevice extends ForwardingBlockDevice
     {
-        private final BlockDevice delegate;
         private final CountDownLatch stalled = new CountDownLatch(1);
         private final CountDownLatch released = new CountDownLatch(1);
         private volatile boolean armed;
 
         StallingSyncDevice(final BlockDevice delegate)
         {
-            this.delegate = delegate;
+            super(delegate);
         }
 
         void stallNextSyncThenFail()
@@ -136,30 +136,6 @@ class SoakFindingsTest
         void releaseSync()
         {
             released.countDown();
-        }
-
-        @Override
-        public int blockSize()
-        {
-            return delegate.blockSize();
-        }
-
-        @Override
-        public long blockCount()
-        {
-            return delegate.blockCount();
-        }
-
-        @Override
-        public void read(final long block, final ByteBuffer dst) throws IOException
-        {
-            delegate.read(block, dst);
-        }
-
-        @Override
-        public void write(final long block, final ByteBuffer src) throws IOException
-        {
-            delegate.write(block, src);
         }
 
         @Override
@@ -185,12 +161,6 @@ class SoakFindingsTest
                 throw new IOException("interrupted in a stalled sync", ex);
             }
             throw new IOException("injected sync failure after a stall");
-        }
-
-        @Override
-        public void close() throws IOException
-        {
-            delegate.close();
         }
     }
 }
