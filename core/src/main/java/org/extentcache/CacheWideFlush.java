@@ -4,7 +4,6 @@ import org.extentcache.translate.Translator;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 
@@ -135,25 +134,21 @@ final class CacheWideFlush
                     busy.add(file);
                 }
             }
-            final long[] clean = new long[locked.size()];
-            int count = 0;
+            final List<CachedFile> clean = new ArrayList<>(locked.size());
             for (final CachedFile file : locked)
             {
                 if (!file.isGone() && file.writeback().uncommittedLocked() &&
                     !file.writeback().hasUndurablePagesLocked())
                 {
-                    clean[count++] = file.id();
+                    clean.add(file);
                 }
             }
-            if (count > 0)
+            if (!clean.isEmpty())
             {
-                translator.commit(Arrays.copyOf(clean, count));
-                for (final CachedFile file : locked)
+                translator.commit(clean.stream().mapToLong(CachedFile::id).toArray());
+                for (final CachedFile file : clean)
                 {
-                    if (!file.isGone() && !file.writeback().hasUndurablePagesLocked())
-                    {
-                        file.writeback().committedLocked();
-                    }
+                    file.writeback().committedLocked(); // still locked: nothing written since the check
                 }
             }
         }

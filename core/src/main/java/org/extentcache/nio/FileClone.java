@@ -1,5 +1,7 @@
 package org.extentcache.nio;
 
+import org.extentcache.fs.NativeLibc;
+
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
@@ -85,14 +87,14 @@ final class FileClone
 
     private static FileSystemException refused(final Path source, final Path target, final int errno)
     {
-        final String call = "ioctl(FICLONE) failed: " + NativeCalls.errnoText(errno);
-        if (NativeCalls.is(errno, Errno.EXDEV))
+        final String call = "ioctl(FICLONE) failed: " + NativeLibc.errnoText(errno);
+        if (NativeLibc.is(errno, Errno.EXDEV))
         {
             return new FileSystemException(source.toString(), target.toString(),
                 "REFLINK impossible: source and target are on different file systems; " + call);
         }
-        if (NativeCalls.is(errno, Errno.EOPNOTSUPP) || NativeCalls.is(errno, Errno.ENOTSUP) ||
-            NativeCalls.is(errno, Errno.EINVAL) || NativeCalls.is(errno, Errno.ENOTTY))
+        if (NativeLibc.is(errno, Errno.EOPNOTSUPP) || NativeLibc.is(errno, Errno.ENOTSUP) ||
+            NativeLibc.is(errno, Errno.EINVAL) || NativeLibc.is(errno, Errno.ENOTTY))
         {
             return new FileSystemException(source.toString(), target.toString(),
                 "REFLINK unsupported: the file system cannot share extents (XFS needs reflink=1); " + call);

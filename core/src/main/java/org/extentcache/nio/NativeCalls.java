@@ -2,6 +2,9 @@ package org.extentcache.nio;
 
 import org.extentcache.fs.NativeLibc;
 
+import static org.extentcache.fs.NativeLibc.errnoText;
+import static org.extentcache.fs.NativeLibc.is;
+
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -190,17 +193,6 @@ final class NativeCalls
         flock.putLongLong(FLOCK_LEN_OFFSET, size == Long.MAX_VALUE ? 0 : size); // as the JDK: MAX_VALUE is "to EOF"
         flock.putInt(FLOCK_PID_OFFSET, 0);
         return flock;
-    }
-
-    static boolean is(final int errno, final Errno constant)
-    {
-        return NativeLibc.is(errno, constant);
-    }
-
-    /** @return as {@code EXDEV (Invalid cross-device link, errno 18)}. */
-    static String errnoText(final int errno)
-    {
-        return NativeLibc.errnoText(errno);
     }
 
     private static int lastError()
