@@ -5,17 +5,9 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.file.NoSuchFileException;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.TreeMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
-import org.agrona.collections.Long2ObjectHashMap;
-import org.agrona.collections.LongArrayList;
-import org.agrona.collections.LongHashSet;
 import org.extentcache.device.BlockDevice;
 
 /**
@@ -39,8 +31,28 @@ import org.extentcache.device.BlockDevice;
  *   <li><b>Clones</b> share blocks: {@link #cloneFile} and {@link #cloneRange} only add references.</li>
  * </ul>
  *
+ * <h2>Pieces</h2>
+ * This class is the store's public face and its construction; each operation is the job of one package-private
+ * piece, and all pieces share one lock ({@link StoreLock}, which also holds the closed flag):
+ * <ul>
+ *   <li>{@link FileTable}: the files, their sizes and extent maps, file ids, and {@link #translate}.</li>
+ *   <li>{@link BlockLedger}: block reference counts ({@link BlockRefCounts}), picking free blocks, the cache's
+ *       reserved blocks, and the remapping step that ends every mutation.</li>
+ *   <li>{@link FileData}: file bytes on the device: {@link #read}, and the new pages of a copy-on-write mutation,
+ *       written to blocks that are still free.</li>
+ *   <li>{@link FileRewrites}: {@link #write}, {@link #punchHole}, {@link #truncate} and {@link #delete}.</li>
+ *   <li>{@link FileClones}: {@link #cloneFile} and {@link #cloneRange}.</li>
+ *   <li>{@link CacheWrites}: the cache's write protocol: {@link #checkWritable}, {@link #reserveBlock},
+ *       {@link #commitBlock}, {@link #releaseBlock} and {@link #extend}.</li>
+ *   <li>{@link StoreDurability}: {@link #commit}, {@link #sync}, the attachment and the rebuild in {@link #open};
+ *       it drives {@link DurableState} and {@link SnapshotCommitter}, and {@link StoreRecovery} reads the
+ *       superblocks and snapshots back.</li>
+ *   <li>{@link StoreListeners}: the listeners, told before ({@code beforeChange}) and after each mutation.</li>
+ *   <li>{@link PageGeometry}: page arithmetic and the checks of byte and page arguments.</li>
+ * </ul>
+ *
  * <h2>Concurrency</h2>
- * One {@link ReentrantReadWriteLock}. {@link #translate}, {@link #size}, {@link #exists}, {@link #read},
+ * One {@link ReentrantReadWriteLock} ({@link StoreLock}), taken by the piece that runs each operation. {@link #translate}, {@link #size}, {@link #exists}, {@link #read},
  * {@link #refCount}, {@link #allocatedBlocks} and {@link #freeBlocks} take the read lock and run concurrently with
  * each other. Every mutation takes the write lock for its whole duration, <em>including the device reads and
  * writes of the data it stores</em>: simplicity first, at the price that a slow device stalls translation while a
@@ -131,21 +143,16 @@ import org.extentcache.device.BlockDevice;
 public final class ExtentStore implements Translator, Closeable
 {
     private final BlockDevice device;
-    private final int pageSize;
-    private final int pageShift;
-    private final long pageMask;
-    private final byte[] zeros;
-    private final BlockRefCounts blocks;
-    private final Long2ObjectHashMap<FileState> files = new Long2ObjectHashMap<>();
-    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    private final CopyOnWriteArrayList<TranslationListener> listeners = new CopyOnWriteArrayList<>();
-    private final LongHashSet reserved = new LongHashSet();
-    private byte[] memoryAttachment = new byte[0];
-    /** The durable state of a persistent store; null for an in-memory one. */
-    private final DurableState durable;
-    private final SnapshotCommitter committer;
-    private long nextFileId = 1;
-    private volatile boolean closed;
+    private final PageGeometry geometry;
+    private final StoreLock lock = new StoreLock();
+    private final StoreListeners listeners = new StoreListeners();
+    private final BlockLedger ledger;
+    private final FileTable files;
+    private final FileData data;
+    private final FileRewrites rewrites;
+    private final FileClones clones;
+    private final StoreDurability durability;
+    private final CacheWrites cacheWrites;
 
     /**
      * Creates an empty store over {@code device}: no files, every block free. Whatever the device holds is ignored.
@@ -181,31 +188,20 @@ public final class ExtentStore implements Translator, Closeable
                 "device has too many blocks for an extent store: blockCount=" + blockCount +
                 " max=" + Integer.MAX_VALUE);
         }
-        final int blockSize = device.blockSize();
-        if (blockSize <= 0 || Integer.bitCount(blockSize) != 1)
+        this.geometry = new PageGeometry(device.blockSize());
+        this.ledger = new BlockLedger(lock, blockCount, maxRefCount);
+        final int blockSize = geometry.pageSize();
+        if (persistent && (blockSize < 512 || blockCount < SuperblockDescriptor.SLOT_COUNT + 1))
         {
-            throw new IllegalArgumentException("device block size must be a power of two: blockSize=" + blockSize);
+            throw new IllegalArgumentException("a persistent store needs blocks of at least 512 bytes and at " +
+                "least 3 blocks: blockSize=" + blockSize + " blockCount=" + blockCount);
         }
-        this.pageSize = blockSize;
-        this.pageShift = Integer.numberOfTrailingZeros(blockSize);
-        this.pageMask = blockSize - 1;
-        this.zeros = new byte[blockSize];
-        this.blocks = new BlockRefCounts(blockCount, maxRefCount);
-        if (persistent)
-        {
-            if (blockSize < 512 || blockCount < SuperblockDescriptor.SLOT_COUNT + 1)
-            {
-                throw new IllegalArgumentException("a persistent store needs blocks of at least 512 bytes and at " +
-                    "least 3 blocks: blockSize=" + blockSize + " blockCount=" + blockCount);
-            }
-            this.durable = new DurableState(blocks);
-            this.committer = new SnapshotCommitter(device, lock, durable, new Host());
-        }
-        else
-        {
-            this.durable = null;
-            this.committer = null;
-        }
+        this.files = new FileTable(lock, ledger.counts());
+        this.data = new FileData(device, geometry, lock, files);
+        this.rewrites = new FileRewrites(geometry, lock, files, ledger, data, listeners);
+        this.clones = new FileClones(geometry, lock, files, ledger, listeners);
+        this.durability = new StoreDurability(device, lock, files, ledger, listeners, persistent);
+        this.cacheWrites = new CacheWrites(geometry, lock, files, ledger, listeners, durability);
     }
 
     /**
@@ -222,7 +218,7 @@ public final class ExtentStore implements Translator, Closeable
     {
         final ExtentStore store = new ExtentStore(device, Integer.MAX_VALUE, true);
         StoreRecovery.eraseSlots(device);
-        store.durable.formatted();
+        store.durability.formatted();
         store.sync();
         return store;
     }
@@ -245,7 +241,7 @@ public final class ExtentStore implements Translator, Closeable
     {
         final StoreRecovery.Recovered recovered = StoreRecovery.recover(device);
         final ExtentStore store = new ExtentStore(device, Integer.MAX_VALUE, true);
-        store.restore(recovered);
+        store.durability.restore(recovered);
         return store;
     }
 
@@ -254,13 +250,13 @@ public final class ExtentStore implements Translator, Closeable
      */
     public boolean isPersistent()
     {
-        return null != durable;
+        return durability.isPersistent();
     }
 
     @Override
     public int pageSize()
     {
-        return pageSize;
+        return geometry.pageSize();
     }
 
     /**
@@ -271,18 +267,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public long create()
     {
-        lock.writeLock().lock();
-        try
-        {
-            ensureOpen();
-            final long file = nextFileId++;
-            files.put(file, new FileState(0, new ExtentMap()));
-            return file;
-        }
-        finally
-        {
-            lock.writeLock().unlock();
-        }
+        return files.create();
     }
 
     /**
@@ -293,16 +278,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public long nextFileId()
     {
-        lock.readLock().lock();
-        try
-        {
-            ensureOpen();
-            return nextFileId;
-        }
-        finally
-        {
-            lock.readLock().unlock();
-        }
+        return files.nextFileId();
     }
 
     /**
@@ -312,16 +288,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public boolean exists(final long file)
     {
-        lock.readLock().lock();
-        try
-        {
-            ensureOpen();
-            return files.containsKey(file);
-        }
-        finally
-        {
-            lock.readLock().unlock();
-        }
+        return files.exists(file);
     }
 
     /**
@@ -332,16 +299,7 @@ public final class ExtentStore implements Translator, Closeable
     @Override
     public long size(final long file) throws NoSuchFileException
     {
-        lock.readLock().lock();
-        try
-        {
-            ensureOpen();
-            return fileState(file).size;
-        }
-        finally
-        {
-            lock.readLock().unlock();
-        }
+        return files.size(file);
     }
 
     /**
@@ -356,37 +314,7 @@ public final class ExtentStore implements Translator, Closeable
     @Override
     public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
     {
-        if (page < 0)
-        {
-            throw new IllegalArgumentException("page must be >= 0: page=" + page);
-        }
-        Objects.requireNonNull(extent, "extent");
-        lock.readLock().lock();
-        try
-        {
-            ensureOpen();
-            final ExtentMap map = fileState(file).map;
-            final int run = map.floorRun(page);
-            if (run >= 0 && page < map.endPage(run))
-            {
-                final long runPage = map.filePage(run);
-                final long runBlock = map.deviceBlock(run);
-                final long block = runBlock + (page - runPage);
-                final long first = Math.max(runBlock, blocks.startOfSharedness(block));
-                final long end = Math.min(runBlock + map.pageCount(run), blocks.endOfSharedness(block));
-                extent.set(runPage + (first - runBlock), end - first, first, blocks.isShared(block));
-            }
-            else
-            {
-                final long holeStart = run >= 0 ? map.endPage(run) : 0;
-                final long holeEnd = run + 1 < map.runCount() ? map.filePage(run + 1) : Long.MAX_VALUE;
-                extent.set(holeStart, holeEnd - holeStart, Extent.HOLE, false);
-            }
-        }
-        finally
-        {
-            lock.readLock().unlock();
-        }
+        files.translate(file, page, extent);
     }
 
     /**
@@ -405,41 +333,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public int read(final long file, final long position, final ByteBuffer dst) throws IOException
     {
-        Objects.requireNonNull(dst, "dst");
-        if (position < 0)
-        {
-            throw new IllegalArgumentException("position must be >= 0: position=" + position);
-        }
-        lock.readLock().lock();
-        try
-        {
-            ensureOpen();
-            final FileState state = fileState(file);
-            if (!dst.hasRemaining())
-            {
-                return 0;
-            }
-            if (position >= state.size)
-            {
-                return -1;
-            }
-            final int total = (int)Math.min(dst.remaining(), state.size - position);
-            final int start = dst.position();
-            try
-            {
-                readRange(state.map, position, total, dst);
-            }
-            catch (final IOException | RuntimeException ex)
-            {
-                dst.position(start);
-                throw ex;
-            }
-            return total;
-        }
-        finally
-        {
-            lock.readLock().unlock();
-        }
+        return data.read(file, position, dst);
     }
 
     /**
@@ -460,47 +354,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public void write(final long file, final long position, final ByteBuffer src) throws IOException
     {
-        Objects.requireNonNull(src, "src");
-        final int length = src.remaining();
-        checkRange("position", position, "length", length);
-        try (Announcement change = new Announcement())
-        {
-            if (length > 0)
-            {
-                final long firstPage = position >>> pageShift;
-                change.add(file, firstPage, ((position + length - 1) >>> pageShift) - firstPage + 1, false);
-            }
-            lock.writeLock().lock();
-            try
-            {
-                ensureOpen();
-                final FileState state = fileState(file);
-                if (length == 0)
-                {
-                    return;
-                }
-                final long end = position + length;
-                final long firstPage = position >>> pageShift;
-                final long pageCount = ((end - 1) >>> pageShift) - firstPage + 1;
-                checkFree(pageCount);
-                final RunList fresh = pickFreeBlocks(firstPage, pageCount);
-                writeNewPages(state, position, src, fresh);
-
-                final Notification notification = new Notification();
-                takeBlocks(fresh, notification);
-                replacePages(state.map, firstPage, pageCount, fresh, notification);
-                final long oldSize = state.size;
-                final long changedFirst = end > oldSize ? Math.min(firstPage, oldSize >>> pageShift) : firstPage;
-                state.size = Math.max(oldSize, end);
-                src.position(src.limit());
-                notification.pagesChanged(file, changedFirst, firstPage + pageCount - changedFirst, state.size);
-                notification.dispatch();
-            }
-            finally
-            {
-                lock.writeLock().unlock();
-            }
-        }
+        rewrites.write(file, position, src);
     }
 
     /**
@@ -515,32 +369,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public long cloneFile(final long src) throws IOException
     {
-        try (Announcement change = new Announcement())
-        {
-            change.add(src, 0, Long.MAX_VALUE, false);
-            lock.writeLock().lock();
-            try
-            {
-                ensureOpen();
-                final FileState source = fileState(src);
-                final RunList runs = new RunList();
-                source.map.collect(0, Long.MAX_VALUE, runs);
-                retainAll(runs);
-                final long file = nextFileId++;
-                files.put(file, new FileState(source.size, new ExtentMap(source.map)));
-                if (!runs.isEmpty())
-                {
-                    final Notification notification = new Notification();
-                    notifySharedRange(src, runs, source.size, notification);
-                    notification.dispatch();
-                }
-                return file;
-            }
-            finally
-            {
-                lock.writeLock().unlock();
-            }
-        }
+        return clones.cloneFile(src);
     }
 
     /**
@@ -568,83 +397,7 @@ public final class ExtentStore implements Translator, Closeable
     public void cloneRange(final long src, final long srcPos, final long dst, final long dstPos, final long length)
         throws IOException
     {
-        checkRange("srcPos", srcPos, "length", length);
-        checkRange("dstPos", dstPos, "length", length);
-        checkAligned("srcPos", srcPos);
-        checkAligned("dstPos", dstPos);
-        try (Announcement change = new Announcement())
-        {
-            final long pages = pagesFor(length);
-            if (src <= dst)
-            {
-                change.add(src, srcPos >>> pageShift, pages, false);
-                change.add(dst, dstPos >>> pageShift, pages, true);
-            }
-            else
-            {
-                change.add(dst, dstPos >>> pageShift, pages, true);
-                change.add(src, srcPos >>> pageShift, pages, false);
-            }
-            lock.writeLock().lock();
-            try
-            {
-                ensureOpen();
-                final FileState source = fileState(src);
-                final FileState target = fileState(dst);
-                if (srcPos + length > source.size)
-                {
-                    throw new IllegalArgumentException("source range past end of file: srcPos=" + srcPos +
-                        " length=" + length + " size=" + source.size);
-                }
-                if ((length & pageMask) != 0)
-                {
-                    if (srcPos + length != source.size)
-                    {
-                        throw new IllegalArgumentException("length must be page-aligned unless the range ends at the " +
-                            "source's end of file: length=" + length + " srcPos=" + srcPos + " size=" + source.size +
-                            " pageSize=" + pageSize);
-                    }
-                    if (dstPos + length < target.size)
-                    {
-                        throw new IllegalArgumentException("an unaligned tail must end at or past the destination's end " +
-                            "of file: dstPos=" + dstPos + " length=" + length + " dstSize=" + target.size);
-                    }
-                }
-                if (src == dst && srcPos < dstPos + length && dstPos < srcPos + length)
-                {
-                    throw new IllegalArgumentException("source and destination ranges overlap in file " + src +
-                        ": src=[" + srcPos + ", " + (srcPos + length) + ") dst=[" + dstPos + ", " + (dstPos + length) + ")");
-                }
-                if (length == 0)
-                {
-                    return;
-                }
-
-                final long pageCount = pagesFor(length);
-                final long srcPage = srcPos >>> pageShift;
-                final long dstPage = dstPos >>> pageShift;
-                final RunList runs = new RunList();
-                source.map.collect(srcPage, pageCount, runs);
-                retainAll(runs);
-
-                final Notification notification = new Notification();
-                replacePages(target.map, dstPage, pageCount, runs.shifted(dstPage - srcPage), notification);
-                final long oldSize = target.size;
-                final long end = dstPos + length;
-                final long changedFirst = end > oldSize ? Math.min(dstPage, oldSize >>> pageShift) : dstPage;
-                target.size = Math.max(oldSize, end);
-                notification.pagesChanged(dst, changedFirst, dstPage + pageCount - changedFirst, target.size);
-                if (!runs.isEmpty())
-                {
-                    notifySharedRange(src, runs, source.size, notification);
-                }
-                notification.dispatch();
-            }
-            finally
-            {
-                lock.writeLock().unlock();
-            }
-        }
+        clones.cloneRange(src, srcPos, dst, dstPos, length);
     }
 
     /**
@@ -664,57 +417,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public void punchHole(final long file, final long position, final long length) throws IOException
     {
-        checkRange("position", position, "length", length);
-        try (Announcement change = new Announcement())
-        {
-            change.add(file, position >>> pageShift, pagesFor(position + length) - (position >>> pageShift), false);
-            lock.writeLock().lock();
-            try
-            {
-                ensureOpen();
-                final FileState state = fileState(file);
-                final long end = Math.min(position + length, state.size);
-                if (position >= end)
-                {
-                    return;
-                }
-                final long firstPage = position >>> pageShift;
-                final long lastPage = (end - 1) >>> pageShift;
-                final long pageCount = lastPage - firstPage + 1;
-                final RunList old = new RunList();
-                state.map.collect(firstPage, pageCount, old);
-                if (old.isEmpty())
-                {
-                    return;
-                }
-
-                final boolean rewriteHead = !isWholePage(state, firstPage, position, end) &&
-                    state.map.blockAt(firstPage) != Extent.HOLE;
-                final boolean rewriteTail = lastPage != firstPage && !isWholePage(state, lastPage, position, end) &&
-                    state.map.blockAt(lastPage) != Extent.HOLE;
-                checkFree((rewriteHead ? 1 : 0) + (rewriteTail ? 1 : 0));
-                final RunList fresh = new RunList();
-                long nextBlock = 0;
-                if (rewriteHead)
-                {
-                    nextBlock = rewriteZeroed(state, firstPage, position, end, nextBlock, fresh) + 1;
-                }
-                if (rewriteTail)
-                {
-                    rewriteZeroed(state, lastPage, position, end, nextBlock, fresh);
-                }
-
-                final Notification notification = new Notification();
-                takeBlocks(fresh, notification);
-                replacePages(state.map, firstPage, pageCount, fresh, notification);
-                notification.pagesChanged(file, firstPage, pageCount, state.size);
-                notification.dispatch();
-            }
-            finally
-            {
-                lock.writeLock().unlock();
-            }
-        }
+        rewrites.punchHole(file, position, length);
     }
 
     /**
@@ -733,63 +436,7 @@ public final class ExtentStore implements Translator, Closeable
     @Override
     public void truncate(final long file, final long size) throws IOException
     {
-        if (size < 0)
-        {
-            throw new IllegalArgumentException("size must be >= 0: size=" + size);
-        }
-        try (Announcement change = new Announcement())
-        {
-            change.add(file, size >>> pageShift, Long.MAX_VALUE - (size >>> pageShift), false);
-            lock.writeLock().lock();
-            try
-            {
-                ensureOpen();
-                final FileState state = fileState(file);
-                final long oldSize = state.size;
-                if (size == oldSize)
-                {
-                    return;
-                }
-                final Notification notification = new Notification();
-                if (size > oldSize)
-                {
-                    state.size = size;
-                    final long firstPage = oldSize >>> pageShift;
-                    notification.pagesChanged(file, firstPage, pagesFor(size) - firstPage, size);
-                    notification.dispatch();
-                    return;
-                }
-
-                final long lastPage = size >>> pageShift;
-                final int tailOffset = (int)(size & pageMask);
-                long firstUnmapped = pagesFor(size);
-                final RunList fresh = new RunList();
-                final long lastBlock = tailOffset == 0 ? Extent.HOLE : state.map.blockAt(lastPage);
-                if (lastBlock != Extent.HOLE)
-                {
-                    final ByteBuffer page = readPage(state, lastPage);
-                    if (!isZero(page, tailOffset, pageSize))
-                    {
-                        checkFree(1);
-                        page.clear().put(tailOffset, zeros, 0, pageSize - tailOffset);
-                        final long block = blocks.nextFree(0);
-                        device.write(block, page);
-                        fresh.add(lastPage, block, 1);
-                        firstUnmapped = lastPage;
-                    }
-                }
-
-                takeBlocks(fresh, notification);
-                replacePages(state.map, firstUnmapped, Long.MAX_VALUE - firstUnmapped, fresh, notification);
-                state.size = size;
-                notification.pagesChanged(file, lastPage, pagesFor(oldSize) - lastPage, size);
-                notification.dispatch();
-            }
-            finally
-            {
-                lock.writeLock().unlock();
-            }
-        }
+        rewrites.truncate(file, size);
     }
 
     /**
@@ -801,25 +448,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public void delete(final long file) throws IOException
     {
-        try (Announcement change = new Announcement())
-        {
-            change.add(file, 0, Long.MAX_VALUE, true);
-            lock.writeLock().lock();
-            try
-            {
-                ensureOpen();
-                final FileState state = fileState(file);
-                final Notification notification = new Notification();
-                replacePages(state.map, 0, Long.MAX_VALUE, new RunList(), notification);
-                files.remove(file);
-                notification.fileDeleted(file);
-                notification.dispatch();
-            }
-            finally
-            {
-                lock.writeLock().unlock();
-            }
-        }
+        rewrites.delete(file);
     }
 
     /**
@@ -830,21 +459,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public int refCount(final long block)
     {
-        if (block < 0 || block >= blocks.blockCount())
-        {
-            throw new IllegalArgumentException(
-                "block outside the device: block=" + block + " blockCount=" + blocks.blockCount());
-        }
-        lock.readLock().lock();
-        try
-        {
-            ensureOpen();
-            return blocks.refCount(block);
-        }
-        finally
-        {
-            lock.readLock().unlock();
-        }
+        return ledger.refCount(block);
     }
 
     /**
@@ -853,16 +468,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public long allocatedBlocks()
     {
-        lock.readLock().lock();
-        try
-        {
-            ensureOpen();
-            return blocks.allocatedCount();
-        }
-        finally
-        {
-            lock.readLock().unlock();
-        }
+        return ledger.allocatedBlocks();
     }
 
     /**
@@ -871,16 +477,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public long freeBlocks()
     {
-        lock.readLock().lock();
-        try
-        {
-            ensureOpen();
-            return blocks.freeCount();
-        }
-        finally
-        {
-            lock.readLock().unlock();
-        }
+        return ledger.freeBlocks();
     }
 
     /**
@@ -894,22 +491,7 @@ public final class ExtentStore implements Translator, Closeable
     @Override
     public void checkWritable(final long file) throws NoSuchFileException
     {
-        if (null == durable)
-        {
-            size(file);
-            return;
-        }
-        lock.writeLock().lock();
-        try
-        {
-            ensureOpen();
-            fileState(file);
-            durable.markWritten(file);
-        }
-        finally
-        {
-            lock.writeLock().unlock();
-        }
+        cacheWrites.checkWritable(file);
     }
 
     /**
@@ -921,115 +503,25 @@ public final class ExtentStore implements Translator, Closeable
     @Override
     public long reserveBlock(final long file, final long page) throws IOException
     {
-        if (page < 0)
-        {
-            throw new IllegalArgumentException("page must be >= 0: page=" + page);
-        }
-        lock.writeLock().lock();
-        try
-        {
-            ensureOpen();
-            fileState(file);
-            checkFree(1);
-            final long block = blocks.nextFree(0);
-            blocks.allocate(block);
-            reserved.add(block);
-            return block;
-        }
-        finally
-        {
-            lock.writeLock().unlock();
-        }
+        return cacheWrites.reserveBlock(file, page);
     }
 
     @Override
     public void commitBlock(final long file, final long page, final long block) throws NoSuchFileException
     {
-        if (page < 0)
-        {
-            throw new IllegalArgumentException("page must be >= 0: page=" + page);
-        }
-        lock.writeLock().lock();
-        try
-        {
-            ensureOpen();
-            final FileState state = fileState(file);
-            if (!reserved.remove(block))
-            {
-                throw new IllegalArgumentException("block is not reserved: block=" + block);
-            }
-            if (null != durable)
-            {
-                durable.markWritten(file);
-            }
-            final RunList run = new RunList();
-            run.add(page, block, 1);
-            final Notification notification = new Notification();
-            replacePages(state.map, page, 1, run, notification);
-            notification.pagesChanged(file, page, 1, state.size);
-            notification.dispatch();
-        }
-        finally
-        {
-            lock.writeLock().unlock();
-        }
+        cacheWrites.commitBlock(file, page, block);
     }
 
     @Override
     public void releaseBlock(final long block)
     {
-        lock.writeLock().lock();
-        try
-        {
-            ensureOpen();
-            if (!reserved.remove(block))
-            {
-                throw new IllegalArgumentException("block is not reserved: block=" + block);
-            }
-            final Notification notification = new Notification();
-            if (blocks.release(block))
-            {
-                notification.blocksInvalidated(block, 1);
-            }
-            notification.dispatch();
-        }
-        finally
-        {
-            lock.writeLock().unlock();
-        }
+        cacheWrites.releaseBlock(block);
     }
 
     @Override
     public void extend(final long file, final long size) throws NoSuchFileException
     {
-        if (size < 0)
-        {
-            throw new IllegalArgumentException("size must be >= 0: size=" + size);
-        }
-        lock.writeLock().lock();
-        try
-        {
-            ensureOpen();
-            final FileState state = fileState(file);
-            if (size <= state.size)
-            {
-                return;
-            }
-            if (null != durable)
-            {
-                durable.markWritten(file);
-            }
-            final long oldSize = state.size;
-            state.size = size;
-            final long firstPage = oldSize >>> pageShift;
-            final Notification notification = new Notification();
-            notification.pagesChanged(file, firstPage, pagesFor(size) - firstPage, size);
-            notification.dispatch();
-        }
-        finally
-        {
-            lock.writeLock().unlock();
-        }
+        cacheWrites.extend(file, size);
     }
 
     /**
@@ -1037,22 +529,14 @@ public final class ExtentStore implements Translator, Closeable
      */
     public int reservedBlocks()
     {
-        lock.readLock().lock();
-        try
-        {
-            return reserved.size();
-        }
-        finally
-        {
-            lock.readLock().unlock();
-        }
+        return ledger.reservedBlocks();
     }
 
     @Override
     public void addListener(final TranslationListener listener)
     {
         Objects.requireNonNull(listener, "listener");
-        ensureOpen();
+        lock.ensureOpen();
         listeners.add(listener);
     }
 
@@ -1076,10 +560,7 @@ public final class ExtentStore implements Translator, Closeable
     @Override
     public void deviceSyncFailed(final Throwable failure)
     {
-        if (null != committer)
-        {
-            committer.poison(failure);
-        }
+        durability.deviceSyncFailed(failure);
     }
 
     /**
@@ -1101,28 +582,7 @@ public final class ExtentStore implements Translator, Closeable
     @Override
     public void commit(final long file) throws IOException
     {
-        if (null == durable)
-        {
-            return;
-        }
-        final long ticket;
-        lock.writeLock().lock();
-        try
-        {
-            ensureOpen();
-            final FileState state = fileState(file);
-            final LongArrayList freed = new LongArrayList();
-            ticket = durable.commit(file, state.size, state.map, freed);
-            invalidate(freed);
-        }
-        finally
-        {
-            lock.writeLock().unlock();
-        }
-        if (ticket > 0)
-        {
-            committer.await(ticket);
-        }
+        durability.commit(file);
     }
 
     /**
@@ -1137,34 +597,7 @@ public final class ExtentStore implements Translator, Closeable
     @Override
     public void commit(final long[] ids) throws IOException
     {
-        if (null == durable)
-        {
-            return;
-        }
-        long ticket = 0;
-        lock.writeLock().lock();
-        try
-        {
-            ensureOpen();
-            final LongArrayList freed = new LongArrayList();
-            for (final long file : ids)
-            {
-                final FileState state = files.get(file);
-                if (null != state)
-                {
-                    ticket = Math.max(ticket, durable.commit(file, state.size, state.map, freed));
-                }
-            }
-            invalidate(freed);
-        }
-        finally
-        {
-            lock.writeLock().unlock();
-        }
-        if (ticket > 0)
-        {
-            committer.await(ticket);
-        }
+        durability.commit(ids);
     }
 
     /**
@@ -1180,31 +613,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public void sync() throws IOException
     {
-        final long ticket;
-        lock.writeLock().lock();
-        try
-        {
-            ensureOpen();
-            if (null == durable)
-            {
-                return;
-            }
-            final LongArrayList freed = new LongArrayList();
-            files.forEachLong((id, state) ->
-            {
-                if (!durable.isWritten(id))
-                {
-                    durable.commit(id, state.size, state.map, freed);
-                }
-            });
-            ticket = durable.newTicket();
-            invalidate(freed);
-        }
-        finally
-        {
-            lock.writeLock().unlock();
-        }
-        committer.await(ticket);
+        durability.sync();
     }
 
     /**
@@ -1219,30 +628,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public void setAttachment(final byte[] bytes)
     {
-        Objects.requireNonNull(bytes, "bytes");
-        if (bytes.length > SnapshotDescriptor.MAX_ATTACHMENT)
-        {
-            throw new IllegalArgumentException("attachment too large: length=" + bytes.length + " max=" +
-                SnapshotDescriptor.MAX_ATTACHMENT);
-        }
-        final byte[] copy = bytes.clone();
-        lock.writeLock().lock();
-        try
-        {
-            ensureOpen();
-            if (null == durable)
-            {
-                memoryAttachment = copy;
-            }
-            else
-            {
-                durable.attachment(copy);
-            }
-        }
-        finally
-        {
-            lock.writeLock().unlock();
-        }
+        durability.setAttachment(bytes);
     }
 
     /**
@@ -1252,16 +638,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public byte[] attachment()
     {
-        lock.readLock().lock();
-        try
-        {
-            ensureOpen();
-            return (null == durable ? memoryAttachment : durable.attachment()).clone();
-        }
-        finally
-        {
-            lock.readLock().unlock();
-        }
+        return durability.attachment();
     }
 
     /**
@@ -1271,16 +648,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     public long snapshotSequence()
     {
-        lock.readLock().lock();
-        try
-        {
-            ensureOpen();
-            return null == durable ? 0 : durable.liveSequence();
-        }
-        finally
-        {
-            lock.readLock().unlock();
-        }
+        return durability.snapshotSequence();
     }
 
     /**
@@ -1288,15 +656,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     int durableRefCount(final long block)
     {
-        lock.readLock().lock();
-        try
-        {
-            return null == durable ? 0 : durable.durableRefCount(block);
-        }
-        finally
-        {
-            lock.readLock().unlock();
-        }
+        return durability.durableRefCount(block);
     }
 
     /**
@@ -1304,15 +664,7 @@ public final class ExtentStore implements Translator, Closeable
      */
     long metadataBlocks()
     {
-        lock.readLock().lock();
-        try
-        {
-            return null == durable ? 0 : durable.metadataBlocks();
-        }
-        finally
-        {
-            lock.readLock().unlock();
-        }
+        return durability.metadataBlocks();
     }
 
     /**
@@ -1329,7 +681,7 @@ public final class ExtentStore implements Translator, Closeable
     public void close()
     {
         IOException failure = null;
-        if (null != durable && !closed)
+        if (durability.isPersistent() && !lock.isClosed())
         {
             try
             {
@@ -1344,7 +696,7 @@ public final class ExtentStore implements Translator, Closeable
                 // closed meanwhile by another thread
             }
         }
-        closeNow();
+        lock.close();
         if (null != failure)
         {
             throw new UncheckedIOException("closing the persistent store: its last sync failed; the previous " +
@@ -1352,560 +704,9 @@ public final class ExtentStore implements Translator, Closeable
         }
     }
 
-    private void closeNow()
-    {
-        lock.writeLock().lock();
-        try
-        {
-            closed = true;
-        }
-        finally
-        {
-            lock.writeLock().unlock();
-        }
-    }
-
     @Override
     public String toString()
     {
-        return "ExtentStore{device=" + device + ", pageSize=" + pageSize + '}';
-    }
-
-    /**
-     * Rebuilds a persistent store's files, reference counts and allocator from a recovered snapshot.
-     */
-    private void restore(final StoreRecovery.Recovered recovered)
-    {
-        durable.recovered(recovered.superblock, recovered.chain, recovered.highestSequence,
-            recovered.snapshot.attachment);
-        for (final SnapshotCodec.FileRecord record : recovered.snapshot.files)
-        {
-            final ExtentMap map = new ExtentMap();
-            map.replace(0, Long.MAX_VALUE, record.runs);
-            for (int run = 0; run < map.runCount(); run++)
-            {
-                final long first = map.deviceBlock(run);
-                for (long block = first; block < first + map.pageCount(run); block++)
-                {
-                    if (blocks.refCount(block) == 0)
-                    {
-                        blocks.allocate(block);
-                    }
-                    else
-                    {
-                        blocks.retain(block);
-                    }
-                }
-            }
-            files.put(record.id, new FileState(record.size, map));
-            durable.restored(record.id, record.size, map);
-        }
-        nextFileId = recovered.snapshot.nextFileId;
-    }
-
-    /** Tells the listeners of blocks freed by dropping durable references; the caller holds the write lock. */
-    private void invalidate(final LongArrayList freed)
-    {
-        if (freed.isEmpty())
-        {
-            return;
-        }
-        final Notification notification = new Notification();
-        for (int i = 0; i < freed.size(); i++)
-        {
-            notification.blocksInvalidated(freed.getLong(i), 1);
-        }
-        notification.dispatch();
-    }
-
-    /** What the snapshot committer needs of this store, called under the write lock. */
-    private final class Host implements SnapshotCommitter.Host
-    {
-        @Override
-        public long[] fileIds()
-        {
-            final long[] ids = new long[files.size()];
-            final int[] count = new int[1];
-            files.forEachLong((id, state) -> ids[count[0]++] = id);
-            java.util.Arrays.sort(ids);
-            return ids;
-        }
-
-        @Override
-        public long nextFileId()
-        {
-            return nextFileId;
-        }
-
-        @Override
-        public void invalidate(final LongArrayList blocks)
-        {
-            ExtentStore.this.invalidate(blocks);
-        }
-    }
-
-    private void ensureOpen()
-    {
-        if (closed)
-        {
-            throw new IllegalStateException("extent store is closed");
-        }
-    }
-
-    private FileState fileState(final long file) throws NoSuchFileException
-    {
-        final FileState state = files.get(file);
-        if (null == state)
-        {
-            throw new NoSuchFileException(null, null, "file " + file + " does not exist");
-        }
-        return state;
-    }
-
-    private static void checkRange(
-        final String positionName, final long position, final String lengthName, final long length)
-    {
-        if (position < 0)
-        {
-            throw new IllegalArgumentException(positionName + " must be >= 0: " + positionName + "=" + position);
-        }
-        if (length < 0)
-        {
-            throw new IllegalArgumentException(lengthName + " must be >= 0: " + lengthName + "=" + length);
-        }
-        if (position > Long.MAX_VALUE - length)
-        {
-            throw new IllegalArgumentException(positionName + " + " + lengthName + " overflows: " +
-                positionName + "=" + position + " " + lengthName + "=" + length);
-        }
-    }
-
-    private void checkAligned(final String name, final long position)
-    {
-        if ((position & pageMask) != 0)
-        {
-            throw new IllegalArgumentException(
-                name + " must be page-aligned: " + name + "=" + position + " pageSize=" + pageSize);
-        }
-    }
-
-    private void checkFree(final long needed) throws IOException
-    {
-        if (needed > blocks.freeCount())
-        {
-            throw new IOException("device full: blockCount=" + blocks.blockCount() + " free=" + blocks.freeCount() +
-                " needed=" + needed);
-        }
-    }
-
-    private long pagesFor(final long bytes)
-    {
-        return (bytes >>> pageShift) + ((bytes & pageMask) == 0 ? 0 : 1);
-    }
-
-    private boolean isWholePage(final FileState state, final long page, final long position, final long end)
-    {
-        final long pageStart = page << pageShift;
-        return position <= pageStart && Math.min(pageStart + pageSize, state.size) <= end;
-    }
-
-    private static boolean isZero(final ByteBuffer page, final int from, final int to)
-    {
-        for (int i = from; i < to; i++)
-        {
-            if (page.get(i) != 0)
-            {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /**
-     * Picks, without taking them, the lowest free blocks for {@code pageCount} pages from {@code firstPage}.
-     */
-    private RunList pickFreeBlocks(final long firstPage, final long pageCount)
-    {
-        final RunList runs = new RunList();
-        long page = firstPage;
-        long remaining = pageCount;
-        long from = 0;
-        while (remaining > 0)
-        {
-            final long start = blocks.nextFree(from);
-            final long end = Math.min(blocks.nextAllocated(start), start + remaining);
-            runs.add(page, start, end - start);
-            page += end - start;
-            remaining -= end - start;
-            from = end;
-        }
-        return runs;
-    }
-
-    /**
-     * Writes the new pages of a {@link #write} to the still-free blocks in {@code fresh}: whole pages straight from
-     * {@code src}, partial pages merged with the old page's bytes. Changes nothing but those free blocks.
-     */
-    private void writeNewPages(final FileState state, final long position, final ByteBuffer src, final RunList fresh)
-        throws IOException
-    {
-        final int length = src.remaining();
-        final int srcStart = src.position();
-        for (int i = 0; i < fresh.size(); i++)
-        {
-            final long runPage = fresh.filePage(i);
-            final long runBlock = fresh.deviceBlock(i);
-            final long runEnd = runPage + fresh.pageCount(i);
-            long page = runPage;
-            while (page < runEnd)
-            {
-                final long offset = (page << pageShift) - position;
-                if (offset >= 0 && offset + pageSize <= length)
-                {
-                    final long wholePages = Math.min(runEnd - page, (length - offset) >>> pageShift);
-                    device.write(
-                        runBlock + (page - runPage),
-                        src.slice(srcStart + (int)offset, (int)(wholePages << pageShift)));
-                    page += wholePages;
-                }
-                else
-                {
-                    final ByteBuffer merged = readPage(state, page);
-                    final long from = Math.max(0, offset);
-                    final long to = Math.min(length, offset + pageSize);
-                    merged.put((int)(from - offset), src, srcStart + (int)from, (int)(to - from));
-                    device.write(runBlock + (page - runPage), merged);
-                    page++;
-                }
-            }
-        }
-    }
-
-    /**
-     * Writes page {@code page} with {@code [position, end)} zeroed to the lowest free block at or after
-     * {@code fromBlock}, and adds it to {@code fresh}.
-     *
-     * @return the block written.
-     */
-    private long rewriteZeroed(
-        final FileState state, final long page, final long position, final long end, final long fromBlock,
-        final RunList fresh) throws IOException
-    {
-        final ByteBuffer content = readPage(state, page);
-        final long pageStart = page << pageShift;
-        final int from = (int)(Math.max(position, pageStart) - pageStart);
-        final int to = (int)(Math.min(end, pageStart + pageSize) - pageStart);
-        content.put(from, zeros, 0, to - from);
-        final long block = blocks.nextFree(fromBlock);
-        device.write(block, content);
-        fresh.add(page, block, 1);
-        return block;
-    }
-
-    /**
-     * @return a new page-size buffer, position 0 and limit the page size, holding the page's bytes: the block's,
-     * or zeros for a hole, and zeros past end of file.
-     */
-    private ByteBuffer readPage(final FileState state, final long page) throws IOException
-    {
-        final ByteBuffer content = ByteBuffer.allocate(pageSize);
-        final long block = state.map.blockAt(page);
-        if (block != Extent.HOLE)
-        {
-            device.read(block, content);
-            content.clear();
-            final long pageStart = page << pageShift;
-            if (state.size < pageStart + pageSize)
-            {
-                final int from = (int)Math.max(0, state.size - pageStart);
-                content.put(from, zeros, 0, pageSize - from);
-            }
-        }
-        return content;
-    }
-
-    private void readRange(final ExtentMap map, final long position, final int total, final ByteBuffer dst)
-        throws IOException
-    {
-        long pos = position;
-        int remaining = total;
-        ByteBuffer scratch = null;
-        while (remaining > 0)
-        {
-            final long page = pos >>> pageShift;
-            final int offset = (int)(pos & pageMask);
-            final int run = map.floorRun(page);
-            final int count;
-            if (run >= 0 && page < map.endPage(run))
-            {
-                final long block = map.deviceBlock(run) + (page - map.filePage(run));
-                if (offset == 0 && remaining >= pageSize)
-                {
-                    final long wholePages = Math.min(map.endPage(run) - page, remaining >>> pageShift);
-                    count = (int)(wholePages << pageShift);
-                    device.read(block, dst.slice(dst.position(), count));
-                }
-                else
-                {
-                    if (null == scratch)
-                    {
-                        scratch = ByteBuffer.allocate(pageSize);
-                    }
-                    device.read(block, scratch.clear());
-                    count = Math.min(remaining, pageSize - offset);
-                    dst.put(dst.position(), scratch, offset, count);
-                }
-            }
-            else
-            {
-                final long holePages = (run + 1 < map.runCount() ? map.filePage(run + 1) : Long.MAX_VALUE) - page;
-                final long holeBytes = holePages > (remaining >>> pageShift) + 1 ?
-                    remaining : (holePages << pageShift) - offset;
-                count = (int)Math.min(remaining, holeBytes);
-                for (int put = 0; put < count; put += pageSize)
-                {
-                    dst.put(dst.position() + put, zeros, 0, Math.min(pageSize, count - put));
-                }
-            }
-            dst.position(dst.position() + count);
-            pos += count;
-            remaining -= count;
-        }
-    }
-
-    /**
-     * Adds a reference to every block of {@code runs}; on overflow drops the ones it added and rethrows.
-     */
-    private void retainAll(final RunList runs)
-    {
-        for (int i = 0; i < runs.size(); i++)
-        {
-            final long first = runs.deviceBlock(i);
-            final long end = first + runs.pageCount(i);
-            for (long block = first; block < end; block++)
-            {
-                try
-                {
-                    blocks.retain(block);
-                }
-                catch (final IllegalStateException ex)
-                {
-                    for (long undo = first; undo < block; undo++)
-                    {
-                        blocks.release(undo);
-                    }
-                    for (int j = 0; j < i; j++)
-                    {
-                        for (long undo = runs.deviceBlock(j); undo < runs.deviceBlock(j) + runs.pageCount(j); undo++)
-                        {
-                            blocks.release(undo);
-                        }
-                    }
-                    throw ex;
-                }
-            }
-        }
-    }
-
-    /**
-     * Takes the freshly written blocks of {@code fresh} (count 1) and reports them as invalidated.
-     */
-    private void takeBlocks(final RunList fresh, final Notification notification)
-    {
-        for (int i = 0; i < fresh.size(); i++)
-        {
-            final long first = fresh.deviceBlock(i);
-            for (long block = first; block < first + fresh.pageCount(i); block++)
-            {
-                blocks.allocate(block);
-            }
-            notification.blocksInvalidated(first, fresh.pageCount(i));
-        }
-    }
-
-    /**
-     * Makes the range map {@code runs} (whose references the caller already holds) and drops the references of the
-     * blocks the range mapped before, reporting those freed.
-     */
-    private void replacePages(
-        final ExtentMap map, final long firstPage, final long pageCount, final RunList runs,
-        final Notification notification)
-    {
-        final RunList old = new RunList();
-        map.collect(firstPage, pageCount, old);
-        map.replace(firstPage, pageCount, runs);
-        for (int i = 0; i < old.size(); i++)
-        {
-            final long first = old.deviceBlock(i);
-            for (long block = first; block < first + old.pageCount(i); block++)
-            {
-                if (blocks.release(block))
-                {
-                    notification.blocksInvalidated(block, 1);
-                }
-            }
-        }
-    }
-
-    private void notifySharedRange(
-        final long file, final RunList runs, final long size, final Notification notification)
-    {
-        final long first = runs.filePage(0);
-        final int last = runs.size() - 1;
-        notification.pagesChanged(file, first, runs.filePage(last) + runs.pageCount(last) - first, size);
-    }
-
-    private static final class FileState
-    {
-        private long size;
-        private final ExtentMap map;
-
-        private FileState(final long size, final ExtentMap map)
-        {
-            this.size = size;
-            this.map = map;
-        }
-    }
-
-    /**
-     * What one mutation tells the listeners, gathered while it runs and sent in the documented order by
-     * {@link #dispatch}, still under the write lock.
-     */
-    private final class Notification
-    {
-        private final List<long[]> pagesChanged = new ArrayList<>(2);
-        private final TreeMap<Long, Long> invalidated = new TreeMap<>();
-        private long deletedFile;
-        private boolean deleted;
-
-        void pagesChanged(final long file, final long firstPage, final long pageCount, final long size)
-        {
-            pagesChanged.add(new long[]{file, firstPage, pageCount, size});
-        }
-
-        void blocksInvalidated(final long firstBlock, final long blockCount)
-        {
-            invalidated.put(firstBlock, blockCount);
-        }
-
-        void fileDeleted(final long file)
-        {
-            deletedFile = file;
-            deleted = true;
-        }
-
-        void dispatch()
-        {
-            RuntimeException failure = null;
-            for (final long[] change : pagesChanged)
-            {
-                for (final TranslationListener listener : listeners)
-                {
-                    try
-                    {
-                        listener.pagesChanged(change[0], change[1], change[2], change[3]);
-                    }
-                    catch (final RuntimeException ex)
-                    {
-                        failure = addFailure(failure, ex);
-                    }
-                }
-            }
-            long first = -1;
-            long end = -1;
-            for (final Map.Entry<Long, Long> range : invalidated.entrySet())
-            {
-                if (range.getKey() != end)
-                {
-                    failure = invalidate(first, end, failure);
-                    first = range.getKey();
-                }
-                end = range.getKey() + range.getValue();
-            }
-            failure = invalidate(first, end, failure);
-            if (deleted)
-            {
-                for (final TranslationListener listener : listeners)
-                {
-                    try
-                    {
-                        listener.fileDeleted(deletedFile);
-                    }
-                    catch (final RuntimeException ex)
-                    {
-                        failure = addFailure(failure, ex);
-                    }
-                }
-            }
-            if (null != failure)
-            {
-                throw failure;
-            }
-        }
-
-        private RuntimeException invalidate(final long first, final long end, final RuntimeException failure)
-        {
-            RuntimeException result = failure;
-            if (first >= 0)
-            {
-                for (final TranslationListener listener : listeners)
-                {
-                    try
-                    {
-                        listener.blocksInvalidated(first, end - first);
-                    }
-                    catch (final RuntimeException ex)
-                    {
-                        result = addFailure(result, ex);
-                    }
-                }
-            }
-            return result;
-        }
-
-        private RuntimeException addFailure(final RuntimeException failure, final RuntimeException ex)
-        {
-            if (null == failure)
-            {
-                return ex;
-            }
-            failure.addSuppressed(ex);
-            return failure;
-        }
-    }
-
-    /**
-     * Listeners told of a coming change by {@link #add}, outside the store's lock; closing it tells them the change
-     * is over. One per mutation, closed by the thread that made it.
-     */
-    private final class Announcement implements AutoCloseable
-    {
-        private final TranslationListener[] told = listeners.toArray(new TranslationListener[0]);
-        private final long[] files = new long[2];
-        private final int[] toldCount = new int[2];
-        private int fileCount;
-
-        void add(final long file, final long firstPage, final long pageCount, final boolean discard) throws IOException
-        {
-            final int slot = fileCount++;
-            files[slot] = file;
-            for (final TranslationListener listener : told)
-            {
-                toldCount[slot]++;
-                listener.beforeChange(file, firstPage, pageCount, discard);
-            }
-        }
-
-        @Override
-        public void close()
-        {
-            for (int slot = fileCount - 1; slot >= 0; slot--)
-            {
-                for (int i = toldCount[slot] - 1; i >= 0; i--)
-                {
-                    told[i].afterChange(files[slot]);
-                }
-            }
-        }
+        return "ExtentStore{device=" + device + ", pageSize=" + geometry.pageSize() + '}';
     }
 }
