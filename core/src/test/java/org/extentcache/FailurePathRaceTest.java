@@ -1,9 +1,10 @@
 package org.extentcache;
 
 import org.extentcache.device.BlockDevice;
+import org.extentcache.device.ForwardingBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
-import org.extentcache.translate.Extent;
 import org.extentcache.translate.ExtentStore;
+import org.extentcache.translate.ForwardingTranslator;
 import org.extentcache.translate.TranslationListener;
 import org.extentcache.translate.Translator;
 import org.junit.jupiter.api.Test;
@@ -11,7 +12,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.NoSuchFileException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -829,32 +829,13 @@ class FailurePathRaceTest
     }
 
     /** A memory device whose first write raises {@link InternalError}, as a mapped device does on an I/O fault. */
-    static final class ErrorOnceDevice implements BlockDevice
+    static final class ErrorOnceDevice extends ForwardingBlockDevice
     {
-        private final MemoryBlockDevice memory;
         volatile boolean threw;
 
         ErrorOnceDevice(final int blockSize, final long blocks)
         {
-            this.memory = new MemoryBlockDevice(blockSize, blocks);
-        }
-
-        @Override
-        public int blockSize()
-        {
-            return memory.blockSize();
-        }
-
-        @Override
-        public long blockCount()
-        {
-            return memory.blockCount();
-        }
-
-        @Override
-        public void read(final long block, final ByteBuffer dst) throws IOException
-        {
-            memory.read(block, dst);
+            super(new MemoryBlockDevice(blockSize, blocks));
         }
 
         @Override
@@ -865,96 +846,16 @@ class FailurePathRaceTest
                 threw = true;
                 throw new InternalError("a fault occurred in an unsafe memory access operation (scripted)");
             }
-            memory.write(block, src);
-        }
-
-        @Override
-        public void sync() throws IOException
-        {
-            memory.sync();
-        }
-
-        @Override
-        public void close() throws IOException
-        {
-            memory.close();
+            delegate.write(block, src);
         }
     }
 
     /** A translator that passes every call to an {@link ExtentStore}; tests override one method. */
-    static class Delegating implements Translator
+    static class Delegating extends ForwardingTranslator<ExtentStore>
     {
-        private final ExtentStore store;
-
         Delegating(final ExtentStore store)
         {
-            this.store = store;
-        }
-
-        @Override
-        public int pageSize()
-        {
-            return store.pageSize();
-        }
-
-        @Override
-        public long size(final long file) throws NoSuchFileException
-        {
-            return store.size(file);
-        }
-
-        @Override
-        public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
-        {
-            store.translate(file, page, extent);
-        }
-
-        @Override
-        public void checkWritable(final long file) throws IOException
-        {
-            store.checkWritable(file);
-        }
-
-        @Override
-        public long reserveBlock(final long file, final long page) throws IOException
-        {
-            return store.reserveBlock(file, page);
-        }
-
-        @Override
-        public void commitBlock(final long file, final long page, final long block) throws NoSuchFileException
-        {
-            store.commitBlock(file, page, block);
-        }
-
-        @Override
-        public void releaseBlock(final long block)
-        {
-            store.releaseBlock(block);
-        }
-
-        @Override
-        public void extend(final long file, final long size) throws IOException
-        {
-            store.extend(file, size);
-        }
-
-        @Override
-        public void truncate(final long file, final long size) throws IOException
-        {
-            store.truncate(file, size);
-        }
-
-        @Override
-        public void addListener(final TranslationListener listener)
-        {
-            store.addListener(listener);
-        }
-
-        @Override
-        public void removeListener(final TranslationListener listener)
-        {
-            store.removeListener(listener);
+            super(store);
         }
     }
 }
