@@ -1,6 +1,7 @@
 package org.extentcache;
 
 import org.extentcache.device.BlockDevice;
+import org.extentcache.device.ForwardingBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.frame.FrameArena;
 import org.extentcache.frame.FrameDescriptor;
@@ -136,28 +137,15 @@ class ConcurrentMissTest
     }
 
     /** Holds every read until the gate opens; then reads, or fails if told to. */
-    private static final class GatedDevice implements BlockDevice
+    private static final class GatedDevice extends ForwardingBlockDevice
     {
-        private final BlockDevice delegate;
         final CountDownLatch gate = new CountDownLatch(1);
         volatile boolean fail;
         volatile int reads;
 
         GatedDevice(final BlockDevice delegate)
         {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public int blockSize()
-        {
-            return delegate.blockSize();
-        }
-
-        @Override
-        public long blockCount()
-        {
-            return delegate.blockCount();
+            super(delegate);
         }
 
         @Override
@@ -177,24 +165,6 @@ class ConcurrentMissTest
                 throw new IOException("injected failure reading block " + block);
             }
             delegate.read(block, dst);
-        }
-
-        @Override
-        public void write(final long block, final ByteBuffer src) throws IOException
-        {
-            delegate.write(block, src);
-        }
-
-        @Override
-        public void sync() throws IOException
-        {
-            delegate.sync();
-        }
-
-        @Override
-        public void close() throws IOException
-        {
-            delegate.close();
         }
     }
 }

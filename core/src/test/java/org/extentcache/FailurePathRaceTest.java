@@ -1,9 +1,9 @@
 package org.extentcache;
 
-import org.extentcache.device.BlockDevice;
+import org.extentcache.device.ForwardingBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
-import org.extentcache.translate.Extent;
 import org.extentcache.translate.ExtentStore;
+import org.extentcache.translate.ForwardingTranslator;
 import org.extentcache.translate.TranslationListener;
 import org.extentcache.translate.Translator;
 import org.junit.jupiter.api.Test;
@@ -11,12 +11,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.NoSuchFileException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -713,16 +710,12 @@ class FailurePathRaceTest
     }
 
     /**
-     * A memory device with the fsync-error semantics of Linux that {@code CachedFile} cites: a sync that fails loses
-     * the writes made since the last successful sync (the kernel marks the pages clean; the device never got them)
-     * and reports the error once, so the next sync succeeds. After {@link #script()}, sync #1 waits for
-     * {@link #releaseFirstSync} and fails; sync #2 waits for sync #1 to be over and succeeds.
+     * A {@link LinuxFsyncDevice} (a failed sync loses the writes since the last good one) whose syncs a test scripts:
+     * after {@link #script()}, sync #1 waits for {@link #releaseFirstSync} and fails; sync #2 waits for sync #1 to be
+     * over and succeeds.
      */
-    static final class LinuxSyncDevice implements BlockDevice
+    static final class LinuxSyncDevice extends LinuxFsyncDevice
     {
-        private final MemoryBlockDevice memory;
-        /** Block to its bytes at the last successful sync, for blocks written since; guarded by this. */
-        private final Map<Long, byte[]> lastDurable = new HashMap<>();
         private final AtomicInteger syncs = new AtomicInteger();
         private volatile boolean scripted;
         final CountDownLatch firstSyncEntered = new CountDownLatch(1);
@@ -732,7 +725,7 @@ class FailurePathRaceTest
 
         LinuxSyncDevice(final int blockSize, final long blocks)
         {
-            this.memory = new MemoryBlockDevice(blockSize, blocks);
+            super(blockSize, blocks);
         }
 
         void script()
@@ -742,119 +735,34 @@ class FailurePathRaceTest
         }
 
         @Override
-        public int blockSize()
-        {
-            return memory.blockSize();
-        }
-
-        @Override
-        public long blockCount()
-        {
-            return memory.blockCount();
-        }
-
-        @Override
-        public void read(final long block, final ByteBuffer dst) throws IOException
-        {
-            memory.read(block, dst);
-        }
-
-        @Override
-        public synchronized void write(final long block, final ByteBuffer src) throws IOException
-        {
-            final int blocks = src.remaining() / memory.blockSize();
-            for (int i = 0; i < blocks; i++)
-            {
-                if (!lastDurable.containsKey(block + i))
-                {
-                    final ByteBuffer old = ByteBuffer.allocate(memory.blockSize());
-                    memory.read(block + i, old);
-                    lastDurable.put(block + i, old.array());
-                }
-            }
-            memory.write(block, src);
-        }
-
-        @Override
         public void sync() throws IOException
         {
             final int n = syncs.incrementAndGet();
             if (scripted && 1 == n)
             {
                 firstSyncEntered.countDown();
-                await(releaseFirstSync);
-                synchronized (this)
-                {
-                    for (final Map.Entry<Long, byte[]> lost : lastDurable.entrySet())
-                    {
-                        memory.write(lost.getKey(), ByteBuffer.wrap(lost.getValue()));
-                    }
-                    lastDurable.clear();
-                }
+                awaitRelease(releaseFirstSync, "scripted sync");
+                loseUnsyncedWrites();
                 firstSyncOver.countDown();
                 throw new IOException("scripted fsync failure (EIO): the writes since the last sync are lost");
             }
             if (scripted && 2 == n)
             {
                 secondSyncEntered.countDown();
-                await(firstSyncOver);
+                awaitRelease(firstSyncOver, "scripted sync");
             }
-            synchronized (this)
-            {
-                lastDurable.clear();
-            }
-        }
-
-        private static void await(final CountDownLatch latch) throws IOException
-        {
-            try
-            {
-                if (!latch.await(30, TimeUnit.SECONDS))
-                {
-                    throw new IOException("scripted sync never released");
-                }
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-                throw new IOException(ex);
-            }
-        }
-
-        @Override
-        public void close() throws IOException
-        {
-            memory.close();
+            markSynced();
         }
     }
 
     /** A memory device whose first write raises {@link InternalError}, as a mapped device does on an I/O fault. */
-    static final class ErrorOnceDevice implements BlockDevice
+    static final class ErrorOnceDevice extends ForwardingBlockDevice
     {
-        private final MemoryBlockDevice memory;
         volatile boolean threw;
 
         ErrorOnceDevice(final int blockSize, final long blocks)
         {
-            this.memory = new MemoryBlockDevice(blockSize, blocks);
-        }
-
-        @Override
-        public int blockSize()
-        {
-            return memory.blockSize();
-        }
-
-        @Override
-        public long blockCount()
-        {
-            return memory.blockCount();
-        }
-
-        @Override
-        public void read(final long block, final ByteBuffer dst) throws IOException
-        {
-            memory.read(block, dst);
+            super(new MemoryBlockDevice(blockSize, blocks));
         }
 
         @Override
@@ -865,96 +773,16 @@ class FailurePathRaceTest
                 threw = true;
                 throw new InternalError("a fault occurred in an unsafe memory access operation (scripted)");
             }
-            memory.write(block, src);
-        }
-
-        @Override
-        public void sync() throws IOException
-        {
-            memory.sync();
-        }
-
-        @Override
-        public void close() throws IOException
-        {
-            memory.close();
+            delegate.write(block, src);
         }
     }
 
     /** A translator that passes every call to an {@link ExtentStore}; tests override one method. */
-    static class Delegating implements Translator
+    static class Delegating extends ForwardingTranslator<ExtentStore>
     {
-        private final ExtentStore store;
-
         Delegating(final ExtentStore store)
         {
-            this.store = store;
-        }
-
-        @Override
-        public int pageSize()
-        {
-            return store.pageSize();
-        }
-
-        @Override
-        public long size(final long file) throws NoSuchFileException
-        {
-            return store.size(file);
-        }
-
-        @Override
-        public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
-        {
-            store.translate(file, page, extent);
-        }
-
-        @Override
-        public void checkWritable(final long file) throws IOException
-        {
-            store.checkWritable(file);
-        }
-
-        @Override
-        public long reserveBlock(final long file, final long page) throws IOException
-        {
-            return store.reserveBlock(file, page);
-        }
-
-        @Override
-        public void commitBlock(final long file, final long page, final long block) throws NoSuchFileException
-        {
-            store.commitBlock(file, page, block);
-        }
-
-        @Override
-        public void releaseBlock(final long block)
-        {
-            store.releaseBlock(block);
-        }
-
-        @Override
-        public void extend(final long file, final long size) throws IOException
-        {
-            store.extend(file, size);
-        }
-
-        @Override
-        public void truncate(final long file, final long size) throws IOException
-        {
-            store.truncate(file, size);
-        }
-
-        @Override
-        public void addListener(final TranslationListener listener)
-        {
-            store.addListener(listener);
-        }
-
-        @Override
-        public void removeListener(final TranslationListener listener)
-        {
-            store.removeListener(listener);
+            super(store);
         }
     }
 }

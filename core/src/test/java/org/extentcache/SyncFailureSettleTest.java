@@ -1,7 +1,6 @@
 package org.extentcache;
 
 import org.extentcache.FailurePathRaceTest.Async;
-import org.extentcache.device.BlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.Extent;
 import org.extentcache.translate.ExtentStore;
@@ -11,8 +10,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -430,14 +427,12 @@ class SyncFailureSettleTest
     }
 
     /**
-     * A memory device with Linux's fsync-error semantics (a failed sync loses the writes made since the last good
-     * one and is reported once; the next sync succeeds), whose failures a test scripts: fail the next sync, raise an
-     * {@link Error} from it, or hold the next write of a block until released.
+     * A {@link LinuxFsyncDevice} (a failed sync loses the writes made since the last good one and is reported once;
+     * the next sync succeeds) whose failures a test scripts: fail the next sync, raise an {@link Error} from it, or
+     * hold the next write of a block until released.
      */
-    static final class ControlDevice implements BlockDevice
+    static final class ControlDevice extends LinuxFsyncDevice
     {
-        private final MemoryBlockDevice memory;
-        private final Map<Long, byte[]> lastDurable = new HashMap<>();
         final AtomicInteger syncs = new AtomicInteger();
         final CountDownLatch heldWriteEntered = new CountDownLatch(1);
         private final CountDownLatch heldWriteReleased = new CountDownLatch(1);
@@ -450,7 +445,7 @@ class SyncFailureSettleTest
 
         ControlDevice(final int blockSize, final long blocks)
         {
-            this.memory = new MemoryBlockDevice(blockSize, blocks);
+            super(blockSize, blocks);
         }
 
         void holdWriteOf(final long block)
@@ -486,57 +481,15 @@ class SyncFailureSettleTest
         }
 
         @Override
-        public int blockSize()
-        {
-            return memory.blockSize();
-        }
-
-        @Override
-        public long blockCount()
-        {
-            return memory.blockCount();
-        }
-
-        @Override
-        public void read(final long block, final ByteBuffer dst) throws IOException
-        {
-            memory.read(block, dst);
-        }
-
-        @Override
         public void write(final long block, final ByteBuffer src) throws IOException
         {
             if (block == holdBlock)
             {
                 holdBlock = -1;
                 heldWriteEntered.countDown();
-                try
-                {
-                    if (!heldWriteReleased.await(30, TimeUnit.SECONDS))
-                    {
-                        throw new IOException("held write never released");
-                    }
-                }
-                catch (final InterruptedException ex)
-                {
-                    Thread.currentThread().interrupt();
-                    throw new IOException(ex);
-                }
+                awaitRelease(heldWriteReleased, "held write");
             }
-            synchronized (this)
-            {
-                final int blocks = src.remaining() / memory.blockSize();
-                for (int i = 0; i < blocks; i++)
-                {
-                    if (!lastDurable.containsKey(block + i))
-                    {
-                        final ByteBuffer old = ByteBuffer.allocate(memory.blockSize());
-                        memory.read(block + i, old);
-                        lastDurable.put(block + i, old.array());
-                    }
-                }
-                memory.write(block, src);
-            }
+            super.write(block, src);
         }
 
         @Override
@@ -546,18 +499,7 @@ class SyncFailureSettleTest
             {
                 holdNext = false;
                 heldSyncEntered.countDown();
-                try
-                {
-                    if (!heldSyncReleased.await(30, TimeUnit.SECONDS))
-                    {
-                        throw new IOException("held sync never released");
-                    }
-                }
-                catch (final InterruptedException ex)
-                {
-                    Thread.currentThread().interrupt();
-                    throw new IOException(ex);
-                }
+                awaitRelease(heldSyncReleased, "held sync");
             }
             syncNow();
         }
@@ -570,24 +512,14 @@ class SyncFailureSettleTest
                 final boolean error = errorNext;
                 failNext = false;
                 errorNext = false;
-                for (final Map.Entry<Long, byte[]> lost : lastDurable.entrySet())
-                {
-                    memory.write(lost.getKey(), ByteBuffer.wrap(lost.getValue()));
-                }
-                lastDurable.clear();
+                loseUnsyncedWrites();
                 if (error)
                 {
                     throw new InternalError("a fault occurred in an unsafe memory access operation (scripted sync)");
                 }
                 throw new IOException("scripted fsync failure (EIO): the writes since the last sync are lost");
             }
-            lastDurable.clear();
-        }
-
-        @Override
-        public void close() throws IOException
-        {
-            memory.close();
+            markSynced();
         }
     }
 }

@@ -2,9 +2,8 @@ package org.extentcache.fs;
 
 import org.extentcache.CachedFile;
 import org.extentcache.ExtentCache;
-import org.extentcache.translate.Extent;
 import org.extentcache.translate.FileBackedTranslator;
-import org.extentcache.translate.TranslationListener;
+import org.extentcache.translate.ForwardingTranslator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -12,7 +11,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.ExecutorService;
@@ -124,9 +122,8 @@ class ReviewFindingsFsTest
     }
 
     /** Delegates to a real translator; runs a hook before each write of file a's pages, fails b's syncs. */
-    private static final class Hooked implements FileBackedTranslator
+    private static final class Hooked extends ForwardingTranslator<FileSystemTranslator> implements FileBackedTranslator
     {
-        final FileSystemTranslator real;
         volatile long idA = -1;
         volatile long idB = -1;
         volatile int failSyncsOfB;
@@ -134,14 +131,14 @@ class ReviewFindingsFsTest
 
         Hooked(final FileSystemTranslator real)
         {
-            this.real = real;
+            super(real);
         }
 
         @Override
         public void readBlock(final long file, final long page, final long block, final ByteBuffer dst)
             throws IOException
         {
-            real.readBlock(file, page, block, dst);
+            delegate.readBlock(file, page, block, dst);
         }
 
         @Override
@@ -152,13 +149,13 @@ class ReviewFindingsFsTest
             {
                 hook.run();
             }
-            real.writeBlock(block, src);
+            delegate.writeBlock(block, src);
         }
 
         @Override
         public void sync() throws IOException
         {
-            real.sync();
+            delegate.sync();
         }
 
         @Override
@@ -169,73 +166,7 @@ class ReviewFindingsFsTest
                 failSyncsOfB--;
                 throw new IOException("injected fsync failure of b");
             }
-            real.syncFile(file);
-        }
-
-        @Override
-        public int pageSize()
-        {
-            return real.pageSize();
-        }
-
-        @Override
-        public long size(final long file) throws NoSuchFileException
-        {
-            return real.size(file);
-        }
-
-        @Override
-        public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
-        {
-            real.translate(file, page, extent);
-        }
-
-        @Override
-        public void checkWritable(final long file) throws IOException
-        {
-            real.checkWritable(file);
-        }
-
-        @Override
-        public long reserveBlock(final long file, final long page) throws IOException
-        {
-            return real.reserveBlock(file, page);
-        }
-
-        @Override
-        public void commitBlock(final long file, final long page, final long block) throws NoSuchFileException
-        {
-            real.commitBlock(file, page, block);
-        }
-
-        @Override
-        public void releaseBlock(final long block)
-        {
-            real.releaseBlock(block);
-        }
-
-        @Override
-        public void extend(final long file, final long size) throws IOException
-        {
-            real.extend(file, size);
-        }
-
-        @Override
-        public void truncate(final long file, final long size) throws IOException
-        {
-            real.truncate(file, size);
-        }
-
-        @Override
-        public void addListener(final TranslationListener listener)
-        {
-            real.addListener(listener);
-        }
-
-        @Override
-        public void removeListener(final TranslationListener listener)
-        {
-            real.removeListener(listener);
+            delegate.syncFile(file);
         }
     }
 }

@@ -21,6 +21,7 @@ import java.util.Random;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.extentcache.device.BlockDevice;
+import org.extentcache.device.ForwardingBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -1209,15 +1210,14 @@ class ExtentStoreTest extends TranslatorContractTest
     /**
      * A device that fails writes after a set number succeed, or every read, on demand.
      */
-    private static class FailingDevice implements BlockDevice
+    private static class FailingDevice extends ForwardingBlockDevice
     {
-        private final BlockDevice delegate;
         private int writesLeft = Integer.MAX_VALUE;
         private boolean failReads;
 
         FailingDevice(final BlockDevice delegate)
         {
-            this.delegate = delegate;
+            super(delegate);
         }
 
         void failWritesAfter(final int writes)
@@ -1228,18 +1228,6 @@ class ExtentStoreTest extends TranslatorContractTest
         void failReads(final boolean fail)
         {
             failReads = fail;
-        }
-
-        @Override
-        public int blockSize()
-        {
-            return delegate.blockSize();
-        }
-
-        @Override
-        public long blockCount()
-        {
-            return delegate.blockCount();
         }
 
         @Override
@@ -1264,18 +1252,6 @@ class ExtentStoreTest extends TranslatorContractTest
                 writesLeft--;
             }
             delegate.write(block, src);
-        }
-
-        @Override
-        public void sync() throws IOException
-        {
-            delegate.sync();
-        }
-
-        @Override
-        public void close() throws IOException
-        {
-            delegate.close();
         }
     }
 

@@ -1,5 +1,8 @@
 package org.extentcache.translate;
 
+import static org.extentcache.translate.StoreBytes.blockOf;
+import static org.extentcache.translate.StoreBytes.contents;
+import static org.extentcache.translate.StoreBytes.filled;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -10,7 +13,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -40,27 +42,6 @@ class PersistentExtentStoreTest
 
     @RegisterExtension
     final CacheBooks books = new CacheBooks();
-
-    private static ByteBuffer filled(final int value, final int length)
-    {
-        final byte[] bytes = new byte[length];
-        Arrays.fill(bytes, (byte)value);
-        return ByteBuffer.wrap(bytes);
-    }
-
-    private static byte[] contents(final ExtentStore store, final long file) throws IOException
-    {
-        final ByteBuffer bytes = ByteBuffer.allocate((int)store.size(file));
-        store.read(file, 0, bytes);
-        return bytes.array();
-    }
-
-    private static long blockOf(final ExtentStore store, final long file, final long page) throws IOException
-    {
-        final Extent extent = new Extent();
-        store.translate(file, page, extent);
-        return extent.blockOf(page);
-    }
 
     private static boolean sharedAt(final ExtentStore store, final long file, final long page) throws IOException
     {

@@ -1,12 +1,13 @@
 package org.extentcache.translate;
 
+import static org.extentcache.translate.StoreBytes.contents;
+import static org.extentcache.translate.StoreBytes.filled;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.Arrays;
 
 import org.extentcache.CacheBooks;
 import org.extentcache.CachedFile;
@@ -28,20 +29,6 @@ class ReviewStoreFindingsTest
 
     @RegisterExtension
     final CacheBooks books = new CacheBooks();
-
-    private static ByteBuffer filled(final int value, final int length)
-    {
-        final byte[] bytes = new byte[length];
-        Arrays.fill(bytes, (byte)value);
-        return ByteBuffer.wrap(bytes);
-    }
-
-    private static byte[] contents(final ExtentStore store, final long file) throws IOException
-    {
-        final ByteBuffer bytes = ByteBuffer.allocate((int)store.size(file));
-        store.read(file, 0, bytes);
-        return bytes.array();
-    }
 
     /**
      * The store's own write is not synced; the snapshot's chain sync fails and drops it; the retry's sync succeeds
