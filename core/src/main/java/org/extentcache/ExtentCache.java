@@ -223,7 +223,7 @@ public final class ExtentCache implements AutoCloseable
             frames.copyOnWrites.sum(),
             frames.writebacks.sum(),
             frames.writebackFailures.sum(),
-            frames.syncFailures(),
+            frames.syncs.failures(),
             null == writeback ? 0 : writeback.failures.sum(),
             frames.dirtyFrames.get(),
             arena.capacity(),
@@ -392,7 +392,7 @@ public final class ExtentCache implements AutoCloseable
         }
         if (org.extentcache.frame.Handle.NONE != handle)
         {
-            frames.unpin(handle); // after close too: the last pin released frees the arena
+            frames.pins.unpin(handle); // after close too: the last pin released frees the arena
         }
     }
 
@@ -424,7 +424,7 @@ public final class ExtentCache implements AutoCloseable
         }
         else
         {
-            final int pinned = frames.pinnedFrames();
+            final int pinned = frames.pins.pinnedFrames();
             if (pinned != 0)
             {
                 leakReporter.accept("ExtentCache closed with " + pinned + " frames still pinned; the frames' memory " +
