@@ -64,7 +64,7 @@ public final class CachedFile
     private final PinCounts pins;
     private final FrameArena arena;
     private final long file;
-    private final FileMapping mapping = new FileMapping();
+    private final FileMapping mapping;
     private final int pageShift;
     private final long pageMask;
     /** The writer lock and the dirty pages; see {@link FileWriteback}. */
@@ -84,6 +84,7 @@ public final class CachedFile
         this.pins = frames.pins;
         this.arena = frames.arena();
         this.file = file;
+        this.mapping = new FileMapping(cache.mappingTotals());
         this.pageShift = Integer.numberOfTrailingZeros(cache.pageSize());
         this.pageMask = cache.pageSize() - 1L;
         this.writeback = new FileWriteback(this, frames, file);

@@ -77,8 +77,8 @@ import static org.extentcache.frame.FrameDescriptor.*;
  *
  * <h2>Close</h2>
  * {@link #close()} ({@link PinCounts#close}) frees the device index at once. The arena (frames and their records) is
- * freed at once only if no frame is pinned; otherwise every pinned frame is counted, and the unpin that releases the last of them frees the
- * arena, so a view over a pinned frame never points at freed memory. Holes are pinned to the JVM's one
+ * freed at once only if no frame is pinned; otherwise every pinned frame is counted, and the unpin that releases the
+ * last of them frees the arena, so a view over a pinned frame never points at freed memory. Holes are pinned to the JVM's one
  * {@link ZeroPage}, which is never freed.
  *
  * <h2>Costs</h2>

@@ -2,6 +2,7 @@ package org.extentcache;
 
 import org.extentcache.device.BlockDevice;
 import org.extentcache.frame.FrameArena;
+import org.extentcache.mapping.MappingTotals;
 import org.extentcache.translate.FileBackedTranslator;
 import org.extentcache.translate.TranslationListener;
 import org.extentcache.translate.Translator;
@@ -77,6 +78,8 @@ public final class ExtentCache implements AutoCloseable
     private final DeviceCache frames;
     private final int pageSize;
     private final ConcurrentHashMap<Long, CachedFile> files = new ConcurrentHashMap<>();
+    /** Handles, leaves and nodes summed over every file's mapping as they change: what {@link #stats()} reads. */
+    private final MappingTotals mappingTotals = new MappingTotals();
     private final Listener listener = new Listener();
     private final boolean trackPins;
     private final java.util.function.Consumer<String> leakReporter;
@@ -193,25 +196,19 @@ public final class ExtentCache implements AutoCloseable
     }
 
     /**
-     * Takes a snapshot of the counters and memory figures, cheap enough to poll: takes no lock and never waits for a
-     * miss; allocates the snapshot and sums a few figures per file ({@code O(files)}, not {@code O(pages)}). Which
-     * frames open files reach is {@link #residency()}, which walks the mappings.
+     * Takes a snapshot of the counters and memory figures, cheap enough to poll: takes no lock, never waits for a
+     * miss and walks no file: every figure is a counter kept as it changes (the mappings' heap bytes and handles in
+     * {@link MappingTotals}, the file count in the file table's own size counter), so the cost is {@code O(1)} in
+     * files and pages; it allocates the snapshot. Which frames open files reach is {@link #residency()}, which walks
+     * the mappings.
      *
      * @return the snapshot.
+     * @throws IllegalStateException if the cache is closed.
      */
     public CacheStats stats()
     {
         ensureOpen();
         final int[] counts = frames.counts();
-        long heapBytes = 0;
-        long handles = 0;
-        int fileCount = 0;
-        for (final CachedFile file : files.values())
-        {
-            heapBytes += file.mapping().heapBytes();
-            handles += file.mapping().handleCount();
-            fileCount++;
-        }
         final FrameArena arena = frames.arena();
         return new CacheStats(
             fileHits.sum(),
@@ -234,9 +231,37 @@ public final class ExtentCache implements AutoCloseable
             arena.frameBytesReserved(),
             (long)counts[0] * pageSize,
             arena.metadataBytesReserved() + frames.indexBytesReserved(),
-            heapBytes,
-            fileCount,
-            handles);
+            mappingTotals.heapBytes(),
+            files.size(),
+            mappingTotals.handleCount());
+    }
+
+    /**
+     * For tests: the figures {@link #stats()} keeps as counters, found instead by walking the files as they are now.
+     *
+     * @return {@code {heap bytes of the mappings, handles held, files mapped}}.
+     */
+    long[] walkMappingFigures()
+    {
+        long heapBytes = 0;
+        long handles = 0;
+        long fileCount = 0;
+        for (final CachedFile file : files.values())
+        {
+            heapBytes += file.mapping().heapBytes();
+            handles += file.mapping().handleCount();
+            fileCount++;
+        }
+        return new long[]{heapBytes, handles, fileCount};
+    }
+
+    /**
+     * @return the totals every file's mapping adds its counts to; a file leaves {@link #files} only with its mapping
+     * emptied ({@link CachedFile#markDeleted}, {@link CachedFile#closeInCache}, {@link CachedFile#markClosed}).
+     */
+    MappingTotals mappingTotals()
+    {
+        return mappingTotals;
     }
 
     /**

@@ -42,7 +42,7 @@ import static org.extentcache.frame.FrameDescriptor.*;
  */
 final class FrameLoads
 {
-    /** {@link #awaitUpToDate}'s file for a waiter that reads through no file of its own ({@link DeviceCache#lookup}). */
+    /** {@link #awaitUpToDate}'s file for a waiter reading through no file of its own ({@link DeviceCache#lookup}). */
     static final long ANY_FILE = Long.MIN_VALUE;
 
     /**
