@@ -4,7 +4,6 @@ import org.extentcache.device.BlockDevice;
 import org.extentcache.frame.FrameArena;
 import org.extentcache.mapping.MappingTotals;
 import org.extentcache.translate.FileBackedTranslator;
-import org.extentcache.translate.TranslationListener;
 import org.extentcache.translate.Translator;
 
 import java.io.IOException;
@@ -80,7 +79,7 @@ public final class ExtentCache implements AutoCloseable
     private final ConcurrentHashMap<Long, CachedFile> files = new ConcurrentHashMap<>();
     /** Handles, leaves and nodes summed over every file's mapping as they change: what {@link #stats()} reads. */
     private final MappingTotals mappingTotals = new MappingTotals();
-    private final Listener listener = new Listener();
+    private final CacheListener listener;
     private final boolean trackPins;
     private final java.util.function.Consumer<String> leakReporter;
     /** Pins held, with where each was taken; only when {@link #trackPins}. */
@@ -104,6 +103,7 @@ public final class ExtentCache implements AutoCloseable
             BlockIo.of((FileBackedTranslator)builder.translator) : BlockIo.of(builder.device),
             builder.pageSize, builder.capacity, builder.claimTimeoutNanos, this::makeRoom,
             builder.translator::deviceSyncFailed);
+        this.listener = new CacheListener(this, files, frames);
         this.writeback = builder.dirtyExpiryNanos == 0 ? null : new BackgroundWriteback(files.values(),
             builder.dirtyExpiryNanos, "extentcache-writeback-" + Integer.toHexString(System.identityHashCode(this)));
         boolean listening = false;
@@ -387,6 +387,14 @@ public final class ExtentCache implements AutoCloseable
     }
 
     /**
+     * @return true once {@link #close()} has begun: no new file view, no claim waits for a frame.
+     */
+    boolean isClosing()
+    {
+        return closing;
+    }
+
+    /**
      * @return true once {@link #close()} has been called.
      */
     public boolean isClosed()
@@ -513,92 +521,6 @@ public final class ExtentCache implements AutoCloseable
         ensureOpen();
         CacheWideFlush.flush(files.values(), frames);
         CacheWideFlush.commitFlushed(files.values(), translator);
-    }
-
-    /** Keeps file mappings and frames consistent with the translator; see {@link TranslationListener}. */
-    private final class Listener implements TranslationListener
-    {
-        /** Files whose writer lock this thread took in {@link #beforeChange}, innermost last; null for none. */
-        private final ThreadLocal<java.util.ArrayDeque<Object>> changing =
-            ThreadLocal.withInitial(java.util.ArrayDeque::new);
-        private final Object none = new Object();
-
-        @Override
-        public void beforeChange(final long file, final long firstPage, final long pageCount, final boolean discard)
-            throws IOException
-        {
-            // a view being closed still brackets the change (its writer may be mid-write); a new one is made, so a
-            // writer that starts now waits, unless the cache is closing
-            final java.util.ArrayDeque<Object> held = changing.get();
-            while (true)
-            {
-                CachedFile cached = closed ? null : files.get(file);
-                if (null != cached && cached.isForgotten())
-                {
-                    cached = null; // closed in the cache: its lock keeps no writer out
-                }
-                if (null == cached && !closing)
-                {
-                    try
-                    {
-                        cached = file(file); // a view closed in the cache is replaced by a fresh one
-                    }
-                    catch (final NoSuchFileException | IllegalStateException ex)
-                    {
-                        cached = null;
-                    }
-                }
-                held.addLast(null == cached ? none : cached);
-                if (null == cached || cached.changeComing(firstPage, pageCount, discard))
-                {
-                    return;
-                }
-                held.pollLast(); // closed in the cache while this waited for its lock: bracket the next view
-            }
-        }
-
-        @Override
-        public void afterChange(final long file)
-        {
-            final Object cached = changing.get().pollLast();
-            if (cached instanceof CachedFile)
-            {
-                ((CachedFile)cached).changeDone();
-            }
-        }
-
-        @Override
-        public void pagesChanged(final long file, final long firstPage, final long pageCount, final long size)
-        {
-            final CachedFile cached = files.get(file);
-            if (null != cached)
-            {
-                cached.changed(firstPage, pageCount, size);
-            }
-        }
-
-        @Override
-        public void blocksInvalidated(final long firstBlock, final long blockCount)
-        {
-            if (closed)
-            {
-                return;
-            }
-            for (long block = firstBlock; block < firstBlock + blockCount; block++)
-            {
-                frames.invalidate(block);
-            }
-        }
-
-        @Override
-        public void fileDeleted(final long file)
-        {
-            final CachedFile cached = files.remove(file);
-            if (null != cached)
-            {
-                cached.markDeleted();
-            }
-        }
     }
 
     /**
