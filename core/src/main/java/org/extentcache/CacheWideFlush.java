@@ -169,7 +169,7 @@ final class CacheWideFlush
         IOException result = failure;
         try
         {
-            frames.sync();
+            frames.syncs.sync();
             synced = true;
         }
         catch (final IOException ex)
@@ -182,7 +182,7 @@ final class CacheWideFlush
             if (!finishBatch(batch, written, synced))
             {
                 result = CachedFile.firstOf(result, new IOException("flush: a device sync failed after pages were " +
-                    "written and may have dropped them; they stay dirty (flush again)", frames.lastSyncFailure()));
+                    "written and may have dropped them; they stay dirty (flush again)", frames.syncs.lastFailure()));
             }
         }
         return result;

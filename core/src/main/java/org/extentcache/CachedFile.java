@@ -60,9 +60,11 @@ public final class CachedFile
 
     private final ExtentCache cache;
     private final DeviceCache frames;
+    /** The frames' pin counts, held directly: a pin or unpin on the hit path costs no hop through {@link #frames}. */
+    private final PinCounts pins;
     private final FrameArena arena;
     private final long file;
-    private final FileMapping mapping = new FileMapping();
+    private final FileMapping mapping;
     private final int pageShift;
     private final long pageMask;
     /** The writer lock and the dirty pages; see {@link FileWriteback}. */
@@ -79,8 +81,10 @@ public final class CachedFile
     {
         this.cache = cache;
         this.frames = cache.frames();
+        this.pins = frames.pins;
         this.arena = frames.arena();
         this.file = file;
+        this.mapping = new FileMapping(cache.mappingTotals());
         this.pageShift = Integer.numberOfTrailingZeros(cache.pageSize());
         this.pageMask = cache.pageSize() - 1L;
         this.writeback = new FileWriteback(this, frames, file);
@@ -228,7 +232,7 @@ public final class CachedFile
         final long pageStart = pageIndex << pageShift;
         final int length = (int)Math.min(pageMask + 1, fileSize - pageStart);
         long handle = mapping.get(pageIndex);
-        if (Handle.NONE != handle && frames.pinHandle(handle))
+        if (Handle.NONE != handle && pins.pinHandle(handle))
         {
             cache.fileHits.increment();
         }
@@ -282,7 +286,7 @@ public final class CachedFile
                 }
                 return handle;
             }
-            frames.unpin(handle);
+            pins.unpin(handle);
         }
     }
 
@@ -457,7 +461,7 @@ public final class CachedFile
         }
         finally
         {
-            frames.unpin(handle);
+            pins.unpin(handle);
         }
     }
 

@@ -2,8 +2,8 @@ package org.extentcache;
 
 import org.extentcache.device.BlockDevice;
 import org.extentcache.frame.FrameArena;
+import org.extentcache.mapping.MappingTotals;
 import org.extentcache.translate.FileBackedTranslator;
-import org.extentcache.translate.TranslationListener;
 import org.extentcache.translate.Translator;
 
 import java.io.IOException;
@@ -77,7 +77,9 @@ public final class ExtentCache implements AutoCloseable
     private final DeviceCache frames;
     private final int pageSize;
     private final ConcurrentHashMap<Long, CachedFile> files = new ConcurrentHashMap<>();
-    private final Listener listener = new Listener();
+    /** Handles, leaves and nodes summed over every file's mapping as they change: what {@link #stats()} reads. */
+    private final MappingTotals mappingTotals = new MappingTotals();
+    private final CacheListener listener;
     private final boolean trackPins;
     private final java.util.function.Consumer<String> leakReporter;
     /** Pins held, with where each was taken; only when {@link #trackPins}. */
@@ -101,6 +103,7 @@ public final class ExtentCache implements AutoCloseable
             BlockIo.of((FileBackedTranslator)builder.translator) : BlockIo.of(builder.device),
             builder.pageSize, builder.capacity, builder.claimTimeoutNanos, this::makeRoom,
             builder.translator::deviceSyncFailed);
+        this.listener = new CacheListener(this, files, frames);
         this.writeback = builder.dirtyExpiryNanos == 0 ? null : new BackgroundWriteback(files.values(),
             builder.dirtyExpiryNanos, "extentcache-writeback-" + Integer.toHexString(System.identityHashCode(this)));
         boolean listening = false;
@@ -193,25 +196,19 @@ public final class ExtentCache implements AutoCloseable
     }
 
     /**
-     * Takes a snapshot of the counters and memory figures, cheap enough to poll: takes no lock and never waits for a
-     * miss; allocates the snapshot and sums a few figures per file ({@code O(files)}, not {@code O(pages)}). Which
-     * frames open files reach is {@link #residency()}, which walks the mappings.
+     * Takes a snapshot of the counters and memory figures, cheap enough to poll: takes no lock, never waits for a
+     * miss and walks no file: every figure is a counter kept as it changes (the mappings' heap bytes and handles in
+     * {@link MappingTotals}, the file count in the file table's own size counter), so the cost is {@code O(1)} in
+     * files and pages; it allocates the snapshot. Which frames open files reach is {@link #residency()}, which walks
+     * the mappings.
      *
      * @return the snapshot.
+     * @throws IllegalStateException if the cache is closed.
      */
     public CacheStats stats()
     {
         ensureOpen();
         final int[] counts = frames.counts();
-        long heapBytes = 0;
-        long handles = 0;
-        int fileCount = 0;
-        for (final CachedFile file : files.values())
-        {
-            heapBytes += file.mapping().heapBytes();
-            handles += file.mapping().handleCount();
-            fileCount++;
-        }
         final FrameArena arena = frames.arena();
         return new CacheStats(
             fileHits.sum(),
@@ -223,7 +220,7 @@ public final class ExtentCache implements AutoCloseable
             frames.copyOnWrites.sum(),
             frames.writebacks.sum(),
             frames.writebackFailures.sum(),
-            frames.syncFailures(),
+            frames.syncs.failures(),
             null == writeback ? 0 : writeback.failures.sum(),
             frames.dirtyFrames.get(),
             arena.capacity(),
@@ -234,9 +231,37 @@ public final class ExtentCache implements AutoCloseable
             arena.frameBytesReserved(),
             (long)counts[0] * pageSize,
             arena.metadataBytesReserved() + frames.indexBytesReserved(),
-            heapBytes,
-            fileCount,
-            handles);
+            mappingTotals.heapBytes(),
+            files.size(),
+            mappingTotals.handleCount());
+    }
+
+    /**
+     * For tests: the figures {@link #stats()} keeps as counters, found instead by walking the files as they are now.
+     *
+     * @return {@code {heap bytes of the mappings, handles held, files mapped}}.
+     */
+    long[] walkMappingFigures()
+    {
+        long heapBytes = 0;
+        long handles = 0;
+        long fileCount = 0;
+        for (final CachedFile file : files.values())
+        {
+            heapBytes += file.mapping().heapBytes();
+            handles += file.mapping().handleCount();
+            fileCount++;
+        }
+        return new long[]{heapBytes, handles, fileCount};
+    }
+
+    /**
+     * @return the totals every file's mapping adds its counts to; a file leaves {@link #files} only with its mapping
+     * emptied ({@link CachedFile#markDeleted}, {@link CachedFile#closeInCache}, {@link CachedFile#markClosed}).
+     */
+    MappingTotals mappingTotals()
+    {
+        return mappingTotals;
     }
 
     /**
@@ -362,6 +387,14 @@ public final class ExtentCache implements AutoCloseable
     }
 
     /**
+     * @return true once {@link #close()} has begun: no new file view, no claim waits for a frame.
+     */
+    boolean isClosing()
+    {
+        return closing;
+    }
+
+    /**
      * @return true once {@link #close()} has been called.
      */
     public boolean isClosed()
@@ -392,7 +425,7 @@ public final class ExtentCache implements AutoCloseable
         }
         if (org.extentcache.frame.Handle.NONE != handle)
         {
-            frames.unpin(handle); // after close too: the last pin released frees the arena
+            frames.pins.unpin(handle); // after close too: the last pin released frees the arena
         }
     }
 
@@ -424,7 +457,7 @@ public final class ExtentCache implements AutoCloseable
         }
         else
         {
-            final int pinned = frames.pinnedFrames();
+            final int pinned = frames.pins.pinnedFrames();
             if (pinned != 0)
             {
                 leakReporter.accept("ExtentCache closed with " + pinned + " frames still pinned; the frames' memory " +
@@ -488,92 +521,6 @@ public final class ExtentCache implements AutoCloseable
         ensureOpen();
         CacheWideFlush.flush(files.values(), frames);
         CacheWideFlush.commitFlushed(files.values(), translator);
-    }
-
-    /** Keeps file mappings and frames consistent with the translator; see {@link TranslationListener}. */
-    private final class Listener implements TranslationListener
-    {
-        /** Files whose writer lock this thread took in {@link #beforeChange}, innermost last; null for none. */
-        private final ThreadLocal<java.util.ArrayDeque<Object>> changing =
-            ThreadLocal.withInitial(java.util.ArrayDeque::new);
-        private final Object none = new Object();
-
-        @Override
-        public void beforeChange(final long file, final long firstPage, final long pageCount, final boolean discard)
-            throws IOException
-        {
-            // a view being closed still brackets the change (its writer may be mid-write); a new one is made, so a
-            // writer that starts now waits, unless the cache is closing
-            final java.util.ArrayDeque<Object> held = changing.get();
-            while (true)
-            {
-                CachedFile cached = closed ? null : files.get(file);
-                if (null != cached && cached.isForgotten())
-                {
-                    cached = null; // closed in the cache: its lock keeps no writer out
-                }
-                if (null == cached && !closing)
-                {
-                    try
-                    {
-                        cached = file(file); // a view closed in the cache is replaced by a fresh one
-                    }
-                    catch (final NoSuchFileException | IllegalStateException ex)
-                    {
-                        cached = null;
-                    }
-                }
-                held.addLast(null == cached ? none : cached);
-                if (null == cached || cached.changeComing(firstPage, pageCount, discard))
-                {
-                    return;
-                }
-                held.pollLast(); // closed in the cache while this waited for its lock: bracket the next view
-            }
-        }
-
-        @Override
-        public void afterChange(final long file)
-        {
-            final Object cached = changing.get().pollLast();
-            if (cached instanceof CachedFile)
-            {
-                ((CachedFile)cached).changeDone();
-            }
-        }
-
-        @Override
-        public void pagesChanged(final long file, final long firstPage, final long pageCount, final long size)
-        {
-            final CachedFile cached = files.get(file);
-            if (null != cached)
-            {
-                cached.changed(firstPage, pageCount, size);
-            }
-        }
-
-        @Override
-        public void blocksInvalidated(final long firstBlock, final long blockCount)
-        {
-            if (closed)
-            {
-                return;
-            }
-            for (long block = firstBlock; block < firstBlock + blockCount; block++)
-            {
-                frames.invalidate(block);
-            }
-        }
-
-        @Override
-        public void fileDeleted(final long file)
-        {
-            final CachedFile cached = files.remove(file);
-            if (null != cached)
-            {
-                cached.markDeleted();
-            }
-        }
     }
 
     /**

@@ -258,7 +258,7 @@ final class FileWriteback
         }
         try
         {
-            final WriteBack written = owner.isGone() ? new WriteBack(0, frames.syncFailuresCovering(file)) :
+            final WriteBack written = owner.isGone() ? new WriteBack(0, frames.syncs.failuresCovering(file)) :
                 writeBack(0, Long.MAX_VALUE);
             synchronized (awaitingSync)
             {
@@ -281,7 +281,7 @@ final class FileWriteback
      */
     boolean finishFlush(final WriteBack written, final boolean synced)
     {
-        if (synced && written.syncFailures == frames.syncFailuresCovering(file))
+        if (synced && written.syncFailures == frames.syncs.failuresCovering(file))
         {
             synchronized (awaitingSync)
             {
@@ -409,7 +409,7 @@ final class FileWriteback
         final long failures;
         try
         {
-            failures = frames.syncFile(file);
+            failures = frames.syncs.syncFile(file);
         }
         catch (final Throwable ex)
         {
@@ -428,7 +428,7 @@ final class FileWriteback
             redirty(written);
             throw new EarlierSyncFailure("flushing file " + file + ": a device sync failed after its " +
                 written.count / 2 + " pages were written and may have dropped them; they stay dirty (flush again)",
-                frames.lastSyncFailure());
+                frames.syncs.lastFailure());
         }
     }
 
@@ -457,7 +457,7 @@ final class FileWriteback
      */
     private void settleStaleAwaiting()
     {
-        final long failures = frames.syncFailuresCovering(file);
+        final long failures = frames.syncs.failuresCovering(file);
         synchronized (awaitingSync)
         {
             for (final WriteBack pending : awaitingSync)
@@ -503,7 +503,7 @@ final class FileWriteback
 
     private void redirtyPage(final long page, final long handle)
     {
-        if (!dirtyPages.containsKey(page) && frames.redirty(handle))
+        if (!dirtyPages.containsKey(page) && frames.writes.redirty(handle))
         {
             dirtyPages.put(page, handle);
             noteDirty();
@@ -547,7 +547,7 @@ final class FileWriteback
         }
         pages = Arrays.copyOf(pages, count);
         Arrays.sort(pages);
-        final WriteBack result = new WriteBack(count, frames.syncFailuresCovering(file));
+        final WriteBack result = new WriteBack(count, frames.syncs.failuresCovering(file));
         try
         {
             for (final long page : pages)
@@ -555,7 +555,7 @@ final class FileWriteback
                 final long handle = dirtyPages.get(page);
                 try
                 {
-                    if (frames.writeback(handle, true))
+                    if (frames.writes.writeback(handle, true))
                     {
                         result.pages[result.count++] = page;
                         result.pages[result.count++] = handle;
@@ -629,7 +629,7 @@ final class FileWriteback
                     if (!released.get(i))
                     {
                         released.set(i);
-                        frames.unpin(pages[i + 1]);
+                        frames.pins.unpin(pages[i + 1]);
                     }
                 }
             }
@@ -694,7 +694,7 @@ final class FileWriteback
                 if (settled.get(i) && !released.get(i))
                 {
                     released.set(i);
-                    frames.unpin(pages[i + 1]);
+                    frames.pins.unpin(pages[i + 1]);
                 }
             }
         }

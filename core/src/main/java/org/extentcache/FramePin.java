@@ -82,7 +82,7 @@ public final class FramePin
         final ByteBuffer view = frames.pageView(handle, length); // a hole's: the JVM's zero page, never freed
         if (Handle.NONE != handle)
         {
-            frames.retain(handle); // last: if it throws, nothing is pinned and no FramePin escapes
+            frames.pins.retain(handle); // last: if it throws, nothing is pinned and no FramePin escapes
         }
         return new FramePin(frames, handle, view, length, position);
     }
@@ -150,7 +150,7 @@ public final class FramePin
         view.limit(0);
         if (Handle.NONE != handle)
         {
-            frames.unpin(handle); // after close too: the last pin released frees the arena
+            frames.pins.unpin(handle); // after close too: the last pin released frees the arena
         }
     }
 

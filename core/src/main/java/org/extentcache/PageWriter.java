@@ -238,7 +238,7 @@ final class PageWriter
                     dirtied(page, fillNewFrame(block, Handle.NONE, true, inPage, base, address, length));
                     return;
                 }
-                if (frames.beginWrite(held))
+                if (frames.writes.beginWrite(held))
                 {
                     try
                     {
@@ -248,14 +248,14 @@ final class PageWriter
                     {
                         // the source failed (a truncated mapped file): the page may hold part of the write, as after
                         // a short write; it ends dirty like any written page, and readers go on
-                        final long partial = frames.endWrite(held);
+                        final long partial = frames.writes.endWrite(held);
                         if (Handle.NONE != partial)
                         {
                             dirtied(page, partial);
                         }
                         throw ex;
                     }
-                    final long written = frames.endWrite(held);
+                    final long written = frames.writes.endWrite(held);
                     if (Handle.NONE == written)
                     {
                         continue;
@@ -269,7 +269,7 @@ final class PageWriter
                 }
                 finally
                 {
-                    frames.unpin(held);
+                    frames.pins.unpin(held);
                 }
                 return;
             }
@@ -299,7 +299,7 @@ final class PageWriter
             {
                 if (Handle.NONE != source)
                 {
-                    frames.unpin(source);
+                    frames.pins.unpin(source);
                 }
             }
             try
@@ -327,7 +327,7 @@ final class PageWriter
     private long pinOwnFrame(final long page, final long block)
     {
         final long handle = mapping.get(page);
-        if (Handle.NONE == handle || !frames.pinHandle(handle))
+        if (Handle.NONE == handle || !frames.pins.pinHandle(handle))
         {
             return Handle.NONE;
         }
@@ -336,7 +336,7 @@ final class PageWriter
             cache.fileHits.increment();
             return handle;
         }
-        frames.unpin(handle);
+        frames.pins.unpin(handle);
         return Handle.NONE;
     }
 
@@ -395,7 +395,7 @@ final class PageWriter
     private long fillNewFrame(final long block, final long source, final boolean whole, final int inPage,
         final Object base, final long address, final int length)
     {
-        final long handle = frames.claimPrivate(block);
+        final long handle = frames.writes.claimPrivate(block);
         try
         {
             final long frameAddress = arena.address(Handle.frame(handle));
@@ -414,10 +414,10 @@ final class PageWriter
         }
         catch (final RuntimeException | Error ex)
         {
-            frames.discardPrivate(handle);
+            frames.writes.discardPrivate(handle);
             throw ex;
         }
-        frames.publishDirty(block, handle);
+        frames.writes.publishDirty(block, handle);
         return handle;
     }
 

@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 /**
  * Checks the books after every test (register with {@code @RegisterExtension}): for each cache the test built
  * through {@link #track}, no pin is held, every frame is free, retired or resident and indexed, the statistics add
- * up, and closing the cache returns exactly its reserved off-heap bytes to the JVM's direct-memory pool.
+ * up (and the figures {@link ExtentCache#stats()} keeps as counters equal a walk over the files), and closing the cache returns exactly its reserved off-heap bytes to the JVM's direct-memory pool.
  */
 public final class CacheBooks implements AfterEachCallback
 {
@@ -62,6 +62,10 @@ public final class CacheBooks implements AfterEachCallback
         assertEquals(stats.capacityFrames(), stats.framesResident() + stats.framesFree() + stats.framesRetired(),
             "frames add up: " + stats);
         assertEquals((long)stats.framesResident() * stats.pageSize(), stats.frameBytesInUse());
+        final long[] walked = cache.walkMappingFigures();
+        assertEquals(walked[0], stats.heapMetadataBytes(), "mapping heap bytes kept as counters equal the walk's");
+        assertEquals(walked[1], stats.handlesHeld(), "handles kept as counters equal the walk's");
+        assertEquals(walked[2], stats.filesMapped(), "files kept as a counter equal the walk's");
         final long reserved = stats.offHeapBytesReserved();
         final long before = quietDirectBytesUsed();
         cache.close();

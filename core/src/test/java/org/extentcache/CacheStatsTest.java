@@ -51,7 +51,94 @@ class CacheStatsTest
         assertEquals(delta.hitRate(), twice.hitRate(), 1e-12);
     }
 
-    /** Polling statistics never waits for a miss: another thread holding the allocation lock does not block it. */
+    /**
+     * The mapping figures {@link ExtentCache#stats()} keeps as counters (heap bytes, handles, files) equal a walk over
+     * the files after every step of a seeded random sequence of opens, reads, writes, clones, punches, truncations,
+     * closes in the cache and deletes. Replay with {@code -Dextentcache.seed=N}.
+     */
+    @Test
+    void keptFiguresEqualTheWalkedFigures() throws IOException
+    {
+        final long seed = Long.getLong("extentcache.seed", System.nanoTime());
+        final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 8192);
+        final ExtentStore store = new ExtentStore(device);
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(48).build());
+        final java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        final java.util.List<Long> live = new java.util.ArrayList<>();
+        final long spread = 40_000L * PAGE; // past one leaf and one interior node: trees of height 3
+        int op = 0;
+        try
+        {
+            for (op = 1; op <= 3000; op++)
+            {
+                final int choice = random.nextInt(100);
+                if (live.isEmpty() || (choice < 5 && live.size() < 12))
+                {
+                    live.add(store.create());
+                    continue;
+                }
+                final long file = live.get(random.nextInt(live.size()));
+                final long position = random.nextBoolean() ? random.nextLong(64L * PAGE) : random.nextLong(spread);
+                if (choice < 45)
+                {
+                    cache.file(file).read(position, ByteBuffer.allocate(1 + random.nextInt(6 * PAGE)));
+                }
+                else if (choice < 70)
+                {
+                    final byte[] data = new byte[1 + random.nextInt(3 * PAGE)];
+                    java.util.Arrays.fill(data, (byte)op);
+                    cache.file(file).write(position, ByteBuffer.wrap(data));
+                }
+                else if (choice < 75 && live.size() < 12)
+                {
+                    live.add(store.cloneFile(file));
+                }
+                else if (choice < 80)
+                {
+                    store.punchHole(file, position, 1 + random.nextInt(8 * PAGE));
+                }
+                else if (choice < 83)
+                {
+                    store.truncate(file, random.nextLong(spread));
+                }
+                else if (choice < 91)
+                {
+                    cache.closeFile(file);
+                }
+                else if (choice < 95)
+                {
+                    cache.file(file).flush();
+                }
+                else if (live.size() > 1)
+                {
+                    store.delete(file);
+                    live.remove(Long.valueOf(file));
+                }
+                assertKeptEqualsWalked(cache);
+            }
+            cache.flush();
+        }
+        catch (final AssertionError | IOException | RuntimeException ex)
+        {
+            throw new AssertionError("seed=" + seed + " failed at op " + op + " (replay with -Dextentcache.seed=" +
+                seed + "): " + ex.getMessage(), ex);
+        }
+    }
+
+    private static void assertKeptEqualsWalked(final ExtentCache cache)
+    {
+        final CacheStats stats = cache.stats();
+        final long[] walked = cache.walkMappingFigures();
+        assertEquals(walked[0], stats.heapMetadataBytes(), "heap bytes");
+        assertEquals(walked[1], stats.handlesHeld(), "handles");
+        assertEquals(walked[2], stats.filesMapped(), "files");
+    }
+
+    /**
+     * Polling statistics never waits: another thread holding the allocation lock, a file's writer lock and its
+     * mapping's monitor (what a miss, a write and a change notification hold) does not block it.
+     */
     @Test
     void statsDoNotWaitForTheAllocationLock() throws Exception
     {
@@ -59,15 +146,24 @@ class CacheStatsTest
         final ExtentStore store = new ExtentStore(device);
         final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
             .capacityFrames(64).build());
+        final long id = store.create();
+        store.write(id, 0, ByteBuffer.wrap(new byte[4 * PAGE]));
+        final CachedFile file = cache.file(id);
+        file.read(0, ByteBuffer.allocate(4 * PAGE));
+        final CacheStats before = cache.stats();
         final java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
         final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
         final Thread holder = new Thread(() ->
         {
             cache.frames().allocationLock().lock();
+            file.writeback().lock();
             try
             {
-                held.countDown();
-                release.await();
+                synchronized (file.mapping())
+                {
+                    held.countDown();
+                    release.await();
+                }
             }
             catch (final InterruptedException ex)
             {
@@ -75,6 +171,7 @@ class CacheStatsTest
             }
             finally
             {
+                file.writeback().unlock();
                 cache.frames().allocationLock().unlock();
             }
         });
@@ -84,7 +181,12 @@ class CacheStatsTest
             assertTrue(held.await(10, java.util.concurrent.TimeUnit.SECONDS));
             final java.util.concurrent.CompletableFuture<CacheStats> stats =
                 java.util.concurrent.CompletableFuture.supplyAsync(cache::stats, TestThreads.POOL);
-            assertEquals(64, stats.get(10, java.util.concurrent.TimeUnit.SECONDS).framesFree());
+            final CacheStats during = stats.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertTrue(cache.frames().allocationLock().isLocked(), "returned while the lock was still held");
+            assertEquals(60, during.framesFree());
+            assertEquals(before.handlesHeld(), during.handlesHeld());
+            assertEquals(before.heapMetadataBytes(), during.heapMetadataBytes());
+            assertEquals(1, during.filesMapped());
         }
         finally
         {

@@ -29,6 +29,12 @@ import java.lang.invoke.VarHandle;
  * stale translation is never visible to another reader, even briefly. The monitor is taken only on misses and by
  * the translator's change notifications, never on a hit.
  *
+ * <h2>Counters</h2>
+ * Each mapping counts its handles, leaves and interior nodes ({@link #handleCount}, {@link #heapBytes}) and adds
+ * every change of them, with the same delta, to the {@link MappingTotals} it was built with, so its cache sums them
+ * over all its files without a walk. A count and its total change in two steps, so a reader racing a writer may see
+ * one before the other; with no writer running they agree.
+ *
  * <h2>Costs</h2>
  * A lookup is {@code height} dependent loads (2 for a 128 MiB file of 4 KiB pages). Clearing a range descends only
  * into the nodes that exist and overlap it, so it costs the cached part of the range (a leaf's 512 slots per leaf
@@ -99,6 +105,26 @@ public final class FileMapping
     private volatile long nodes;
     /** Leaves and interior nodes visited by {@link #clear} so far: its cost, for tests. Under this monitor. */
     private long clearVisits;
+    /** Where every change of the counts above is added too. */
+    private final MappingTotals totals;
+
+    /**
+     * An empty mapping whose counts go to totals of its own.
+     */
+    public FileMapping()
+    {
+        this(new MappingTotals());
+    }
+
+    /**
+     * An empty mapping.
+     *
+     * @param totals the totals this mapping's counter changes are added to, shared by the mappings of one cache.
+     */
+    public FileMapping(final MappingTotals totals)
+    {
+        this.totals = java.util.Objects.requireNonNull(totals, "totals");
+    }
 
     /**
      * @param page page index, {@code >= 0}.
@@ -136,7 +162,7 @@ public final class FileMapping
         final long previous = (long)LONGS.getAndSet(leaf, (int)(page & (LEAF_SLOTS - 1)), handle);
         if (Handle.NONE == previous)
         {
-            HANDLES.getAndAdd(this, 1L);
+            addHandles(1L);
         }
     }
 
@@ -186,7 +212,7 @@ public final class FileMapping
                 installed++;
             }
         }
-        HANDLES.getAndAdd(this, (long)installed);
+        addHandles(installed);
         return installed;
     }
 
@@ -202,7 +228,7 @@ public final class FileMapping
         final long[] leaf = existingLeaf(page);
         if (null != leaf && LONGS.compareAndSet(leaf, (int)(page & (LEAF_SLOTS - 1)), handle, Handle.NONE))
         {
-            HANDLES.getAndAdd(this, -1L);
+            addHandles(-1L);
             return true;
         }
         return false;
@@ -234,7 +260,7 @@ public final class FileMapping
         final long cleared = clearIn(r.node, r.height, 0, firstPage, end);
         if (cleared != 0)
         {
-            HANDLES.getAndAdd(this, -cleared);
+            addHandles(-cleared);
         }
     }
 
@@ -297,9 +323,9 @@ public final class FileMapping
         final Root old = (Root)ROOT.getAndSet(this, EMPTY);
         if (old.height != 0)
         {
-            HANDLES.getAndAdd(this, -countHandles(old.node, old.height));
-            LEAVES.set(this, 0L);
-            NODES.set(this, 0L);
+            addHandles(-countHandles(old.node, old.height));
+            totals.leaves.add(-(long)LEAVES.getAndSet(this, 0L));
+            totals.nodes.add(-(long)NODES.getAndSet(this, 0L));
         }
     }
 
@@ -357,8 +383,23 @@ public final class FileMapping
      */
     public long heapBytes()
     {
-        return (long)LEAVES.getVolatile(this) * (16 + 8L * LEAF_SLOTS) +
-            (long)NODES.getVolatile(this) * (16 + 4L * NODE_SLOTS);
+        return heapBytes((long)LEAVES.getVolatile(this), (long)NODES.getVolatile(this));
+    }
+
+    /** {@link #heapBytes()} of a tree of {@code leaves} leaves and {@code nodes} interior nodes. */
+    static long heapBytes(final long leaves, final long nodes)
+    {
+        return leaves * (16 + 8L * LEAF_SLOTS) + nodes * (16 + 4L * NODE_SLOTS);
+    }
+
+    /** Adds {@code delta} to this mapping's handle count, then to the totals. */
+    private void addHandles(final long delta)
+    {
+        if (delta != 0)
+        {
+            HANDLES.getAndAdd(this, delta);
+            totals.handles.add(delta);
+        }
     }
 
     private long[] existingLeaf(final long page)
@@ -443,12 +484,14 @@ public final class FileMapping
     private long[] newLeaf()
     {
         LEAVES.getAndAdd(this, 1L);
+        totals.leaves.increment();
         return new long[LEAF_SLOTS];
     }
 
     private Object[] newNode()
     {
         NODES.getAndAdd(this, 1L);
+        totals.nodes.increment();
         return new Object[NODE_SLOTS];
     }
 
@@ -457,10 +500,12 @@ public final class FileMapping
         if (unused instanceof long[])
         {
             LEAVES.getAndAdd(this, -1L);
+            totals.leaves.decrement();
         }
         else
         {
             NODES.getAndAdd(this, -1L);
+            totals.nodes.decrement();
         }
     }
 

@@ -213,4 +213,40 @@ class FileMappingTest
             }
         }
     }
+
+    /** Mappings built with shared totals add every change of their counts to them, so the totals equal the sums. */
+    @Test
+    void sharedTotalsEqualTheSumOfTheMappingsCounts()
+    {
+        final MappingTotals totals = new MappingTotals();
+        final FileMapping first = new FileMapping(totals);
+        final FileMapping second = new FileMapping(totals);
+        first.install(3, Handle.handle(1, 1));
+        first.install(3, Handle.handle(1, 2)); // replaces: no new handle
+        first.install(5_000_000, Handle.handle(2, 1)); // a tall tree
+        second.installRunIfVersion(10, new long[]{Handle.handle(3, 1), Handle.handle(4, 1)}, 2, second.version());
+        assertSums(totals, first, second);
+        assertEquals(4, totals.handleCount());
+        assertTrue(first.remove(3, Handle.handle(1, 2)));
+        second.clear(11, 100);
+        assertSums(totals, first, second);
+        first.clearAll();
+        assertSums(totals, first, second);
+        second.clearAll();
+        assertEquals(0, totals.handleCount());
+        assertEquals(0, totals.heapBytes());
+    }
+
+    private static void assertSums(final MappingTotals totals, final FileMapping... mappings)
+    {
+        long handles = 0;
+        long heapBytes = 0;
+        for (final FileMapping mapping : mappings)
+        {
+            handles += mapping.handleCount();
+            heapBytes += mapping.heapBytes();
+        }
+        assertEquals(handles, totals.handleCount(), "handles");
+        assertEquals(heapBytes, totals.heapBytes(), "heap bytes");
+    }
 }

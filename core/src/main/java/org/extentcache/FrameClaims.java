@@ -1,0 +1,265 @@
+package org.extentcache;
+
+import org.extentcache.frame.FrameArena;
+import org.extentcache.frame.Handle;
+import org.extentcache.index.DeviceIndex;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+
+import static org.extentcache.frame.FrameDescriptor.*;
+
+/**
+ * Who holds a frame, as the allocation lock decides it: claiming a frame for a block (free list first, else the
+ * CLOCK sweep), backing off while nothing is reclaimable, and orphaning a frame out of the device index. Also the one
+ * place a frame's state changes by CAS when its dirtiness may change ({@link #casState}), which keeps
+ * {@link #dirtyFrames} exact.
+ *
+ * <h2>Transitions</h2>
+ * <pre>
+ *   FREE --claim (lock; release store)--------------------&gt; LOADING, pins=1 (the loader), indexed
+ *   UPTODATE, pins=0, unreferenced --sweep (lock; CAS)----&gt; ORPHAN --&gt; unindexed, freed or reused at once
+ *   indexed frame --orphan (lock; CAS)--------------------&gt; ORPHAN, unindexed; freed now if unpinned and not
+ *                                                           WRITING, else by its last unpin or its writer
+ * </pre>
+ * The claim's release store of the state word pairs with the acquire load of the word in
+ * {@link PinCounts#tryPin} by a thread that found the frame in the index: it sees the block and the LOADING state
+ * before it pins.
+ *
+ * <h2>Reclaim</h2>
+ * When the free list is empty a claim runs the CLOCK sweep under the lock (see {@link DeviceCache}). If nothing is
+ * reclaimable (every frame pinned, loading or dirty) the claim releases the lock, asks the
+ * {@link DeviceCache.RoomMaker} to write dirty frames back and tries again, yielding and then parking with an
+ * exponential back-off while nothing frees up; it fails after the claim timeout, or at once when the cache starts
+ * closing.
+ *
+ * <h2>Costs</h2>
+ * A claim: the lock, a free-list pop or a sweep (amortized ~2 frames examined), an index insert. {@link #findOrClaim}
+ * allocates its three-long answer: miss paths only. A back-off round: a {@code makeRoom} pass over the files, then
+ * a yield or a park of 50 µs doubling up to ~50 ms.
+ *
+ * <p>Thread-safe. Owned by its {@link DeviceCache}.
+ */
+final class FrameClaims
+{
+    /** {@link #findOrClaim} outcome: an indexed frame, pinned. */
+    static final long FOUND = 0;
+    /** {@link #findOrClaim} outcome: a frame claimed and indexed as LOADING with the caller's pin; load it. */
+    static final long CLAIMED = 1;
+    /** {@link #findOrClaim} outcome: the indexed frame is being written; wait for its word to change. */
+    static final long BUSY = 2;
+    /** {@link #findOrClaim} outcome: not indexed, and the caller did not ask to claim. */
+    static final long ABSENT = 3;
+
+    private final FrameArena arena;
+    private final DeviceIndex index;
+    private final ReentrantLock lock;
+    private final PinCounts pins;
+    private final long claimTimeoutNanos;
+    private final DeviceCache.RoomMaker roomMaker;
+    private final int[] victim = new int[1];
+    private final LongAdder reclaims;
+    private final AtomicInteger dirtyFrames;
+    /** Set when the cache starts closing: a claim waiting for a frame gives up instead of holding close up. */
+    private volatile boolean closing;
+
+    FrameClaims(final FrameArena arena, final DeviceIndex index, final ReentrantLock lock, final PinCounts pins,
+        final long claimTimeoutNanos, final DeviceCache.RoomMaker roomMaker, final LongAdder reclaims,
+        final AtomicInteger dirtyFrames)
+    {
+        this.arena = arena;
+        this.index = index;
+        this.lock = lock;
+        this.pins = pins;
+        this.claimTimeoutNanos = claimTimeoutNanos;
+        this.roomMaker = roomMaker;
+        this.reclaims = reclaims;
+        this.dirtyFrames = dirtyFrames;
+    }
+
+    /**
+     * Under the lock: pins the block's indexed frame, or (if asked) claims a free frame and indexes it as
+     * {@code LOADING} with the caller's pin.
+     *
+     * @return {@code {handle, outcome, stateWord}}; the outcome is {@link #FOUND}, {@link #CLAIMED}, {@link #BUSY}
+     * (handle and word name the busy frame) or {@link #ABSENT}. Allocates: for miss paths only.
+     * @throws IllegalStateException if the cache is closed, no frame could be reclaimed before the claim timeout, or
+     *                               the frame's pin count is full.
+     */
+    long[] findOrClaim(final long block, final boolean claim)
+    {
+        final long deadline = System.nanoTime() + claimTimeoutNanos;
+        int attempt = 0;
+        while (true)
+        {
+            lock.lock();
+            try
+            {
+                pins.ensureOpenLocked();
+                final int found = index.findLocked(block);
+                if (NO_FRAME != found)
+                {
+                    final long handle = PinCounts.tryPin(arena, found, block);
+                    if (Handle.NONE != handle)
+                    {
+                        return new long[]{handle, FOUND, 0};
+                    }
+                    // not pinnable: a writer holds it (beginWrite takes no lock, so it may have begun just now), or
+                    // its pin count is full
+                    final long word = arena.stateWord(found);
+                    if (baseState(word) == WRITING)
+                    {
+                        return new long[]{Handle.handle(found, generation(word)), BUSY, word};
+                    }
+                    if (pins(word) == MAX_PINS)
+                    {
+                        throw new IllegalStateException("pin count overflow on frame " + found +
+                            " for device block " + block + ": more than " + MAX_PINS + " pins");
+                    }
+                    continue; // the write ended between the two looks: look again
+                }
+                if (!claim)
+                {
+                    return new long[]{Handle.NONE, ABSENT, 0};
+                }
+                final int frame = claimLocked();
+                if (NO_FRAME != frame)
+                {
+                    final long generation = generation(arena.stateWord(frame));
+                    arena.deviceBlock(frame, block);
+                    arena.putStateWordRelease(frame, packStateWord(generation, LOADING, 1));
+                    index.insert(block, frame);
+                    return new long[]{Handle.handle(frame, generation), CLAIMED, 0};
+                }
+            }
+            finally
+            {
+                lock.unlock();
+            }
+            backOff(attempt++, deadline, block);
+        }
+    }
+
+    /**
+     * @return the deadline for a claim starting now.
+     */
+    long deadline()
+    {
+        return System.nanoTime() + claimTimeoutNanos;
+    }
+
+    /**
+     * Free list first, else a CLOCK victim (unindexed and freed, then popped); caller holds the lock.
+     *
+     * @return the claimed frame, still FREE in its state word, or {@code NO_FRAME} if nothing is reclaimable.
+     */
+    int claimLocked()
+    {
+        int frame = arena.popFree();
+        while (NO_FRAME == frame)
+        {
+            final long orphan = arena.sweep(2 * arena.capacity(), victim);
+            if (-1 == orphan)
+            {
+                return NO_FRAME;
+            }
+            final int reclaimed = victim[0];
+            index.remove(arena.deviceBlock(reclaimed), reclaimed);
+            arena.free(reclaimed, orphan);
+            reclaims.increment();
+            frame = arena.popFree();
+        }
+        return frame;
+    }
+
+    /**
+     * Waits before a claim tries again (without the lock): has dirty frames written back, else yields or parks.
+     *
+     * @param attempt  the claim's attempts so far.
+     * @param deadline from {@link #deadline()}.
+     * @param block    the block being claimed for (for the message).
+     * @throws IllegalStateException if the cache is closing, or the deadline passed with nothing reclaimable.
+     */
+    void backOff(final int attempt, final long deadline, final long block)
+    {
+        ensureNotClosing();
+        if (roomMaker.makeRoom())
+        {
+            return; // dirty frames became clean: the sweep may take one now
+        }
+        if (System.nanoTime() - deadline > 0)
+        {
+            final int[] counts = FrameBooks.counts(arena, index);
+            throw new IllegalStateException("no frame can be reclaimed for device block " + block +
+                ": every one of " + arena.capacity() + " frames is pinned, loading or dirty (resident=" + counts[0] +
+                " free=" + counts[1] + " retired=" + counts[2] + " dirty=" + dirtyFrames.get() +
+                "); the cache is too small for the pins held, or the dirty pages' files stay locked by writers, " +
+                "or their write-back fails (see writebackFailures)");
+        }
+        if (attempt < 10)
+        {
+            Thread.yield();
+        }
+        else
+        {
+            LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(50L << Math.min(attempt - 10, 10)));
+        }
+    }
+
+    /** Takes a frame out of the index for good; freed now if unpinned, else by its last unpin. Caller holds lock. */
+    void orphanLocked(final long block, final int frame)
+    {
+        index.remove(block, frame);
+        while (true)
+        {
+            final long word = arena.stateWord(frame);
+            final long orphan = withState(word, ORPHAN);
+            if (casState(frame, word, orphan))
+            {
+                if (pins(orphan) == 0 && baseState(word) != WRITING)
+                {
+                    arena.free(frame, orphan);
+                }
+                return;
+            }
+        }
+    }
+
+    /**
+     * The one place a frame's state changes by CAS when dirtiness may change; keeps {@link #dirtyFrames} exact.
+     *
+     * @return true if the CAS succeeded.
+     */
+    boolean casState(final int frame, final long expected, final long update)
+    {
+        if (!arena.casStateWord(frame, expected, update))
+        {
+            return false;
+        }
+        if (isDirty(expected) != isDirty(update))
+        {
+            dirtyFrames.addAndGet(isDirty(update) ? 1 : -1);
+        }
+        return true;
+    }
+
+    /** The cache is closing: claims stop waiting for frames. */
+    void closing()
+    {
+        closing = true;
+    }
+
+    /**
+     * @throws IllegalStateException if the cache started closing.
+     */
+    void ensureNotClosing()
+    {
+        if (closing)
+        {
+            throw new IllegalStateException("cache is closed");
+        }
+    }
+}
