@@ -28,10 +28,17 @@ package org.extentcache;
  * @param pageSize                 bytes per frame.
  * @param frameBytesReserved       off-heap bytes reserved for frames ({@code capacityFrames * pageSize}).
  * @param frameBytesInUse          off-heap bytes of frames holding a block ({@code framesResident * pageSize}).
- * @param offHeapMetadataBytes     off-heap bytes of frame metadata and the device index, all reserved up front.
+ * @param offHeapMetadataBytes     off-heap bytes of frame metadata, the device index and (with merging on) the
+ *                                 content index and alias table, all reserved up front.
  * @param heapMetadataBytes        estimated heap bytes of the file mappings' trees (compressed references).
  * @param filesMapped              files with a mapping in the cache.
  * @param handlesHeld              slots holding a handle, summed over files (some may be stale).
+ * @param merges                   blocks made aliases of a resident frame with the same bytes (content merging,
+ *                                 {@link ExtentCache.Builder#mergeIdenticalPages}), ever.
+ * @param mergeMismatches          merge candidates whose content hash matched but whose bytes differed.
+ * @param mergeNanos               time misses spent on merging (hashing, looking up, comparing), in nanoseconds.
+ * @param mergedPages              blocks that are aliases now: each is a page held once for two or more blocks,
+ *                                 so {@code mergedPages * pageSize} bytes are saved ({@link #mergeBytesSaved()}).
  */
 public record CacheStats(
     long fileHits,
@@ -56,7 +63,11 @@ public record CacheStats(
     long offHeapMetadataBytes,
     long heapMetadataBytes,
     int filesMapped,
-    long handlesHeld)
+    long handlesHeld,
+    long merges,
+    long mergeMismatches,
+    long mergeNanos,
+    long mergedPages)
 {
     /**
      * @return page lookups as the counters count them: file hits, sharing hits and device reads. A page mapped ahead
@@ -104,7 +115,9 @@ public record CacheStats(
             Math.max(0, writebackFailures - other.writebackFailures), Math.max(0, syncFailures - other.syncFailures),
             Math.max(0, backgroundErrors - other.backgroundErrors),
             dirtyFrames, capacityFrames, framesResident, framesFree, framesRetired, pageSize,
-            frameBytesReserved, frameBytesInUse, offHeapMetadataBytes, heapMetadataBytes, filesMapped, handlesHeld);
+            frameBytesReserved, frameBytesInUse, offHeapMetadataBytes, heapMetadataBytes, filesMapped, handlesHeld,
+            Math.max(0, merges - other.merges), Math.max(0, mergeMismatches - other.mergeMismatches),
+            Math.max(0, mergeNanos - other.mergeNanos), mergedPages);
     }
 
     /**
@@ -127,7 +140,16 @@ public record CacheStats(
             framesRetired + other.framesRetired, pageSize, frameBytesReserved + other.frameBytesReserved,
             frameBytesInUse + other.frameBytesInUse, offHeapMetadataBytes + other.offHeapMetadataBytes,
             heapMetadataBytes + other.heapMetadataBytes, filesMapped + other.filesMapped,
-            handlesHeld + other.handlesHeld);
+            handlesHeld + other.handlesHeld, merges + other.merges, mergeMismatches + other.mergeMismatches,
+            mergeNanos + other.mergeNanos, mergedPages + other.mergedPages);
+    }
+
+    /**
+     * @return bytes content merging saves now: {@code mergedPages * pageSize}.
+     */
+    public long mergeBytesSaved()
+    {
+        return mergedPages * pageSize;
     }
 
     /**

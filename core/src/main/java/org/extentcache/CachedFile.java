@@ -74,6 +74,12 @@ public final class CachedFile
     private volatile boolean closed;
     /** Closed in the cache ({@link ExtentCache#closeFile}): its mapping is gone, and every later call refused. */
     private volatile boolean forgotten;
+    /**
+     * The merge domain as last read, with the cache's domains version it was read at (high 32 bits): one word, so a
+     * racing reader never pairs a version with another version's domain. 0 is right until a domain is first named
+     * (version 0, {@link ExtentCache#DEFAULT_MERGE_DOMAIN}).
+     */
+    private volatile long mergeDomainSeen;
     /** The write path; see {@link PageWriter}. */
     private final PageWriter writer;
 
@@ -247,6 +253,26 @@ public final class CachedFile
     }
 
     /**
+     * @return this file's merge domain, read again from the cache only when some file's domain changed since.
+     */
+    private int mergeDomain()
+    {
+        if (!cache.merging())
+        {
+            return PageMerger.NO_DOMAIN;
+        }
+        final int version = cache.mergeDomainsVersion();
+        final long seen = mergeDomainSeen;
+        if ((int)(seen >>> 32) == version)
+        {
+            return (int)seen;
+        }
+        final int domain = cache.mergeDomainOf(file);
+        mergeDomainSeen = (long)version << 32 | (domain & 0xFFFF_FFFFL);
+        return domain;
+    }
+
+    /**
      * The miss path of reads and pins: translates the page, pins the block's frame (a sharing hit or a device read)
      * and installs its handle if the translation is still current, then maps ahead after a sharing hit.
      *
@@ -272,7 +298,7 @@ public final class CachedFile
             final long handle;
             try
             {
-                handle = frames.acquire(block, file, page, scratch);
+                handle = frames.acquire(block, file, page, scratch, mergeDomain());
             }
             catch (final StaleTranslationException ex)
             {

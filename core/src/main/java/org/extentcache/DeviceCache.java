@@ -3,6 +3,8 @@ package org.extentcache;
 import org.extentcache.frame.FrameArena;
 import org.extentcache.frame.Handle;
 import org.extentcache.index.DeviceIndex;
+import org.extentcache.merge.AliasTable;
+import org.extentcache.merge.ContentHash;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -114,6 +116,8 @@ final class DeviceCache implements AutoCloseable
     final FrameWrites writes;
     /** Device syncs, one at a time, and the count of those that failed. */
     final DeviceSync syncs;
+    /** Content merging; null when it is off. */
+    final PageMerger merger;
 
     final LongAdder sharingHits = new LongAdder();
     final LongAdder deviceReads = new LongAdder();
@@ -127,9 +131,13 @@ final class DeviceCache implements AutoCloseable
 
     /**
      * @param onDeviceSyncFailure told of every failed sync of the whole device, once it is counted.
+     * @param mergeHash           the content hash that merging looks pages up by; null leaves merging off.
+     * @param aliasCapacity       most blocks that can be aliases of merged frames at once (ignored when merging is
+     *                            off).
      */
     DeviceCache(final BlockIo io, final int pageSize, final int capacity, final long claimTimeoutNanos,
-        final RoomMaker roomMaker, final java.util.function.Consumer<Throwable> onDeviceSyncFailure)
+        final RoomMaker roomMaker, final java.util.function.Consumer<Throwable> onDeviceSyncFailure,
+        final ContentHash mergeHash, final int aliasCapacity)
     {
         this.syncs = new DeviceSync(io, onDeviceSyncFailure);
         this.arena = new FrameArena(pageSize, capacity);
@@ -142,12 +150,32 @@ final class DeviceCache implements AutoCloseable
             arena.close();
             throw ex;
         }
-        final FrameWaiters waiters = new FrameWaiters(256);
-        final ConcurrentHashMap<Long, FrameLoads.LoadError> loadErrors = new ConcurrentHashMap<>();
-        this.pins = new PinCounts(arena, lock, loadErrors);
-        this.claims = new FrameClaims(arena, index, lock, pins, claimTimeoutNanos, roomMaker, reclaims, dirtyFrames);
-        this.loads = new FrameLoads(io, arena, index, lock, waiters, pins, loadErrors, deviceReads, loadFailures);
-        this.writes = new FrameWrites(io, arena, index, lock, waiters, pins, claims, writebacks, writebackFailures);
+        AliasTable aliases = null;
+        try
+        {
+            aliases = null == mergeHash ? null : new AliasTable(aliasCapacity, capacity);
+            final FrameWaiters waiters = new FrameWaiters(256);
+            final ConcurrentHashMap<Long, FrameLoads.LoadError> loadErrors = new ConcurrentHashMap<>();
+            this.pins = new PinCounts(arena, lock, loadErrors);
+            this.claims = new FrameClaims(arena, index, lock, pins, claimTimeoutNanos, roomMaker, reclaims,
+                dirtyFrames, aliases);
+            this.loads = new FrameLoads(io, arena, index, lock, waiters, pins, loadErrors, deviceReads,
+                loadFailures);
+            this.merger = null == aliases ? null : new PageMerger(arena, index, lock, pins, claims, aliases,
+                mergeHash);
+            this.writes = new FrameWrites(io, arena, index, lock, waiters, pins, claims, writebacks,
+                writebackFailures);
+        }
+        catch (final RuntimeException | OutOfMemoryError ex)
+        {
+            if (null != aliases)
+            {
+                aliases.close();
+            }
+            index.close();
+            arena.close();
+            throw ex;
+        }
     }
 
     FrameArena arena()
@@ -181,6 +209,24 @@ final class DeviceCache implements AutoCloseable
      * @throws IOException if the device read failed.
      */
     long acquire(final long block, final long file, final long page, final Scratch scratch) throws IOException
+    {
+        return acquire(block, file, page, scratch, PageMerger.NO_DOMAIN);
+    }
+
+    /**
+     * {@link #acquire(long, long, long, Scratch)} for a file in a merge domain: a block this thread reads from the
+     * device is merged with a resident frame of the same domain holding the same bytes, if merging is on.
+     *
+     * @param block   device block.
+     * @param file    the file whose page maps the block.
+     * @param page    that page.
+     * @param scratch this thread's scratch: {@code loaded} is set to whether the block was read from the device.
+     * @param domain  the file's merge domain, or {@link PageMerger#NO_DOMAIN}.
+     * @return a pinned handle, as for {@link #acquire(long, long, long)}; after a merge, to the merged frame.
+     * @throws IOException if the device read failed.
+     */
+    long acquire(final long block, final long file, final long page, final Scratch scratch, final int domain)
+        throws IOException
     {
         scratch.loaded = false;
         while (true)
@@ -223,7 +269,7 @@ final class DeviceCache implements AutoCloseable
             if (Handle.NONE != loaded)
             {
                 scratch.loaded = true;
-                return loaded;
+                return null == merger ? loaded : merger.mergeLoaded(loaded, block, domain, scratch.mergeCandidates);
             }
         }
     }
@@ -297,6 +343,10 @@ final class DeviceCache implements AutoCloseable
             final int frame = index.findLocked(block);
             if (NO_FRAME == frame)
             {
+                if (claims.invalidateAliasLocked(block))
+                {
+                    invalidations.increment();
+                }
                 return;
             }
             invalidations.increment();
@@ -395,6 +445,6 @@ final class DeviceCache implements AutoCloseable
     @Override
     public void close()
     {
-        pins.close(index);
+        pins.close(index, merger);
     }
 }

@@ -3,6 +3,7 @@ package org.extentcache;
 import org.extentcache.device.BlockDevice;
 import org.extentcache.frame.FrameArena;
 import org.extentcache.mapping.MappingTotals;
+import org.extentcache.merge.ContentHash;
 import org.extentcache.translate.FileBackedTranslator;
 import org.extentcache.translate.Translator;
 
@@ -72,6 +73,16 @@ public final class ExtentCache implements AutoCloseable
     public static final int MAX_PAGE_SIZE = 65536;
     /** Fewest frames a cache may have: enough for several concurrent misses. */
     public static final int MIN_CAPACITY = 8;
+    /** The merge domain every file starts in: one domain for the cache's translator ({@link #mergeDomain}). */
+    public static final int DEFAULT_MERGE_DOMAIN = 0;
+    /** The merge domain of files whose pages never merge ({@link #mergeDomain}). */
+    public static final int NO_MERGE_DOMAIN = -1;
+
+    /** Files whose merge domain is not the default; a file reads it again when {@link #mergeDomainsVersion} moves. */
+    private final ConcurrentHashMap<Long, Integer> mergeDomains = new ConcurrentHashMap<>();
+    /** Bumped after every change of {@link #mergeDomains}. */
+    private final java.util.concurrent.atomic.AtomicInteger mergeDomainsVersion =
+        new java.util.concurrent.atomic.AtomicInteger();
 
     private final Translator translator;
     private final DeviceCache frames;
@@ -102,7 +113,8 @@ public final class ExtentCache implements AutoCloseable
         this.frames = new DeviceCache(builder.translator instanceof FileBackedTranslator ?
             BlockIo.of((FileBackedTranslator)builder.translator) : BlockIo.of(builder.device),
             builder.pageSize, builder.capacity, builder.claimTimeoutNanos, this::makeRoom,
-            builder.translator::deviceSyncFailed);
+            builder.translator::deviceSyncFailed, builder.mergeHash,
+            builder.mergeAliases > 0 ? builder.mergeAliases : builder.capacity);
         this.listener = new CacheListener(this, files, frames);
         this.writeback = builder.dirtyExpiryNanos == 0 ? null : new BackgroundWriteback(files.values(),
             builder.dirtyExpiryNanos, "extentcache-writeback-" + Integer.toHexString(System.identityHashCode(this)));
@@ -196,6 +208,61 @@ public final class ExtentCache implements AutoCloseable
     }
 
     /**
+     * Names the merge domain of a file (content merging, {@link Builder#mergeIdenticalPages}): its pages merge only
+     * with pages loaded for files of the same domain. Every file starts in {@link #DEFAULT_MERGE_DOMAIN}, one domain
+     * for the cache's translator; {@link #NO_MERGE_DOMAIN} keeps the file's pages out of merging. Give files of
+     * mutually distrusting tenants different domains: merging is a side channel between the files it joins (see
+     * {@link Builder#mergeIdenticalPages}). Takes effect at the file's next miss; pages merged before stay merged
+     * until written, reclaimed or invalidated. Has no effect while merging is off.
+     *
+     * @param file   the translator's file id (it need not be open in the cache yet).
+     * @param domain a domain {@code >= 0}, or {@link #NO_MERGE_DOMAIN}.
+     * @throws IllegalArgumentException if {@code domain < -1}.
+     */
+    public void mergeDomain(final long file, final int domain)
+    {
+        if (domain < NO_MERGE_DOMAIN)
+        {
+            throw new IllegalArgumentException("merge domain must be >= 0, or NO_MERGE_DOMAIN (-1): domain=" + domain);
+        }
+        if (DEFAULT_MERGE_DOMAIN == domain)
+        {
+            mergeDomains.remove(file);
+        }
+        else
+        {
+            mergeDomains.put(file, domain);
+        }
+        mergeDomainsVersion.incrementAndGet(); // after the map change: a file that sees the new version sees it
+    }
+
+    /**
+     * @return the version of the merge domains, bumped (after the change) by every {@link #mergeDomain}; a file
+     * re-reads its domain when it moves.
+     */
+    int mergeDomainsVersion()
+    {
+        return mergeDomainsVersion.get();
+    }
+
+    /**
+     * @param file a file id.
+     * @return its merge domain now.
+     */
+    int mergeDomainOf(final long file)
+    {
+        return mergeDomains.getOrDefault(file, DEFAULT_MERGE_DOMAIN);
+    }
+
+    /**
+     * @return whether content merging is on.
+     */
+    boolean merging()
+    {
+        return null != frames.merger;
+    }
+
+    /**
      * Takes a snapshot of the counters and memory figures, cheap enough to poll: takes no lock, never waits for a
      * miss and walks no file: every figure is a counter kept as it changes (the mappings' heap bytes and handles in
      * {@link MappingTotals}, the file count in the file table's own size counter), so the cost is {@code O(1)} in
@@ -210,6 +277,7 @@ public final class ExtentCache implements AutoCloseable
         ensureOpen();
         final int[] counts = frames.counts();
         final FrameArena arena = frames.arena();
+        final PageMerger merger = frames.merger;
         return new CacheStats(
             fileHits.sum(),
             frames.sharingHits.sum(),
@@ -230,10 +298,15 @@ public final class ExtentCache implements AutoCloseable
             pageSize,
             arena.frameBytesReserved(),
             (long)counts[0] * pageSize,
-            arena.metadataBytesReserved() + frames.indexBytesReserved(),
+            arena.metadataBytesReserved() + frames.indexBytesReserved() +
+                (null == merger ? 0 : merger.bytesReserved()),
             mappingTotals.heapBytes(),
             files.size(),
-            mappingTotals.handleCount());
+            mappingTotals.handleCount(),
+            null == merger ? 0 : merger.merges.sum(),
+            null == merger ? 0 : merger.mismatches.sum(),
+            null == merger ? 0 : merger.mergeNanos.sum(),
+            null == merger ? 0 : merger.aliasCount());
     }
 
     /**
@@ -536,6 +609,9 @@ public final class ExtentCache implements AutoCloseable
         private boolean trackPins = Boolean.getBoolean("extentcache.trackPins");
         private long claimTimeoutNanos = DeviceCache.CLAIM_TIMEOUT_NANOS;
         private long dirtyExpiryNanos = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        /** The content hash that merging uses; null while merging is off. */
+        private ContentHash mergeHash;
+        private int mergeAliases = -1;
         private java.util.function.Consumer<String> leakReporter = message ->
             System.getLogger(ExtentCache.class.getName()).log(System.Logger.Level.WARNING, message);
 
@@ -654,6 +730,56 @@ public final class ExtentCache implements AutoCloseable
             {
                 return Long.MAX_VALUE;
             }
+        }
+
+        /**
+         * Turns content merging on or off (default off). With it on, a block read from the device whose bytes equal
+         * those of a resident, clean frame loaded for a file of the same merge domain ({@link #mergeDomain}) becomes
+         * an <em>alias</em> of that frame instead of taking a frame of its own: plain copies of an image (no reflink)
+         * are then held once, like reflinked clones. Bytes are compared before anything is shared; a hash match
+         * alone never merges. A write to a merged page goes copy-on-write, like a write to a shared block.
+         *
+         * <p><b>Side channel.</b> A write to a merged page is slower than a write to a page of one's own, so a file's
+         * writer can learn that another file holds the same bytes (the published attacks on the kernel's KSM use
+         * exactly this). Give files of mutually distrusting tenants different merge domains, or
+         * {@link #NO_MERGE_DOMAIN}.
+         *
+         * <p><b>Costs.</b> Each miss hashes its page (XXH3 from zero-allocation-hashing, about 0.1 ns per byte) and
+         * looks it up under the allocation lock; a candidate costs a page compare. Off-heap memory: about 29 bytes
+         * per frame for the content index and about 21 bytes per alias record ({@link #mergeAliases}), reserved up
+         * front and counted in {@link CacheStats#offHeapMetadataBytes()}.
+         *
+         * @param merge true to merge identical pages.
+         * @return this builder.
+         */
+        public Builder mergeIdenticalPages(final boolean merge)
+        {
+            this.mergeHash = merge ? (null == mergeHash ? ContentHash.xxh3() : mergeHash) : null;
+            return this;
+        }
+
+        /**
+         * @param aliases most blocks that can be aliases of merged frames at once; default the capacity in frames.
+         *                When the table is full, a block that could merge keeps a frame of its own. Eight copies of
+         *                a fully cached image need eight times the image's pages.
+         * @return this builder.
+         * @throws IllegalArgumentException if not positive.
+         */
+        public Builder mergeAliases(final int aliases)
+        {
+            if (aliases <= 0)
+            {
+                throw new IllegalArgumentException("mergeAliases must be > 0: mergeAliases=" + aliases);
+            }
+            this.mergeAliases = aliases;
+            return this;
+        }
+
+        /** For tests: merging on, with this content hash (for instance one that collides all the time). */
+        Builder mergeHash(final ContentHash hash)
+        {
+            this.mergeHash = java.util.Objects.requireNonNull(hash, "hash");
+            return this;
         }
 
         /**

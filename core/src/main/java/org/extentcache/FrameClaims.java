@@ -3,6 +3,7 @@ package org.extentcache;
 import org.extentcache.frame.FrameArena;
 import org.extentcache.frame.Handle;
 import org.extentcache.index.DeviceIndex;
+import org.extentcache.merge.AliasTable;
 
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -63,13 +64,16 @@ final class FrameClaims
     private final int[] victim = new int[1];
     private final LongAdder reclaims;
     private final AtomicInteger dirtyFrames;
+    /** Blocks served by a merged frame indexed under another block; null unless merging is on. */
+    final AliasTable aliases;
     /** Set when the cache starts closing: a claim waiting for a frame gives up instead of holding close up. */
     private volatile boolean closing;
 
     FrameClaims(final FrameArena arena, final DeviceIndex index, final ReentrantLock lock, final PinCounts pins,
         final long claimTimeoutNanos, final DeviceCache.RoomMaker roomMaker, final LongAdder reclaims,
-        final AtomicInteger dirtyFrames)
+        final AtomicInteger dirtyFrames, final AliasTable aliases)
     {
+        this.aliases = aliases;
         this.arena = arena;
         this.index = index;
         this.lock = lock;
@@ -121,6 +125,11 @@ final class FrameClaims
                     }
                     continue; // the write ended between the two looks: look again
                 }
+                final long aliased = pinAliasLocked(block);
+                if (Handle.NONE != aliased)
+                {
+                    return new long[]{aliased, FOUND, 0};
+                }
                 if (!claim)
                 {
                     return new long[]{Handle.NONE, ABSENT, 0};
@@ -167,6 +176,7 @@ final class FrameClaims
                 return NO_FRAME;
             }
             final int reclaimed = victim[0];
+            dropAliasesLocked(reclaimed);
             index.remove(arena.deviceBlock(reclaimed), reclaimed);
             arena.free(reclaimed, orphan);
             reclaims.increment();
@@ -209,9 +219,13 @@ final class FrameClaims
         }
     }
 
-    /** Takes a frame out of the index for good; freed now if unpinned, else by its last unpin. Caller holds lock. */
+    /**
+     * Takes a frame out of the index for good, with every alias it had; freed now if unpinned, else by its last
+     * unpin. Caller holds lock.
+     */
     void orphanLocked(final long block, final int frame)
     {
+        dropAliasesLocked(frame);
         index.remove(block, frame);
         while (true)
         {
@@ -225,6 +239,80 @@ final class FrameClaims
                 }
                 return;
             }
+        }
+    }
+
+    /**
+     * Under the lock: pins the frame {@code block} is an alias of, if it is one.
+     *
+     * @return the pinned handle, or {@link Handle#NONE} if {@code block} is no alias (or merging is off).
+     * @throws IllegalStateException if the frame's pin count is full.
+     */
+    private long pinAliasLocked(final long block)
+    {
+        if (null == aliases)
+        {
+            return Handle.NONE;
+        }
+        final int frame = aliases.find(block);
+        if (NO_FRAME == frame)
+        {
+            return Handle.NONE;
+        }
+        // a merged frame is clean and up to date while it has aliases: they are dropped before it leaves the index
+        final long handle = PinCounts.tryPin(arena, frame, arena.deviceBlock(frame));
+        if (Handle.NONE == handle)
+        {
+            throw new IllegalStateException("pin count overflow on merged frame " + frame + " for device block " +
+                block + " (or the merged frame left its state: state=" +
+                stateName(state(arena.stateWord(frame))) + ")");
+        }
+        return handle;
+    }
+
+    /**
+     * Under the lock: the block is no longer an alias, if it was. Its merged frame is orphaned with its other
+     * aliases, because a file may hold a handle to that frame for this block and only orphaning the frame makes such
+     * a handle stale (see {@link PageMerger}).
+     *
+     * @param block device block.
+     * @return true if it was an alias.
+     */
+    boolean invalidateAliasLocked(final long block)
+    {
+        if (null == aliases)
+        {
+            return false;
+        }
+        final int frame = aliases.remove(block);
+        if (NO_FRAME == frame)
+        {
+            return false;
+        }
+        orphanLocked(arena.deviceBlock(frame), frame);
+        return true;
+    }
+
+    /**
+     * Under the lock: a write gave the block a frame of its own ({@link FrameWrites#publishDirty}), so it is no longer
+     * an alias; the merged frame keeps serving the others. The writer's file is the only one that maps an unshared
+     * block, and the writer replaces its own handle.
+     *
+     * @param block device block.
+     */
+    void unaliasLocked(final long block)
+    {
+        if (null != aliases)
+        {
+            aliases.remove(block);
+        }
+    }
+
+    private void dropAliasesLocked(final int frame)
+    {
+        if (null != aliases)
+        {
+            aliases.removeAll(frame);
         }
     }
 

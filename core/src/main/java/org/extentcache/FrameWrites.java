@@ -125,6 +125,10 @@ final class FrameWrites
             {
                 claims.orphanLocked(block, older);
             }
+            else
+            {
+                claims.unaliasLocked(block);
+            }
             final long word = arena.stateWord(frame);
             index.insert(block, frame);
             claims.casState(frame, word, packStateWord(generation(handle), UPTODATE | DIRTY, 0));
@@ -170,7 +174,7 @@ final class FrameWrites
         while (true)
         {
             final long word = arena.stateWord(frame);
-            if (!Handle.matches(handle, word) || baseState(word) != UPTODATE || pins(word) != 1 ||
+            if (!Handle.matches(handle, word) || baseState(word) != UPTODATE || pins(word) != 1 || isMerged(word) ||
                 generation(word) + 1 >= MAX_GENERATION - 1)
             {
                 return false;

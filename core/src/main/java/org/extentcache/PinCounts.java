@@ -207,9 +207,10 @@ final class PinCounts
      * Frees the device index, and the arena unless a frame is still pinned: then every pinned frame is orphaned and
      * counted, and the last of their unpins frees the arena (see the class comment). Idempotent.
      *
-     * @param index the cache's device index, freed at once.
+     * @param index  the cache's device index, freed at once.
+     * @param merger the cache's content merging, whose tables are freed with the index; null if merging is off.
      */
-    void close(final DeviceIndex index)
+    void close(final DeviceIndex index, final PageMerger merger)
     {
         lock.lock();
         try
@@ -220,6 +221,10 @@ final class PinCounts
             }
             closed = true;
             index.close();
+            if (null != merger)
+            {
+                merger.close();
+            }
             final BitSet pinned = new BitSet();
             for (int frame = 0; frame < arena.capacity(); frame++)
             {

@@ -16,6 +16,8 @@ final class Scratch
     final Extent extent = new Extent();
     final long[] handles = new long[FAULT_AROUND];
     boolean loaded;
+    /** Frames a content-index lookup nominates for merging ({@link PageMerger}). */
+    final int[] mergeCandidates = new int[org.extentcache.merge.ContentIndex.MAX_CANDIDATES];
     /**
      * A page of the caller's bytes, copied out of a direct source before the cache takes the page for writing: a
      * source over a mapped file can fault, and the fault must reach the caller before any frame changes state.

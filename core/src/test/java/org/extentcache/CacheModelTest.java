@@ -39,15 +39,42 @@ class CacheModelTest
     private final List<PinnedPage> pins = new ArrayList<>();
     private final List<byte[]> pinnedBytes = new ArrayList<>();
 
+    /** Whether writes copy other files' pages (identical content for merging to find). */
+    private boolean copies;
+
     @Test
     void randomOperationsMatchThePlainModel() throws IOException
     {
+        run(builder -> builder, false);
+    }
+
+    /** Content merging on, with writes that copy pages between files, under reclaim. */
+    @Test
+    void randomOperationsMatchWithMerging() throws IOException
+    {
+        final CacheStats stats = run(builder -> builder.mergeIdenticalPages(true), true);
+        assertTrue(stats.merges() > 0, stats.toString());
+    }
+
+    /** Content merging with a hash that sends every page to one of three values: collisions all the time. */
+    @Test
+    void randomOperationsMatchWithMergingUnderACollidingHash() throws IOException
+    {
+        final CacheStats stats = run(builder -> builder.mergeHash((address, length) ->
+            Math.floorMod(org.agrona.UnsafeApi.getLong(address), 3)), true);
+        assertTrue(stats.merges() > 0 && stats.mergeMismatches() > 0, stats.toString());
+    }
+
+    private CacheStats run(final java.util.function.UnaryOperator<ExtentCache.Builder> options, final boolean copying)
+        throws IOException
+    {
+        copies = copying;
         final long seed = Long.getLong("extentcache.seed", System.nanoTime());
         final int ops = Integer.getInteger("extentcache.ops", 100_000);
         final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 4 * MAX_FILES * MAX_PAGES);
         final ExtentStore store = new ExtentStore(device);
         final ExtentCache cache = books.track(
-            ExtentCache.builder().device(device).translator(store).capacityFrames(32).build());
+            options.apply(ExtentCache.builder().device(device).translator(store).capacityFrames(32)).build());
         final SplittableRandom random = new SplittableRandom(seed);
         int op = 0;
         try
@@ -81,6 +108,7 @@ class CacheModelTest
         final CacheStats stats = cache.stats();
         assertTrue(stats.reclaims() > 0 && stats.fileHits() > 0 && stats.sharingHits() > 0, stats.toString());
         assertTrue(stats.copyOnWrites() > 0 && stats.writebacks() > 0, stats.toString());
+        return stats;
     }
 
     private void step(final int op, final SplittableRandom random, final ExtentStore store, final ExtentCache cache)
@@ -96,7 +124,11 @@ class CacheModelTest
         final long file = live.get(random.nextInt(live.size()));
         final long size = sizes.get(file);
         final long limit = (long)MAX_PAGES * PAGE;
-        if (choice < 20)
+        if (copies && choice >= 14 && choice < 20)
+        {
+            copyPages(random, store, cache, file, choice < 16);
+        }
+        else if (choice < 20)
         {
             final long position = random.nextLong(Math.min(size + 2 * PAGE, limit - 1));
             final int length = (int)Math.min(1 + random.nextInt(3 * PAGE), limit - position);
@@ -187,6 +219,35 @@ class CacheModelTest
             final long length = 1 + random.nextInt(4 * PAGE);
             verify(op, cache, file, position, length);
         }
+    }
+
+    /**
+     * Writes whole pages of one file (maybe itself) into another, page-aligned: plain copies of pages, identical bytes
+     * at different blocks, for merging to find. The bytes keep the stamps of the operations that first wrote them.
+     */
+    private void copyPages(final SplittableRandom random, final ExtentStore store, final ExtentCache cache,
+        final long file, final boolean throughStore) throws IOException
+    {
+        final long source = live.get(random.nextInt(live.size()));
+        final int sourcePages = (int)(sizes.get(source) / PAGE);
+        if (sourcePages == 0)
+        {
+            return;
+        }
+        final int first = random.nextInt(sourcePages);
+        final int count = 1 + random.nextInt(Math.min(3, sourcePages - first));
+        final long position = (long)random.nextInt(MAX_PAGES - count + 1) * PAGE;
+        final byte[] data = Arrays.copyOfRange(model.get(source), first * PAGE, (first + count) * PAGE);
+        if (throughStore)
+        {
+            store.write(file, position, ByteBuffer.wrap(data));
+        }
+        else
+        {
+            assertEquals(data.length, cache.file(file).write(position, ByteBuffer.wrap(data)));
+        }
+        final byte[] content = grow(file, position + data.length);
+        System.arraycopy(data, 0, content, (int)position, data.length);
     }
 
     private final List<Long> pinnedFiles = new ArrayList<>();

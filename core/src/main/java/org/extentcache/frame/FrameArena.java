@@ -358,7 +358,7 @@ public final class FrameArena implements AutoCloseable
             final int frame = clockHand;
             clockHand = frame + 1 == capacity ? 0 : frame + 1;
             final long word = stateWord(frame);
-            if (state(word) != UPTODATE || pins(word) != 0)
+            if (!isCleanUpToDate(word) || pins(word) != 0)
             {
                 continue;
             }

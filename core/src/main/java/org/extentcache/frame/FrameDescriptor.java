@@ -34,7 +34,8 @@ package org.extentcache.frame;
  *       {@link #RETIRED} instead, so a generation is never reused and a stale handle can never become valid again.</li>
  *   <li><b>state</b>: low four bits the base state ({@link #FREE}, {@link #LOADING}, {@link #UPTODATE},
  *       {@link #WRITING}, {@link #ORPHAN}, {@link #RETIRED}); bit 4 the {@link #DIRTY} flag (the frame holds bytes
- *       the device does not have yet).</li>
+ *       the device does not have yet); bit 5 the {@link #MERGED} flag (the frame also serves other blocks with the
+ *       same bytes, so it is never written in place).</li>
  *   <li><b>pins</b>: references that keep the frame's memory and contents stable: the loading thread, threads
  *       waiting for the load, and readers copying on the slow path.</li>
  * </ul>
@@ -96,6 +97,11 @@ public final class FrameDescriptor
     public static final int WRITING = 5;
     /** Flag: the frame's bytes are newer than the device's. Never set on a shared block's frame. */
     public static final int DIRTY = 0x10;
+    /**
+     * Flag: the frame is merged, serving blocks besides its own (content merging): never written in place, so a write
+     * to any page mapped to it goes copy-on-write. Set on an {@link #UPTODATE}, clean frame; cleared when it is freed.
+     */
+    public static final int MERGED = 0x20;
     /** Mask of the base state within the state field. */
     public static final int BASE_STATE_MASK = 0x0F;
 
@@ -200,6 +206,24 @@ public final class FrameDescriptor
 
     /**
      * @param word a state word.
+     * @return true if the {@link #MERGED} flag is set.
+     */
+    public static boolean isMerged(final long word)
+    {
+        return (state(word) & MERGED) != 0;
+    }
+
+    /**
+     * @param word a state word.
+     * @return true if the frame is {@link #UPTODATE} and clean (merged or not): what reclaim and merging accept.
+     */
+    public static boolean isCleanUpToDate(final long word)
+    {
+        return (state(word) & ~MERGED) == UPTODATE;
+    }
+
+    /**
+     * @param word a state word.
      * @return its pin count.
      */
     public static long pins(final long word)
@@ -226,6 +250,10 @@ public final class FrameDescriptor
         if ((state & DIRTY) != 0)
         {
             return stateName(state & ~DIRTY) + "|DIRTY";
+        }
+        if ((state & MERGED) != 0)
+        {
+            return stateName(state & ~MERGED) + "|MERGED";
         }
         switch (state)
         {

@@ -15,12 +15,16 @@ import java.nio.ByteBuffer;
  * Two off-heap regions, reserved up front for the arena's frames:
  * <ul>
  *   <li><b>Frame records</b>, {@link #RECORD_LENGTH} bytes per frame: the content hash the frame was indexed under,
- *       its merge domain, and whether it is indexed.
+ *       the frame's generation then (a later in-place write or a reuse bumps it, so the entry is known stale without
+ *       a hook on every write), its merge domain, and whether it is indexed.
  * <pre>
  *   0                   1                   2                   3
  *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
  *  +---------------------------------------------------------------+
  *  |                      Content hash (64)                        |
+ *  |                                                               |
+ *  +---------------------------------------------------------------+
+ *  |            Frame generation when it was hashed (64)           |
  *  |                                                               |
  *  +---------------------------------------------------------------+
  *  |                      Merge domain (32)                        |
@@ -32,7 +36,7 @@ import java.nio.ByteBuffer;
  *       slots per frame; the key is read from the frame's record, as the device index reads it from the frame's
  *       metadata. At most one entry per frame, so the table never fills. Removal shifts entries back.</li>
  * </ul>
- * 21.3 bytes per frame, all counted by {@link #bytesReserved()}.
+ * 29.3 bytes per frame, all counted by {@link #bytesReserved()}.
  *
  * <p>Several frames may share a key: their hashes collide while their bytes differ, or they hold the same bytes but
  * were not merged (one was dirty, or pinned). At most {@link #MAX_CANDIDATES} frames are indexed per key, so a hash
@@ -51,8 +55,10 @@ public final class ContentIndex implements AutoCloseable
 {
     /** Offset of the content hash in a frame record. */
     static final int HASH_OFFSET = 0;
+    /** Offset of the frame generation in a frame record. */
+    static final int GENERATION_OFFSET = HASH_OFFSET + Long.BYTES;
     /** Offset of the merge domain in a frame record. */
-    static final int DOMAIN_OFFSET = HASH_OFFSET + Long.BYTES;
+    static final int DOMAIN_OFFSET = GENERATION_OFFSET + Long.BYTES;
     /** Offset of the indexed flag in a frame record. */
     static final int INDEXED_OFFSET = DOMAIN_OFFSET + Integer.BYTES;
     /** Bytes in one frame record. */
@@ -119,21 +125,18 @@ public final class ContentIndex implements AutoCloseable
     }
 
     /**
-     * Indexes a frame under its content, unless {@link #MAX_CANDIDATES} frames hold that key already.
+     * Indexes a frame under its content, unless {@link #MAX_CANDIDATES} frames hold that key already. An entry the
+     * frame had (for older bytes, or an earlier use of the frame) is replaced.
      *
-     * @param frame  a clean, resident frame.
-     * @param domain its merge domain.
-     * @param hash   the hash of its bytes.
+     * @param frame      a clean, resident frame.
+     * @param generation the frame's generation when its bytes were hashed.
+     * @param domain     its merge domain.
+     * @param hash       the hash of its bytes.
      * @return true if indexed.
-     * @throws IllegalStateException if the frame is indexed already.
      */
-    public boolean insert(final int frame, final int domain, final long hash)
+    public boolean insert(final int frame, final long generation, final int domain, final long hash)
     {
-        checkFrame(frame);
-        if (isIndexed(frame))
-        {
-            throw new IllegalStateException("frame " + frame + " is in the content index already");
-        }
+        remove(frame);
         int slot = home(domain, hash);
         int sameKey = 0;
         int entry;
@@ -147,6 +150,7 @@ public final class ContentIndex implements AutoCloseable
         }
         final int offset = frame * RECORD_LENGTH;
         records.putLong(offset + HASH_OFFSET, hash);
+        records.putLong(offset + GENERATION_OFFSET, generation);
         records.putInt(offset + DOMAIN_OFFSET, domain);
         records.putInt(offset + INDEXED_OFFSET, 1);
         table.putInt(slot * Integer.BYTES, frame + 1);
@@ -196,6 +200,16 @@ public final class ContentIndex implements AutoCloseable
     {
         checkFrame(frame);
         return records.getInt(frame * RECORD_LENGTH + INDEXED_OFFSET) != 0;
+    }
+
+    /**
+     * @param frame an indexed frame.
+     * @return its generation when it was indexed: the entry is stale unless the frame still has it.
+     */
+    public long generation(final int frame)
+    {
+        checkFrame(frame);
+        return records.getLong(frame * RECORD_LENGTH + GENERATION_OFFSET);
     }
 
     /** @return frames indexed. */

@@ -10,7 +10,6 @@ import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ContentIndexTest
@@ -20,15 +19,19 @@ class ContentIndexTest
     {
         try (ContentIndex index = new ContentIndex(8))
         {
-            assertTrue(index.insert(1, 0, 42));
-            assertTrue(index.insert(2, 1, 42));
+            assertTrue(index.insert(1, 5, 0, 42));
+            assertTrue(index.insert(2, 5, 1, 42));
             final int[] found = new int[ContentIndex.MAX_CANDIDATES];
             assertEquals(1, index.candidates(0, 42, found));
             assertEquals(1, found[0]);
             assertEquals(1, index.candidates(1, 42, found));
             assertEquals(2, found[0]);
             assertEquals(0, index.candidates(2, 42, found));
-            assertThrows(IllegalStateException.class, () -> index.insert(1, 0, 43));
+            assertEquals(5, index.generation(1));
+            assertTrue(index.insert(1, 6, 0, 43), "re-indexing a frame replaces its entry");
+            assertEquals(0, index.candidates(0, 42, found));
+            assertEquals(1, index.candidates(0, 43, found));
+            assertEquals(6, index.generation(1));
             assertTrue(index.remove(1));
             assertFalse(index.remove(1));
             assertEquals(0, index.candidates(0, 42, found));
@@ -42,7 +45,7 @@ class ContentIndexTest
         {
             for (int frame = 0; frame < 16; frame++)
             {
-                assertEquals(frame < ContentIndex.MAX_CANDIDATES, index.insert(frame, 0, 7), "frame " + frame);
+                assertEquals(frame < ContentIndex.MAX_CANDIDATES, index.insert(frame, 1, 0, 7), "frame " + frame);
             }
             assertEquals(ContentIndex.MAX_CANDIDATES, index.size());
         }
@@ -66,10 +69,11 @@ class ContentIndexTest
                 final long hash = random.nextInt(6);
                 final String where = "seed=" + seed + " op=" + op + " frame=" + frame;
                 final int choice = random.nextInt(3);
-                if (choice == 0 && !model.containsKey(frame))
+                if (choice == 0)
                 {
+                    model.remove(frame);
                     final long crowd = model.values().stream().filter(k -> k[0] == domain && k[1] == hash).count();
-                    final boolean inserted = index.insert(frame, domain, hash);
+                    final boolean inserted = index.insert(frame, op, domain, hash);
                     assertEquals(crowd < ContentIndex.MAX_CANDIDATES, inserted, where);
                     if (inserted)
                     {

@@ -1,0 +1,285 @@
+package org.extentcache;
+
+import org.agrona.UnsafeApi;
+import org.extentcache.frame.FrameArena;
+import org.extentcache.frame.Handle;
+import org.extentcache.index.DeviceIndex;
+import org.extentcache.merge.AliasTable;
+import org.extentcache.merge.ContentHash;
+import org.extentcache.merge.ContentIndex;
+
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+
+import static org.extentcache.frame.FrameDescriptor.*;
+
+/**
+ * Content merging (KSM for cached pages, seed 001): after a miss has filled a frame, find a resident frame of the same
+ * merge domain holding the same bytes and make the missed block an <em>alias</em> of it, freeing the new frame. Off
+ * unless the builder asks for it ({@link ExtentCache.Builder#mergeIdenticalPages}).
+ *
+ * <h2>Merging a loaded frame</h2>
+ * <ol>
+ *   <li>Hash the new frame's bytes ({@link ContentHash}, XXH3 by default), outside the lock.</li>
+ *   <li>Under the allocation lock, look the (domain, hash) up in the {@link ContentIndex}. A candidate counts only if it
+ *       is still the frame that was hashed (same generation: an in-place write or a reuse bumps it), up to date and
+ *       clean; stale entries are dropped. Pin the first good one. If none, index the new frame as a candidate.</li>
+ *   <li>Outside the lock, compare the two frames byte for byte. Both are pinned, so neither can be written in place
+ *       ({@code beginWrite} needs the writer's pin to be the only one) or reclaimed. A hash match is never enough.</li>
+ *   <li>Under the lock again, if the new frame is still indexed under the missed block and the candidate still up to
+ *       date and clean: add the alias, set the candidate's {@link org.extentcache.frame.FrameDescriptor#MERGED}
+ *       flag (CAS), and orphan the new frame (its last unpin frees it). The caller gets the candidate, pinned.</li>
+ * </ol>
+ *
+ * <h2>Invariants it keeps</h2>
+ * <ul>
+ *   <li><b>No dirty merged frame</b>: only clean frames merge, and a merged frame refuses {@code beginWrite}, so a
+ *       write to any page mapped to it goes copy-on-write into a frame of the written block alone, and the written
+ *       block stops being an alias ({@link FrameWrites#publishDirty}).</li>
+ *   <li><b>Aliases die with their frame</b>: a merged frame that leaves the device index (reclaim, invalidation, a
+ *       copy-on-write of the block it is indexed under) drops every alias first ({@link FrameClaims}); blocks that
+ *       were aliases are then read from the device again on their next miss, and merge again.</li>
+ *   <li><b>Invalidating an alias drops the merged frame</b>: a file may hold a handle to the merged frame for the
+ *       invalidated block, and a handle names a frame, not a block, so only orphaning the frame makes that handle
+ *       stale. The other aliases reload. Conservative, and rare: blocks change behind the cache only when a real file
+ *       changes outside it.</li>
+ *   <li><b>Merge domains</b>: a frame merges only with frames loaded for files of the same domain. Merging across
+ *       tenants is a side channel (a write to a merged page is slower, which tells the writer that somebody else holds
+ *       the same bytes), so callers give mutually distrusting files different domains.</li>
+ * </ul>
+ *
+ * <h2>Costs</h2>
+ * Per miss with merging on: a hash of the page (about 0.1 ns per byte), the lock for a lookup, and on a candidate a
+ * page compare and the lock again. Alias hits take the locked half of the lookup (an alias is not in the lock-free
+ * index). Memory: the content index (29.3 bytes per frame) and the alias table (about 21.3 bytes per alias record,
+ * 4 per frame), off-heap, reserved up front.
+ *
+ * <p>Thread-safe. Owned by its {@link DeviceCache}.
+ */
+final class PageMerger implements AutoCloseable
+{
+    /** The domain of files that never merge. */
+    static final int NO_DOMAIN = -1;
+
+    private final FrameArena arena;
+    private final DeviceIndex index;
+    private final ReentrantLock lock;
+    private final PinCounts pins;
+    private final FrameClaims claims;
+    private final AliasTable aliases;
+    private final ContentIndex content;
+    private final ContentHash hash;
+    private final int pageSize;
+
+    /** Blocks made aliases of a resident frame, ever. */
+    final LongAdder merges = new LongAdder();
+    /** Candidates whose hash matched but whose bytes differed. */
+    final LongAdder mismatches = new LongAdder();
+    /** Time spent hashing, looking up and comparing, in nanoseconds. */
+    final LongAdder mergeNanos = new LongAdder();
+
+    PageMerger(final FrameArena arena, final DeviceIndex index, final ReentrantLock lock, final PinCounts pins,
+        final FrameClaims claims, final AliasTable aliases, final ContentHash hash)
+    {
+        this.arena = arena;
+        this.index = index;
+        this.lock = lock;
+        this.pins = pins;
+        this.claims = claims;
+        this.aliases = aliases;
+        this.content = new ContentIndex(arena.capacity());
+        this.hash = hash;
+        this.pageSize = arena.pageSize();
+    }
+
+    /**
+     * Merges a frame this thread just loaded into a resident frame with the same bytes, if there is one.
+     *
+     * @param handle the loaded frame, pinned by the caller, {@code UPTODATE}.
+     * @param block  the device block it was loaded for.
+     * @param domain     the merge domain of the file that missed; {@link #NO_DOMAIN} merges nothing.
+     * @param candidates this thread's room for the content index's nominees.
+     * @return a pinned handle the caller now owns: the merged-into frame (the loaded one's pin released), or
+     * {@code handle} itself.
+     */
+    long mergeLoaded(final long handle, final long block, final int domain, final int[] candidates)
+    {
+        if (NO_DOMAIN == domain)
+        {
+            return handle;
+        }
+        final long start = System.nanoTime();
+        final int frame = Handle.frame(handle);
+        final long contentHash = hash.hash(arena.address(frame), pageSize);
+        long result = handle;
+        lock.lock();
+        final int found;
+        try
+        {
+            if (pins.isClosed())
+            {
+                return handle;
+            }
+            found = content.candidates(domain, contentHash, candidates);
+        }
+        finally
+        {
+            lock.unlock();
+        }
+        for (int i = 0; i < found && result == handle; i++)
+        {
+            final long candidate = pinCandidate(candidates[i], frame);
+            if (Handle.NONE == candidate)
+            {
+                continue;
+            }
+            if (!sameBytes(frame, Handle.frame(candidate)))
+            {
+                mismatches.increment();
+                pins.unpin(candidate);
+                continue;
+            }
+            if (aliasLocked(handle, block, candidate))
+            {
+                result = candidate;
+            }
+            else
+            {
+                pins.unpin(candidate);
+                break;
+            }
+        }
+        if (result == handle)
+        {
+            indexLocked(handle, domain, contentHash);
+        }
+        else
+        {
+            pins.unpin(handle);
+        }
+        mergeNanos.add(System.nanoTime() - start);
+        return result;
+    }
+
+    /** Under the lock: pins a candidate if its entry is current and it is clean and up to date; drops stale ones. */
+    private long pinCandidate(final int candidate, final int self)
+    {
+        if (candidate == self)
+        {
+            return Handle.NONE;
+        }
+        lock.lock();
+        try
+        {
+            if (pins.isClosed() || !content.isIndexed(candidate))
+            {
+                return Handle.NONE;
+            }
+            final long word = arena.stateWord(candidate);
+            if (generation(word) != content.generation(candidate) || !isCleanUpToDate(word))
+            {
+                content.remove(candidate);
+                return Handle.NONE;
+            }
+            return PinCounts.tryPin(arena, candidate, arena.deviceBlock(candidate));
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Under the lock: makes {@code block} an alias of the candidate's frame if the loaded frame is still the block's
+     * and the candidate still clean.
+     *
+     * @return true if merged.
+     */
+    private boolean aliasLocked(final long handle, final long block, final long candidate)
+    {
+        final int frame = Handle.frame(handle);
+        final int target = Handle.frame(candidate);
+        lock.lock();
+        try
+        {
+            if (pins.isClosed() || index.findLocked(block) != frame || !isCleanUpToDate(arena.stateWord(frame)) ||
+                isMerged(arena.stateWord(frame)))
+            {
+                return false;
+            }
+            long word = arena.stateWord(target);
+            if (!Handle.matches(candidate, word) || !isCleanUpToDate(word))
+            {
+                return false;
+            }
+            if (!aliases.add(block, target))
+            {
+                return false; // the alias table is full: keep the block's own frame
+            }
+            while (!isMerged(word) && !claims.casState(target, word, withState(word, state(word) | MERGED)))
+            {
+                word = arena.stateWord(target);
+            }
+            claims.orphanLocked(block, frame);
+            merges.increment();
+            return true;
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
+    /** Indexes the loaded frame as a candidate, if it is still current. */
+    private void indexLocked(final long handle, final int domain, final long contentHash)
+    {
+        final int frame = Handle.frame(handle);
+        lock.lock();
+        try
+        {
+            final long word = arena.stateWord(frame);
+            if (!pins.isClosed() && Handle.matches(handle, word) && isCleanUpToDate(word))
+            {
+                content.insert(frame, generation(word), domain, contentHash);
+            }
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
+    private boolean sameBytes(final int a, final int b)
+    {
+        final long left = arena.address(a);
+        final long right = arena.address(b);
+        for (int i = 0; i < pageSize; i += Long.BYTES)
+        {
+            if (UnsafeApi.getLong(left + i) != UnsafeApi.getLong(right + i))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** @return blocks that are aliases now: pages held once for more than one block. */
+    int aliasCount()
+    {
+        return aliases.size();
+    }
+
+    /** @return off-heap bytes reserved for merging: the content index and the alias table. */
+    long bytesReserved()
+    {
+        return content.bytesReserved() + aliases.bytesReserved();
+    }
+
+    /** Frees the off-heap tables; the caller holds the allocation lock and has closed the cache. */
+    @Override
+    public void close()
+    {
+        content.close();
+        aliases.close();
+    }
+}

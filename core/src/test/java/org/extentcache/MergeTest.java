@@ -1,0 +1,202 @@
+package org.extentcache;
+
+import org.extentcache.device.MemoryBlockDevice;
+import org.extentcache.translate.ExtentStore;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Content merging ({@link ExtentCache.Builder#mergeIdenticalPages}): plain copies (written separately, no block shared
+ * in the store) are held once; a write breaks the merge for the written page only; domains keep files apart; a hash
+ * that collides all the time merges nothing that differs.
+ */
+class MergeTest
+{
+    private static final int PAGE = 4096;
+    private static final int PAGES = 32;
+
+    @RegisterExtension
+    final CacheBooks books = new CacheBooks();
+
+    private final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 1024);
+    private final ExtentStore store = new ExtentStore(device);
+
+    @Test
+    void plainCopiesAreHeldOnce() throws IOException
+    {
+        final byte[] image = image(1);
+        final long[] files = copies(image, 4);
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(256).mergeIdenticalPages(true).mergeAliases(256).build());
+        for (final long file : files)
+        {
+            assertArrayEquals(image, read(cache, file));
+        }
+        final CacheStats stats = cache.stats();
+        assertEquals(3L * PAGES, stats.mergedPages(), "three copies alias the first's frames");
+        assertEquals(3L * PAGES, stats.merges());
+        assertEquals(PAGES, stats.framesResident(), "one frame per distinct page");
+        assertEquals(3L * PAGES * PAGE, stats.mergeBytesSaved());
+        for (final long file : files)
+        {
+            assertArrayEquals(image, read(cache, file), "read again, through the aliases");
+        }
+        assertEquals(4L * PAGES, stats.deviceReads(), "each copy was read from the device once");
+    }
+
+    @Test
+    void withoutMergingCopiesTakeAFrameEach() throws IOException
+    {
+        final byte[] image = image(2);
+        final long[] files = copies(image, 3);
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(256).build());
+        for (final long file : files)
+        {
+            assertArrayEquals(image, read(cache, file));
+        }
+        assertEquals(3 * PAGES, cache.stats().framesResident());
+        assertEquals(0, cache.stats().mergedPages());
+    }
+
+    @Test
+    void aWriteBreaksTheMergeForTheWrittenPageOnly() throws IOException
+    {
+        final byte[] image = image(3);
+        final long[] files = copies(image, 3);
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(256).mergeIdenticalPages(true).build());
+        for (final long file : files)
+        {
+            read(cache, file);
+        }
+        // a copy's page, then the first file's (the one the others alias), partly written
+        final byte[] stamp = "written".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        cache.file(files[1]).write(5L * PAGE + 100, ByteBuffer.wrap(stamp));
+        cache.file(files[0]).write(7L * PAGE + 10, ByteBuffer.wrap(stamp));
+        final byte[] second = image.clone();
+        System.arraycopy(stamp, 0, second, 5 * PAGE + 100, stamp.length);
+        final byte[] first = image.clone();
+        System.arraycopy(stamp, 0, first, 7 * PAGE + 10, stamp.length);
+        assertArrayEquals(first, read(cache, files[0]));
+        assertArrayEquals(second, read(cache, files[1]));
+        assertArrayEquals(image, read(cache, files[2]), "the copy nobody wrote keeps every byte");
+        cache.flush();
+        assertArrayEquals(second, onDevice(files[1]));
+        assertArrayEquals(first, onDevice(files[0]));
+        assertArrayEquals(image, onDevice(files[2]));
+        assertTrue(cache.stats().mergedPages() >= PAGES, "the unwritten pages stay merged");
+    }
+
+    @Test
+    void domainsKeepFilesApart() throws IOException
+    {
+        final byte[] image = image(4);
+        final long[] files = copies(image, 4);
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(256).mergeIdenticalPages(true).build());
+        cache.mergeDomain(files[1], 7);
+        cache.mergeDomain(files[2], 7);
+        cache.mergeDomain(files[3], ExtentCache.NO_MERGE_DOMAIN);
+        for (final long file : files)
+        {
+            assertArrayEquals(image, read(cache, file));
+        }
+        assertEquals(PAGES, cache.stats().mergedPages(), "only the two files of domain 7 merged");
+        assertEquals(3 * PAGES, cache.stats().framesResident());
+        assertThrows(IllegalArgumentException.class, () -> cache.mergeDomain(files[0], -2));
+    }
+
+    @Test
+    void aHashThatAlwaysCollidesNeverMergesDifferentBytes() throws IOException
+    {
+        final byte[] a = image(5);
+        final byte[] b = image(6);
+        final long[] as = copies(a, 2);
+        final long[] bs = copies(b, 2);
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(256).mergeHash((address, length) -> 42).build());
+        for (final long file : new long[]{as[0], bs[0], as[1], bs[1]})
+        {
+            read(cache, file);
+        }
+        assertArrayEquals(a, read(cache, as[1]));
+        assertArrayEquals(b, read(cache, bs[1]));
+        assertArrayEquals(a, read(cache, as[0]));
+        assertArrayEquals(b, read(cache, bs[0]));
+        assertTrue(cache.stats().mergeMismatches() > 0, "the colliding hash made candidates that differed");
+    }
+
+    @Test
+    void deletingACopyAndReclaimLeaveTheOthersIntact() throws IOException
+    {
+        final long seed = Long.getLong("extentcache.seed", System.nanoTime());
+        final SplittableRandom random = new SplittableRandom(seed);
+        final byte[] image = image(7);
+        final long[] files = copies(image, 5);
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(24).mergeIdenticalPages(true).build());
+        final ByteBuffer page = ByteBuffer.allocate(PAGE);
+        for (int op = 0; op < 5_000; op++)
+        {
+            final int which = random.nextInt(files.length);
+            final int p = random.nextInt(PAGES);
+            if (op == 2_000)
+            {
+                store.delete(files[0]);
+                files[0] = store.create();
+                store.write(files[0], 0, ByteBuffer.wrap(image));
+            }
+            page.clear();
+            cache.file(files[which]).read((long)p * PAGE, page);
+            assertArrayEquals(Arrays.copyOfRange(image, p * PAGE, (p + 1) * PAGE), page.array(),
+                "seed=" + seed + " op=" + op + " file " + which + " page " + p);
+        }
+        assertTrue(cache.stats().merges() > 0, "seed=" + seed);
+    }
+
+    private long[] copies(final byte[] image, final int count) throws IOException
+    {
+        final long[] files = new long[count];
+        for (int i = 0; i < count; i++)
+        {
+            files[i] = store.create();
+            store.write(files[i], 0, ByteBuffer.wrap(image));
+        }
+        return files;
+    }
+
+    private static byte[] image(final int seed)
+    {
+        final byte[] bytes = new byte[PAGES * PAGE];
+        new SplittableRandom(seed).nextBytes(bytes);
+        return bytes;
+    }
+
+    private static byte[] read(final ExtentCache cache, final long file) throws IOException
+    {
+        final ByteBuffer dst = ByteBuffer.allocate(PAGES * PAGE);
+        while (dst.hasRemaining())
+        {
+            cache.file(file).read(dst.position(), dst);
+        }
+        return dst.array();
+    }
+
+    private byte[] onDevice(final long file) throws IOException
+    {
+        final ByteBuffer dst = ByteBuffer.allocate(PAGES * PAGE);
+        store.read(file, 0, dst);
+        return dst.array();
+    }
+}
