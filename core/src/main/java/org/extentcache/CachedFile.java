@@ -75,9 +75,8 @@ public final class CachedFile
     /** Closed in the cache ({@link ExtentCache#closeFile}): its mapping is gone, and every later call refused. */
     private volatile boolean forgotten;
     /**
-     * The merge domain as last read, with the cache's domains version it was read at (high 32 bits): one word, so a
-     * racing reader never pairs a version with another version's domain. 0 is right until a domain is first named
-     * (version 0, {@link ExtentCache#DEFAULT_MERGE_DOMAIN}).
+     * The merge domain as last read, with the domains' version it was read at ({@link MergeDomains#read}): one word,
+     * so a racing reader never pairs a version with another version's domain.
      */
     private volatile long mergeDomainSeen;
     /** The write path; see {@link PageWriter}. */
@@ -261,15 +260,9 @@ public final class CachedFile
         {
             return PageMerger.NO_DOMAIN;
         }
-        final int version = cache.mergeDomainsVersion();
-        final long seen = mergeDomainSeen;
-        if ((int)(seen >>> 32) == version)
-        {
-            return (int)seen;
-        }
-        final int domain = cache.mergeDomainOf(file);
-        mergeDomainSeen = (long)version << 32 | (domain & 0xFFFF_FFFFL);
-        return domain;
+        final long seen = cache.mergeDomains().read(file, mergeDomainSeen);
+        mergeDomainSeen = seen;
+        return (int)seen;
     }
 
     /**

@@ -78,11 +78,8 @@ public final class ExtentCache implements AutoCloseable
     /** The merge domain of files whose pages never merge ({@link #mergeDomain}). */
     public static final int NO_MERGE_DOMAIN = -1;
 
-    /** Files whose merge domain is not the default; a file reads it again when {@link #mergeDomainsVersion} moves. */
-    private final ConcurrentHashMap<Long, Integer> mergeDomains = new ConcurrentHashMap<>();
-    /** Bumped after every change of {@link #mergeDomains}. */
-    private final java.util.concurrent.atomic.AtomicInteger mergeDomainsVersion =
-        new java.util.concurrent.atomic.AtomicInteger();
+    /** Each file's merge domain. */
+    private final MergeDomains mergeDomains = new MergeDomains();
 
     private final Translator translator;
     private final DeviceCache frames;
@@ -91,10 +88,8 @@ public final class ExtentCache implements AutoCloseable
     /** Handles, leaves and nodes summed over every file's mapping as they change: what {@link #stats()} reads. */
     private final MappingTotals mappingTotals = new MappingTotals();
     private final CacheListener listener;
-    private final boolean trackPins;
-    private final java.util.function.Consumer<String> leakReporter;
-    /** Pins held, with where each was taken; only when {@link #trackPins}. */
-    private final java.util.Set<PinnedPage> livePins = ConcurrentHashMap.newKeySet();
+    /** Pins held and where they were taken (when tracked), and the report of what close finds left. */
+    private final PinTracker pinTracker;
     final LongAdder fileHits = new LongAdder();
     private final BackgroundWriteback writeback;
     /** Set first by {@link #close()}: no new file view, no claim waits for a frame. */
@@ -108,8 +103,7 @@ public final class ExtentCache implements AutoCloseable
     {
         this.translator = builder.translator;
         this.pageSize = builder.pageSize;
-        this.trackPins = builder.trackPins;
-        this.leakReporter = builder.leakReporter;
+        this.pinTracker = new PinTracker(builder.trackPins, builder.leakReporter);
         this.frames = new DeviceCache(builder.translator instanceof FileBackedTranslator ?
             BlockIo.of((FileBackedTranslator)builder.translator) : BlockIo.of(builder.device),
             builder.pageSize, builder.capacity, builder.claimTimeoutNanos, this::makeRoom,
@@ -221,37 +215,15 @@ public final class ExtentCache implements AutoCloseable
      */
     public void mergeDomain(final long file, final int domain)
     {
-        if (domain < NO_MERGE_DOMAIN)
-        {
-            throw new IllegalArgumentException("merge domain must be >= 0, or NO_MERGE_DOMAIN (-1): domain=" + domain);
-        }
-        if (DEFAULT_MERGE_DOMAIN == domain)
-        {
-            mergeDomains.remove(file);
-        }
-        else
-        {
-            mergeDomains.put(file, domain);
-        }
-        mergeDomainsVersion.incrementAndGet(); // after the map change: a file that sees the new version sees it
+        mergeDomains.set(file, domain);
     }
 
     /**
-     * @return the version of the merge domains, bumped (after the change) by every {@link #mergeDomain}; a file
-     * re-reads its domain when it moves.
+     * @return each file's merge domain.
      */
-    int mergeDomainsVersion()
+    MergeDomains mergeDomains()
     {
-        return mergeDomainsVersion.get();
-    }
-
-    /**
-     * @param file a file id.
-     * @return its merge domain now.
-     */
-    int mergeDomainOf(final long file)
-    {
-        return mergeDomains.getOrDefault(file, DEFAULT_MERGE_DOMAIN);
+        return mergeDomains;
     }
 
     /**
@@ -437,7 +409,7 @@ public final class ExtentCache implements AutoCloseable
         {
             file.markClosed();
         }
-        reportLeakedPins(); // after the writers: their last dirty pages are counted
+        pinTracker.reportAtClose(frames.dirtyFrames.get(), frames.pins.pinnedFrames()); // after the writers: their last dirty pages are counted
         closed = true;
         translator.removeListener(listener);
         files.clear();
@@ -482,20 +454,12 @@ public final class ExtentCache implements AutoCloseable
 
     void pinned(final PinnedPage page)
     {
-        if (trackPins)
-        {
-            page.pinnedAt = new Throwable("pinned at position " + page.position() + " by " +
-                Thread.currentThread().getName());
-            livePins.add(page);
-        }
+        pinTracker.pinned(page);
     }
 
     void unpin(final PinnedPage page, final long handle)
     {
-        if (trackPins && !livePins.remove(page))
-        {
-            throw new IllegalStateException("unpin of a pin this cache did not issue or already released: " + page);
-        }
+        pinTracker.released(page);
         if (org.extentcache.frame.Handle.NONE != handle)
         {
             frames.pins.unpin(handle); // after close too: the last pin released frees the arena
@@ -507,37 +471,7 @@ public final class ExtentCache implements AutoCloseable
      */
     public int trackedPins()
     {
-        return livePins.size();
-    }
-
-    private void reportLeakedPins()
-    {
-        final int dirty = frames.dirtyFrames.get();
-        if (dirty != 0)
-        {
-            leakReporter.accept("ExtentCache closed with " + dirty + " dirty pages not flushed: those writes are " +
-                "lost (call flush() before close())");
-        }
-        if (trackPins)
-        {
-            for (final PinnedPage page : livePins)
-            {
-                final java.io.StringWriter trace = new java.io.StringWriter();
-                page.pinnedAt.printStackTrace(new java.io.PrintWriter(trace));
-                leakReporter.accept("ExtentCache closed with a page still pinned (its frame's memory is kept until " +
-                    "it is unpinned): " + page + "\n" + trace);
-            }
-        }
-        else
-        {
-            final int pinned = frames.pins.pinnedFrames();
-            if (pinned != 0)
-            {
-                leakReporter.accept("ExtentCache closed with " + pinned + " frames still pinned; the frames' memory " +
-                    "is kept until the last of them is unpinned (build with trackPins(true), or " +
-                    "-Dextentcache.trackPins=true, to see where they were pinned)");
-            }
-        }
+        return pinTracker.count();
     }
 
     void ensureOpen()
