@@ -24,6 +24,8 @@ import static org.junit.jupiter.api.Assertions.*;
  *       level, below the tool's own message. With that logger off, the tool's message is the last thing before
  *       Maven's one-line "Failed to execute goal ... Exit value: 2", and the build still fails.</li>
  * </ul>
+ * And the tool needs the terminal itself for its progress bar: bench's pom runs it with {@code inheritIo}, which
+ * exec-maven-plugin 3.5.1 honours only with commons-exec 1.4.0 (with the 1.5.0 it brings, the tool gets pipes).
  */
 class MavenRouteTest
 {
@@ -36,5 +38,16 @@ class MavenRouteTest
         assertTrue(options.contains("-Djansi.noreset=true"), "no ESC[0m around --json: " + options);
         assertTrue(options.contains("-Dorg.slf4j.simpleLogger.log.org.codehaus.mojo.exec.ExecMojo=off"),
             "no exec plugin stack trace after a usage error: " + options);
+    }
+
+    @Test
+    void theFootprintProfileInheritsTheTerminalWithCommonsExec140() throws IOException
+    {
+        final String pom = Files.readString(Path.of(System.getProperty("user.dir")).resolve("pom.xml"),
+            StandardCharsets.UTF_8);
+        final String profile = pom.substring(pom.indexOf("<id>footprint</id>"), pom.indexOf("<id>jmh</id>"));
+        assertTrue(profile.contains("<inheritIo>true</inheritIo>"), profile);
+        assertTrue(profile.contains("<artifactId>commons-exec</artifactId>\n                <version>1.4.0</version>"),
+            "commons-exec pinned to 1.4.0 in the footprint profile's exec plugin: " + profile);
     }
 }
