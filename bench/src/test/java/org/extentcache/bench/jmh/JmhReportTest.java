@@ -1,10 +1,9 @@
 package org.extentcache.bench.jmh;
 
-import org.extentcache.bench.jmh.JmhReport.Result;
-import org.extentcache.bench.jmh.JmhReport.Score;
-import org.extentcache.bench.jmh.JmhReport.Target;
-import org.extentcache.bench.jmh.JmhReport.Verdict;
+import org.extentcache.bench.jmh.Targets.Target;
+import org.extentcache.bench.jmh.Targets.Verdict;
 import org.junit.jupiter.api.Test;
+import org.knowm.xchart.CategoryChart;
 import org.junit.jupiter.api.io.TempDir;
 
 import javax.imageio.ImageIO;
@@ -223,14 +222,14 @@ class JmhReportTest
         ]
         """;
 
-    private static final JmhReport.Machine MACHINE = new JmhReport.Machine(2, 24L << 30);
+    private static final Machine MACHINE = new Machine(2, 24L << 30);
     private static final Instant MODIFIED = Instant.parse("2026-11-22T10:41:00Z");
 
-    private static final List<Result> RESULTS = JmhReport.parse(FIXTURE);
+    private static final List<JmhResult> RESULTS = JmhResultsFile.parse(FIXTURE);
 
-    private static Result result(final List<Result> results, final String name, final String pageSize)
+    private static JmhResult result(final List<JmhResult> results, final String name, final String pageSize)
     {
-        final Result r = JmhReport.find(results, name, pageSize);
+        final JmhResult r = Suite.find(results, name, pageSize);
         assertNotNull(r, name + " at " + pageSize + " in the results");
         return r;
     }
@@ -239,7 +238,7 @@ class JmhReportTest
      * The fixture's text without the results of the named benchmarks, parsed, so the "not run" cases go through the
      * parser too. Cuts the array at its top-level objects (the fixture has no braces inside strings).
      */
-    private static List<Result> without(final String... names)
+    private static List<JmhResult> without(final String... names)
     {
         final StringBuilder json = new StringBuilder("[");
         int depth = 0;
@@ -260,7 +259,7 @@ class JmhReportTest
                 }
             }
         }
-        return JmhReport.parse(json.append(']').toString());
+        return JmhResultsFile.parse(json.append(']').toString());
     }
 
     private static Verdict verdict(final List<Target> targets, final String prefix)
@@ -279,7 +278,7 @@ class JmhReportTest
     {
         assertEquals(15, RESULTS.size());
 
-        final Result bareCopy = RESULTS.get(0);
+        final JmhResult bareCopy = RESULTS.get(0);
         assertEquals(PACKAGE + "HitBenchmark.bareCopy", bareCopy.benchmark());
         assertEquals("HitBenchmark.bareCopy", bareCopy.name());
         assertEquals("avgt", bareCopy.mode());
@@ -290,25 +289,25 @@ class JmhReportTest
         assertEquals("OpenJDK 64-Bit Server VM 17.0.15+6-Debian-1deb12u1 (JDK 17.0.15)", bareCopy.jvm());
         assertEquals("2 forks, 3 × 1 s warm-up, 5 × 1 s measurement", bareCopy.settings());
 
-        final Result fileHit = result(RESULTS, JmhReport.FILE_HIT, "4096");
+        final JmhResult fileHit = result(RESULTS, Suite.FILE_HIT, "4096");
         assertEquals(0.02, fileHit.alloc(), "gc.alloc.rate.norm, the key without the middle dot");
         assertTrue(Double.isNaN(fileHit.allocError()), "\"NaN\" as a string");
-        assertEquals(300.0, result(RESULTS, JmhReport.FILE_HIT, "16384").score());
+        assertEquals(300.0, result(RESULTS, Suite.FILE_HIT, "16384").score());
 
-        final Result sharing = result(RESULTS, JmhReport.SHARING_HIT, null);
+        final JmhResult sharing = result(RESULTS, Suite.SHARING_HIT, null);
         assertEquals("ss", sharing.mode());
         assertEquals(Map.of(), sharing.params(), "no params member");
         assertEquals(16384, sharing.measurementBatchSize());
         assertEquals("2 forks, 10 warm-up and 20 measured single-shot batches", sharing.settings());
 
-        final Result cow = result(RESULTS, JmhReport.COPY_ON_WRITE, null);
+        final JmhResult cow = result(RESULTS, Suite.COPY_ON_WRITE, null);
         assertTrue(Double.isNaN(cow.scoreError()), "\"NaN\" primary error");
 
-        final Result perFile = result(RESULTS, JmhReport.PER_FILE_HIT, "4096");
+        final JmhResult perFile = result(RESULTS, Suite.PER_FILE_HIT, "4096");
         assertTrue(Double.isNaN(perFile.alloc()), "empty secondaryMetrics: allocation not measured");
-        assertTrue(Double.isNaN(result(RESULTS, JmhReport.MISS, "4096").alloc()), "no secondaryMetrics");
+        assertTrue(Double.isNaN(result(RESULTS, Suite.MISS, "4096").alloc()), "no secondaryMetrics");
 
-        final Result two = result(RESULTS, JmhReport.HITS_2_THREADS, null);
+        final JmhResult two = result(RESULTS, Suite.HITS_2_THREADS, null);
         assertEquals("thrpt", two.mode());
         assertEquals(2, two.threads());
         assertEquals("ops/us", two.scoreUnit());
@@ -317,24 +316,24 @@ class JmhReportTest
     @Test
     void convertsToNanosecondsPerSingleOperationDividingBatchesByTheirClassConstant()
     {
-        final Score pin = result(RESULTS, JmhReport.PIN_UNPIN, "4096").perOp();
+        final Score pin = result(RESULTS, Suite.PIN_UNPIN, "4096").perOp();
         assertEquals(35.0, pin.value(), 1e-9, "us/op to ns/op");
         assertEquals(1.0, pin.error(), 1e-9);
         assertEquals("ns/op", pin.unit());
 
-        final Result sharing = result(RESULTS, JmhReport.SHARING_HIT, null);
+        final JmhResult sharing = result(RESULTS, Suite.SHARING_HIT, null);
         assertEquals(SharingHitBenchmark.BATCH, sharing.batch());
         assertEquals(4915.2 * 1000 / SharingHitBenchmark.BATCH, sharing.perOp().value(), 1e-9);
         assertEquals(163.84 * 1000 / SharingHitBenchmark.BATCH, sharing.perOp().error(), 1e-9);
         assertEquals(300.0, sharing.perOp().value(), 1e-9);
 
-        final Result cow = result(RESULTS, JmhReport.COPY_ON_WRITE, null);
+        final JmhResult cow = result(RESULTS, Suite.COPY_ON_WRITE, null);
         assertEquals(CopyOnWriteBenchmark.BATCH, cow.batch());
         assertEquals(1000.0, cow.perOp().value(), 1e-9);
         assertTrue(Double.isNaN(cow.perOp().error()));
         assertEquals(48.0, cow.allocPerOp(), 1e-9, "allocation per batch divided too");
 
-        final Result hits = result(RESULTS, JmhReport.HITS_1_THREAD, null);
+        final JmhResult hits = result(RESULTS, Suite.HITS_1_THREAD, null);
         assertEquals(1, hits.batch());
         assertEquals(new Score(10.0, 0.5, "ops/us"), hits.perOp());
 
@@ -350,14 +349,14 @@ class JmhReportTest
     @Test
     void aRatioAddsTheRelativeErrorsOfItsScores()
     {
-        final Score ratio = result(RESULTS, JmhReport.FILE_HIT, "4096").perOp()
-            .over(result(RESULTS, JmhReport.BARE_COPY, "4096").perOp());
+        final Score ratio = result(RESULTS, Suite.FILE_HIT, "4096").perOp()
+            .over(result(RESULTS, Suite.BARE_COPY, "4096").perOp());
         assertEquals(1.2, ratio.value(), 1e-9);
         assertEquals(1.2 * (4.8 / 96 + 4.0 / 80), ratio.error(), 1e-9);
         assertEquals("1.20 (±0.12)", ratio.ratioText());
 
-        final Score unknown = result(RESULTS, JmhReport.ZIPF_MIX, null).perOp()
-            .over(result(RESULTS, JmhReport.IN_PLACE_WRITE, null).perOp());
+        final Score unknown = result(RESULTS, Suite.ZIPF_MIX, null).perOp()
+            .over(result(RESULTS, Suite.IN_PLACE_WRITE, null).perOp());
         assertEquals(0.8, unknown.value(), 1e-9);
         assertEquals("0.80 (± n/a)", unknown.ratioText(), "a NaN error makes the ratio's error unknown");
         assertEquals("n/a", new Score(1, 0, "ns/op").over(new Score(0, 0, "ns/op")).ratioText());
@@ -366,7 +365,7 @@ class JmhReportTest
     @Test
     void eachTargetIsMetOrNotMetFromTheMeasuredRatio()
     {
-        final List<Target> targets = JmhReport.targets(RESULTS);
+        final List<Target> targets = Targets.targets(RESULTS);
         assertEquals(8, targets.size());
 
         assertEquals(Verdict.MET, verdict(targets, "file hit, copy out"));
@@ -400,7 +399,7 @@ class JmhReportTest
             .replace("\"score\" : 1.1e3,", "\"score\" : 1250.0,")                // miss 1.25x, not met
             .replace("\"score\" : 120.0,", "\"score\" : 100.0,")                 // Caffeine faster, not met
             .replace("\"score\" : 24.0,", "\"score\" : 0.08,");                  // within 0.1 B/op
-        final List<Target> targets = JmhReport.targets(JmhReport.parse(faster));
+        final List<Target> targets = Targets.targets(JmhResultsFile.parse(faster));
         assertEquals(Verdict.NOT_MET, verdict(targets, "file hit, copy out"));
         assertEquals(Verdict.NOT_MET, verdict(targets, "file hit, zero-copy pin"));
         assertEquals(Verdict.MET, verdict(targets, "sharing hit"));
@@ -412,17 +411,17 @@ class JmhReportTest
 
         final String allocating = FIXTURE.replace("\"score\" : 0.01, \"scoreError\" : 0.01",
             "\"score\" : 0.2, \"scoreError\" : 0.01");
-        assertEquals(Verdict.NOT_MET, verdict(JmhReport.targets(JmhReport.parse(allocating)),
+        assertEquals(Verdict.NOT_MET, verdict(Targets.targets(JmhResultsFile.parse(allocating)),
             "file hit, zero-copy pin"), "35 ns but 0.2 B/op");
     }
 
     @Test
     void missingBenchmarksAreNotRun()
     {
-        final List<Result> results = without("MissBenchmark.miss", "ThreadScalingBenchmark.hits1Thread",
+        final List<JmhResult> results = without("MissBenchmark.miss", "ThreadScalingBenchmark.hits1Thread",
             "ThreadScalingBenchmark.hits2Threads", "SharingHitBenchmark.sharingHit", "HitBenchmark.bareCopy");
         assertEquals(10, results.size());
-        final List<Target> targets = JmhReport.targets(results);
+        final List<Target> targets = Targets.targets(results);
         assertEquals(Verdict.NOT_RUN, verdict(targets, "file hit, copy out"));
         assertEquals("not run: bareCopy", target(targets, "file hit, copy out").measured());
         assertEquals(Verdict.NOT_RUN, verdict(targets, "sharing hit"));
@@ -432,12 +431,12 @@ class JmhReportTest
         assertEquals("not run: hits2Threads, hits1Thread", target(targets, "2 threads vs 1").measured());
         assertEquals(Verdict.MET, verdict(targets, "hit throughput vs Caffeine"), "both still there");
 
-        final List<Target> none = JmhReport.targets(List.of());
+        final List<Target> none = Targets.targets(List.of());
         for (final Target t : none.subList(0, 7))
         {
             assertEquals(Verdict.NOT_RUN, t.verdict(), t.toString());
         }
-        final String markdown = JmhReport.markdown(results, MODIFIED, MACHINE);
+        final String markdown = MarkdownReport.markdown(results, MODIFIED, MACHINE);
         assertTrue(markdown.contains("| HitBenchmark.fileHit | pageSize=4096 | 96.00 ± 4.80 ns/op | 0.02 | " +
             "bareCopy (not run) | — |"), markdown);
     }
@@ -446,9 +445,9 @@ class JmhReportTest
     void pinTargetWithoutTheGcProfilerIsNotMeasured()
     {
         final String noGc = FIXTURE.replace("gc.alloc.rate.norm", "gc.alloc.rate.other");
-        final List<Result> results = JmhReport.parse(noGc);
-        assertTrue(Double.isNaN(result(results, JmhReport.PIN_UNPIN, "4096").alloc()));
-        final List<Target> targets = JmhReport.targets(results);
+        final List<JmhResult> results = JmhResultsFile.parse(noGc);
+        assertTrue(Double.isNaN(result(results, Suite.PIN_UNPIN, "4096").alloc()));
+        final List<Target> targets = Targets.targets(results);
         assertEquals(Verdict.NOT_MEASURED, verdict(targets, "file hit, zero-copy pin"));
         assertEquals(Verdict.NOT_MEASURED, verdict(targets, "hits and pins allocate"));
     }
@@ -456,7 +455,7 @@ class JmhReportTest
     @Test
     void theMarkdownHasTheHeaderTheTableInSuiteOrderAndTheTargets()
     {
-        final String markdown = JmhReport.markdown(RESULTS, MODIFIED, MACHINE);
+        final String markdown = MarkdownReport.markdown(RESULTS, MODIFIED, MACHINE);
         assertTrue(markdown.startsWith("# JMH results\n\nJVM: OpenJDK 64-Bit Server VM 17.0.15+6-Debian-1deb12u1 " +
             "(JDK 17.0.15); "), markdown);
         assertTrue(markdown.contains("results file modified 2026-11-22 10:41 UTC"), markdown);
@@ -503,9 +502,9 @@ class JmhReportTest
     @Test
     void warnsWhenTheRunsBatchSizeDiffersFromTheClassConstant()
     {
-        final List<Result> results = JmhReport.parse(FIXTURE.replace("\"measurementBatchSize\" : 2048",
+        final List<JmhResult> results = JmhResultsFile.parse(FIXTURE.replace("\"measurementBatchSize\" : 2048",
             "\"measurementBatchSize\" : 1024"));
-        final String markdown = JmhReport.markdown(results, MODIFIED, MACHINE);
+        final String markdown = MarkdownReport.markdown(results, MODIFIED, MACHINE);
         assertTrue(markdown.contains("**Warning:** CopyOnWriteBenchmark.copyOnWriteWrite ran with batch size 1024 " +
             "(JMH -bs), but its class's BATCH is 2048"), markdown);
     }
@@ -513,25 +512,60 @@ class JmhReportTest
     @Test
     void thePageSizesComeFromHitBenchmarksParamAnnotation()
     {
-        assertEquals(List.of("4096", "16384", "65536"), JmhReport.hitPageSizes(List.of()));
+        assertEquals(List.of("4096", "16384", "65536"), Suite.hitPageSizes(List.of()));
     }
 
     @Test
     void theChartIsAPng(@TempDir final Path dir) throws IOException
     {
         final Path png = dir.resolve("chart.png");
-        JmhReport.Chart.write(RESULTS, MODIFIED, png);
+        JmhChart.write(RESULTS, MODIFIED, png);
         assertTrue(Files.size(png) > 0);
         final BufferedImage image = ImageIO.read(png.toFile());
         assertNotNull(image, "a readable PNG");
         assertTrue(image.getWidth() > 0 && image.getHeight() > 0);
 
         final Path partial = dir.resolve("partial.png");
-        JmhReport.Chart.write(without("HitBenchmark.bareCopy", "ZipfMixBenchmark.zipfMix"), MODIFIED, partial);
+        JmhChart.write(without("HitBenchmark.bareCopy", "ZipfMixBenchmark.zipfMix"), MODIFIED, partial);
         assertTrue(Files.size(partial) > 0, "benchmarks not run leave a gap, not a failure");
         final Path empty = dir.resolve("empty.png");
-        JmhReport.Chart.write(List.of(), MODIFIED, empty);
+        JmhChart.write(List.of(), MODIFIED, empty);
         assertTrue(Files.size(empty) > 0);
+    }
+
+    @Test
+    void theChartHasALogAxisWithDecadeEndsABarSeriesPerKindAndLabelsWhatWasNotRun()
+    {
+        final CategoryChart chart = JmhChart.chart(RESULTS, MODIFIED);
+        assertTrue(chart.getStyler().isYAxisLogarithmic());
+        assertEquals(10.0, chart.getStyler().getYAxisMin(), "below pinUnpin's 35 - 1 ns, a power of ten");
+        assertEquals(10_000.0, chart.getStyler().getYAxisMax(), "above miss's 1,100 + 55 ns, a power of ten");
+        assertEquals(List.of("ExtentCache", "per-file (same engine)", "Caffeine", "no cache (baseline)"),
+            List.copyOf(chart.getSeriesMap().keySet()), "every kind has a bar, each its own series and colour");
+        final List<?> labels = List.copyOf(chart.getSeriesMap().get("ExtentCache").getXData());
+        assertEquals(JmhChart.BARS.size(), labels.size());
+        assertEquals("fileHit: 96.00 ± 4.80 ns/op", labels.get(1));
+        assertEquals("sharingHit (per op): 300.0 ± 10.0 ns/op", labels.get(5));
+
+        final CategoryChart partial = JmhChart.chart(without("HitBenchmark.bareCopy", "HitBenchmark.caffeineHit"),
+            MODIFIED);
+        assertFalse(partial.getSeriesMap().containsKey("Caffeine"), "no Caffeine bar, no Caffeine legend entry");
+        assertEquals("bareCopy: not run", List.copyOf(partial.getSeriesMap().get("ExtentCache").getXData()).get(0));
+
+        final CategoryChart empty = JmhChart.chart(List.of(), MODIFIED);
+        assertEquals(1, empty.getSeriesMap().size(), "one empty series lays out the axis");
+        assertEquals(1.0, empty.getStyler().getYAxisMin());
+        assertEquals(1000.0, empty.getStyler().getYAxisMax());
+    }
+
+    @Test
+    void theAxisEndsAreThePowersOfTenAroundTheValues()
+    {
+        assertEquals(10.0, JmhChart.decade(34, false));
+        assertEquals(100.0, JmhChart.decade(34, true));
+        assertEquals(100.0, JmhChart.decade(100, false));
+        assertEquals(100.0, JmhChart.decade(100, true), "a power of ten is its own end");
+        assertEquals(0.1, JmhChart.decade(0.35, false), 1e-12);
     }
 
     @Test
@@ -599,18 +633,18 @@ class JmhReportTest
     @Test
     void badJsonIsRejectedSayingWhere()
     {
-        assertEquals(Double.NaN, JmhReport.number("NaN", "x"));
-        assertEquals(Double.POSITIVE_INFINITY, JmhReport.number("Infinity", "x"));
-        assertEquals(-250.0, JmhReport.number(-2.5e2, "x"));
-        assertEquals(1.0, JmhReport.number(1, "x"));
+        assertEquals(Double.NaN, JmhResultsFile.number("NaN", "x"));
+        assertEquals(Double.POSITIVE_INFINITY, JmhResultsFile.number("Infinity", "x"));
+        assertEquals(-250.0, JmhResultsFile.number(-2.5e2, "x"));
+        assertEquals(1.0, JmhResultsFile.number(1, "x"));
 
         final IllegalArgumentException trailing =
-            assertThrows(IllegalArgumentException.class, () -> JmhReport.parse("[1,\n 2,]"));
+            assertThrows(IllegalArgumentException.class, () -> JmhResultsFile.parse("[1,\n 2,]"));
         assertTrue(trailing.getMessage().startsWith("invalid JSON at line 2, column "), trailing.getMessage());
         for (final String bad : List.of("", "[", "{\"a\" 1}", "[01]", "\"\u0001\"", "\"\\x\"", "[1] 2", "tru", "-"))
         {
             final IllegalArgumentException ex =
-                assertThrows(IllegalArgumentException.class, () -> JmhReport.parse(bad), bad);
+                assertThrows(IllegalArgumentException.class, () -> JmhResultsFile.parse(bad), bad);
             assertTrue(ex.getMessage().startsWith("invalid JSON at line 1, column "), ex.getMessage());
         }
     }
