@@ -191,6 +191,18 @@ final class DirectoryFootprint
     static DirectoryReport measure(final Listing listing, final int pageSize, final long budgetBytes,
         final boolean directReads, final Progress progress) throws IOException
     {
+        return measure(listing, pageSize, budgetBytes, directReads, false, progress);
+    }
+
+    /**
+     * {@link #measure(Listing, int, long, boolean, Progress)}, with content merging on in ExtentCache if asked: plain
+     * copies of a file on a file system without reflink (ext4, tmpfs) are then held once.
+     *
+     * @param merge true for {@code mergeIdenticalPages}.
+     */
+    static DirectoryReport measure(final Listing listing, final int pageSize, final long budgetBytes,
+        final boolean directReads, final boolean merge, final Progress progress) throws IOException
+    {
         final DirectoryReport.Ideal ideal = ideal(listing.files(), pageSize);
         final long filePages = listing.filePages(pageSize);
         final long keyedPages = (ideal.physicalBytes() + pageSize - 1) / pageSize +
@@ -200,8 +212,8 @@ final class DirectoryFootprint
         final String fincore = Fincore.locate();
         final String unavailable = kernelUnavailableReason(fincore);
         final DirectoryReport.ExtentCacheRun extentCache =
-            measureExtentCache(listing, pageSize, capacityBytes, directReads, null == unavailable ? fincore : null,
-                progress);
+            measureExtentCache(listing, pageSize, capacityBytes, directReads, merge,
+                null == unavailable ? fincore : null, progress);
         final DirectoryReport.PageCache kernel = null != unavailable ?
             DirectoryReport.PageCache.unavailable(unavailable) : measureKernel(fincore, listing, progress);
         return new DirectoryReport(listing.directory(), listing.files().size(), listing.logicalBytes(), filePages,
@@ -304,17 +316,17 @@ final class DirectoryFootprint
     }
 
     private static DirectoryReport.ExtentCacheRun measureExtentCache(final Listing listing, final int pageSize,
-        final long capacityBytes, final boolean directReads, final String fincore, final Progress progress)
-        throws IOException
+        final long capacityBytes, final boolean directReads, final boolean merge, final String fincore,
+        final Progress progress) throws IOException
     {
         final List<FileEntry> files = listing.files();
         final long[] ids = new long[files.size()];
         final ByteBuffer chunk = ByteBuffer.allocateDirect(CHUNK_BYTES);
-        warmUp(files.get(0).path(), pageSize, directReads, chunk);
+        warmUp(files.get(0).path(), pageSize, directReads, merge, chunk);
         final long heapBefore = FootprintTool.heapUsedAfterGc();
         final long directBefore = FootprintTool.directPoolBytes();
         try (FileSystemTranslator translator = new FileSystemTranslator(pageSize, directReads);
-            ExtentCacheMeasured cache = build(translator, capacityBytes))
+            ExtentCacheMeasured cache = build(translator, capacityBytes, merge, listing.filePages(pageSize)))
         {
             progress.start("extentcache", listing.logicalBytes());
             final long start = System.nanoTime();
@@ -373,7 +385,7 @@ final class DirectoryFootprint
             return new DirectoryReport.ExtentCacheRun(result, stats.frameBytesReserved(), stats.sharingHits(),
                 stats.fileHits(), stats.reclaims(), notSharing, notSharingReason, directReads, notDirect,
                 kernelBeside, reachable, closed.frameBytesInUse(),
-                closedReachable);
+                closedReachable, merge, stats.mergedPages(), stats.mergeMismatches());
         }
     }
 
@@ -382,22 +394,25 @@ final class DirectoryFootprint
      * each is allocates once per JVM (class initialisation, the FIEMAP binding) is not counted as the measured cache's
      * heap.
      */
-    private static void warmUp(final Path file, final int pageSize, final boolean directReads, final ByteBuffer chunk)
-        throws IOException
+    private static void warmUp(final Path file, final int pageSize, final boolean directReads, final boolean merge,
+        final ByteBuffer chunk) throws IOException
     {
         try (FileSystemTranslator translator = new FileSystemTranslator(pageSize, directReads);
-            ExtentCacheMeasured cache = build(translator, SLACK_PAGES * pageSize))
+            ExtentCacheMeasured cache = build(translator, SLACK_PAGES * pageSize, merge, SLACK_PAGES))
         {
             cache.read(translator.open(file), 0, chunk.clear());
         }
     }
 
     /** Builds the cache, turning a failed off-heap reservation into a message that says what to do. */
-    private static ExtentCacheMeasured build(final FileSystemTranslator translator, final long capacityBytes)
+    private static ExtentCacheMeasured build(final FileSystemTranslator translator, final long capacityBytes,
+        final boolean merge, final long aliases)
     {
         try
         {
-            return new ExtentCacheMeasured("extentcache", translator, capacityBytes);
+            // merging: an alias record for every page of the files (each page read can be an alias)
+            return new ExtentCacheMeasured(merge ? "extentcache-merge" : "extentcache", translator, capacityBytes,
+                merge ? (int)Math.min(Integer.MAX_VALUE - 8, Math.max(SLACK_PAGES, aliases)) : 0);
         }
         catch (final OutOfMemoryError ex)
         {

@@ -73,7 +73,8 @@ final class DirectoryReport
      */
     record ExtentCacheRun(CacheResult result, long capacityBytes, long sharingHits, long fileHits, long reclaims,
         int filesNotSharing, String notSharingReason, boolean directReads, int filesNotDirect, long kernelBeside,
-        long reachableBytes, long residentAfterCloseBytes, long reachableAfterCloseBytes)
+        long reachableBytes, long residentAfterCloseBytes, long reachableAfterCloseBytes, boolean merging,
+        long mergedPages, long mergeMismatches)
     {
     }
 
@@ -142,9 +143,15 @@ final class DirectoryReport
         out.append(String.format(Locale.ROOT, "extentcache: %s of frames reserved (%s off-heap with metadata), " +
             "%,d file hits, %,d reclaims;%n  ", size(extentCache.capacityBytes()), size(ec.reservedBytes()),
             extentCache.fileHits(), extentCache.reclaims()));
-        if (0 == extentCache.filesNotSharing())
+        if (0 == extentCache.filesNotSharing() && ideal.bytes() < filePages * pageSize)
         {
             out.append(String.format(Locale.ROOT, "every file keyed by physical block (can share)%n"));
+        }
+        else if (0 == extentCache.filesNotSharing())
+        {
+            out.append(String.format(Locale.ROOT, "every file keyed by physical block, but no two files share one " +
+                "here (plain copies, or a file system without reflink): nothing to share by block%s%n",
+                extentCache.merging() ? "" : "; --merge finds identical pages by content"));
         }
         else
         {
@@ -160,6 +167,12 @@ final class DirectoryReport
             "as cache;%n  after every file was closed: %s resident, %s mapped by open files%n",
             size(extentCache.reachableBytes()), size(ec.residentBytes() - extentCache.reachableBytes()),
             size(extentCache.residentAfterCloseBytes()), size(extentCache.reachableAfterCloseBytes())));
+        if (extentCache.merging())
+        {
+            out.append(String.format(Locale.ROOT, "  content merging on: %,d pages are aliases of a frame with the " +
+                "same bytes (%s saved), %,d hash matches whose bytes differed%n", extentCache.mergedPages(),
+                size(extentCache.mergedPages() * pageSize), extentCache.mergeMismatches()));
+        }
         if (extentCache.reclaims() > 0)
         {
             out.append(String.format(Locale.ROOT, "  warning: the cache reclaimed frames, so its capacity could not " +
@@ -218,6 +231,9 @@ final class DirectoryReport
         e.put("reachable_bytes", extentCache.reachableBytes());
         e.put("resident_after_close_bytes", extentCache.residentAfterCloseBytes());
         e.put("reachable_after_close_bytes", extentCache.reachableAfterCloseBytes());
+        e.put("merging", extentCache.merging());
+        e.put("merged_pages", extentCache.mergedPages());
+        e.put("merge_mismatches", extentCache.mergeMismatches());
         e.put("elapsed_ms", Json.round(ec.elapsedNanos() / 1e6, 1));
         final ObjectNode k = root.putObject("kernel");
         k.put("available", kernel.available());

@@ -27,22 +27,37 @@ final class ExtentCacheMeasured implements MeasuredCache
     ExtentCacheMeasured(final String name, final BlockDevice device, final Translator translator,
         final long capacityBytes)
     {
+        this(name, device, translator, capacityBytes, 0);
+    }
+
+    /**
+     * @param mergeAliases with content merging on, the alias records to reserve; 0 for merging off.
+     */
+    ExtentCacheMeasured(final String name, final BlockDevice device, final Translator translator,
+        final long capacityBytes, final int mergeAliases)
+    {
         this.name = name;
         this.pageSize = device.blockSize();
-        this.cache = ExtentCache.builder().device(device).translator(translator).pageSize(pageSize)
-            .capacityBytes(capacityBytes).build();
+        this.cache = merging(ExtentCache.builder().device(device).translator(translator).pageSize(pageSize)
+            .capacityBytes(capacityBytes), mergeAliases).build();
     }
 
     /**
      * A cache over a translator that does its own I/O (no device), such as a {@code FileSystemTranslator}; file ids
      * are the translator's.
      */
-    ExtentCacheMeasured(final String name, final FileBackedTranslator translator, final long capacityBytes)
+    ExtentCacheMeasured(final String name, final FileBackedTranslator translator, final long capacityBytes,
+        final int mergeAliases)
     {
         this.name = name;
         this.pageSize = translator.pageSize();
-        this.cache = ExtentCache.builder().translator(translator).pageSize(pageSize).capacityBytes(capacityBytes)
-            .build();
+        this.cache = merging(ExtentCache.builder().translator(translator).pageSize(pageSize)
+            .capacityBytes(capacityBytes), mergeAliases).build();
+    }
+
+    private static ExtentCache.Builder merging(final ExtentCache.Builder builder, final int mergeAliases)
+    {
+        return mergeAliases > 0 ? builder.mergeIdenticalPages(true).mergeAliases(mergeAliases) : builder;
     }
 
     @Override

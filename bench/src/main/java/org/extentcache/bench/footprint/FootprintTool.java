@@ -44,6 +44,8 @@ public final class FootprintTool
 {
     private static final long MIB = 1L << 20;
     private static final String[] CACHES = {"extentcache", "per-file", "caffeine"};
+    /** With {@code --merge}: ExtentCache with content merging too. */
+    private static final String[] CACHES_WITH_MERGING = {"extentcache", "extentcache-merge", "per-file", "caffeine"};
 
     private FootprintTool()
     {
@@ -102,7 +104,7 @@ public final class FootprintTool
                 }
                 final DirectoryReport report =
                     DirectoryFootprint.measure(listing, options.pageSize, options.budgetBytes, !options.bufferedReads,
-                        progress);
+                        options.merge, progress);
                 out.print(options.json ? report.json() : report.table());
             }
             else if (null != options.sweep)
@@ -146,14 +148,14 @@ public final class FootprintTool
     {
         final Path dir = null == options.workDir ? Path.of(System.getProperty("java.io.tmpdir")) : options.workDir;
         Files.createDirectories(dir);
-        try (Workload workload = Workload.build(dir, options.imageBytes, options.pageSize, clones, options.divergence,
-            options.reads, options.skew, options.seed, progress))
+        try (Workload workload = Workload.build(dir, options.imageBytes, options.pageSize, clones, options.copies,
+            options.divergence, options.reads, options.skew, options.seed, progress))
         {
             final long perFileBytes = workload.filePages() * options.pageSize;
             final long budget = options.budgetBytes > 0 ? options.budgetBytes : perFileBytes / 4;
             final List<CacheResult> unbounded = new ArrayList<>();
             final List<CacheResult> budgeted = new ArrayList<>();
-            for (final String name : CACHES)
+            for (final String name : options.merge ? CACHES_WITH_MERGING : CACHES)
             {
                 unbounded.add(measure(workload, name, -1, progress));
                 if (withBudget)
@@ -166,8 +168,9 @@ public final class FootprintTool
             {
                 kernel = KernelFootprint.measure(dir, options.imageBytes, clones, options.divergence, options.seed);
             }
-            return new Report(options, clones, workload.pages, workload.distinctPages(), workload.filePages(),
-                workload.operations.length, withBudget ? budget : -1, unbounded, budgeted, kernel);
+            return new Report(options, clones, workload.pages, workload.distinctPages(), workload.physicalPages(),
+                workload.filePages(), workload.operations.length, withBudget ? budget : -1, unbounded, budgeted,
+                kernel);
         }
     }
 
@@ -215,7 +218,13 @@ public final class FootprintTool
         {
             case "extentcache":
                 return new ExtentCacheMeasured(name, workload.device, workload.store,
-                    budget > 0 ? budget : (workload.distinctPages() + 64) * pageSize);
+                    budget > 0 ? budget : (workload.physicalPages() + 64) * pageSize, 0);
+            case "extentcache-merge":
+                // unbounded: room for every distinct content (what it holds with merging) and an alias record for
+                // every other page of the files
+                return new ExtentCacheMeasured(name, workload.device, workload.store,
+                    budget > 0 ? budget : (workload.distinctPages() + 64) * pageSize,
+                    (int)Math.min(Integer.MAX_VALUE - 8, workload.filePages() - workload.distinctPages() + 64));
             case "per-file":
                 final PerFileTranslator perFile =
                     new PerFileTranslator(workload.store, workload.device, workload.files, workload.pages);
@@ -309,7 +318,7 @@ public final class FootprintTool
     {
         /** Options that only shape the built workload, so {@code --dir} rejects them. */
         private static final List<String> NOT_FOR_DIR = List.of("--image-mib", "--clones", "--divergence", "--reads",
-            "--skew", "--seed", "--work-dir", "--sweep", "--out", "--kernel");
+            "--skew", "--seed", "--work-dir", "--sweep", "--out", "--kernel", "--copies");
 
         @Option(names = "--image-mib", paramLabel = "N", description = "base image size in MiB (default ${DEFAULT-VALUE})")
         long imageMib = 128;
@@ -357,6 +366,16 @@ public final class FootprintTool
             description = "where --sweep writes footprint-sweep.csv and .png (default ${DEFAULT-VALUE})")
         Path out;
 
+        @Option(names = "--copies",
+            description = "make the clones plain byte copies (each on blocks of its own, nothing shared in the " +
+                "store): the case only content merging helps")
+        boolean copies;
+
+        @Option(names = "--merge",
+            description = "also measure ExtentCache with content merging (mergeIdenticalPages); with --dir, " +
+                "ExtentCache merges identical pages")
+        boolean merge;
+
         @Option(names = "--kernel",
             description = "also measure the kernel's page cache on XFS reflink clones (root, xfsprogs)")
         boolean kernel;
@@ -366,7 +385,7 @@ public final class FootprintTool
                 "followed, other non-regular files skipped): each read once in full through ExtentCache over a " +
                 "FileSystemTranslator and once through the kernel's page cache (counted with fincore), against " +
                 "the distinct physical bytes their extents (FIEMAP) occupy. Applies: --page-size, --json, " +
-                "--budget-mib, --buffered-reads; the other options are rejected."})
+                "--budget-mib, --buffered-reads, --merge; the other options are rejected."})
         Path dir;
 
         @Option(names = "--buffered-reads",

@@ -17,6 +17,7 @@ final class Report
     final int clones;
     final int pages;
     final long distinctPages;
+    final long physicalPages;
     final long filePages;
     final long operations;
     final long budgetBytes;
@@ -25,9 +26,10 @@ final class Report
     final KernelFootprint.Result kernel;
 
     Report(final FootprintTool.Options options, final int clones, final int pages, final long distinctPages,
-        final long filePages, final long operations, final long budgetBytes, final List<CacheResult> unbounded,
-        final List<CacheResult> budgeted, final KernelFootprint.Result kernel)
+        final long physicalPages, final long filePages, final long operations, final long budgetBytes,
+        final List<CacheResult> unbounded, final List<CacheResult> budgeted, final KernelFootprint.Result kernel)
     {
+        this.physicalPages = physicalPages;
         this.options = options;
         this.clones = clones;
         this.pages = pages;
@@ -41,9 +43,19 @@ final class Report
     }
 
     /**
-     * @return what an ideal shared cache needs: every distinct block once, plus 8 bytes per cached page per file.
+     * @return what an ideal cache keyed by block needs: every distinct block once, plus 8 bytes per cached page per
+     * file. Plain copies ({@code --copies}) occupy distinct blocks, so for them this is one copy per file.
      */
     long idealBytes()
+    {
+        return physicalPages * options.pageSize + 8 * filePages;
+    }
+
+    /**
+     * @return what an ideal cache that holds identical pages once needs: every distinct page content once, plus 8
+     * bytes per cached page per file. Equal to {@link #idealBytes()} for clones.
+     */
+    long contentIdealBytes()
     {
         return distinctPages * options.pageSize + 8 * filePages;
     }
@@ -66,17 +78,34 @@ final class Report
         out.append(String.format(Locale.ROOT, "workload: every file read in full (%,d page reads), then %,d " +
             "Zipf(%.2f) reads; the same sequence for every cache%n", filePages, operations - filePages,
             options.skew));
-        out.append(String.format(Locale.ROOT, "ideal: %,.1f MiB = (%,d base + %,d rewritten pages) x %d B + 8 B " +
-            "x %,d cached file pages%n%n", idealBytes() / MIB, pages, distinctPages - pages, options.pageSize,
-            filePages));
+        if (physicalPages == distinctPages)
+        {
+            out.append(String.format(Locale.ROOT, "ideal: %,.1f MiB = (%,d base + %,d rewritten pages) x %d B + 8 B " +
+                "x %,d cached file pages%n%n", idealBytes() / MIB, pages, distinctPages - pages, options.pageSize,
+                filePages));
+        }
+        else
+        {
+            out.append(String.format(Locale.ROOT, "the clones are plain copies: no block is shared in the store%n" +
+                "ideal by block: %,.1f MiB = %,d distinct blocks x %d B + 8 B x %,d cached file pages%n" +
+                "ideal by content: %,.1f MiB = (%,d base + %,d rewritten pages) x %d B + 8 B x %,d cached file " +
+                "pages%n", idealBytes() / MIB, physicalPages, options.pageSize, filePages, contentIdealBytes() / MIB,
+                pages, distinctPages - pages, options.pageSize, filePages));
+            for (final CacheResult r : unbounded)
+            {
+                out.append(String.format(Locale.ROOT, "  %-18s %8.1f MiB = %.3fx the content ideal%n", r.name(),
+                    r.totalBytes() / MIB, (double)r.totalBytes() / contentIdealBytes()));
+            }
+            out.append('\n');
+        }
         out.append("Unbounded: memory to hold everything read\n");
-        out.append(String.format(Locale.ROOT, "%-12s %12s %12s %12s %12s %9s %9s %12s %9s %12s%n", "cache",
+        out.append(String.format(Locale.ROOT, "%-17s %12s %12s %12s %12s %9s %9s %12s %9s %12s%n", "cache",
             "resident", "meta off", "meta heap", "total", "vs EC", "hit ratio", "device reads", "elapsed",
             "reads/s"));
         final double reference = unbounded("extentcache").totalBytes();
         for (final CacheResult r : unbounded)
         {
-            out.append(String.format(Locale.ROOT, "%-12s %8.1f MiB %8.2f MiB %8.2f MiB %8.1f MiB %8.2fx %9.4f " +
+            out.append(String.format(Locale.ROOT, "%-17s %8.1f MiB %8.2f MiB %8.2f MiB %8.1f MiB %8.2fx %9.4f " +
                 "%12d %8.2fs %,12.0f%n", r.name(), r.residentBytes() / MIB, r.offHeapMetadataBytes() / MIB,
                 r.heapMetadataBytes() / MIB, r.totalBytes() / MIB, r.totalBytes() / reference, r.hitRatio(),
                 r.deviceReads(), r.elapsedNanos() / 1e9, r.readsPerSecond()));
@@ -85,7 +114,7 @@ final class Report
         {
             if (kernel.available())
             {
-                out.append(String.format(Locale.ROOT, "%-12s %8.1f MiB %12s %12s %8.1f MiB %8.2fx   (page cache of " +
+                out.append(String.format(Locale.ROOT, "%-17s %8.1f MiB %12s %12s %8.1f MiB %8.2fx   (page cache of " +
                     "%d cp --reflink files on XFS, counted with fincore: %.2f copies)%n", "kernel",
                     kernel.residentBytes() / MIB, "-", "-", kernel.residentBytes() / MIB,
                     kernel.residentBytes() / reference, clones + 1, kernel.copies()));
@@ -99,11 +128,11 @@ final class Report
         {
             out.append(String.format(Locale.ROOT, "%nFixed budget of %,.1f MiB for every cache%n",
                 budgetBytes / MIB));
-            out.append(String.format(Locale.ROOT, "%-12s %12s %12s %9s %12s %9s %12s%n", "cache", "resident",
+            out.append(String.format(Locale.ROOT, "%-17s %12s %12s %9s %12s %9s %12s%n", "cache", "resident",
                 "total", "hit ratio", "device reads", "elapsed", "reads/s"));
             for (final CacheResult r : budgeted)
             {
-                out.append(String.format(Locale.ROOT, "%-12s %8.1f MiB %8.1f MiB %9.4f %12d %8.2fs %,12.0f%n",
+                out.append(String.format(Locale.ROOT, "%-17s %8.1f MiB %8.1f MiB %9.4f %12d %8.2fs %,12.0f%n",
                     r.name(), r.residentBytes() / MIB, r.totalBytes() / MIB, r.hitRatio(), r.deviceReads(),
                     r.elapsedNanos() / 1e9, r.readsPerSecond()));
             }
@@ -129,7 +158,10 @@ final class Report
         root.put("operations", operations);
         root.put("distinct_pages", distinctPages);
         root.put("file_pages", filePages);
+        root.put("copies", options.copies);
+        root.put("physical_pages", physicalPages);
         root.put("ideal_bytes", idealBytes());
+        root.put("content_ideal_bytes", contentIdealBytes());
         results(root.putArray("caches"), unbounded);
         if (budgetBytes > 0)
         {

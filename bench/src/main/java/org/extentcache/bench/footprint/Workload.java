@@ -15,7 +15,9 @@ import java.util.SplittableRandom;
  * fraction of its pages, and the operation sequence every cache is given.
  *
  * <h2>Data</h2>
- * The base image is seeded random bytes. Each clone shares every block with the base until the divergence step
+ * The base image is seeded random bytes. Each clone (unless the clones are plain copies, {@code --copies}: then
+ * each is a new file written with the base's bytes, on blocks of its own) shares every block with the base until the
+ * divergence step
  * writes {@code round(divergence * pages)} distinct pages of it (chosen with the seed) with new random bytes; the
  * extent store puts those on fresh blocks, so the device ends up holding {@code pages + clones * written} distinct
  * blocks, which is what an ideal cache needs to hold.
@@ -36,6 +38,8 @@ final class Workload implements AutoCloseable
     final int pages;
     final int clones;
     final int writtenPerClone;
+    /** Whether the clones are plain copies (no block shared) rather than {@code cloneFile} clones. */
+    final boolean copies;
     final long[] files;
     final long[] operations;
     final FileBlockDevice device;
@@ -43,8 +47,10 @@ final class Workload implements AutoCloseable
     private final Path deviceFile;
 
     private Workload(final Path deviceFile, final FileBlockDevice device, final ExtentStore store, final int pageSize,
-        final int pages, final int clones, final int writtenPerClone, final long[] files, final long[] operations)
+        final int pages, final int clones, final int writtenPerClone, final boolean copies, final long[] files,
+        final long[] operations)
     {
+        this.copies = copies;
         this.deviceFile = deviceFile;
         this.device = device;
         this.store = store;
@@ -75,9 +81,23 @@ final class Workload implements AutoCloseable
         final double divergence, final int zipfReads, final double skew, final long seed, final Progress progress)
         throws IOException
     {
+        return build(dir, imageBytes, pageSize, clones, false, divergence, zipfReads, skew, seed, progress);
+    }
+
+    /**
+     * {@link #build(Path, long, int, int, double, int, double, long, Progress)}, with the clones made as plain byte
+     * copies if asked: each gets blocks of its own, so the store shares nothing and only content merging can.
+     *
+     * @param copies true for plain copies, false for clones ({@code cloneFile}, every block shared).
+     */
+    static Workload build(final Path dir, final long imageBytes, final int pageSize, final int clones,
+        final boolean copies, final double divergence, final int zipfReads, final double skew, final long seed,
+        final Progress progress) throws IOException
+    {
         final int pages = (int)(imageBytes / pageSize);
         final int written = (int)Math.round(divergence * pages);
-        final long blocks = pages + (long)clones * written + 64;
+        // copies: every file's pages, plus room for a diverged page's new block before its old one is freed
+        final long blocks = (copies ? (clones + 1L) * pages + written : pages + (long)clones * written) + 64;
         final Path deviceFile = Files.createTempFile(dir, "footprint-device", ".img");
         final FileBlockDevice device = FileBlockDevice.open(deviceFile, pageSize, blocks);
         final ExtentStore store = new ExtentStore(device);
@@ -95,11 +115,12 @@ final class Workload implements AutoCloseable
                 progress.advance(chunk.limit());
             }
             progress.done();
-            progress.start("cloning and diverging", (long)clones * written);
+            progress.start(copies ? "copying and diverging" : "cloning and diverging",
+                (long)clones * (written + (copies ? pages : 0)));
             final ByteBuffer page = ByteBuffer.allocate(pageSize);
             for (int c = 1; c <= clones; c++)
             {
-                files[c] = store.cloneFile(files[0]);
+                files[c] = copies ? copy(store, files[0], imageBytes, pageSize, chunk, progress) : store.cloneFile(files[0]);
                 for (final int p : distinctPages(random, pages, written))
                 {
                     fill(page.clear(), random);
@@ -110,7 +131,8 @@ final class Workload implements AutoCloseable
             progress.done();
             device.sync();
             final long[] operations = operations(files.length, pages, zipfReads, skew, random);
-            return new Workload(deviceFile, device, store, pageSize, pages, clones, written, files, operations);
+            return new Workload(deviceFile, device, store, pageSize, pages, clones, written, copies, files,
+                operations);
         }
         catch (final IOException | RuntimeException ex)
         {
@@ -121,12 +143,40 @@ final class Workload implements AutoCloseable
         }
     }
 
+    /** A plain copy of a file: a new file written with its bytes, on blocks of its own. */
+    private static long copy(final ExtentStore store, final long source, final long bytes, final int pageSize,
+        final ByteBuffer chunk, final Progress progress) throws IOException
+    {
+        final long file = store.create();
+        for (long at = 0; at < bytes; at += chunk.capacity())
+        {
+            chunk.clear().limit((int)Math.min(chunk.capacity(), bytes - at));
+            while (chunk.hasRemaining())
+            {
+                store.read(source, at + chunk.position(), chunk);
+            }
+            store.write(file, at, chunk.flip());
+            progress.advance(chunk.limit() / pageSize);
+        }
+        return file;
+    }
+
     /**
-     * @return distinct blocks the data occupies: what an ideal cache holds after reading everything.
+     * @return distinct contents of pages: what an ideal cache holds after reading everything when identical pages
+     * are held once, whether the store shares their blocks (clones) or not (copies). The content-distinct ideal.
      */
     long distinctPages()
     {
         return pages + (long)clones * writtenPerClone;
+    }
+
+    /**
+     * @return distinct blocks the data occupies: what an ideal cache keyed by block holds. Equal to
+     * {@link #distinctPages()} for clones; every file's pages for plain copies. The physical ideal.
+     */
+    long physicalPages()
+    {
+        return copies ? (long)files.length * pages : distinctPages();
     }
 
     /**

@@ -82,6 +82,25 @@ class DirectoryFootprintTest
     }
 
     @Test
+    void mergingHoldsPlainCopiesOnce(@TempDir final Path dir) throws IOException
+    {
+        final long size = 256L << 10;
+        write(dir.resolve("base.img"), size, new SplittableRandom(11));
+        for (int i = 1; i <= 3; i++)
+        {
+            Files.copy(dir.resolve("base.img"), dir.resolve("copy" + i + ".img"));
+        }
+        final DirectoryReport report = DirectoryFootprint.measure(DirectoryFootprint.scan(dir), PAGE, -1, true, true,
+            Progress.quiet());
+        final CacheResult ec = report.extentCache.result();
+        assertTrue(report.extentCache.merging());
+        assertEquals(3 * size / PAGE, report.extentCache.mergedPages(), "three copies alias the first's frames");
+        assertEquals(size, ec.residentBytes(), "one frame per distinct page: " + ec);
+        assertTrue(report.table().contains("content merging on"), report.table());
+        assertTrue(Json.MAPPER.readTree(report.json()).get("extentcache").get("merged_pages").asLong() > 0);
+    }
+
+    @Test
     void theJsonCarriesTheDocumentedFields(@TempDir final Path dir) throws IOException
     {
         final SplittableRandom random = new SplittableRandom(11);

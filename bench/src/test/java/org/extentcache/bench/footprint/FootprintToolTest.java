@@ -104,6 +104,31 @@ class FootprintToolTest
     }
 
     @Test
+    void plainCopiesNeedACopyEachUnlessMergingFindsThem(@TempDir final Path dir) throws IOException
+    {
+        final Report report = FootprintTool.run(small(dir, "--copies", "--merge"), 4, false, Progress.quiet());
+        final CacheResult plain = report.unbounded("extentcache");
+        final CacheResult merged = report.unbounded("extentcache-merge");
+        final CacheResult perFile = report.unbounded("per-file");
+
+        assertEquals(4096L + 4 * 205, report.distinctPages, "contents: the base plus 5% of each copy");
+        assertEquals(5L * 4096, report.physicalPages, "blocks: every copy's own");
+        assertEquals(report.physicalPages * 4096, plain.residentBytes(), "without merging, one frame per block");
+        assertEquals(report.filePages * 4096, perFile.residentBytes(), "per file: one copy per file");
+        assertEquals(report.distinctPages * 4096, merged.residentBytes(), "merging: one frame per distinct content");
+        assertEquals(report.physicalPages, merged.deviceReads(), "merging reads every block once, then frees");
+        final double contentIdeal = report.contentIdealBytes();
+        assertTrue(merged.totalBytes() <= 1.08 * contentIdeal,
+            "with merging, total " + merged.totalBytes() + " within 8% of the content ideal " + contentIdeal);
+        assertTrue(plain.totalBytes() >= 0.95 * report.idealBytes(), "without merging, about the block ideal");
+        final JsonNode json = Json.MAPPER.readTree(report.json());
+        assertTrue(json.get("copies").asBoolean());
+        assertEquals(report.contentIdealBytes(), json.get("content_ideal_bytes").asLong());
+        assertEquals(report.physicalPages, json.get("physical_pages").asLong());
+        assertTrue(report.table().contains("ideal by content"), report.table());
+    }
+
+    @Test
     void aSweepWritesACsvAndAChart(@TempDir final Path dir) throws IOException
     {
         final FootprintTool.Options options = small(dir, "--image-mib", "4", "--reads", "1000", "--sweep", "1,2",
