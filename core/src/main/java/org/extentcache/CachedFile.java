@@ -278,6 +278,10 @@ public final class CachedFile
         while (true)
         {
             final long version = mapping.version();
+            // deleted, closed in the cache or closed: each sets its flag before its clearAll bumps the version, so a
+            // version read after the clearAll sees the flag here, and an install with an older one fails: a mapping
+            // that left the file table never takes a handle (MappingTotals would count it for ever)
+            ensureReadable();
             cache.translator().translate(file, page, extent);
             final long block = extent.blockOf(page);
             if (Extent.HOLE == block)

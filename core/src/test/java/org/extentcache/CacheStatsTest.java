@@ -194,4 +194,75 @@ class CacheStatsTest
             holder.join();
         }
     }
+
+    /**
+     * A read that misses while its file is closed in the cache ({@link ExtentCache#closeFile}) must not install a
+     * handle into the closed view's mapping: that mapping has left the file table, so whatever it then holds would be
+     * counted in {@link ExtentCache#stats()} for ever. The read's translation is held until the close is done; its
+     * install then fails (the close bumped the version) and the miss translates again.
+     */
+    @Test
+    void aReadRacingCloseFileLeavesNoCountBehind() throws Exception
+    {
+        final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 256);
+        final ExtentStore store = new ExtentStore(device);
+        final java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.atomic.AtomicBoolean gate = new java.util.concurrent.atomic.AtomicBoolean();
+        final org.extentcache.translate.Translator gated =
+            new org.extentcache.translate.ForwardingTranslator<ExtentStore>(store)
+            {
+                @Override
+                public void translate(final long file, final long page, final org.extentcache.translate.Extent extent)
+                    throws java.nio.file.NoSuchFileException
+                {
+                    if (gate.compareAndSet(true, false))
+                    {
+                        entered.countDown();
+                        try
+                        {
+                            release.await();
+                        }
+                        catch (final InterruptedException ex)
+                        {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                    super.translate(file, page, extent);
+                }
+            };
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(gated)
+            .capacityFrames(64).build());
+        final long id = store.create();
+        store.write(id, 0, ByteBuffer.wrap(new byte[4 * PAGE]));
+        final CachedFile file = cache.file(id);
+        gate.set(true);
+        final java.util.concurrent.CompletableFuture<Integer> read = java.util.concurrent.CompletableFuture.supplyAsync(
+            () ->
+            {
+                try
+                {
+                    return file.read(0, ByteBuffer.allocate(PAGE));
+                }
+                catch (final IOException ex)
+                {
+                    throw new java.io.UncheckedIOException(ex);
+                }
+            }, TestThreads.POOL);
+        assertTrue(entered.await(10, java.util.concurrent.TimeUnit.SECONDS));
+        cache.closeFile(id);
+        release.countDown();
+        try
+        {
+            read.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        catch (final java.util.concurrent.ExecutionException ex)
+        {
+            assertInstanceOf(IllegalStateException.class, ex.getCause(), "closed in the cache");
+        }
+        assertEquals(0, file.handleCount(), "the closed view's mapping stays empty");
+        assertKeptEqualsWalked(cache);
+        assertEquals(0, cache.stats().handlesHeld());
+        assertEquals(0, cache.stats().heapMetadataBytes());
+    }
 }

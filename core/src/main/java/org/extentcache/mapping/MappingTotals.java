@@ -10,7 +10,8 @@ import java.util.concurrent.atomic.LongAdder;
  * <h2>Accuracy</h2>
  * Every change a mapping makes to its handle, leaf or node count it adds here, with the same delta, right after; so
  * when no mapping is changing, each total equals the sum of the mappings' own counts. A mapping that leaves its cache
- * must be emptied first ({@link FileMapping#clearAll}), which subtracts what it held.
+ * must be emptied first ({@link FileMapping#clearAll}), which subtracts what it held, and take no handle after it
+ * (its owner refuses every install once the clear's version bump is seen).
  *
  * <h2>Concurrency and costs</h2>
  * Thread-safe. Counters are {@link LongAdder}s: an add is one uncontended CAS on the writer's cell (misses, clears

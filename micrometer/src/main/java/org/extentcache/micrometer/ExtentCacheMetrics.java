@@ -14,6 +14,7 @@ import org.extentcache.ExtentCache;
 import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.Function;
 import java.util.function.ToLongFunction;
 
 /**
@@ -74,8 +75,8 @@ import java.util.function.ToLongFunction;
  * advises; the three lookups add up to {@link CacheStats#requestCount()}.
  *
  * <h2>One snapshot per scrape</h2>
- * {@link ExtentCache#stats()} takes no lock, but it allocates a snapshot and sums a few figures per open file, and
- * a scrape reads some twenty meters. Each binding (one per registry) therefore keeps the last snapshot and takes a
+ * {@link ExtentCache#stats()} takes no lock and walks no file, but it allocates a snapshot and sums some twenty
+ * counters, and a scrape reads some twenty meters. Each binding (one per registry) therefore keeps the last snapshot and takes a
  * new one only when the last is older than the snapshot window, measured on the registry's
  * {@link MeterRegistry.Config#clock() clock}: one {@code stats()} call per scrape, and meters of one scrape that
  * agree with each other (resident, free and retired frames add up to the capacity). The window, one second by
@@ -90,8 +91,9 @@ import java.util.function.ToLongFunction;
  * that snapshot and the close are not seen. The meters stay registered until the caller removes them from the
  * registry.
  *
- * <p><b>Thread safety</b>: safe to bind from any thread and to scrape from several at once; concurrent scrapes may
- * each take a snapshot.
+ * <p><b>Thread safety</b>: safe to bind from any thread and to scrape from several at once; concurrent scrapes that
+ * find the snapshot stale take turns to refresh it (one {@code stats()} call each at most), so they agree and no
+ * counter goes back.
  */
 public final class ExtentCacheMetrics implements MeterBinder
 {
@@ -101,6 +103,8 @@ public final class ExtentCacheMetrics implements MeterBinder
     private final WeakReference<ExtentCache> cache;
     private final Tags tags;
     private final long snapshotWindowNanos;
+    /** {@link ExtentCache#stats()}; another function only in tests, to hold a scrape between snapshot and publish. */
+    private final Function<ExtentCache, CacheStats> statsOf;
 
     /**
      * Meters tagged {@code cache=cacheName} and {@code tags}, with the {@link #DEFAULT_SNAPSHOT_WINDOW default
@@ -132,6 +136,14 @@ public final class ExtentCacheMetrics implements MeterBinder
     public ExtentCacheMetrics(
         final ExtentCache cache, final String cacheName, final Iterable<Tag> tags, final Duration snapshotWindow)
     {
+        this(cache, cacheName, tags, snapshotWindow, ExtentCache::stats);
+    }
+
+    /** For tests: takes each snapshot with {@code statsOf} instead of {@link ExtentCache#stats()}. */
+    ExtentCacheMetrics(
+        final ExtentCache cache, final String cacheName, final Iterable<Tag> tags, final Duration snapshotWindow,
+        final Function<ExtentCache, CacheStats> statsOf)
+    {
         Objects.requireNonNull(cache, "cache");
         Objects.requireNonNull(cacheName, "cacheName");
         Objects.requireNonNull(tags, "tags");
@@ -147,6 +159,7 @@ public final class ExtentCacheMetrics implements MeterBinder
         this.cache = new WeakReference<>(cache);
         this.tags = Tags.concat(tags, "cache", cacheName);
         this.snapshotWindowNanos = snapshotWindow.toNanos();
+        this.statsOf = statsOf;
     }
 
     /**
@@ -171,7 +184,7 @@ public final class ExtentCacheMetrics implements MeterBinder
     @Override
     public void bindTo(final MeterRegistry registry)
     {
-        final Snapshots snapshots = new Snapshots(cache, registry.config().clock(), snapshotWindowNanos);
+        final Snapshots snapshots = new Snapshots(cache, registry.config().clock(), snapshotWindowNanos, statsOf);
 
         counter(registry, snapshots, "extentcache.requests", CacheStats::fileHits,
             "Page lookups served through the file mapping's handle", "result", "hit", "lookup", "file");
@@ -251,24 +264,28 @@ public final class ExtentCacheMetrics implements MeterBinder
 
     /**
      * One binding's memo of {@link ExtentCache#stats()}: a snapshot serves reads until it is older than the window.
-     * Lock-free: {@link #last} is a volatile reference to an immutable pair, so a racing refresh takes one snapshot
-     * too many, never a torn one.
+     * A read of a fresh enough snapshot takes no lock: {@link #last} is a volatile reference to an immutable pair.
+     * Refreshes take this object's monitor (one {@code stats()} call, which itself takes no lock), so snapshots are
+     * published in the order they were taken and a counter never goes back.
      */
     private static final class Snapshots
     {
         private final WeakReference<ExtentCache> cache;
         private final Clock clock;
         private final long windowNanos;
+        private final Function<ExtentCache, CacheStats> statsOf;
         /** The last snapshot taken while the cache was open, with its time; null before the first. */
         private volatile Taken last;
         /** Set once the cache is seen closed or collected: no snapshot is taken after it. */
         private volatile boolean gone;
 
-        Snapshots(final WeakReference<ExtentCache> cache, final Clock clock, final long windowNanos)
+        Snapshots(final WeakReference<ExtentCache> cache, final Clock clock, final long windowNanos,
+            final Function<ExtentCache, CacheStats> statsOf)
         {
             this.cache = cache;
             this.clock = clock;
             this.windowNanos = windowNanos;
+            this.statsOf = statsOf;
         }
 
         /** @return a counter's value: from a fresh enough snapshot, else the last one, else zero. */
@@ -302,6 +319,21 @@ public final class ExtentCacheMetrics implements MeterBinder
                 gone = true;
                 return null;
             }
+            final Taken taken = last;
+            if (null != taken && clock.monotonicTime() - taken.nanos < windowNanos)
+            {
+                return taken.stats;
+            }
+            return refresh(open);
+        }
+
+        /**
+         * Takes and publishes a snapshot, one refresh at a time: a snapshot taken earlier is never published over one
+         * taken later (a counter would go back). A refresh that waited finds the one before it fresh enough, unless
+         * the window is zero.
+         */
+        private synchronized CacheStats refresh(final ExtentCache open)
+        {
             final long now = clock.monotonicTime();
             final Taken taken = last;
             if (null != taken && now - taken.nanos < windowNanos)
@@ -311,7 +343,7 @@ public final class ExtentCacheMetrics implements MeterBinder
             final CacheStats stats;
             try
             {
-                stats = open.stats();
+                stats = statsOf.apply(open);
             }
             catch (final IllegalStateException closedMeanwhile)
             {

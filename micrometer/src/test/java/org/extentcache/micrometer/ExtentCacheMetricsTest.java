@@ -232,4 +232,69 @@ class ExtentCacheMetricsTest
         CacheBooks.check(cache);
         return new WeakReference<>(cache);
     }
+
+    /**
+     * A counter never goes back, even when two scrapes refresh at once: a scrape that took its snapshot first but
+     * publishes it last must not replace the other's newer one. The first scrape is held between its
+     * {@code stats()} call and its publish while the cache counts more hits and a second scrape reads.
+     */
+    @Test
+    void aSlowScrapeNeverPublishesAnOlderSnapshotOverANewerOne() throws Exception
+    {
+        final ExtentCache cache = books.track(newCache());
+        final java.util.concurrent.CountDownLatch taken = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.atomic.AtomicBoolean holdNext = new java.util.concurrent.atomic.AtomicBoolean();
+        new ExtentCacheMetrics(cache, "blocks", Tags.empty(), ExtentCacheMetrics.DEFAULT_SNAPSHOT_WINDOW, c ->
+        {
+            final CacheStats stats = c.stats();
+            if (holdNext.compareAndSet(true, false))
+            {
+                taken.countDown();
+                try
+                {
+                    release.await();
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return stats;
+        }).bindTo(registry);
+        final long id = store.create();
+        store.write(id, 0, ByteBuffer.wrap(new byte[4 * PAGE]));
+        final java.util.List<Double> seen = new java.util.ArrayList<>();
+        seen.add(counter("extentcache.requests", "result", "miss", "lookup", "device"));
+        clock.add(ExtentCacheMetrics.DEFAULT_SNAPSHOT_WINDOW.multipliedBy(2));
+
+        holdNext.set(true);
+        final java.util.concurrent.CompletableFuture<Double> slow = java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> counter("extentcache.requests", "result", "miss", "lookup", "device"));
+        assertTrue(taken.await(10, java.util.concurrent.TimeUnit.SECONDS));
+        cache.file(id).read(0, ByteBuffer.allocate(4 * PAGE)); // 4 device reads after the slow scrape's snapshot
+        final Thread[] reader = new Thread[1];
+        final java.util.concurrent.CompletableFuture<Double> fast = java.util.concurrent.CompletableFuture.supplyAsync(
+            () ->
+            {
+                reader[0] = Thread.currentThread();
+                return counter("extentcache.requests", "result", "miss", "lookup", "device");
+            });
+        // the second scrape either finishes or waits for the first; either way the first may go on now
+        while (!fast.isDone() && (null == reader[0] || reader[0].getState() != Thread.State.BLOCKED))
+        {
+            Thread.onSpinWait();
+        }
+        release.countDown();
+        seen.add(fast.get(10, java.util.concurrent.TimeUnit.SECONDS));
+        slow.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        seen.add(counter("extentcache.requests", "result", "miss", "lookup", "device"));
+        clock.add(ExtentCacheMetrics.DEFAULT_SNAPSHOT_WINDOW.multipliedBy(2));
+        seen.add(counter("extentcache.requests", "result", "miss", "lookup", "device"));
+        for (int i = 1; i < seen.size(); i++)
+        {
+            assertTrue(seen.get(i) >= seen.get(i - 1), "the counter went back: " + seen);
+        }
+        assertEquals(4.0, seen.get(seen.size() - 1), seen.toString());
+    }
 }
