@@ -1,18 +1,16 @@
 package org.extentcache.fs;
 
-import org.extentcache.translate.Extent;
 import org.extentcache.translate.FileBackedTranslator;
+import org.extentcache.translate.ForwardingTranslator;
 import org.extentcache.translate.StaleTranslationException;
-import org.extentcache.translate.TranslationListener;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 
 /** Delegates to a real translator, failing the next {@code n} reads, writes or syncs on request. */
-final class FaultyFiles implements FileBackedTranslator
+final class FaultyFiles extends ForwardingTranslator<FileSystemTranslator> implements FileBackedTranslator
 {
     final FileSystemTranslator real;
     final long id;
@@ -24,6 +22,7 @@ final class FaultyFiles implements FileBackedTranslator
 
     FaultyFiles(final FileSystemTranslator real, final long id, final Path path)
     {
+        super(real);
         this.real = real;
         this.id = id;
         this.path = path;
@@ -77,72 +76,6 @@ final class FaultyFiles implements FileBackedTranslator
             throw new IOException("injected sync failure");
         }
         real.syncFile(file);
-    }
-
-    @Override
-    public int pageSize()
-    {
-        return real.pageSize();
-    }
-
-    @Override
-    public long size(final long file) throws NoSuchFileException
-    {
-        return real.size(file);
-    }
-
-    @Override
-    public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
-    {
-        real.translate(file, page, extent);
-    }
-
-    @Override
-    public void checkWritable(final long file) throws IOException
-    {
-        real.checkWritable(file);
-    }
-
-    @Override
-    public long reserveBlock(final long file, final long page) throws IOException
-    {
-        return real.reserveBlock(file, page);
-    }
-
-    @Override
-    public void commitBlock(final long file, final long page, final long block) throws NoSuchFileException
-    {
-        real.commitBlock(file, page, block);
-    }
-
-    @Override
-    public void releaseBlock(final long block)
-    {
-        real.releaseBlock(block);
-    }
-
-    @Override
-    public void extend(final long file, final long size) throws IOException
-    {
-        real.extend(file, size);
-    }
-
-    @Override
-    public void truncate(final long file, final long size) throws IOException
-    {
-        real.truncate(file, size);
-    }
-
-    @Override
-    public void addListener(final TranslationListener listener)
-    {
-        real.addListener(listener);
-    }
-
-    @Override
-    public void removeListener(final TranslationListener listener)
-    {
-        real.removeListener(listener);
     }
 
     @Override
