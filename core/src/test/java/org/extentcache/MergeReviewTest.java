@@ -1,0 +1,97 @@
+package org.extentcache;
+
+import org.extentcache.device.MemoryBlockDevice;
+import org.extentcache.translate.ExtentStore;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Review of content merging (issue 13): races and paths the first tests did not reach. Each test names the finding it
+ * proves.
+ */
+class MergeReviewTest
+{
+    private static final int PAGE = 4096;
+
+    @RegisterExtension
+    final CacheBooks books = new CacheBooks();
+
+    private final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 256);
+    private final ExtentStore store = new ExtentStore(device);
+
+    /**
+     * A reader that made (or found) an alias installs the merged frame's handle after the file's own writer broke
+     * the alias with a write of the same page: the write only unaliased the block, so the merged frame stays valid,
+     * and the reader's late install made every later read of the page serve the bytes from before the write. The
+     * reader is held at the install by the mapping's monitor (which {@code installIfVersion} takes and the writer's
+     * install does not).
+     */
+    @Test
+    void aReadRacingAWriteThatBreaksAnAliasDoesNotBringTheOldBytesBack() throws Exception
+    {
+        final byte[] old = page(1);
+        final long first = store.create();
+        store.write(first, 0, ByteBuffer.wrap(old));
+        final long second = store.create();
+        store.write(second, 0, ByteBuffer.wrap(old));
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(16).mergeIdenticalPages(true).build());
+        assertArrayEquals(old, read(cache, first), "the first copy's frame is the merge candidate");
+
+        final CachedFile file = cache.file(second);
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        final byte[] seen = new byte[PAGE];
+        final Thread reader;
+        synchronized (file.mapping())
+        {
+            reader = new Thread(() ->
+            {
+                try
+                {
+                    file.read(0, ByteBuffer.wrap(seen));
+                }
+                catch (final Throwable ex)
+                {
+                    failure.set(ex);
+                }
+            });
+            reader.start();
+            while (reader.getState() != Thread.State.BLOCKED && reader.isAlive())
+            {
+                Thread.onSpinWait(); // the reader merged the page and waits to install its handle
+            }
+            assertEquals(1L, cache.stats().merges(), "the reader merged the second copy's page");
+            file.write(0, ByteBuffer.wrap(page(2)));
+        }
+        reader.join();
+        assertEquals(null, failure.get());
+        assertTrue(Arrays.equals(old, seen) || Arrays.equals(page(2), seen), "the racing read saw the page before or "
+            + "after the write");
+        assertArrayEquals(page(2), read(cache, second), "a read after the write sees the write");
+        cache.flush();
+    }
+
+    private static byte[] page(final int seed)
+    {
+        final byte[] bytes = new byte[PAGE];
+        new SplittableRandom(seed).nextBytes(bytes);
+        return bytes;
+    }
+
+    private static byte[] read(final ExtentCache cache, final long file) throws IOException
+    {
+        final ByteBuffer dst = ByteBuffer.allocate(PAGE);
+        cache.file(file).read(0, dst);
+        return Arrays.copyOf(dst.array(), PAGE);
+    }
+}
