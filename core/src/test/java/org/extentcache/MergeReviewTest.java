@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -79,6 +80,36 @@ class MergeReviewTest
             + "after the write");
         assertArrayEquals(page(2), read(cache, second), "a read after the write sees the write");
         cache.flush();
+    }
+
+    /**
+     * The content hash (or a comparison, or the tables) throwing in the middle of a merge left the loaded frame
+     * pinned for good: the read failed, the frame could never be reclaimed, and the books found a pin held. Every pin
+     * a merge takes is released on every path.
+     */
+    @Test
+    void aMergeThatThrowsReleasesItsPins() throws Exception
+    {
+        final byte[] old = page(3);
+        final long first = store.create();
+        store.write(first, 0, ByteBuffer.wrap(old));
+        final long second = store.create();
+        store.write(second, 0, ByteBuffer.wrap(old));
+        final java.util.concurrent.atomic.AtomicInteger hashes = new java.util.concurrent.atomic.AtomicInteger();
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(16).mergeHash((address, length) ->
+            {
+                if (hashes.incrementAndGet() == 2)
+                {
+                    throw new IllegalStateException("hash failed");
+                }
+                return 42;
+            }).build());
+        assertArrayEquals(old, read(cache, first));
+        final IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> read(cache, second));
+        assertEquals("hash failed", thrown.getMessage());
+        assertEquals(0, cache.frames().pins.pinnedFrames(), "no pin left behind by the failed merge");
+        assertArrayEquals(old, read(cache, second), "the loaded frame serves the next read, unmerged");
     }
 
     private static byte[] page(final int seed)
