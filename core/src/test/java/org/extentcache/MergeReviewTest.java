@@ -112,6 +112,99 @@ class MergeReviewTest
         assertArrayEquals(old, read(cache, second), "the loaded frame serves the next read, unmerged");
     }
 
+    /**
+     * Writers (each owning two of the copies) write pages back and forth between the image's bytes and stamps of
+     * their own, flush now and then, and read each page back at once; readers read every copy, and check the copies
+     * nobody writes. The
+     * cache is small, so merged frames are reclaimed and merged again all the time. Every read-back sees the write
+     * before it, every reader sees the image, and the books add up.
+     */
+    @Test
+    void writersReadersAndReclaimOverMergedCopies() throws Exception
+    {
+        final long seed = Long.getLong("extentcache.seed", System.nanoTime());
+        System.out.println("writersReadersAndReclaimOverMergedCopies seed=" + seed);
+        final int pages = 16;
+        final byte[] image = new byte[pages * PAGE];
+        new SplittableRandom(seed).nextBytes(image);
+        final long[] files = new long[6];
+        for (int i = 0; i < files.length; i++)
+        {
+            files[i] = store.create();
+            store.write(files[i], 0, ByteBuffer.wrap(image));
+        }
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(24).mergeIdenticalPages(true).build());
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        final long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(6);
+        final Thread[] threads = new Thread[4];
+        for (int t = 0; t < threads.length; t++)
+        {
+            final int id = t;
+            threads[t] = new Thread(() ->
+            {
+                final SplittableRandom random = new SplittableRandom(seed + id);
+                final ByteBuffer buffer = ByteBuffer.allocate(PAGE);
+                final byte[][][] model = new byte[2][pages][];
+                try
+                {
+                    for (int op = 0; System.nanoTime() < deadline && null == failure.get(); op++)
+                    {
+                        if (id < 2)
+                        {
+                            final int owned = random.nextInt(2);
+                            final long file = files[id * 2 + owned];
+                            final int page = random.nextInt(pages);
+                            final byte[] bytes = random.nextBoolean() ?
+                                Arrays.copyOfRange(image, page * PAGE, (page + 1) * PAGE) : page(op * 8 + id);
+                            cache.file(file).write((long)page * PAGE, ByteBuffer.wrap(bytes));
+                            model[owned][page] = bytes;
+                            if (random.nextInt(16) == 0)
+                            {
+                                cache.file(file).flush();
+                            }
+                            final int check = random.nextInt(pages);
+                            buffer.clear();
+                            cache.file(file).read((long)check * PAGE, buffer);
+                            final byte[] expected = null == model[owned][check] ?
+                                Arrays.copyOfRange(image, check * PAGE, (check + 1) * PAGE) : model[owned][check];
+                            assertArrayEquals(expected, buffer.array(), "seed=" + seed + " writer " + id + " op " +
+                                op + " page " + check);
+                        }
+                        else
+                        {
+                            final int which = random.nextInt(files.length);
+                            final int page = random.nextInt(pages);
+                            buffer.clear();
+                            cache.file(files[which]).read((long)page * PAGE, buffer);
+                            if (which < 4)
+                            {
+                                continue; // a copy the writers change: any of its recent bytes
+                            }
+                            assertArrayEquals(Arrays.copyOfRange(image, page * PAGE, (page + 1) * PAGE),
+                                buffer.array(), "seed=" + seed + " reader " + id + " op " + op + " page " + page);
+                        }
+                    }
+                }
+                catch (final Throwable ex)
+                {
+                    failure.compareAndSet(null, ex);
+                }
+            });
+            threads[t].start();
+        }
+        for (final Thread thread : threads)
+        {
+            thread.join();
+        }
+        if (null != failure.get())
+        {
+            throw new AssertionError("seed=" + seed, failure.get());
+        }
+        cache.flush();
+        assertTrue(cache.stats().merges() > 0, "seed=" + seed);
+    }
+
     private static byte[] page(final int seed)
     {
         final byte[] bytes = new byte[PAGE];
