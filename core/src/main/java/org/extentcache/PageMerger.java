@@ -287,6 +287,27 @@ final class PageMerger implements AutoCloseable
         return true;
     }
 
+    /**
+     * Forgets every merge candidate: a file open in the cache moved to another merge domain, and its cached frames,
+     * indexed under the domain it left, must not take merges from that domain any more. Frames index again at
+     * their next load. Costs one pass over the content index, under the lock.
+     */
+    void forgetCandidates()
+    {
+        lock.lock();
+        try
+        {
+            if (!pins.isClosed())
+            {
+                content.clear();
+            }
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
     /** @return blocks that are aliases now: pages held once for more than one block. */
     int aliasCount()
     {

@@ -205,6 +205,28 @@ class MergeReviewTest
         assertTrue(cache.stats().merges() > 0, "seed=" + seed);
     }
 
+    /**
+     * A file moved to a domain of its own kept its cached pages as merge candidates of the domain it left: a file of
+     * that old domain reading the same bytes afterwards merged into them (and a write of it would then be slower:
+     * the side channel domains exist to close). Moving a file open in the cache forgets the candidates.
+     */
+    @Test
+    void aFileMovedToAnotherDomainIsNoCandidateOfTheOldOne() throws Exception
+    {
+        final byte[] secret = page(4);
+        final long victim = store.create();
+        store.write(victim, 0, ByteBuffer.wrap(secret));
+        final long prober = store.create();
+        store.write(prober, 0, ByteBuffer.wrap(secret));
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(16).mergeIdenticalPages(true).build());
+        assertArrayEquals(secret, read(cache, victim));
+        cache.mergeDomain(victim, 5);
+        assertArrayEquals(secret, read(cache, prober));
+        assertEquals(0L, cache.stats().merges(), "the prober's page did not merge with the victim's");
+        assertEquals(0L, cache.stats().mergedPages());
+    }
+
     private static byte[] page(final int seed)
     {
         final byte[] bytes = new byte[PAGE];
