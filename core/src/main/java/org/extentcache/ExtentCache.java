@@ -207,7 +207,9 @@ public final class ExtentCache implements AutoCloseable
      * for the cache's translator; {@link #NO_MERGE_DOMAIN} keeps the file's pages out of merging. Give files of
      * mutually distrusting tenants different domains: merging is a side channel between the files it joins (see
      * {@link Builder#mergeIdenticalPages}). Takes effect at the file's next miss; pages merged before stay merged
-     * until written, reclaimed or invalidated. Has no effect while merging is off.
+     * until written, reclaimed or invalidated, but no page of a file open in the cache takes a merge from its old
+     * domain after this returns (every merge candidate is forgotten, and frames index again at their next load). Has
+     * no effect while merging is off.
      *
      * @param file   the translator's file id (it need not be open in the cache yet).
      * @param domain a domain {@code >= 0}, or {@link #NO_MERGE_DOMAIN}.
@@ -216,6 +218,10 @@ public final class ExtentCache implements AutoCloseable
     public void mergeDomain(final long file, final int domain)
     {
         mergeDomains.set(file, domain);
+        if (null != frames.merger && files.containsKey(file))
+        {
+            frames.merger.forgetCandidates(); // a frame does not know its files: forget them all
+        }
     }
 
     /**

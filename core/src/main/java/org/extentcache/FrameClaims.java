@@ -299,13 +299,11 @@ final class FrameClaims
      * block, and the writer replaces its own handle.
      *
      * @param block device block.
+     * @return true if it was an alias.
      */
-    void unaliasLocked(final long block)
+    boolean unaliasLocked(final long block)
     {
-        if (null != aliases)
-        {
-            aliases.remove(block);
-        }
+        return null != aliases && NO_FRAME != aliases.remove(block);
     }
 
     private void dropAliasesLocked(final int frame)

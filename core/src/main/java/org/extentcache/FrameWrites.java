@@ -113,25 +113,31 @@ final class FrameWrites
      *
      * @param block  the device block.
      * @param handle a frame from {@link #claimPrivate}.
+     * @return true if the block was an alias of a merged frame until now: the merged frame stays valid for its other
+     * blocks, so a reader of the writer's file that found it for this block may still install its handle; the writer
+     * must make such an install fail (bump its mapping's version) before it installs its own.
      */
-    void publishDirty(final long block, final long handle)
+    boolean publishDirty(final long block, final long handle)
     {
         final int frame = Handle.frame(handle);
         lock.lock();
         try
         {
             final int older = index.findLocked(block);
+            final boolean unaliased;
             if (NO_FRAME != older)
             {
                 claims.orphanLocked(block, older);
+                unaliased = false;
             }
             else
             {
-                claims.unaliasLocked(block);
+                unaliased = claims.unaliasLocked(block);
             }
             final long word = arena.stateWord(frame);
             index.insert(block, frame);
             claims.casState(frame, word, packStateWord(generation(handle), UPTODATE | DIRTY, 0));
+            return unaliased;
         }
         finally
         {

@@ -110,50 +110,74 @@ final class PageMerger implements AutoCloseable
         }
         final long start = System.nanoTime();
         final int frame = Handle.frame(handle);
-        final long contentHash = hash.hash(arena.address(frame), pageSize);
         long result = handle;
-        lock.lock();
-        final int found;
+        long candidate = Handle.NONE;
         try
         {
-            if (pins.isClosed())
+            final long contentHash = hash.hash(arena.address(frame), pageSize);
+            final int found;
+            lock.lock();
+            try
             {
-                return handle;
+                if (pins.isClosed())
+                {
+                    return handle;
+                }
+                found = content.candidates(domain, contentHash, candidates);
             }
-            found = content.candidates(domain, contentHash, candidates);
-        }
-        finally
-        {
-            lock.unlock();
-        }
-        for (int i = 0; i < found && result == handle; i++)
-        {
-            final long candidate = pinCandidate(candidates[i], frame);
-            if (Handle.NONE == candidate)
+            finally
             {
-                continue;
+                lock.unlock();
             }
-            if (!sameBytes(frame, Handle.frame(candidate)))
+            for (int i = 0; i < found && result == handle; i++)
             {
-                mismatches.increment();
+                candidate = pinCandidate(candidates[i], frame);
+                if (Handle.NONE == candidate)
+                {
+                    continue;
+                }
+                if (!sameBytes(frame, Handle.frame(candidate)))
+                {
+                    mismatches.increment();
+                    final long mismatched = candidate;
+                    candidate = Handle.NONE;
+                    pins.unpin(mismatched);
+                    continue;
+                }
+                if (aliasLocked(handle, block, candidate))
+                {
+                    result = candidate;
+                    candidate = Handle.NONE;
+                }
+                else
+                {
+                    final long refused = candidate;
+                    candidate = Handle.NONE;
+                    pins.unpin(refused);
+                    break;
+                }
+            }
+            if (result == handle)
+            {
+                indexLocked(handle, domain, contentHash);
+            }
+        }
+        catch (final RuntimeException | Error ex)
+        {
+            // the hash, a compare or a table failed: release every pin this merge holds besides the caller's, and
+            // the caller's too, since the caller gets the exception instead of a handle
+            if (Handle.NONE != candidate)
+            {
                 pins.unpin(candidate);
-                continue;
             }
-            if (aliasLocked(handle, block, candidate))
+            if (result != handle)
             {
-                result = candidate;
+                pins.unpin(result);
             }
-            else
-            {
-                pins.unpin(candidate);
-                break;
-            }
+            pins.unpin(handle);
+            throw ex;
         }
-        if (result == handle)
-        {
-            indexLocked(handle, domain, contentHash);
-        }
-        else
+        if (result != handle)
         {
             pins.unpin(handle);
         }
@@ -261,6 +285,27 @@ final class PageMerger implements AutoCloseable
             }
         }
         return true;
+    }
+
+    /**
+     * Forgets every merge candidate: a file open in the cache moved to another merge domain, and its cached frames,
+     * indexed under the domain it left, must not take merges from that domain any more. Frames index again at
+     * their next load. Costs one pass over the content index, under the lock.
+     */
+    void forgetCandidates()
+    {
+        lock.lock();
+        try
+        {
+            if (!pins.isClosed())
+            {
+                content.clear();
+            }
+        }
+        finally
+        {
+            lock.unlock();
+        }
     }
 
     /** @return blocks that are aliases now: pages held once for more than one block. */

@@ -235,7 +235,7 @@ final class PageWriter
                 }
                 if (Handle.NONE == held)
                 {
-                    dirtied(page, fillNewFrame(block, Handle.NONE, true, inPage, base, address, length));
+                    dirtied(page, fillNewFrame(page, block, Handle.NONE, true, inPage, base, address, length));
                     return;
                 }
                 if (frames.writes.beginWrite(held))
@@ -265,7 +265,7 @@ final class PageWriter
                 }
                 try
                 {
-                    dirtied(page, fillNewFrame(block, held, whole, inPage, base, address, length));
+                    dirtied(page, fillNewFrame(page, block, held, whole, inPage, base, address, length));
                 }
                 finally
                 {
@@ -288,7 +288,7 @@ final class PageWriter
             }
             try
             {
-                newFrame = fillNewFrame(fresh, source, whole, inPage, base, address, length);
+                newFrame = fillNewFrame(page, fresh, source, whole, inPage, base, address, length);
             }
             catch (final RuntimeException | Error ex)
             {
@@ -390,9 +390,11 @@ final class PageWriter
 
     /**
      * Fills a new frame for {@code block} with the old page (from {@code source}'s frame, or zeros if there is none
-     * and the write is partial) and the written bytes, and publishes it dirty.
+     * and the write is partial) and the written bytes, and publishes it dirty. If the block was an alias of a merged
+     * frame, the page's handles are cleared (the mapping's version bumped) before the caller installs the new frame:
+     * a reader that found the merged frame for this block before the write must not install it after.
      */
-    private long fillNewFrame(final long block, final long source, final boolean whole, final int inPage,
+    private long fillNewFrame(final long page, final long block, final long source, final boolean whole, final int inPage,
         final Object base, final long address, final int length)
     {
         final long handle = frames.writes.claimPrivate(block);
@@ -417,7 +419,10 @@ final class PageWriter
             frames.writes.discardPrivate(handle);
             throw ex;
         }
-        frames.writes.publishDirty(block, handle);
+        if (frames.writes.publishDirty(block, handle))
+        {
+            mapping.clear(page, 1); // the merged frame stays valid for its other blocks: fail a racing reader's install
+        }
         return handle;
     }
 

@@ -193,6 +193,24 @@ public final class ContentIndex implements AutoCloseable
     }
 
     /**
+     * Takes every frame out of the index: the files some of them were loaded for moved to another merge domain, and a
+     * frame does not know its files. One pass over the table.
+     */
+    public void clear()
+    {
+        for (int slot = 0; slot < slotCount; slot++)
+        {
+            final int entry = table.getInt(slot * Integer.BYTES);
+            if (NONE != entry)
+            {
+                records.putInt((entry - 1) * RECORD_LENGTH + INDEXED_OFFSET, 0);
+                table.putInt(slot * Integer.BYTES, NONE);
+            }
+        }
+        size = 0;
+    }
+
+    /**
      * @param frame frame number.
      * @return true if the frame is indexed.
      */
