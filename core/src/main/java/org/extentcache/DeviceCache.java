@@ -416,7 +416,9 @@ final class DeviceCache implements AutoCloseable
         lock.lock();
         try
         {
-            return FrameBooks.check(arena, index, dirtyFrames.get());
+            final String frames = FrameBooks.check(arena, index, dirtyFrames.get());
+            return null != frames || null == claims.aliases || pins.isClosed() ? frames :
+                FrameBooks.checkAliases(arena, index, claims.aliases);
         }
         finally
         {

@@ -333,7 +333,8 @@ public final class ExtentCache implements AutoCloseable
 
     /**
      * Checks the cache's books: every frame is free, retired or resident; the device index holds exactly the
-     * resident frames that are not orphaned. For tests and diagnostics; takes the allocation lock.
+     * resident frames that are not orphaned; every alias of a merged frame names an up-to-date, clean, merged,
+     * indexed frame and is not indexed itself. For tests and diagnostics; takes the allocation lock.
      *
      * @return a description of the first discrepancy, or {@code null} if the books balance.
      */

@@ -85,6 +85,38 @@ final class FrameBooks
      * @param dirtyCount the cache's count of dirty frames.
      * @return the first discrepancy, or {@code null}.
      */
+    /**
+     * Checks the aliases of merged frames: each names a frame that is up to date, clean, flagged merged and indexed
+     * under its own block, and no alias block is indexed too (one block, one frame). Caller holds the lock.
+     *
+     * @param arena   the arena.
+     * @param index   the device index.
+     * @param aliases the alias table.
+     * @return the first discrepancy, or {@code null}.
+     */
+    static String checkAliases(final FrameArena arena, final DeviceIndex index,
+        final org.extentcache.merge.AliasTable aliases)
+    {
+        return aliases.forEach((block, frame) ->
+        {
+            final long word = arena.stateWord(frame);
+            if (!isCleanUpToDate(word) || !isMerged(word))
+            {
+                return "alias " + block + " names frame " + frame + " in state " + stateName(state(word));
+            }
+            final long own = arena.deviceBlock(frame);
+            if (index.findLocked(own) != frame)
+            {
+                return "alias " + block + " names frame " + frame + ", which is not indexed under its block " + own;
+            }
+            if (index.findLocked(block) != NO_FRAME)
+            {
+                return "alias " + block + " is also indexed, to frame " + index.findLocked(block);
+            }
+            return null;
+        });
+    }
+
     static String check(final FrameArena arena, final DeviceIndex index, final int dirtyCount)
     {
         int free = 0;

@@ -239,6 +239,43 @@ public final class AliasTable implements AutoCloseable
         return count;
     }
 
+    /** What {@link #forEach} shows each alias to. */
+    @FunctionalInterface
+    public interface Visitor
+    {
+        /**
+         * @param block the alias block.
+         * @param frame the frame it is an alias of.
+         * @return a description of what is wrong with it, to stop the walk; null to go on.
+         */
+        String visit(long block, int frame);
+    }
+
+    /**
+     * Shows every alias to a visitor, for checks of the books (a walk of the table: not for hot paths).
+     *
+     * @param visitor told of each alias.
+     * @return the first description the visitor returned, or null.
+     */
+    public String forEach(final Visitor visitor)
+    {
+        for (int slot = 0; slot < slotCount; slot++)
+        {
+            final int entry = table.getInt(slot * Integer.BYTES);
+            if (NONE != entry)
+            {
+                final int offset = recordOffset(entry - 1);
+                final String wrong = visitor.visit(records.getLong(offset + BLOCK_OFFSET),
+                    records.getInt(offset + FRAME_OFFSET));
+                if (null != wrong)
+                {
+                    return wrong;
+                }
+            }
+        }
+        return null;
+    }
+
     /** @return aliases held. */
     public int size()
     {
