@@ -47,7 +47,7 @@ import static org.extentcache.frame.FrameDescriptor.NO_FRAME;
  * Find: a hash and about 2.5 slot probes at the worst load factor, each checked against its record. Remove: the same
  * plus a walk of the frame's chain (its alias count). Dropping a frame's aliases: one removal per alias.
  */
-public final class AliasTable implements AutoCloseable
+public final class AliasTable extends IntSlotTable
 {
     /** Offset of the alias block in a record. */
     static final int BLOCK_OFFSET = 0;
@@ -60,16 +60,13 @@ public final class AliasTable implements AutoCloseable
     /** "No block", returned by {@link #popAlias} for a frame without aliases. */
     public static final long NO_BLOCK = -1;
 
-    private static final int NONE = 0;
+    private static final int NONE = EMPTY;
 
     private final int capacity;
     private final int frames;
-    private final int slotCount;
     private final ByteBuffer recordsBuffer;
-    private final ByteBuffer tableBuffer;
     private final ByteBuffer headsBuffer;
     private final UnsafeBuffer records;
-    private final UnsafeBuffer table;
     private final UnsafeBuffer heads;
     /** First free record + 1, 0 when every record is in use. */
     private int freeHead;
@@ -83,24 +80,12 @@ public final class AliasTable implements AutoCloseable
      */
     public AliasTable(final int capacity, final int frames)
     {
-        if (capacity <= 0 || frames <= 0)
-        {
-            throw new IllegalArgumentException("capacity and frames must be > 0: capacity=" + capacity +
-                " frames=" + frames);
-        }
-        final long slots = Math.max(8, (long)capacity * 4 / 3 + 1);
-        if ((long)capacity * RECORD_LENGTH > Integer.MAX_VALUE || slots * Integer.BYTES > Integer.MAX_VALUE)
-        {
-            throw new IllegalArgumentException("alias capacity too large: capacity=" + capacity);
-        }
+        super(checkedCapacity(capacity, frames));
         this.capacity = capacity;
         this.frames = frames;
-        this.slotCount = (int)slots;
         this.recordsBuffer = ByteBuffer.allocateDirect(capacity * RECORD_LENGTH);
-        this.tableBuffer = ByteBuffer.allocateDirect(slotCount * Integer.BYTES);
         this.headsBuffer = ByteBuffer.allocateDirect(frames * Integer.BYTES);
         this.records = new UnsafeBuffer(recordsBuffer);
-        this.table = new UnsafeBuffer(tableBuffer);
         this.heads = new UnsafeBuffer(headsBuffer);
         for (int record = 0; record < capacity; record++)
         {
@@ -116,7 +101,7 @@ public final class AliasTable implements AutoCloseable
     public int find(final long block)
     {
         final int slot = slotOf(block);
-        return slot < 0 ? NO_FRAME : records.getInt(recordOffset(table.getInt(slot * Integer.BYTES) - 1) + FRAME_OFFSET);
+        return slot < 0 ? NO_FRAME : records.getInt(recordOffset(entryAt(slot) - 1) + FRAME_OFFSET);
     }
 
     /**
@@ -146,12 +131,7 @@ public final class AliasTable implements AutoCloseable
         records.putInt(offset + FRAME_OFFSET, frame);
         records.putInt(offset + NEXT_OFFSET, heads.getInt(frame * Integer.BYTES));
         heads.putInt(frame * Integer.BYTES, record + 1);
-        int slot = home(block);
-        while (table.getInt(slot * Integer.BYTES) != 0)
-        {
-            slot = next(slot);
-        }
-        table.putInt(slot * Integer.BYTES, record + 1);
+        insertAt(home(block), record + 1);
         size++;
         return true;
     }
@@ -169,10 +149,10 @@ public final class AliasTable implements AutoCloseable
         {
             return NO_FRAME;
         }
-        final int record = table.getInt(slot * Integer.BYTES) - 1;
+        final int record = entryAt(slot) - 1;
         final int frame = records.getInt(recordOffset(record) + FRAME_OFFSET);
         unlink(frame, record);
-        shiftBack(slot);
+        removeAt(slot);
         release(record);
         return frame;
     }
@@ -261,7 +241,7 @@ public final class AliasTable implements AutoCloseable
     {
         for (int slot = 0; slot < slotCount; slot++)
         {
-            final int entry = table.getInt(slot * Integer.BYTES);
+            final int entry = entryAt(slot);
             if (NONE != entry)
             {
                 final int offset = recordOffset(entry - 1);
@@ -291,7 +271,7 @@ public final class AliasTable implements AutoCloseable
     /** @return off-heap bytes reserved: records, table and chain heads. */
     public long bytesReserved()
     {
-        return (long)capacity * RECORD_LENGTH + (long)slotCount * Integer.BYTES + (long)frames * Integer.BYTES;
+        return (long)capacity * RECORD_LENGTH + slotBytes() + (long)frames * Integer.BYTES;
     }
 
     /** Releases the off-heap regions. Not thread-safe: no other call may be in flight or follow. */
@@ -302,8 +282,8 @@ public final class AliasTable implements AutoCloseable
         {
             closed = true;
             BufferUtil.free(recordsBuffer);
-            BufferUtil.free(tableBuffer);
             BufferUtil.free(headsBuffer);
+            super.close();
         }
     }
 
@@ -343,7 +323,7 @@ public final class AliasTable implements AutoCloseable
         int slot = home(block);
         for (int probes = 0; probes < slotCount; probes++)
         {
-            final int entry = table.getInt(slot * Integer.BYTES);
+            final int entry = entryAt(slot);
             if (NONE == entry)
             {
                 return -1;
@@ -355,30 +335,6 @@ public final class AliasTable implements AutoCloseable
             slot = next(slot);
         }
         return -1;
-    }
-
-    /** Knuth, TAOCP vol. 3, 6.4 Algorithm R: move later entries of the probe run back over the hole. */
-    private void shiftBack(final int removedSlot)
-    {
-        int hole = removedSlot;
-        int slot = removedSlot;
-        while (true)
-        {
-            slot = next(slot);
-            final int entry = table.getInt(slot * Integer.BYTES);
-            if (NONE == entry)
-            {
-                break;
-            }
-            final int home = home(records.getLong(recordOffset(entry - 1) + BLOCK_OFFSET));
-            final boolean staysPut = hole <= slot ? (hole < home && home <= slot) : (hole < home || home <= slot);
-            if (!staysPut)
-            {
-                table.putInt(hole * Integer.BYTES, entry);
-                hole = slot;
-            }
-        }
-        table.putInt(hole * Integer.BYTES, NONE);
     }
 
     private void checkFrame(final int frame)
@@ -394,13 +350,28 @@ public final class AliasTable implements AutoCloseable
         return record * RECORD_LENGTH;
     }
 
-    private int home(final long block)
+    @Override
+    int homeOf(final int entry)
     {
-        return (int)(((BlockHash.mix(block) >>> 32) * slotCount) >>> 32);
+        return home(records.getLong(recordOffset(entry - 1) + BLOCK_OFFSET));
     }
 
-    private int next(final int slot)
+    private int home(final long block)
     {
-        return slot + 1 == slotCount ? 0 : slot + 1;
+        return homeSlot(BlockHash.mix(block));
+    }
+
+    private static long checkedCapacity(final int capacity, final int frames)
+    {
+        if (capacity <= 0 || frames <= 0)
+        {
+            throw new IllegalArgumentException("capacity and frames must be > 0: capacity=" + capacity +
+                " frames=" + frames);
+        }
+        if ((long)capacity * RECORD_LENGTH > Integer.MAX_VALUE)
+        {
+            throw new IllegalArgumentException("alias capacity too large: capacity=" + capacity);
+        }
+        return capacity;
     }
 }

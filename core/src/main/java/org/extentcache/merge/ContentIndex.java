@@ -51,7 +51,7 @@ import java.nio.ByteBuffer;
  * A lookup probes about 2.5 slots at the worst load factor and reads one record per slot; insert and remove the
  * same, plus a backward shift on removal.
  */
-public final class ContentIndex implements AutoCloseable
+public final class ContentIndex extends IntSlotTable
 {
     /** Offset of the content hash in a frame record. */
     static final int HASH_OFFSET = 0;
@@ -66,14 +66,9 @@ public final class ContentIndex implements AutoCloseable
     /** Most frames indexed under one key; the rest of a colliding crowd is not a merge candidate. */
     public static final int MAX_CANDIDATES = 4;
 
-    private static final int NONE = 0;
-
     private final int frames;
-    private final int slotCount;
     private final ByteBuffer recordsBuffer;
-    private final ByteBuffer tableBuffer;
     private final UnsafeBuffer records;
-    private final UnsafeBuffer table;
     private int size;
     private boolean closed;
 
@@ -83,16 +78,10 @@ public final class ContentIndex implements AutoCloseable
      */
     public ContentIndex(final int frames)
     {
-        if (frames <= 0 || (long)frames * RECORD_LENGTH > Integer.MAX_VALUE)
-        {
-            throw new IllegalArgumentException("frames out of range: frames=" + frames);
-        }
+        super(checkedFrames(frames));
         this.frames = frames;
-        this.slotCount = (int)Math.max(8, (long)frames * 4 / 3 + 1);
         this.recordsBuffer = ByteBuffer.allocateDirect(frames * RECORD_LENGTH);
-        this.tableBuffer = ByteBuffer.allocateDirect(slotCount * Integer.BYTES);
         this.records = new UnsafeBuffer(recordsBuffer);
-        this.table = new UnsafeBuffer(tableBuffer);
     }
 
     /**
@@ -110,8 +99,8 @@ public final class ContentIndex implements AutoCloseable
         int slot = home(domain, hash);
         for (int probes = 0; probes < slotCount && found < candidates.length; probes++)
         {
-            final int entry = table.getInt(slot * Integer.BYTES);
-            if (NONE == entry)
+            final int entry = entryAt(slot);
+            if (EMPTY == entry)
             {
                 break;
             }
@@ -140,7 +129,7 @@ public final class ContentIndex implements AutoCloseable
         int slot = home(domain, hash);
         int sameKey = 0;
         int entry;
-        while ((entry = table.getInt(slot * Integer.BYTES)) != NONE)
+        while ((entry = entryAt(slot)) != EMPTY)
         {
             if (keyEquals(entry - 1, domain, hash) && ++sameKey >= MAX_CANDIDATES)
             {
@@ -153,7 +142,7 @@ public final class ContentIndex implements AutoCloseable
         records.putLong(offset + GENERATION_OFFSET, generation);
         records.putInt(offset + DOMAIN_OFFSET, domain);
         records.putInt(offset + INDEXED_OFFSET, 1);
-        table.putInt(slot * Integer.BYTES, frame + 1);
+        insertAt(slot, frame + 1);
         size++;
         return true;
     }
@@ -175,14 +164,14 @@ public final class ContentIndex implements AutoCloseable
         int slot = home(records.getInt(offset + DOMAIN_OFFSET), records.getLong(offset + HASH_OFFSET));
         for (int probes = 0; probes < slotCount; probes++)
         {
-            final int entry = table.getInt(slot * Integer.BYTES);
-            if (NONE == entry)
+            final int entry = entryAt(slot);
+            if (EMPTY == entry)
             {
                 break;
             }
             if (entry == frame + 1)
             {
-                shiftBack(slot);
+                removeAt(slot);
                 records.putInt(offset + INDEXED_OFFSET, 0);
                 size--;
                 return true;
@@ -200,13 +189,13 @@ public final class ContentIndex implements AutoCloseable
     {
         for (int slot = 0; slot < slotCount; slot++)
         {
-            final int entry = table.getInt(slot * Integer.BYTES);
-            if (NONE != entry)
+            final int entry = entryAt(slot);
+            if (EMPTY != entry)
             {
                 records.putInt((entry - 1) * RECORD_LENGTH + INDEXED_OFFSET, 0);
-                table.putInt(slot * Integer.BYTES, NONE);
             }
         }
+        clearSlots();
         size = 0;
     }
 
@@ -239,7 +228,7 @@ public final class ContentIndex implements AutoCloseable
     /** @return off-heap bytes reserved: frame records and table. */
     public long bytesReserved()
     {
-        return (long)frames * RECORD_LENGTH + (long)slotCount * Integer.BYTES;
+        return (long)frames * RECORD_LENGTH + slotBytes();
     }
 
     /** Releases the off-heap regions. Not thread-safe: no other call may be in flight or follow. */
@@ -250,7 +239,7 @@ public final class ContentIndex implements AutoCloseable
         {
             closed = true;
             BufferUtil.free(recordsBuffer);
-            BufferUtil.free(tableBuffer);
+            super.close();
         }
     }
 
@@ -258,31 +247,6 @@ public final class ContentIndex implements AutoCloseable
     {
         final int offset = frame * RECORD_LENGTH;
         return records.getLong(offset + HASH_OFFSET) == hash && records.getInt(offset + DOMAIN_OFFSET) == domain;
-    }
-
-    /** Knuth, TAOCP vol. 3, 6.4 Algorithm R: move later entries of the probe run back over the hole. */
-    private void shiftBack(final int removedSlot)
-    {
-        int hole = removedSlot;
-        int slot = removedSlot;
-        while (true)
-        {
-            slot = next(slot);
-            final int entry = table.getInt(slot * Integer.BYTES);
-            if (NONE == entry)
-            {
-                break;
-            }
-            final int offset = (entry - 1) * RECORD_LENGTH;
-            final int home = home(records.getInt(offset + DOMAIN_OFFSET), records.getLong(offset + HASH_OFFSET));
-            final boolean staysPut = hole <= slot ? (hole < home && home <= slot) : (hole < home || home <= slot);
-            if (!staysPut)
-            {
-                table.putInt(hole * Integer.BYTES, entry);
-                hole = slot;
-            }
-        }
-        table.putInt(hole * Integer.BYTES, NONE);
     }
 
     private void checkFrame(final int frame)
@@ -293,14 +257,25 @@ public final class ContentIndex implements AutoCloseable
         }
     }
 
+    @Override
+    int homeOf(final int entry)
+    {
+        final int offset = (entry - 1) * RECORD_LENGTH;
+        return home(records.getInt(offset + DOMAIN_OFFSET), records.getLong(offset + HASH_OFFSET));
+    }
+
     /** The content hash is mixed again with the domain, so a weak test hash still spreads across domains. */
     private int home(final int domain, final long hash)
     {
-        return (int)(((BlockHash.mix(hash ^ ((long)domain << 32 | domain)) >>> 32) * slotCount) >>> 32);
+        return homeSlot(BlockHash.mix(hash ^ ((long)domain << 32 | domain)));
     }
 
-    private int next(final int slot)
+    private static int checkedFrames(final int frames)
     {
-        return slot + 1 == slotCount ? 0 : slot + 1;
+        if (frames <= 0 || (long)frames * RECORD_LENGTH > Integer.MAX_VALUE)
+        {
+            throw new IllegalArgumentException("frames out of range: frames=" + frames);
+        }
+        return frames;
     }
 }
