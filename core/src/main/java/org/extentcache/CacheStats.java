@@ -70,6 +70,34 @@ public record CacheStats(
     long mergedPages)
 {
     /**
+     * Takes the snapshot {@link ExtentCache#stats()} returns: counters and opaque reads, no lock, no walk.
+     *
+     * @param frames           the cache's frames.
+     * @param fileHits         its file-hit count.
+     * @param backgroundErrors its background write-back's error count.
+     * @param mappings         the totals of its file mappings.
+     * @param files            files it maps.
+     * @return the snapshot.
+     */
+    static CacheStats of(final DeviceCache frames, final long fileHits, final long backgroundErrors,
+        final org.extentcache.mapping.MappingTotals mappings, final int files)
+    {
+        final int[] counts = frames.counts();
+        final org.extentcache.frame.FrameArena arena = frames.arena();
+        final PageMerger merger = frames.merger;
+        final int pageSize = arena.pageSize();
+        return new CacheStats(fileHits, frames.sharingHits.sum(), frames.deviceReads.sum(), frames.reclaims.sum(),
+            frames.invalidations.sum(), frames.loadFailures.sum(), frames.copyOnWrites.sum(),
+            frames.writebacks.sum(), frames.writebackFailures.sum(), frames.syncs.failures(), backgroundErrors,
+            frames.dirtyFrames.get(), arena.capacity(), counts[0], counts[1], counts[2], pageSize,
+            arena.frameBytesReserved(), (long)counts[0] * pageSize,
+            arena.metadataBytesReserved() + frames.indexBytesReserved() + (null == merger ? 0 : merger.bytesReserved()),
+            mappings.heapBytes(), files, mappings.handleCount(),
+            null == merger ? 0 : merger.merges.sum(), null == merger ? 0 : merger.mismatches.sum(),
+            null == merger ? 0 : merger.mergeNanos.sum(), null == merger ? 0 : merger.aliasCount());
+    }
+
+    /**
      * @return page lookups as the counters count them: file hits, sharing hits and device reads. A page mapped ahead
      * by fault-around after a sharing hit counts when mapped and again (as a file hit) when read.
      */

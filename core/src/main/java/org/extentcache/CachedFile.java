@@ -254,7 +254,7 @@ public final class CachedFile
     /**
      * @return this file's merge domain, read again from the cache only when some file's domain changed since.
      */
-    private int mergeDomain()
+    int mergeDomain()
     {
         if (!cache.merging())
         {

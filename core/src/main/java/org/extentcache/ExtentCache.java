@@ -225,6 +225,23 @@ public final class ExtentCache implements AutoCloseable
     }
 
     /**
+     * Merges pages already resident (content merging, {@link Builder#mergeIdenticalPages}): every page an open file
+     * maps is offered, within the file's merge domain, to the same steps a page goes through when a miss loads it
+     * (hash, look up, compare, alias). It finds what merging at load time cannot: pages written since they were
+     * loaded (once written back: dirty pages never merge), and pages read before an equal page was. Pages no open
+     * file maps are left alone (their domain is not known). Safe to run beside reads and writes; a page being written
+     * is skipped. Walks every open file's mapping, so run it when there is time, like the kernel's {@code ksmd}.
+     *
+     * @return pages merged by this pass.
+     * @throws IllegalStateException if the cache is closed.
+     */
+    public long mergeResident()
+    {
+        ensureOpen();
+        return null == frames.merger ? 0 : frames.merger.mergeResident(files.values());
+    }
+
+    /**
      * @return each file's merge domain.
      */
     MergeDomains mergeDomains()
@@ -253,38 +270,8 @@ public final class ExtentCache implements AutoCloseable
     public CacheStats stats()
     {
         ensureOpen();
-        final int[] counts = frames.counts();
-        final FrameArena arena = frames.arena();
-        final PageMerger merger = frames.merger;
-        return new CacheStats(
-            fileHits.sum(),
-            frames.sharingHits.sum(),
-            frames.deviceReads.sum(),
-            frames.reclaims.sum(),
-            frames.invalidations.sum(),
-            frames.loadFailures.sum(),
-            frames.copyOnWrites.sum(),
-            frames.writebacks.sum(),
-            frames.writebackFailures.sum(),
-            frames.syncs.failures(),
-            null == writeback ? 0 : writeback.failures.sum(),
-            frames.dirtyFrames.get(),
-            arena.capacity(),
-            counts[0],
-            counts[1],
-            counts[2],
-            pageSize,
-            arena.frameBytesReserved(),
-            (long)counts[0] * pageSize,
-            arena.metadataBytesReserved() + frames.indexBytesReserved() +
-                (null == merger ? 0 : merger.bytesReserved()),
-            mappingTotals.heapBytes(),
-            files.size(),
-            mappingTotals.handleCount(),
-            null == merger ? 0 : merger.merges.sum(),
-            null == merger ? 0 : merger.mismatches.sum(),
-            null == merger ? 0 : merger.mergeNanos.sum(),
-            null == merger ? 0 : merger.aliasCount());
+        return CacheStats.of(frames, fileHits.sum(), null == writeback ? 0 : writeback.failures.sum(), mappingTotals,
+            files.size());
     }
 
     /**

@@ -43,6 +43,9 @@ import static org.extentcache.frame.FrameDescriptor.*;
  *       invalidated block, and a handle names a frame, not a block, so only orphaning the frame makes that handle
  *       stale. The other aliases reload. Conservative, and rare: blocks change behind the cache only when a real file
  *       changes outside it.</li>
+ *   <li><b>Frames resident already</b> merge on request ({@link ExtentCache#mergeResident}): a pass over the open
+ *       files' mappings offers each frame they reach, with the file's domain, to the same steps as a loaded one.
+ *       Frames no open file maps are left alone: their domain is not known.</li>
  *   <li><b>Merge domains</b>: a frame merges only with frames loaded for files of the same domain. Merging across
  *       tenants is a side channel (a write to a merged page is slower, which tells the writer that somebody else holds
  *       the same bytes), so callers give mutually distrusting files different domains.</li>
@@ -183,6 +186,90 @@ final class PageMerger implements AutoCloseable
         }
         mergeNanos.add(System.nanoTime() - start);
         return result;
+    }
+
+    /**
+     * The {@link ExtentCache#mergeResident} pass over the frames the files map, with each file's domain, in two
+     * rounds: first every merged frame not in the content index is indexed again (a domain change forgets every
+     * candidate), so that the second round, which offers every other clean frame to the steps of a load (look up,
+     * compare, alias, else index), finds them.
+     *
+     * @param files the cache's open files.
+     * @return frames merged.
+     */
+    long mergeResident(final Iterable<CachedFile> files)
+    {
+        final int[] candidates = Scratch.get().mergeCandidates;
+        final org.agrona.collections.LongArrayList handles = new org.agrona.collections.LongArrayList();
+        long merged = 0;
+        for (final boolean mergedFrames : new boolean[]{true, false})
+        {
+            for (final CachedFile file : files)
+            {
+                final int domain = file.mergeDomain();
+                handles.clear();
+                file.mapping().forEachHandle(handles::addLong); // collected first: no monitor held while merging
+                for (int i = 0; i < handles.size(); i++)
+                {
+                    merged += offerResident(handles.getLong(i), domain, mergedFrames, candidates) ? 1 : 0;
+                }
+            }
+        }
+        return merged;
+    }
+
+    /**
+     * Offers one resident frame to merging: in the first round ({@code mergedFrames}) a merged frame is indexed again
+     * if it is not a current candidate; in the second an up-to-date, clean, unmerged frame goes through the steps of
+     * a loaded one. Frames being written, dirty, or not up to date are skipped.
+     *
+     * @return true if the frame was merged into another (its handle goes stale when it is freed).
+     */
+    private boolean offerResident(final long handle, final int domain, final boolean mergedFrames,
+        final int[] candidates)
+    {
+        if (NO_DOMAIN == domain || !pins.pinHandle(handle))
+        {
+            return false;
+        }
+        final int frame = Handle.frame(handle);
+        final long word = arena.stateWord(frame);
+        if (!isCleanUpToDate(word) || isMerged(word) != mergedFrames)
+        {
+            pins.unpin(handle);
+            return false;
+        }
+        if (mergedFrames)
+        {
+            try
+            {
+                if (!isCurrentCandidate(frame, word))
+                {
+                    indexLocked(handle, domain, hash.hash(arena.address(frame), pageSize));
+                }
+            }
+            finally
+            {
+                pins.unpin(handle);
+            }
+            return false;
+        }
+        final long result = mergeLoaded(handle, arena.deviceBlock(frame), domain, candidates); // a throw unpins
+        pins.unpin(result);
+        return result != handle;
+    }
+
+    private boolean isCurrentCandidate(final int frame, final long word)
+    {
+        lock.lock();
+        try
+        {
+            return !pins.isClosed() && content.isIndexed(frame) && content.generation(frame) == generation(word);
+        }
+        finally
+        {
+            lock.unlock();
+        }
     }
 
     /** Under the lock: pins a candidate if its entry is current and it is clean and up to date; drops stale ones. */

@@ -99,6 +99,39 @@ class MergeTest
     }
 
     @Test
+    void mergeResidentFindsPagesWrittenBackToEqualBytes() throws IOException
+    {
+        final byte[] image = image(8);
+        final long[] files = copies(image, 3);
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(256).mergeIdenticalPages(true).build());
+        for (final long file : files)
+        {
+            read(cache, file);
+        }
+        assertEquals(2L * PAGES, cache.stats().mergedPages());
+        // pages 3 and 4 of copy 1 and page 3 of copy 2 leave the merge (written), then get their old bytes back
+        for (final long[] write : new long[][]{{files[1], 3}, {files[1], 4}, {files[2], 3}})
+        {
+            final CachedFile file = cache.file(write[0]);
+            file.write(write[1] * PAGE, ByteBuffer.wrap(new byte[PAGE]));
+            file.write(write[1] * PAGE, ByteBuffer.wrap(image, (int)write[1] * PAGE, PAGE));
+        }
+        cache.mergeDomain(files[2], 9); // copy 2 may not merge with the others any more
+        assertEquals(2L * PAGES - 3, cache.stats().mergedPages());
+        assertEquals(0, cache.mergeResident(), "dirty pages never merge");
+        cache.flush();
+        assertEquals(2, cache.mergeResident(), "copy 1's two pages merge again; copy 2's page is in another domain");
+        assertEquals(0, cache.mergeResident(), "a second pass finds nothing new");
+        assertEquals(2L * PAGES - 1, cache.stats().mergedPages());
+        for (final long file : files)
+        {
+            assertArrayEquals(image, read(cache, file));
+        }
+        assertArrayEquals(image, onDevice(files[1]));
+    }
+
+    @Test
     void domainsKeepFilesApart() throws IOException
     {
         final byte[] image = image(4);
