@@ -389,6 +389,12 @@ final class DeviceCache implements AutoCloseable
         return ZeroPage.ADDRESS;
     }
 
+    /** For tests: merged frames whose remaining blocks moved to a copy when one of their blocks left. */
+    long rehomes()
+    {
+        return claims.rehomes.sum();
+    }
+
     /** For tests: the allocation lock, to show what does not wait for it. */
     ReentrantLock allocationLock()
     {

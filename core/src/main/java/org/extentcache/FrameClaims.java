@@ -64,6 +64,8 @@ final class FrameClaims
     private final int[] victim = new int[1];
     private final LongAdder reclaims;
     private final AtomicInteger dirtyFrames;
+    /** Merged frames whose remaining blocks moved to a copy when one of their blocks left ({@link #orphanLocked}). */
+    final LongAdder rehomes = new LongAdder();
     /** Blocks served by a merged frame indexed under another block; null unless merging is on. */
     final AliasTable aliases;
     /** Set when the cache starts closing: a claim waiting for a frame gives up instead of holding close up. */
@@ -225,8 +227,11 @@ final class FrameClaims
      */
     void orphanLocked(final long block, final int frame)
     {
-        dropAliasesLocked(frame);
         index.remove(block, frame);
+        if (null != aliases && aliases.hasAliases(frame))
+        {
+            rehomeAliasesLocked(block, frame);
+        }
         while (true)
         {
             final long word = arena.stateWord(frame);
@@ -289,8 +294,55 @@ final class FrameClaims
         {
             return false;
         }
-        orphanLocked(arena.deviceBlock(frame), frame);
+        // the frame's own block still holds these bytes: it moves to the copy with the other aliases (the add cannot
+        // fail, a record was just freed)
+        final long own = arena.deviceBlock(frame);
+        aliases.add(own, frame);
+        orphanLocked(own, frame);
         return true;
+    }
+
+    /**
+     * Under the lock, for a merged frame leaving the index for one of its blocks: moves the blocks it still serves
+     * (its aliases) to a copy of it, so that they go on being served from memory, and only the block that left loses
+     * it. The frame itself must be orphaned, because a file may hold a handle to it for the block that left; the copy
+     * gets a new handle, found through the index. If no frame can be claimed for the copy, the aliases are dropped
+     * instead (they read from the device again). The frame is out of the index already and stays up to date until
+     * the caller orphans it; it is pinned while the copy is claimed, so the sweep cannot take it.
+     */
+    private void rehomeAliasesLocked(final long block, final int frame)
+    {
+        final long pin = PinCounts.tryPin(arena, frame, block);
+        int copy = NO_FRAME;
+        if (Handle.NONE != pin)
+        {
+            try
+            {
+                copy = claimLocked();
+            }
+            finally
+            {
+                pins.unpin(pin); // still up to date: the unpin frees nothing and takes no lock
+            }
+        }
+        if (NO_FRAME == copy)
+        {
+            aliases.removeAll(frame);
+            return;
+        }
+        final long key = aliases.popAlias(frame);
+        org.agrona.UnsafeApi.copyMemory(arena.address(frame), arena.address(copy), arena.pageSize());
+        for (long alias = aliases.popAlias(frame); AliasTable.NO_BLOCK != alias; alias = aliases.popAlias(frame))
+        {
+            aliases.add(alias, copy);
+        }
+        final long generation = generation(arena.stateWord(copy));
+        arena.deviceBlock(copy, key);
+        // the release store publishes the copied bytes and the block with the state; the index insert comes after
+        arena.putStateWordRelease(copy, packStateWord(generation, aliases.hasAliases(copy) ? UPTODATE | MERGED :
+            UPTODATE, 0));
+        index.insert(key, copy);
+        rehomes.increment();
     }
 
     /**

@@ -36,13 +36,15 @@ import static org.extentcache.frame.FrameDescriptor.*;
  *   <li><b>No dirty merged frame</b>: only clean frames merge, and a merged frame refuses {@code beginWrite}, so a
  *       write to any page mapped to it goes copy-on-write into a frame of the written block alone, and the written
  *       block stops being an alias ({@link FrameWrites#publishDirty}).</li>
- *   <li><b>Aliases die with their frame</b>: a merged frame that leaves the device index (reclaim, invalidation, a
- *       copy-on-write of the block it is indexed under) drops every alias first ({@link FrameClaims}); blocks that
- *       were aliases are then read from the device again on their next miss, and merge again.</li>
- *   <li><b>Invalidating an alias drops the merged frame</b>: a file may hold a handle to the merged frame for the
- *       invalidated block, and a handle names a frame, not a block, so only orphaning the frame makes that handle
- *       stale. The other aliases reload. Conservative, and rare: blocks change behind the cache only when a real file
- *       changes outside it.</li>
+ *   <li><b>Reclaim drops every alias</b>: the CLOCK sweep takes a merged frame like any clean one, drops its aliases
+ *       and bumps its generation once ({@link FrameClaims#claimLocked}); those blocks read from the device again on
+ *       their next miss, and merge again.</li>
+ *   <li><b>One block leaving disturbs no other</b>: when one block of a merged frame leaves (an alias or its own block
+ *       invalidated, its own block written), the frame is orphaned, because a file may hold a handle to it for that
+ *       block and a handle names a frame, not a block; the blocks it still serves move to a copy of it, claimed under
+ *       the lock, and go on being served from memory ({@link FrameClaims#orphanLocked}). Only if no frame can be
+ *       claimed for the copy are they dropped. A write to an alias needs none of this: the writer replaces its own
+ *       handle, and the frame keeps its other blocks.</li>
  *   <li><b>Frames resident already</b> merge on request ({@link ExtentCache#mergeResident}): a pass over the open
  *       files' mappings offers each frame they reach, with the file's domain, to the same steps as a loaded one.
  *       Frames no open file maps are left alone: their domain is not known.</li>

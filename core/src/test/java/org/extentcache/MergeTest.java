@@ -131,6 +131,42 @@ class MergeTest
         assertArrayEquals(image, onDevice(files[1]));
     }
 
+    /** Invalidating one alias, the merged frame's own block, or writing that block: the other copies lose nothing. */
+    @Test
+    void oneBlockLeavingAMergedFrameDisturbsNoOther() throws IOException
+    {
+        final byte[] image = image(9);
+        final long[] files = copies(image, 4);
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(256).mergeIdenticalPages(true).build());
+        for (final long file : files)
+        {
+            read(cache, file);
+        }
+        final org.extentcache.translate.Extent extent = new org.extentcache.translate.Extent();
+        store.translate(files[1], 5, extent);
+        final long aliasBlock = extent.blockOf(5);
+        store.translate(files[0], 6, extent);
+        final long ownBlock = extent.blockOf(6);
+
+        final long before = cache.stats().deviceReads();
+        cache.frames().invalidate(aliasBlock);   // copy 1's page 5: an alias of copy 0's frame
+        cache.frames().invalidate(ownBlock);     // copy 0's page 6: the block copies 1 to 3 alias
+        cache.file(files[0]).write(7L * PAGE + 1, ByteBuffer.wrap(new byte[]{42})); // copy 0's page 7, written
+        assertEquals(3, cache.frames().rehomes(), "each time the other blocks moved to a copy of the frame");
+        for (final int file : new int[]{2, 3})
+        {
+            assertArrayEquals(image, read(cache, files[file]), "copy " + file);
+        }
+        assertEquals(before, cache.stats().deviceReads(), "the untouched copies were served from memory");
+        assertArrayEquals(image, read(cache, files[1]));
+        assertEquals(before + 1, cache.stats().deviceReads(), "copy 1 read its invalidated page again, only that");
+        final byte[] written = image.clone();
+        written[7 * PAGE + 1] = 42;
+        assertArrayEquals(written, read(cache, files[0]));
+        assertEquals(before + 2, cache.stats().deviceReads(), "copy 0 read its invalidated page 6 again");
+    }
+
     @Test
     void domainsKeepFilesApart() throws IOException
     {
