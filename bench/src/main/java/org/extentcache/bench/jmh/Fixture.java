@@ -61,6 +61,44 @@ final class Fixture implements AutoCloseable
     }
 
     /**
+     * Builds the cache over the store, with content merging on or off.
+     *
+     * @param frames capacity in frames.
+     * @param merge  true for {@code mergeIdenticalPages(true)} with as many alias records as frames.
+     * @return the cache.
+     */
+    ExtentCache cache(final int frames, final boolean merge)
+    {
+        final ExtentCache.Builder builder = ExtentCache.builder().device(device).translator(store).pageSize(pageSize)
+            .capacityFrames(frames);
+        if (merge)
+        {
+            builder.mergeIdenticalPages(true).mergeAliases(frames);
+        }
+        cache = builder.build();
+        return cache;
+    }
+
+    /**
+     * Writes a plain copy of the base through the store, page by page: the same bytes at freshly allocated blocks,
+     * so the copy shares no block with the base (what {@code cp} without {@code --reflink} leaves on ext4).
+     *
+     * @return the copy's file id.
+     */
+    long plainCopyOfBase() throws IOException
+    {
+        final long copy = store.create();
+        final ByteBuffer page = ByteBuffer.allocateDirect(pageSize);
+        for (int p = 0; p < basePages; p++)
+        {
+            final long at = (long)p * pageSize;
+            store.read(base, at, page.clear());
+            store.write(copy, at, page.flip());
+        }
+        return copy;
+    }
+
+    /**
      * Reads every page of a file through the cache once.
      */
     void readAll(final CachedFile file) throws IOException

@@ -15,8 +15,9 @@ import java.util.List;
  * Turns the suite's JMH results ({@code -rf json}) into a Markdown table with baseline ratios and the DESIGN.md
  * performance targets marked met or not met ({@value #MARKDOWN_FILE}), and a bar chart of the time per operation at
  * 4 KiB pages ({@value #CHART_FILE}). Everything comes from the JSON file alone; the only other inputs are the
- * batch sizes of the single-shot benchmarks ({@link SharingHitBenchmark#BATCH}, {@link CopyOnWriteBenchmark#BATCH})
- * and the page sizes {@link HitBenchmark} declares, read from the classes rather than repeated here.
+ * batch sizes of the single-shot benchmarks ({@link SharingHitBenchmark#BATCH}, {@link CopyOnWriteBenchmark#BATCH},
+ * {@link MergeWriteBenchmark#BATCH}) and the page sizes {@link HitBenchmark} declares, read from the classes rather
+ * than repeated here.
  *
  * <p>Run after the suite: {@code mvn -q -B -Pjmh-report -DskipTests verify} reads {@code docs/jmh-results.json}
  * and writes both files to {@code docs/}; {@code -Djmh.results=FILE} and {@code -Djmh.report.out=DIR} change

@@ -28,6 +28,12 @@ final class Suite
     static final String SHARING_HIT = "SharingHitBenchmark.sharingHit";
     static final String COPY_ON_WRITE = "CopyOnWriteBenchmark.copyOnWriteWrite";
     static final String IN_PLACE_WRITE = "WriteBenchmark.inPlaceWrite";
+    static final String MERGE_MISS_OFF = "MergeBenchmark.missMergeOff";
+    static final String MERGE_MISS_ON = "MergeBenchmark.missMergeOn";
+    static final String MERGE_PAIR_OFF = "MergeBenchmark.pairMergeOff";
+    static final String MERGE_PAIR_ON = "MergeBenchmark.pairMergeOn";
+    static final String MERGE_WRITE_OFF = "MergeWriteBenchmark.inPlaceWriteMergeOff";
+    static final String MERGE_WRITE_BREAK = "MergeWriteBenchmark.writeBreaksMerge";
     static final String ZIPF_MIX = "ZipfMixBenchmark.zipfMix";
     static final String HITS_1_THREAD = "ThreadScalingBenchmark.hits1Thread";
     static final String HITS_2_THREADS = "ThreadScalingBenchmark.hits2Threads";
@@ -39,24 +45,29 @@ final class Suite
 
     /** The suite in report order; benchmarks not listed follow in file order. */
     private static final List<String> ORDER = List.of(BARE_COPY, FILE_HIT, PIN_UNPIN, CAFFEINE_HIT, PER_FILE_HIT,
-        SHARING_HIT, FILE_CHANNEL_READ, MISS, IN_PLACE_WRITE, COPY_ON_WRITE, ZIPF_MIX, HITS_1_THREAD,
-        HITS_2_THREADS);
+        SHARING_HIT, FILE_CHANNEL_READ, MISS, MERGE_MISS_OFF, MERGE_MISS_ON, MERGE_PAIR_OFF, MERGE_PAIR_ON,
+        IN_PLACE_WRITE, COPY_ON_WRITE, MERGE_WRITE_OFF, MERGE_WRITE_BREAK, ZIPF_MIX, HITS_1_THREAD, HITS_2_THREADS);
 
     /** Each benchmark's baseline in the table: ratio = score / baseline score, at the same page size. */
-    private static final Map<String, String> BASELINES = Map.of(
-        FILE_HIT, BARE_COPY,
-        PIN_UNPIN, FILE_HIT,
-        CAFFEINE_HIT, FILE_HIT,
-        PER_FILE_HIT, FILE_HIT,
-        SHARING_HIT, FILE_HIT,
-        MISS, FILE_CHANNEL_READ,
-        COPY_ON_WRITE, IN_PLACE_WRITE,
-        HITS_2_THREADS, HITS_1_THREAD);
+    private static final Map<String, String> BASELINES = Map.ofEntries(
+        Map.entry(FILE_HIT, BARE_COPY),
+        Map.entry(PIN_UNPIN, FILE_HIT),
+        Map.entry(CAFFEINE_HIT, FILE_HIT),
+        Map.entry(PER_FILE_HIT, FILE_HIT),
+        Map.entry(SHARING_HIT, FILE_HIT),
+        Map.entry(MISS, FILE_CHANNEL_READ),
+        Map.entry(MERGE_MISS_ON, MERGE_MISS_OFF),
+        Map.entry(MERGE_PAIR_ON, MERGE_PAIR_OFF),
+        Map.entry(COPY_ON_WRITE, IN_PLACE_WRITE),
+        Map.entry(MERGE_WRITE_BREAK, MERGE_WRITE_OFF),
+        Map.entry(HITS_2_THREADS, HITS_1_THREAD));
 
     /** Operations per single-shot invocation of the batch benchmarks: the divisor for their scores. */
     private static final Map<String, Integer> BATCHES = Map.of(
         SHARING_HIT, SharingHitBenchmark.BATCH,
-        COPY_ON_WRITE, CopyOnWriteBenchmark.BATCH);
+        COPY_ON_WRITE, CopyOnWriteBenchmark.BATCH,
+        MERGE_WRITE_OFF, MergeWriteBenchmark.BATCH,
+        MERGE_WRITE_BREAK, MergeWriteBenchmark.BATCH);
 
     private Suite()
     {
