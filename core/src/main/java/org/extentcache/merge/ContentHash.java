@@ -20,9 +20,9 @@ public interface ContentHash
     long hash(long address, int length);
 
     /**
-     * XXH3 (64-bit) from OpenHFT's zero-allocation-hashing, over off-heap memory without copying: about 0.1 ns per
-     * byte. On JDK 24 and later its first use prints the JDK's one-time warning about {@code sun.misc.Unsafe}, which
-     * the library uses; {@code --sun-misc-unsafe-memory-access=allow} silences it.
+     * XXH3 (64-bit) from OpenHFT's zero-allocation-hashing, over off-heap memory without copying. On JDK 24 and
+     * later its first use prints the JDK's one-time warning about {@code sun.misc.Unsafe}, which the library uses;
+     * {@code --sun-misc-unsafe-memory-access=allow} silences it.
      *
      * @return the default hash.
      */
