@@ -79,13 +79,6 @@ final class FrameBooks
     }
 
     /**
-     * Checks that no frame is pinned, every frame is free, retired or up to date and indexed under its block, and
-     * the free list, the retired count, the dirty count and the index agree with the frames.
-     *
-     * @param dirtyCount the cache's count of dirty frames.
-     * @return the first discrepancy, or {@code null}.
-     */
-    /**
      * Checks the aliases of merged frames: each names a frame that is up to date, clean, flagged merged and indexed
      * under its own block, and no alias block is indexed too (one block, one frame). Caller holds the lock.
      *
@@ -117,6 +110,13 @@ final class FrameBooks
         });
     }
 
+    /**
+     * Checks that no frame is pinned, every frame is free, retired or up to date and indexed under its block, and
+     * the free list, the retired count, the dirty count and the index agree with the frames.
+     *
+     * @param dirtyCount the cache's count of dirty frames.
+     * @return the first discrepancy, or {@code null}.
+     */
     static String check(final FrameArena arena, final DeviceIndex index, final int dirtyCount)
     {
         int free = 0;
