@@ -51,6 +51,100 @@ class MergeReviewTest
         assertEquals(2 * PAGES, cache.stats().framesResident());
     }
 
+    /**
+     * Re-homes under load: readers (copies and pins), writers putting back the bytes a page holds (a copy-on-write of
+     * a merged frame, which re-homes it when the written block is the one it is indexed under), invalidations of
+     * aliases and own blocks, mergeResident passes and a cache small enough that each re-home's claim reclaims. Every
+     * read sees the image; the books (aliases included) balance afterwards.
+     */
+    @Test
+    void reHomesUnderLoadServeOnlyTheImage() throws Exception
+    {
+        final long seed = Long.getLong("extentcache.seed", System.nanoTime());
+        System.out.println("MergeReviewTest.reHomesUnderLoadServeOnlyTheImage seed=" + seed);
+        final byte[] image = image(12);
+        final long[] files = copies(image, 5);
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(24).mergeIdenticalPages(true).build());
+        final java.util.concurrent.atomic.AtomicReference<Throwable> failure =
+            new java.util.concurrent.atomic.AtomicReference<>();
+        final int threads = 5;
+        final Thread[] workers = new Thread[threads];
+        for (int t = 0; t < threads; t++)
+        {
+            final int role = t;
+            final SplittableRandom random = new SplittableRandom(seed + t);
+            workers[t] = new Thread(() ->
+            {
+                final ByteBuffer page = ByteBuffer.allocate(PAGE);
+                final org.extentcache.translate.Extent extent = new org.extentcache.translate.Extent();
+                try
+                {
+                    for (int op = 0; op < 3_000 && null == failure.get(); op++)
+                    {
+                        final int which = random.nextInt(files.length);
+                        final int p = random.nextInt(PAGES);
+                        final byte[] expected = java.util.Arrays.copyOfRange(image, p * PAGE, (p + 1) * PAGE);
+                        final CachedFile file = cache.file(files[which]);
+                        switch (role == 0 ? random.nextInt(3) : role == 1 ? 3 + random.nextInt(3) : random.nextInt(6))
+                        {
+                            case 0 -> file.write((long)p * PAGE, ByteBuffer.wrap(expected));
+                            case 1 ->
+                            {
+                                store.translate(files[which], p, extent);
+                                cache.frames().invalidate(extent.blockOf(p));
+                            }
+                            case 2 ->
+                            {
+                                if (random.nextInt(50) == 0)
+                                {
+                                    cache.flush();
+                                    cache.mergeResident();
+                                }
+                            }
+                            case 3, 4 ->
+                            {
+                                try (PinnedPage pinned = file.pin((long)p * PAGE))
+                                {
+                                    final byte[] bytes = new byte[PAGE];
+                                    pinned.buffer().getBytes(0, bytes);
+                                    assertArrayEquals(expected, bytes, "seed=" + seed + " pin file " + which +
+                                        " page " + p);
+                                }
+                            }
+                            default ->
+                            {
+                                page.clear();
+                                file.read((long)p * PAGE, page);
+                                assertArrayEquals(expected, page.array(), "seed=" + seed + " op=" + op + " file " +
+                                    which + " page " + p);
+                            }
+                        }
+                    }
+                }
+                catch (final Throwable ex)
+                {
+                    failure.compareAndSet(null, ex);
+                }
+            });
+            workers[t].start();
+        }
+        for (final Thread worker : workers)
+        {
+            worker.join();
+        }
+        if (null != failure.get())
+        {
+            throw new AssertionError("seed=" + seed, failure.get());
+        }
+        cache.flush();
+        for (final long file : files)
+        {
+            assertArrayEquals(image, read(cache, file), "seed=" + seed);
+        }
+        System.out.println("rehomes=" + cache.frames().rehomes() + " merges=" + cache.stats().merges());
+    }
+
     private long[] copies(final byte[] image, final int count) throws IOException
     {
         final long[] files = new long[count];
