@@ -98,6 +98,19 @@ final class PageMerger implements AutoCloseable
         this.content = new ContentIndex(arena.capacity());
         this.hash = hash;
         this.pageSize = arena.pageSize();
+        claims.merger(this);
+    }
+
+    /**
+     * Under the lock: a merged frame's blocks moved to a copy of it ({@link FrameClaims#orphanLocked}); the copy
+     * takes its place among the candidates, so later loads of the same bytes merge into it.
+     */
+    void rehomedLocked(final int frame, final long generation, final int copy, final long copyGeneration)
+    {
+        if (!pins.isClosed())
+        {
+            content.move(frame, generation, copy, copyGeneration);
+        }
     }
 
     /**

@@ -145,6 +145,30 @@ class MergeReviewTest
         System.out.println("rehomes=" + cache.frames().rehomes() + " merges=" + cache.stats().merges());
     }
 
+    /**
+     * After a re-home the copy holds the merged bytes: a later load of the same bytes in the domain merges into it,
+     * as it would have into the frame the copy replaced, instead of taking a frame of its own.
+     */
+    @Test
+    void aReHomedCopyStaysAMergeCandidate() throws IOException
+    {
+        final byte[] image = image(13);
+        final long[] files = copies(image, 4);
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(64).mergeIdenticalPages(true).build());
+        for (int i = 0; i < 3; i++)
+        {
+            read(cache, files[i]);
+        }
+        final org.extentcache.translate.Extent extent = new org.extentcache.translate.Extent();
+        store.translate(files[0], 2, extent);
+        cache.frames().invalidate(extent.blockOf(2)); // copy 0's page 2: copies 1 and 2 move to a copy of the frame
+        assertEquals(1, cache.frames().rehomes());
+        assertEquals(PAGES, cache.stats().framesResident());
+        assertArrayEquals(image, read(cache, files[3]));
+        assertEquals(PAGES, cache.stats().framesResident(), "copy 3's page 2 merged into the re-homed copy");
+    }
+
     private long[] copies(final byte[] image, final int count) throws IOException
     {
         final long[] files = new long[count];
