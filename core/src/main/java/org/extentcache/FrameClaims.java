@@ -68,6 +68,8 @@ final class FrameClaims
     final LongAdder rehomes = new LongAdder();
     /** Blocks served by a merged frame indexed under another block; null unless merging is on. */
     final AliasTable aliases;
+    /** The cache's content merging, told of re-homes; null unless merging is on. Set once, before any claim. */
+    private PageMerger merger;
     /** Set when the cache starts closing: a claim waiting for a frame gives up instead of holding close up. */
     private volatile boolean closing;
 
@@ -342,6 +344,10 @@ final class FrameClaims
         arena.putStateWordRelease(copy, packStateWord(generation, aliases.hasAliases(copy) ? UPTODATE | MERGED :
             UPTODATE, 0));
         index.insert(key, copy);
+        if (null != merger)
+        {
+            merger.rehomedLocked(frame, generation(arena.stateWord(frame)), copy, generation);
+        }
         rehomes.increment();
     }
 
@@ -382,6 +388,12 @@ final class FrameClaims
             dirtyFrames.addAndGet(isDirty(update) ? 1 : -1);
         }
         return true;
+    }
+
+    /** Set by the {@link PageMerger} it serves, before the cache is in use. */
+    void merger(final PageMerger merger)
+    {
+        this.merger = merger;
     }
 
     /** The cache is closing: claims stop waiting for frames. */

@@ -47,7 +47,9 @@ import static org.extentcache.frame.FrameDescriptor.*;
  *       handle, and the frame keeps its other blocks.</li>
  *   <li><b>Frames resident already</b> merge on request ({@link ExtentCache#mergeResident}): a pass over the open
  *       files' mappings offers each frame they reach, with the file's domain, to the same steps as a loaded one.
- *       Frames no open file maps are left alone: their domain is not known.</li>
+ *       Frames no open file maps are left alone: their domain is not known; so are frames that open files of more
+ *       than one domain map (a file changed domain after its pages merged, or a block shared across domains):
+ *       offering one, in either domain, would join the two.</li>
  *   <li><b>Merge domains</b>: a frame merges only with frames loaded for files of the same domain. Merging across
  *       tenants is a side channel (a write to a merged page is slower, which tells the writer that somebody else holds
  *       the same bytes), so callers give mutually distrusting files different domains.</li>
@@ -96,6 +98,19 @@ final class PageMerger implements AutoCloseable
         this.content = new ContentIndex(arena.capacity());
         this.hash = hash;
         this.pageSize = arena.pageSize();
+        claims.merger(this);
+    }
+
+    /**
+     * Under the lock: a merged frame's blocks moved to a copy of it ({@link FrameClaims#orphanLocked}); the copy
+     * takes its place among the candidates, so later loads of the same bytes merge into it.
+     */
+    void rehomedLocked(final int frame, final long generation, final int copy, final long copyGeneration)
+    {
+        if (!pins.isClosed())
+        {
+            content.move(frame, generation, copy, copyGeneration);
+        }
     }
 
     /**
@@ -203,22 +218,68 @@ final class PageMerger implements AutoCloseable
     long mergeResident(final Iterable<CachedFile> files)
     {
         final int[] candidates = Scratch.get().mergeCandidates;
-        final org.agrona.collections.LongArrayList handles = new org.agrona.collections.LongArrayList();
+        // collected first: no monitor held while merging
+        final java.util.List<org.agrona.collections.LongArrayList> handles = new java.util.ArrayList<>();
+        final org.agrona.collections.IntArrayList domains = new org.agrona.collections.IntArrayList();
+        for (final CachedFile file : files)
+        {
+            final org.agrona.collections.LongArrayList fileHandles = new org.agrona.collections.LongArrayList();
+            file.mapping().forEachHandle(fileHandles::addLong);
+            handles.add(fileHandles);
+            domains.addInt(file.mergeDomain());
+        }
+        final org.agrona.collections.Int2IntHashMap frameDomains = frameDomains(handles, domains);
         long merged = 0;
         for (final boolean mergedFrames : new boolean[]{true, false})
         {
-            for (final CachedFile file : files)
+            for (int f = 0; f < handles.size(); f++)
             {
-                final int domain = file.mergeDomain();
-                handles.clear();
-                file.mapping().forEachHandle(handles::addLong); // collected first: no monitor held while merging
-                for (int i = 0; i < handles.size(); i++)
+                final org.agrona.collections.LongArrayList fileHandles = handles.get(f);
+                final int domain = domains.getInt(f);
+                for (int i = 0; i < fileHandles.size(); i++)
                 {
-                    merged += offerResident(handles.getLong(i), domain, mergedFrames, candidates) ? 1 : 0;
+                    final long handle = fileHandles.getLong(i);
+                    if (frameDomains.get(Handle.frame(handle)) != domain)
+                    {
+                        continue; // open files of more than one domain map it: offering it would join them
+                    }
+                    merged += offerResident(handle, domain, mergedFrames, candidates) ? 1 : 0;
                 }
             }
         }
         return merged;
+    }
+
+    /** Marks a frame that open files of more than one domain map. */
+    private static final int MIXED_DOMAINS = Integer.MIN_VALUE + 1;
+
+    /**
+     * @return for each frame a valid handle of an open file names, the domain of every open file that maps it, or
+     * {@link #MIXED_DOMAINS} (a file changed domain after its pages merged, or files of two domains share a block).
+     */
+    private org.agrona.collections.Int2IntHashMap frameDomains(
+        final java.util.List<org.agrona.collections.LongArrayList> handles,
+        final org.agrona.collections.IntArrayList domains)
+    {
+        final org.agrona.collections.Int2IntHashMap frameDomains =
+            new org.agrona.collections.Int2IntHashMap(Integer.MIN_VALUE);
+        for (int f = 0; f < handles.size(); f++)
+        {
+            final org.agrona.collections.LongArrayList fileHandles = handles.get(f);
+            final int domain = domains.getInt(f);
+            for (int i = 0; i < fileHandles.size(); i++)
+            {
+                final long handle = fileHandles.getLong(i);
+                final int frame = Handle.frame(handle);
+                if (!Handle.matches(handle, arena.stateWord(frame)))
+                {
+                    continue;
+                }
+                final int seen = frameDomains.get(frame);
+                frameDomains.put(frame, Integer.MIN_VALUE == seen || seen == domain ? domain : MIXED_DOMAINS);
+            }
+        }
+        return frameDomains;
     }
 
     /**

@@ -219,6 +219,29 @@ public final class ContentIndex extends IntSlotTable
         return records.getLong(frame * RECORD_LENGTH + GENERATION_OFFSET);
     }
 
+    /**
+     * Moves a frame's entry to another frame holding the same bytes, if the entry is still the frame's (its
+     * generation): for a merged frame whose blocks moved to a copy of it.
+     *
+     * @param frame         the frame leaving.
+     * @param generation    the frame's generation now.
+     * @param copy          the frame taking its bytes.
+     * @param copyGeneration the copy's generation.
+     * @return true if the copy is indexed now.
+     */
+    public boolean move(final int frame, final long generation, final int copy, final long copyGeneration)
+    {
+        if (!isIndexed(frame) || generation(frame) != generation)
+        {
+            return false;
+        }
+        final int offset = frame * RECORD_LENGTH;
+        final long hash = records.getLong(offset + HASH_OFFSET);
+        final int domain = records.getInt(offset + DOMAIN_OFFSET);
+        remove(frame);
+        return insert(copy, copyGeneration, domain, hash);
+    }
+
     /** @return frames indexed. */
     public int size()
     {
