@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.extentcache.CacheBooks;
 import org.extentcache.CacheStats;
 import org.extentcache.ExtentCache;
+import org.extentcache.TestThreads;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.ExtentStore;
 import org.junit.jupiter.api.Test;
@@ -269,8 +270,10 @@ class ExtentCacheMetricsTest
         clock.add(ExtentCacheMetrics.DEFAULT_SNAPSHOT_WINDOW.multipliedBy(2));
 
         holdNext.set(true);
+        // a thread per scrape (TestThreads.POOL): on 2 cores the common pool may run the second after the first, and
+        // the first waits for the second here
         final java.util.concurrent.CompletableFuture<Double> slow = java.util.concurrent.CompletableFuture.supplyAsync(
-            () -> counter("extentcache.requests", "result", "miss", "lookup", "device"));
+            () -> counter("extentcache.requests", "result", "miss", "lookup", "device"), TestThreads.POOL);
         assertTrue(taken.await(10, java.util.concurrent.TimeUnit.SECONDS));
         cache.file(id).read(0, ByteBuffer.allocate(4 * PAGE)); // 4 device reads after the slow scrape's snapshot
         final Thread[] reader = new Thread[1];
@@ -279,10 +282,12 @@ class ExtentCacheMetricsTest
             {
                 reader[0] = Thread.currentThread();
                 return counter("extentcache.requests", "result", "miss", "lookup", "device");
-            });
+            }, TestThreads.POOL);
         // the second scrape either finishes or waits for the first; either way the first may go on now
+        final long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
         while (!fast.isDone() && (null == reader[0] || reader[0].getState() != Thread.State.BLOCKED))
         {
+            assertTrue(System.nanoTime() - deadline < 0, "the second scrape neither finished nor waited");
             Thread.onSpinWait();
         }
         release.countDown();
