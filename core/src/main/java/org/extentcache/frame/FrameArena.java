@@ -354,7 +354,8 @@ public final class FrameArena implements AutoCloseable
 
     /**
      * Finds a victim with a CLOCK sweep and takes it out of service: a frame that is {@code UPTODATE}, clean,
-     * unpinned and not referenced since the hand last passed. Dirty frames are skipped: they must be written back
+     * unpinned and not referenced since the hand last passed (a page read ahead and not used yet counts as not
+     * referenced). Dirty frames are skipped: they must be written back
      * first, which is the writers' job (a writer flushes its file when too many frames are dirty). Referenced frames get their bit cleared (a second chance). The
      * caller holds the allocation lock and must then drop the victim from the device index and {@link #free} it or
      * reuse it.
@@ -376,7 +377,9 @@ public final class FrameArena implements AutoCloseable
                 continue;
             }
             final int referenced = referencedOffset(frame);
-            if (metadata.getByte(referenced) != NOT_REFERENCED)
+            // only a use since the hand passed earns a second chance: a page read ahead and not used yet
+            // (READ_AHEAD) is no hotter than a page loaded and used once
+            if (metadata.getByte(referenced) == REFERENCED)
             {
                 metadata.putByte(referenced, NOT_REFERENCED);
                 continue;
