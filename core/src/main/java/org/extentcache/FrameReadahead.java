@@ -119,70 +119,76 @@ final class FrameReadahead
             return Handle.NONE;
         }
         final int count = (int)(end - firstPage);
+        // everything the window needs is allocated before its first claim: nothing between a claim and the settle
+        // below may throw (an OutOfMemoryError there would leave frames LOADING and pinned for good)
         final long[] blocks = new long[count];
-        final long[] claimed = new long[count];
-        int pages = 0;
+        final long[] asked = new long[count]; // the translator marks pages it did not read as holes in blocks
+        final long[] claimed = new long[count]; // Handle.NONE (0) where nothing was claimed
+        final ByteBuffer[] dsts = new ByteBuffer[count];
         final int[] budget = {SWEEP_STEPS_BASE + SWEEP_STEPS_PER_PAGE * count};
-        lock.lock();
-        try
-        {
-            if (pins.isClosed())
-            {
-                return Handle.NONE;
-            }
-            for (; pages < count; pages++)
-            {
-                final long block = extent.blockOf(firstPage + pages);
-                claimed[pages] = Handle.NONE;
-                blocks[pages] = Extent.HOLE;
-                if (NO_FRAME != index.findLocked(block) || (null != aliases && NO_FRAME != aliases.find(block)))
-                {
-                    continue; // cached, loading or an alias: nothing to read
-                }
-                final int frame = claims.claimSpeculativeLocked(budget);
-                if (NO_FRAME == frame)
-                {
-                    break;
-                }
-                claimed[pages] = claims.indexLoadingLocked(frame, block);
-                blocks[pages] = block;
-            }
-        }
-        finally
-        {
-            lock.unlock();
-        }
-        final long[] asked = blocks.clone(); // the translator marks pages it did not read as holes
-        final ByteBuffer[] dsts = new ByteBuffer[pages];
-        boolean any = false;
-        for (int i = 0; i < pages; i++)
-        {
-            if (Handle.NONE != claimed[i])
-            {
-                dsts[i] = arena.frameBuffer(Handle.frame(claimed[i]));
-                any = true;
-            }
-        }
-        if (!any)
-        {
-            return Handle.NONE;
-        }
-        UnsafeApi.storeFence(); // the claims' word changes are visible before any byte the read stores
+        java.util.Arrays.fill(blocks, Extent.HOLE);
+        java.util.Arrays.fill(asked, Extent.HOLE);
+        int pages = 0;
         boolean read = false;
         try
         {
-            io.readRun(file, firstPage, blocks, dsts, pages);
-            read = true;
-        }
-        catch (final IOException ex)
-        {
-            failures.increment(); // nobody asked for these pages: no error recorded, the missed page loads alone
+            lock.lock();
+            try
+            {
+                if (pins.isClosed())
+                {
+                    return Handle.NONE;
+                }
+                for (; pages < count; pages++)
+                {
+                    final long block = extent.blockOf(firstPage + pages);
+                    if (NO_FRAME != index.findLocked(block) || (null != aliases && NO_FRAME != aliases.find(block)))
+                    {
+                        continue; // cached, loading or an alias: nothing to read
+                    }
+                    final int frame = claims.claimSpeculativeLocked(budget);
+                    if (NO_FRAME == frame)
+                    {
+                        break;
+                    }
+                    claimed[pages] = claims.indexLoadingLocked(frame, block);
+                    asked[pages] = block;
+                    blocks[pages] = block;
+                }
+            }
+            finally
+            {
+                lock.unlock();
+            }
+            boolean any = false;
+            for (int i = 0; i < pages; i++)
+            {
+                if (Handle.NONE != claimed[i])
+                {
+                    dsts[i] = arena.frameBuffer(Handle.frame(claimed[i]));
+                    any = true;
+                }
+            }
+            if (!any)
+            {
+                return Handle.NONE;
+            }
+            UnsafeApi.storeFence(); // the claims' word changes are visible before any byte the read stores
+            try
+            {
+                io.readRun(file, firstPage, blocks, dsts, pages);
+                read = true;
+            }
+            catch (final IOException ex)
+            {
+                failures.increment(); // nobody asked for these pages: no error recorded, the missed page loads alone
+            }
         }
         finally
         {
-            // on any throwable too: no frame of the window stays LOADING or pinned
+            // on any throwable too, from the first claim on: no frame of the window stays LOADING or pinned
             scratch.readAhead = read ? pages : 0;
-            settle(file, claimed, asked, read ? blocks : null, pages);
+            settle(file, claimed, asked, read ? blocks : null, count);
         }
         return claimed[0];
     }
