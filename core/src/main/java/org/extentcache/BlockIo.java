@@ -15,6 +15,12 @@ interface BlockIo
 {
     void read(long file, long page, long block, ByteBuffer dst) throws IOException;
 
+    /**
+     * Reads a run of pages of one file for readahead ({@link FileBackedTranslator#readBlocks}); only where
+     * {@link #readsThroughFiles()}.
+     */
+    void readRun(long file, long firstPage, long[] blocks, ByteBuffer[] dsts, int count) throws IOException;
+
     void write(long block, ByteBuffer src) throws IOException;
 
     void sync() throws IOException;
@@ -45,6 +51,13 @@ interface BlockIo
                 throws IOException
             {
                 device.read(block, dst);
+            }
+
+            @Override
+            public void readRun(final long file, final long firstPage, final long[] blocks, final ByteBuffer[] dsts,
+                final int count)
+            {
+                throw new UnsupportedOperationException("no readahead over a block device");
             }
 
             @Override
@@ -82,6 +95,13 @@ interface BlockIo
                 throws IOException
             {
                 files.readBlock(file, page, block, dst);
+            }
+
+            @Override
+            public void readRun(final long file, final long firstPage, final long[] blocks, final ByteBuffer[] dsts,
+                final int count) throws IOException
+            {
+                files.readBlocks(file, firstPage, blocks, dsts, count);
             }
 
             @Override

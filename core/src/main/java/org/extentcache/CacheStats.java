@@ -39,6 +39,11 @@ package org.extentcache;
  * @param mergeNanos               time misses spent on merging (hashing, looking up, comparing), in nanoseconds.
  * @param mergedPages              blocks that are aliases now: each is a page held once for two or more blocks,
  *                                 so {@code mergedPages * pageSize} bytes are saved ({@link #mergeBytesSaved()}).
+ * @param pagesReadAhead           pages read from the device by readahead, besides the page whose miss read the
+ *                                 window (that one counts in {@code deviceReads}); each counts again as a file or
+ *                                 sharing hit when read. Only for files read through themselves
+ *                                 ({@link org.extentcache.translate.FileBackedTranslator}).
+ * @param readaheadFailures        readahead window reads that failed (the page that missed was then read alone).
  */
 public record CacheStats(
     long fileHits,
@@ -67,7 +72,9 @@ public record CacheStats(
     long merges,
     long mergeMismatches,
     long mergeNanos,
-    long mergedPages)
+    long mergedPages,
+    long pagesReadAhead,
+    long readaheadFailures)
 {
     /**
      * Takes the snapshot {@link ExtentCache#stats()} returns: counters and opaque reads, no lock, no walk.
@@ -94,7 +101,9 @@ public record CacheStats(
             arena.metadataBytesReserved() + frames.indexBytesReserved() + (null == merger ? 0 : merger.bytesReserved()),
             mappings.heapBytes(), files, mappings.handleCount(),
             null == merger ? 0 : merger.merges.sum(), null == merger ? 0 : merger.mismatches.sum(),
-            null == merger ? 0 : merger.mergeNanos.sum(), null == merger ? 0 : merger.aliasCount());
+            null == merger ? 0 : merger.mergeNanos.sum(), null == merger ? 0 : merger.aliasCount(),
+            null == frames.readahead ? 0 : frames.readahead.pagesReadAhead.sum(),
+            null == frames.readahead ? 0 : frames.readahead.failures.sum());
     }
 
     /**
@@ -145,7 +154,9 @@ public record CacheStats(
             dirtyFrames, capacityFrames, framesResident, framesFree, framesRetired, pageSize,
             frameBytesReserved, frameBytesInUse, offHeapMetadataBytes, heapMetadataBytes, filesMapped, handlesHeld,
             Math.max(0, merges - other.merges), Math.max(0, mergeMismatches - other.mergeMismatches),
-            Math.max(0, mergeNanos - other.mergeNanos), mergedPages);
+            Math.max(0, mergeNanos - other.mergeNanos), mergedPages,
+            Math.max(0, pagesReadAhead - other.pagesReadAhead),
+            Math.max(0, readaheadFailures - other.readaheadFailures));
     }
 
     /**
@@ -169,7 +180,8 @@ public record CacheStats(
             frameBytesInUse + other.frameBytesInUse, offHeapMetadataBytes + other.offHeapMetadataBytes,
             heapMetadataBytes + other.heapMetadataBytes, filesMapped + other.filesMapped,
             handlesHeld + other.handlesHeld, merges + other.merges, mergeMismatches + other.mergeMismatches,
-            mergeNanos + other.mergeNanos, mergedPages + other.mergedPages);
+            mergeNanos + other.mergeNanos, mergedPages + other.mergedPages, pagesReadAhead + other.pagesReadAhead,
+            readaheadFailures + other.readaheadFailures);
     }
 
     /**

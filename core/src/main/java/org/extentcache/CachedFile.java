@@ -79,6 +79,13 @@ public final class CachedFile
      * so a racing reader never pairs a version with another version's domain.
      */
     private volatile long mergeDomainSeen;
+    /**
+     * Readahead: the page whose miss is sequential (after the last miss or window; none at first, so a single read
+     * of a file's first page reads no window); racy by design, see acquire.
+     */
+    private long readaheadNext = -1;
+    /** Readahead: pages of the last window, 0 after a miss that was not sequential. */
+    private int readaheadWindow;
     /** The write path; see {@link PageWriter}. */
     private final PageWriter writer;
 
@@ -295,7 +302,7 @@ public final class CachedFile
             final long handle;
             try
             {
-                handle = frames.acquire(block, file, page, scratch, mergeDomain());
+                handle = acquire(page, block, extent, scratch);
             }
             catch (final StaleTranslationException ex)
             {
@@ -305,12 +312,60 @@ public final class CachedFile
             {
                 if (!scratch.loaded)
                 {
-                    faultAround(page, extent, version, scratch.handles);
+                    faultAround(page, extent, version, scratch.handles, Scratch.FAULT_AROUND, true);
+                }
+                else if (scratch.readAhead > 1)
+                {
+                    faultAround(page, extent, version, scratch.handles, scratch.readAhead - 1, false);
                 }
                 return handle;
             }
             pins.unpin(handle);
         }
+    }
+
+    /**
+     * Pins a translated page's block: a hit, a single-page load, or (for a sequential miss, where the cache reads
+     * ahead) a readahead window's read that loads the page with the pages after it. On-demand readahead as the
+     * kernel's: a miss on the page after the last miss (or after the last window) is sequential; its window starts
+     * at {@link FrameReadahead#INITIAL_WINDOW} pages and doubles on each further sequential miss up to
+     * {@link FrameReadahead#MAX_WINDOW}; a miss elsewhere starts over. A window's pages need no translation when read
+     * later: they are mapped at once, as after a fault-around. The two fields that track it are read and written
+     * without synchronization by every reader of the file: racing readers may lose an update, which costs a window
+     * that is too small or too large, never a wrong byte.
+     *
+     * @return the pinned handle; {@code scratch.loaded} says whether the page was read from the device, and
+     * {@code scratch.readAhead} how many pages a window read covered (0 if none).
+     */
+    private long acquire(final long page, final long block, final Extent extent, final Scratch scratch)
+        throws IOException
+    {
+        scratch.readAhead = 0;
+        final boolean sequential = page == readaheadNext;
+        if (sequential && null != frames.readahead && Handle.NONE == frames.peek(block))
+        {
+            final int window = Math.min(Math.max(2 * readaheadWindow, FrameReadahead.INITIAL_WINDOW),
+                FrameReadahead.MAX_WINDOW);
+            final long handle = frames.readAhead(file, page, extent, (size + pageMask) >>> pageShift, window,
+                scratch);
+            if (scratch.readAhead > 0)
+            {
+                readaheadWindow = window;
+                readaheadNext = page + scratch.readAhead;
+            }
+            if (Handle.NONE != handle)
+            {
+                scratch.loaded = true;
+                return handle;
+            }
+        }
+        final long handle = frames.acquire(block, file, page, scratch, mergeDomain());
+        if (scratch.loaded && 0 == scratch.readAhead)
+        {
+            readaheadWindow = sequential ? readaheadWindow : 0;
+            readaheadNext = page + 1;
+        }
+        return handle;
     }
 
     /**
@@ -493,13 +548,16 @@ public final class CachedFile
      * already in the device index, so reading on through a clone costs file hits, not a translation per page (the
      * kernel's {@code filemap_map_pages} does the same for page faults). Stops at the first page not cached or
      * already mapped; takes no pins (a handle is checked against its frame's generation on use) and installs the
-     * batch only if the translation it came from is still current. Each page mapped here counts as a sharing hit
-     * (found in the device index through translation); reading it later counts as a file hit.
+     * batch only if the translation it came from is still current. Each page mapped here after a sharing hit counts
+     * as a sharing hit (found in the device index through translation); reading it later counts as a file hit. After
+     * a readahead window the same maps the window's pages ({@code limit}: the window's), counted as nothing until
+     * read.
      */
-    private void faultAround(final long page, final Extent extent, final long version, final long[] handles)
+    private void faultAround(final long page, final Extent extent, final long version, final long[] handles,
+        final int limit, final boolean sharingHits)
     {
         final long end = Math.min(extent.filePage() + extent.pageCount(),
-            Math.min(page + 1 + handles.length, (size + pageMask) >>> pageShift));
+            Math.min(page + 1 + Math.min(limit, handles.length), (size + pageMask) >>> pageShift));
         int count = 0;
         for (long next = page + 1; next < end; next++)
         {
@@ -517,7 +575,7 @@ public final class CachedFile
         if (count > 0)
         {
             final int installed = mapping.installRunIfVersion(page + 1, handles, count, version);
-            if (installed > 0)
+            if (installed > 0 && sharingHits)
             {
                 frames.sharingHits.add(installed);
             }

@@ -5,6 +5,7 @@ import org.extentcache.frame.Handle;
 import org.extentcache.index.DeviceIndex;
 import org.extentcache.merge.AliasTable;
 import org.extentcache.merge.ContentHash;
+import org.extentcache.translate.Extent;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -118,6 +119,11 @@ final class DeviceCache implements AutoCloseable
     final DeviceSync syncs;
     /** Content merging; null when it is off. */
     final PageMerger merger;
+    /**
+     * Readahead windows; null unless blocks are read through files ({@link BlockIo#readsThroughFiles()}) and merging
+     * is off (a window's pages skip the merge a single-page load makes).
+     */
+    final FrameReadahead readahead;
 
     final LongAdder sharingHits = new LongAdder();
     final LongAdder deviceReads = new LongAdder();
@@ -165,6 +171,8 @@ final class DeviceCache implements AutoCloseable
                 mergeHash);
             this.writes = new FrameWrites(io, arena, index, lock, waiters, pins, claims, writebacks,
                 writebackFailures);
+            this.readahead = io.readsThroughFiles() && null == merger ? new FrameReadahead(io, arena, index, lock,
+                waiters, pins, claims, loads, deviceReads) : null;
         }
         catch (final RuntimeException | OutOfMemoryError ex)
         {
@@ -272,6 +280,22 @@ final class DeviceCache implements AutoCloseable
                 return null == merger ? loaded : merger.mergeLoaded(loaded, block, domain, scratch.mergeCandidates);
             }
         }
+    }
+
+    /**
+     * Reads a window of a file's pages from {@code page}, which missed, in one read ({@link FrameReadahead}).
+     *
+     * @param extent    the translation of {@code page}.
+     * @param filePages pages of the file.
+     * @param window    most pages to read.
+     * @param scratch   this thread's scratch: {@code readAhead} is set to the pages covered, 0 if none was read.
+     * @return a pinned handle to {@code page}'s up-to-date frame, or {@link Handle#NONE}: then {@link #acquire} it.
+     */
+    long readAhead(final long file, final long page, final Extent extent, final long filePages, final int window,
+        final Scratch scratch)
+    {
+        claims.ensureNotClosing();
+        return readahead.readAhead(file, page, extent, filePages, window, scratch);
     }
 
     /**

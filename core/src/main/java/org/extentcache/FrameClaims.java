@@ -141,11 +141,7 @@ final class FrameClaims
                 final int frame = claimLocked();
                 if (NO_FRAME != frame)
                 {
-                    final long generation = generation(arena.stateWord(frame));
-                    arena.deviceBlock(frame, block);
-                    arena.putStateWordRelease(frame, packStateWord(generation, LOADING, 1));
-                    index.insert(block, frame);
-                    return new long[]{Handle.handle(frame, generation), CLAIMED, 0};
+                    return new long[]{indexLoadingLocked(frame, block), CLAIMED, 0};
                 }
             }
             finally
@@ -187,6 +183,50 @@ final class FrameClaims
             frame = arena.popFree();
         }
         return frame;
+    }
+
+    /**
+     * A claim for a page nobody asked for yet (readahead), caller holds the lock: the free list, else a frame the
+     * CLOCK sweep would take with its reference bit already clear ({@link FrameArena#sweepUnreferenced}); never a
+     * frame used since the hand last passed, never a wait, never a write-back.
+     *
+     * @param budget frames the sweep may still examine, in element 0; decremented by those it examines.
+     * @return the claimed frame, still FREE in its state word, or {@code NO_FRAME} if none can be had so.
+     */
+    int claimSpeculativeLocked(final int[] budget)
+    {
+        int frame = arena.popFree();
+        if (NO_FRAME == frame)
+        {
+            final long orphan = arena.sweepUnreferenced(budget, victim);
+            if (-1 == orphan)
+            {
+                return NO_FRAME;
+            }
+            final int reclaimed = victim[0];
+            dropAliasesLocked(reclaimed);
+            index.remove(arena.deviceBlock(reclaimed), reclaimed);
+            arena.free(reclaimed, orphan);
+            reclaims.increment();
+            frame = arena.popFree();
+        }
+        return frame;
+    }
+
+    /**
+     * Under the lock: indexes a frame just claimed ({@link #claimLocked}, {@link #claimSpeculativeLocked}) as
+     * {@code LOADING} for {@code block}, with the loader's pin. The release store of the state word pairs with the
+     * acquire load in {@link PinCounts#tryPin}, as in {@link #findOrClaim}.
+     *
+     * @return the pinned handle.
+     */
+    long indexLoadingLocked(final int frame, final long block)
+    {
+        final long generation = generation(arena.stateWord(frame));
+        arena.deviceBlock(frame, block);
+        arena.putStateWordRelease(frame, packStateWord(generation, LOADING, 1));
+        index.insert(block, frame);
+        return Handle.handle(frame, generation);
     }
 
     /**

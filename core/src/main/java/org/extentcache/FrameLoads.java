@@ -132,7 +132,7 @@ final class FrameLoads
     }
 
     /** Orphans a frame whose load failed ({@code cause}) or was abandoned ({@code cause == null}: nothing recorded). */
-    private void failLoad(final long handle, final long block, final long file, final Throwable cause)
+    void failLoad(final long handle, final long block, final long file, final Throwable cause)
     {
         final int frame = Handle.frame(handle);
         if (null != cause)

@@ -14,8 +14,11 @@ final class Scratch
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     final Extent extent = new Extent();
-    final long[] handles = new long[FAULT_AROUND];
+    /** Room for a fault-around's handles, or a readahead window's. */
+    final long[] handles = new long[Math.max(FAULT_AROUND, FrameReadahead.MAX_WINDOW)];
     boolean loaded;
+    /** Pages the last {@link FrameReadahead#readAhead} covered, the page that missed included; 0 if it read none. */
+    int readAhead;
     /** Frames a content-index lookup nominates for merging ({@link PageMerger}). */
     final int[] mergeCandidates = new int[org.extentcache.merge.ContentIndex.MAX_CANDIDATES];
     /**

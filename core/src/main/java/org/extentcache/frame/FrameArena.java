@@ -291,10 +291,23 @@ public final class FrameArena implements AutoCloseable
     public void markReferenced(final int frame)
     {
         final int offset = referencedOffset(frame);
-        if (metadata.getByte(offset) == 0)
+        final byte referenced = metadata.getByte(offset);
+        if (referenced != REFERENCED)
         {
-            metadata.putByte(offset, (byte)1);
+            // a page read ahead is used for the first time: only as a load would be
+            metadata.putByte(offset, referenced == READ_AHEAD ? NOT_REFERENCED : REFERENCED);
         }
+    }
+
+    /**
+     * Marks a frame read ahead and not used yet ({@link FrameDescriptor#READ_AHEAD}); the caller owns the frame
+     * (LOADING, before publishing it).
+     *
+     * @param frame frame number.
+     */
+    public void markReadAhead(final int frame)
+    {
+        metadata.putByte(referencedOffset(frame), READ_AHEAD);
     }
 
     /**
@@ -326,7 +339,7 @@ public final class FrameArena implements AutoCloseable
     {
         final long nextGeneration = generation(lastWord) + 1;
         metadata.putLong(deviceBlockOffset(frame), -1);
-        metadata.putByte(referencedOffset(frame), (byte)0);
+        metadata.putByte(referencedOffset(frame), NOT_REFERENCED);
         if (nextGeneration >= MAX_GENERATION)
         {
             putStateWordRelease(frame, packStateWord(generation(lastWord), RETIRED, 0));
@@ -341,7 +354,8 @@ public final class FrameArena implements AutoCloseable
 
     /**
      * Finds a victim with a CLOCK sweep and takes it out of service: a frame that is {@code UPTODATE}, clean,
-     * unpinned and not referenced since the hand last passed. Dirty frames are skipped: they must be written back
+     * unpinned and not referenced since the hand last passed (a page read ahead and not used yet counts as not
+     * referenced). Dirty frames are skipped: they must be written back
      * first, which is the writers' job (a writer flushes its file when too many frames are dirty). Referenced frames get their bit cleared (a second chance). The
      * caller holds the allocation lock and must then drop the victim from the device index and {@link #free} it or
      * reuse it.
@@ -363,9 +377,44 @@ public final class FrameArena implements AutoCloseable
                 continue;
             }
             final int referenced = referencedOffset(frame);
-            if (metadata.getByte(referenced) != 0)
+            // only a use since the hand passed earns a second chance: a page read ahead and not used yet
+            // (READ_AHEAD) is no hotter than a page loaded and used once
+            if (metadata.getByte(referenced) == REFERENCED)
             {
-                metadata.putByte(referenced, (byte)0);
+                metadata.putByte(referenced, NOT_REFERENCED);
+                continue;
+            }
+            final long orphan = withState(word, ORPHAN);
+            if (casStateWord(frame, word, orphan))
+            {
+                victim[0] = frame;
+                return orphan;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * {@link #sweep} for a speculative claim (readahead): takes only a frame the sweep would take with its reference
+     * bit already clear ({@link FrameDescriptor#NOT_REFERENCED}), and clears no bit, so a frame used since the hand
+     * last passed is never given up for a page nobody asked for yet (nor is a page read ahead and not used yet). The
+     * caller holds the allocation lock, as for {@link #sweep}.
+     *
+     * @param budget frames left to examine, in element 0; decremented per frame examined.
+     * @param victim receives the victim frame number in element 0.
+     * @return as for {@link #sweep}.
+     */
+    public long sweepUnreferenced(final int[] budget, final int[] victim)
+    {
+        while (budget[0] > 0)
+        {
+            budget[0]--;
+            final int frame = clockHand;
+            clockHand = frame + 1 == capacity ? 0 : frame + 1;
+            final long word = stateWord(frame);
+            if (!isCleanUpToDate(word) || pins(word) != 0 ||
+                metadata.getByte(referencedOffset(frame)) != NOT_REFERENCED)
+            {
                 continue;
             }
             final long orphan = withState(word, ORPHAN);

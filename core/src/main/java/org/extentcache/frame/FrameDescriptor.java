@@ -39,7 +39,12 @@ package org.extentcache.frame;
  *   <li><b>pins</b>: references that keep the frame's memory and contents stable: the loading thread, threads
  *       waiting for the load, and readers copying on the slow path.</li>
  * </ul>
- * The device block field is written only while no reader can trust it: by the claiming thread (under the arena
+ * <p><b>Referenced byte</b>: the CLOCK bit, with one more value. {@link #NOT_REFERENCED}: loaded and used once (a load
+ * is the first use), or passed by the hand since its last use; {@link #REFERENCED}: used again since; {@link #READ_AHEAD}:
+ * read ahead and not used yet, so its first use leaves it {@link #NOT_REFERENCED}, as a load would, and a
+ * speculative claim ({@link FrameArena#sweepUnreferenced}) does not take it from the window that read it.
+ *
+ * <p>The device block field is written only while no reader can trust it: by the claiming thread (under the arena
  * lock, state {@link #FREE}) before the release store of the state word that publishes the frame, and when the
  * frame is freed (state {@link #ORPHAN}, unindexed); it is read after an
  * acquire load of the state word, and trusted only if a later CAS or re-read of the word shows it unchanged.
@@ -52,6 +57,12 @@ public final class FrameDescriptor
     public static final int DEVICE_BLOCK_OFFSET = STATE_WORD_OFFSET + Long.BYTES;
     /** Offset of the CLOCK reference byte. */
     public static final int REFERENCED_OFFSET = DEVICE_BLOCK_OFFSET + Long.BYTES;
+    /** Referenced byte: not used since the hand passed, or used only by the load. */
+    public static final byte NOT_REFERENCED = 0;
+    /** Referenced byte: used since the hand passed (a second chance). */
+    public static final byte REFERENCED = 1;
+    /** Referenced byte: read ahead, not used yet. */
+    public static final byte READ_AHEAD = 2;
     /** Offset of the next frame on the free list, or {@link #NO_FRAME}. */
     public static final int NEXT_FREE_OFFSET = REFERENCED_OFFSET + Integer.BYTES;
     /** Bytes in one record. */

@@ -26,7 +26,9 @@ import java.util.concurrent.ArrayBlockingQueue;
  * <h2>Costs</h2>
  * A read is one {@code pread} (two if an {@code O_DIRECT} read stops short on a block boundary) plus, with
  * {@code O_DIRECT}, a copy of the page from the bounce page and a take and a put on the pool (a lock each). No
- * allocation once the pool holds a page for each concurrent reader.
+ * allocation once the pool holds a page for each concurrent reader. A readahead run ({@link #readRun}) is one
+ * {@code pread} of the whole run into a run buffer ({@value #RUN_BOUNCE_BYTES} bytes of direct memory, pooled
+ * likewise) and a copy of each page into its frame.
  *
  * <p><b>Thread safety:</b> safe for concurrent use; a file's channels are swapped under the file's monitor.
  */
@@ -39,6 +41,14 @@ final class FileIo
     private static final int NO_CHANNEL = Integer.MIN_VALUE;
     /** Bounce pages kept for reuse; more readers at once allocate more, and those beyond this are dropped after. */
     private static final int MAX_POOLED_BOUNCES = 64;
+    /** Readahead run buffers kept for reuse. */
+    private static final int MAX_POOLED_RUN_BOUNCES = 8;
+    /**
+     * Bytes of a readahead run buffer: 256 KiB, the cache's largest window with 4 KiB pages (larger runs get a buffer
+     * of their size). Direct memory, one per reader reading a run at once, kept for reuse up to
+     * {@link #MAX_POOLED_RUN_BOUNCES}.
+     */
+    static final int RUN_BOUNCE_BYTES = 256 * 1024;
 
     private final int pageSize;
     private final int pageShift;
@@ -49,6 +59,8 @@ final class FileIo
      * translator instead of staying reachable from every thread that ever read through it.
      */
     private final ArrayBlockingQueue<ByteBuffer> bounces = new ArrayBlockingQueue<>(MAX_POOLED_BOUNCES);
+    /** Aligned buffers for readahead runs ({@link #readRun}), as {@link #bounces} is for single pages. */
+    private final ArrayBlockingQueue<ByteBuffer> runBounces = new ArrayBlockingQueue<>(MAX_POOLED_RUN_BOUNCES);
 
     /**
      * @param pageSize    bytes per page, a power of two (checked by the translator).
@@ -92,6 +104,71 @@ final class FileIo
         {
             dst.position(start);
             throw new IOException("reading page " + page + " of " + state.path + ": " + ex, ex);
+        }
+    }
+
+    /**
+     * Reads a run of pages of the file in one transfer (two if an {@code O_DIRECT} read stops short on a block
+     * boundary) into a bounce buffer, page-aligned for {@code O_DIRECT}, then copies each page whose entry in
+     * {@code blocks} is not a hole into its buffer; zeros past end-of-file. For readahead.
+     *
+     * @param firstPage the file page of {@code blocks[from]}.
+     * @throws IOException naming the pages and the file; the buffers may then hold anything.
+     */
+    void readRun(final OpenFile state, final long firstPage, final long[] blocks, final ByteBuffer[] dsts,
+        final int from, final int count) throws IOException
+    {
+        final int bytes = count << pageShift;
+        ByteBuffer bounce = runBounces.poll();
+        if (null == bounce || bounce.capacity() < bytes)
+        {
+            // one size for the runs a cache reads (its largest window) unless a larger run is asked for
+            final int room = Math.max(bytes, RUN_BOUNCE_BYTES);
+            bounce = ByteBuffer.allocateDirect(room + pageSize - 1).alignedSlice(pageSize);
+        }
+        try
+        {
+            final ByteBuffer run = bounce.clear().limit(bytes);
+            final long offset = firstPage << pageShift;
+            if (null != state.direct)
+            {
+                while (run.hasRemaining())
+                {
+                    final int read = transfer(state, true, channel -> channel.read(run, offset + run.position()));
+                    // a direct read stops short only at end-of-file, or (rarely) on a block boundary
+                    if (NO_CHANNEL == read || read <= 0 || run.position() % state.directAlign != 0)
+                    {
+                        break;
+                    }
+                }
+            }
+            while (run.hasRemaining())
+            {
+                if (channelRead(state, run, offset + run.position()) < 0)
+                {
+                    while (run.hasRemaining())
+                    {
+                        run.put((byte)0);
+                    }
+                }
+            }
+            for (int i = 0; i < count; i++)
+            {
+                if (org.extentcache.translate.Extent.HOLE != blocks[from + i])
+                {
+                    final ByteBuffer dst = dsts[from + i];
+                    dst.put(run.limit((i + 1) << pageShift).position(i << pageShift));
+                }
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            throw new IOException("reading pages " + firstPage + ".." + (firstPage + count - 1) + " of " +
+                state.path + ": " + ex, ex);
+        }
+        finally
+        {
+            runBounces.offer(bounce);
         }
     }
 

@@ -404,6 +404,67 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         }
     }
 
+    /**
+     * One read of the whole run through the file, at the run's offset ({@code O_DIRECT} into an aligned bounce
+     * buffer where the file reads directly), after checking every page of it against the file's current layout under
+     * the file's read lock, as {@link #readBlock} checks its page: a page that translates to another block now is
+     * not read, and every page read is recorded as loaded through the file before the read.
+     */
+    @Override
+    public void readBlocks(final long file, final long firstPage, final long[] blocks, final ByteBuffer[] dsts,
+        final int count) throws IOException
+    {
+        if (count < 1 || count > blocks.length || count > dsts.length)
+        {
+            throw new IllegalArgumentException("count must be 1.." + Math.min(blocks.length, dsts.length) +
+                ": count=" + count);
+        }
+        final OpenFile state = state(file);
+        final Extent current = checkExtent.get();
+        state.layoutLock.readLock().lock();
+        try
+        {
+            int first = -1;
+            int last = -1;
+            for (int i = 0; i < count; i++)
+            {
+                if (Extent.HOLE == blocks[i])
+                {
+                    continue;
+                }
+                if (dsts[i].remaining() != pageSize)
+                {
+                    throw new IllegalArgumentException("readBlocks needs exactly one page of room per page: " +
+                        "remaining=" + dsts[i].remaining() + " pageSize=" + pageSize + " i=" + i);
+                }
+                state.translate(firstPage + i, current);
+                if (current.blockOf(firstPage + i) != blocks[i])
+                {
+                    blocks[i] = Extent.HOLE;
+                    continue;
+                }
+                first = -1 == first ? i : first;
+                last = i;
+            }
+            if (-1 == first)
+            {
+                return;
+            }
+            for (int i = first; i <= last; i++)
+            {
+                if (Extent.HOLE != blocks[i])
+                {
+                    state.loaded.add(firstPage + i); // before the read: a failed read may still have left bytes
+                }
+            }
+            io.readRun(state, firstPage + first, blocks, dsts, first, last - first + 1);
+        }
+        finally
+        {
+            state.layoutLock.readLock().unlock();
+        }
+    }
+
     @Override
     public void writeBlock(final long block, final ByteBuffer src) throws IOException
     {

@@ -31,6 +31,45 @@ public interface FileBackedTranslator extends Translator
     void readBlock(long file, long page, long block, ByteBuffer dst) throws IOException;
 
     /**
+     * Reads a run of consecutive pages of one file for readahead, in as few I/Os as the translator can (one, through
+     * the file at the run's offset, for {@link org.extentcache.fs.FileSystemTranslator}). Each page is checked as
+     * {@link #readBlock} checks it: a page whose translation no longer answers {@code blocks[i]} is not read, and
+     * its entry is set to {@link Extent#HOLE}. The default reads the pages one at a time with {@link #readBlock},
+     * marking a page whose read finds the translation stale as not read.
+     *
+     * @param file      the file whose miss starts the run.
+     * @param firstPage the run's first page of {@code file}.
+     * @param blocks    {@code blocks[i]} is the block {@link #translate} answered for page {@code firstPage + i}, or
+     *                  {@link Extent#HOLE} for a page not to read; on return, {@link Extent#HOLE} also for every page
+     *                  not read.
+     * @param dsts      {@code dsts[i]} has exactly one page of room for page {@code firstPage + i} (ignored where
+     *                  {@code blocks[i]} is a hole); filled completely (zeros past end-of-file) for every page read,
+     *                  its position advanced to its limit.
+     * @param count     pages in the run, {@code >= 1}.
+     * @throws IOException if the read fails: then no page of the run counts as read, whatever {@code blocks} says,
+     *                     and the buffers may hold anything.
+     */
+    default void readBlocks(final long file, final long firstPage, final long[] blocks, final ByteBuffer[] dsts,
+        final int count) throws IOException
+    {
+        for (int i = 0; i < count; i++)
+        {
+            if (Extent.HOLE == blocks[i])
+            {
+                continue;
+            }
+            try
+            {
+                readBlock(file, firstPage + i, blocks[i], dsts[i]);
+            }
+            catch (final StaleTranslationException ex)
+            {
+                blocks[i] = Extent.HOLE;
+            }
+        }
+    }
+
+    /**
      * Writes a dirty page back. The cache only writes blocks it got from {@link #reserveBlock} or that
      * {@link #translate} answered as not shared.
      *

@@ -84,19 +84,21 @@ final class ExtentCacheMeasured implements MeasuredCache
     }
 
     /**
-     * Pages read without a device read: every page read minus the device reads. (The cache's own file-hit and
+     * Pages read without a device read: every page read minus the blocks read. (The cache's own file-hit and
      * sharing-hit counters would count a page mapped ahead by fault-around twice: once when mapped, once when read.)
      */
     @Override
     public long hits()
     {
-        return pagesRead - cache.stats().deviceReads();
+        return pagesRead - deviceReads();
     }
 
+    /** Blocks read from the device: those read for their own miss and those read ahead with them. */
     @Override
     public long deviceReads()
     {
-        return cache.stats().deviceReads();
+        final org.extentcache.CacheStats stats = cache.stats();
+        return stats.deviceReads() + stats.pagesReadAhead();
     }
 
     @Override
