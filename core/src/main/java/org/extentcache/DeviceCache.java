@@ -140,10 +140,11 @@ final class DeviceCache implements AutoCloseable
      * @param mergeHash           the content hash that merging looks pages up by; null leaves merging off.
      * @param aliasCapacity       most blocks that can be aliases of merged frames at once (ignored when merging is
      *                            off).
+     * @param readahead           false to read only the page that missed, never a window.
      */
     DeviceCache(final BlockIo io, final int pageSize, final int capacity, final long claimTimeoutNanos,
         final RoomMaker roomMaker, final java.util.function.Consumer<Throwable> onDeviceSyncFailure,
-        final ContentHash mergeHash, final int aliasCapacity)
+        final ContentHash mergeHash, final int aliasCapacity, final boolean readahead)
     {
         this.syncs = new DeviceSync(io, onDeviceSyncFailure);
         this.arena = new FrameArena(pageSize, capacity);
@@ -171,8 +172,8 @@ final class DeviceCache implements AutoCloseable
                 mergeHash);
             this.writes = new FrameWrites(io, arena, index, lock, waiters, pins, claims, writebacks,
                 writebackFailures);
-            this.readahead = io.readsThroughFiles() && null == merger ? new FrameReadahead(io, arena, index, lock,
-                waiters, pins, claims, loads, deviceReads) : null;
+            this.readahead = readahead && io.readsThroughFiles() && null == merger ?
+                new FrameReadahead(io, arena, index, lock, waiters, pins, claims, loads, deviceReads) : null;
         }
         catch (final RuntimeException | OutOfMemoryError ex)
         {

