@@ -61,7 +61,7 @@ class MergeRehomeReviewTest
     void reHomesUnderLoadServeOnlyTheImage() throws Exception
     {
         final long seed = Long.getLong("extentcache.seed", System.nanoTime());
-        System.out.println("MergeReviewTest.reHomesUnderLoadServeOnlyTheImage seed=" + seed);
+        System.out.println("MergeRehomeReviewTest.reHomesUnderLoadServeOnlyTheImage seed=" + seed);
         final byte[] image = image(12);
         final long[] files = copies(image, 5);
         final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
