@@ -79,13 +79,8 @@ public final class CachedFile
      * so a racing reader never pairs a version with another version's domain.
      */
     private volatile long mergeDomainSeen;
-    /**
-     * Readahead: the page whose miss is sequential (after the last miss or window; none at first, so a single read
-     * of a file's first page reads no window); racy by design, see acquire.
-     */
-    private long readaheadNext = -1;
-    /** Readahead: pages of the last window, 0 after a miss that was not sequential. */
-    private int readaheadWindow;
+    /** Which misses are sequential, and the readahead window they have earned. */
+    private final SequentialMisses sequentialMisses = new SequentialMisses();
     /** The write path; see {@link PageWriter}. */
     private final PageWriter writer;
 
@@ -302,7 +297,8 @@ public final class CachedFile
             final long handle;
             try
             {
-                handle = acquire(page, block, extent, scratch);
+                handle = sequentialMisses.acquire(frames, file, page, block, extent, (size + pageMask) >>> pageShift,
+                    mergeDomain(), scratch);
             }
             catch (final StaleTranslationException ex)
             {
@@ -322,50 +318,6 @@ public final class CachedFile
             }
             pins.unpin(handle);
         }
-    }
-
-    /**
-     * Pins a translated page's block: a hit, a single-page load, or (for a sequential miss, where the cache reads
-     * ahead) a readahead window's read that loads the page with the pages after it. On-demand readahead as the
-     * kernel's: a miss on the page after the last miss (or after the last window) is sequential; its window starts
-     * at {@link FrameReadahead#INITIAL_WINDOW} pages and doubles on each further sequential miss up to
-     * {@link FrameReadahead#MAX_WINDOW}; a miss elsewhere starts over. A window's pages need no translation when read
-     * later: they are mapped at once, as after a fault-around. The two fields that track it are read and written
-     * without synchronization by every reader of the file: racing readers may lose an update, which costs a window
-     * that is too small or too large, never a wrong byte.
-     *
-     * @return the pinned handle; {@code scratch.loaded} says whether the page was read from the device, and
-     * {@code scratch.readAhead} how many pages a window read covered (0 if none).
-     */
-    private long acquire(final long page, final long block, final Extent extent, final Scratch scratch)
-        throws IOException
-    {
-        scratch.readAhead = 0;
-        final boolean sequential = page == readaheadNext;
-        if (sequential && null != frames.readahead && Handle.NONE == frames.peek(block))
-        {
-            final int window = Math.min(Math.max(2 * readaheadWindow, FrameReadahead.INITIAL_WINDOW),
-                FrameReadahead.MAX_WINDOW);
-            final long handle = frames.readAhead(file, page, extent, (size + pageMask) >>> pageShift, window,
-                scratch);
-            if (scratch.readAhead > 0)
-            {
-                readaheadWindow = window;
-                readaheadNext = page + scratch.readAhead;
-            }
-            if (Handle.NONE != handle)
-            {
-                scratch.loaded = true;
-                return handle;
-            }
-        }
-        final long handle = frames.acquire(block, file, page, scratch, mergeDomain());
-        if (scratch.loaded && 0 == scratch.readAhead)
-        {
-            readaheadWindow = sequential ? readaheadWindow : 0;
-            readaheadNext = page + 1;
-        }
-        return handle;
     }
 
     /**
