@@ -61,6 +61,17 @@ final class FileIo
     private final ArrayBlockingQueue<ByteBuffer> bounces = new ArrayBlockingQueue<>(MAX_POOLED_BOUNCES);
     /** Aligned buffers for readahead runs ({@link #readRun}), as {@link #bounces} is for single pages. */
     private final ArrayBlockingQueue<ByteBuffer> runBounces = new ArrayBlockingQueue<>(MAX_POOLED_RUN_BOUNCES);
+    /** Direct memory this translator's bounce pages and run buffers took, ever (freed by the GC, not counted down). */
+    private final java.util.concurrent.atomic.AtomicLong directBytes = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * @return direct memory the bounce pages and run buffers took so far: what the translator holds beside the
+     * cache's reservation (returned to the JVM by the GC once the translator is unreachable).
+     */
+    long directBytesAllocated()
+    {
+        return directBytes.get();
+    }
 
     /**
      * @param pageSize    bytes per page, a power of two (checked by the translator).
@@ -125,6 +136,7 @@ final class FileIo
             // one size for the runs a cache reads (its largest window) unless a larger run is asked for
             final int room = Math.max(bytes, RUN_BOUNCE_BYTES);
             bounce = ByteBuffer.allocateDirect(room + pageSize - 1).alignedSlice(pageSize);
+            directBytes.addAndGet(room + pageSize - 1L);
         }
         try
         {
@@ -221,6 +233,7 @@ final class FileIo
         if (null == bounce)
         {
             bounce = ByteBuffer.allocateDirect(2 * pageSize - 1).alignedSlice(pageSize);
+            directBytes.addAndGet(2L * pageSize - 1);
         }
         try
         {

@@ -248,6 +248,12 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         openFiles.unlinked(path);
     }
 
+    /** @return direct memory its bounce pages and run buffers took, beside the cache's (freed by the GC). */
+    public long directBytesAllocated()
+    {
+        return io.directBytesAllocated();
+    }
+
     /**
      * @param file the file's id.
      * @return true if the file's misses are read with {@code O_DIRECT} (see

@@ -350,7 +350,9 @@ final class DirectoryFootprint
             final long elapsedNanos = System.nanoTime() - start;
             progress.done();
             final long heapRetained = Math.max(0, FootprintTool.heapUsedAfterGc() - heapBefore);
-            final long directGrowth = FootprintTool.directPoolBytes() - directBefore;
+            // the translator's own bounce pages and run buffers are its, not the cache's reservation
+            final long directGrowth = FootprintTool.directPoolBytes() - directBefore -
+                translator.directBytesAllocated();
             final long kernelBeside = null == fincore ? -1 : pageCacheBytes(fincore, listing);
             int notSharing = 0;
             int notDirect = 0;
