@@ -396,12 +396,10 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
         state.layoutLock.readLock().lock();
         try
         {
-            state.translate(page, current);
-            if (current.blockOf(page) != block)
+            if (!state.loadingAs(page, block, current))
             {
                 throw new StaleTranslationException(file, page, block);
             }
-            state.loaded.add(page); // before the read: a failed read may still have left bytes in the frame
             io.read(state, page, dst);
         }
         finally
@@ -425,6 +423,14 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             throw new IllegalArgumentException("count must be 1.." + Math.min(blocks.length, dsts.length) +
                 ": count=" + count);
         }
+        for (int i = 0; i < count; i++)
+        {
+            if (Extent.HOLE != blocks[i] && dsts[i].remaining() != pageSize)
+            {
+                throw new IllegalArgumentException("readBlocks needs exactly one page of room per page: " +
+                    "remaining=" + dsts[i].remaining() + " pageSize=" + pageSize + " i=" + i);
+            }
+        }
         final OpenFile state = state(file);
         final Extent current = checkExtent.get();
         state.layoutLock.readLock().lock();
@@ -434,36 +440,20 @@ public final class FileSystemTranslator implements FileBackedTranslator, Closeab
             int last = -1;
             for (int i = 0; i < count; i++)
             {
-                if (Extent.HOLE == blocks[i])
-                {
-                    continue;
-                }
-                if (dsts[i].remaining() != pageSize)
-                {
-                    throw new IllegalArgumentException("readBlocks needs exactly one page of room per page: " +
-                        "remaining=" + dsts[i].remaining() + " pageSize=" + pageSize + " i=" + i);
-                }
-                state.translate(firstPage + i, current);
-                if (current.blockOf(firstPage + i) != blocks[i])
+                if (Extent.HOLE != blocks[i] && !state.loadingAs(firstPage + i, blocks[i], current))
                 {
                     blocks[i] = Extent.HOLE;
-                    continue;
                 }
-                first = -1 == first ? i : first;
-                last = i;
-            }
-            if (-1 == first)
-            {
-                return;
-            }
-            for (int i = first; i <= last; i++)
-            {
-                if (Extent.HOLE != blocks[i])
+                else if (Extent.HOLE != blocks[i])
                 {
-                    state.loaded.add(firstPage + i); // before the read: a failed read may still have left bytes
+                    first = -1 == first ? i : first;
+                    last = i;
                 }
             }
-            io.readRun(state, firstPage + first, blocks, dsts, first, last - first + 1);
+            if (-1 != first)
+            {
+                io.readRun(state, firstPage + first, blocks, dsts, first, last - first + 1);
+            }
         }
         finally
         {

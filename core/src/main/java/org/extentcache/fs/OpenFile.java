@@ -109,6 +109,27 @@ final class OpenFile
     }
 
     /**
+     * Before a page is read through this file for the cache: checks that it still translates to the block the cache
+     * asked for, and if so records it as loaded through the file (before the read: a failed read may still leave
+     * bytes in the frame). Caller holds the read lock.
+     *
+     * @param page    the page.
+     * @param block   the block the cache translated it to.
+     * @param scratch an extent to translate into.
+     * @return false if the page translates to another block now (it must not be read for {@code block}).
+     */
+    boolean loadingAs(final long page, final long block, final Extent scratch)
+    {
+        translate(page, scratch);
+        if (scratch.blockOf(page) != block)
+        {
+            return false;
+        }
+        loaded.add(page);
+        return true;
+    }
+
+    /**
      * Translates a page: its key and the run of pages from it that translate alike. Caller holds the read or the
      * write lock.
      */
