@@ -24,8 +24,9 @@ class MergeRehomeReviewTest
     @RegisterExtension
     final CacheBooks books = new CacheBooks();
 
-    private final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 1024);
-    private final ExtentStore store = new ExtentStore(device);
+    private final PlainCopies plain = new PlainCopies(PAGES);
+    private final MemoryBlockDevice device = plain.device;
+    private final ExtentStore store = plain.store;
 
     /**
      * A merged frame serving files of two domains (one file moved to another domain after it merged) must not be
@@ -35,16 +36,16 @@ class MergeRehomeReviewTest
     @Test
     void mergeResidentDoesNotJoinDomainsThroughAFrameThatServesTwo() throws IOException
     {
-        final byte[] image = image(11);
-        final long[] files = copies(image, 3);
+        final byte[] image = plain.image(11);
+        final long[] files = plain.copies(image, 3);
         final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
             .capacityFrames(64).mergeIdenticalPages(true).build());
-        read(cache, files[1]);        // owns the frames
-        read(cache, files[0]);        // aliases them
+        plain.read(cache, files[1]);        // owns the frames
+        plain.read(cache, files[0]);        // aliases them
         assertEquals(PAGES, cache.stats().mergedPages());
         cache.mergeDomain(files[0], 9); // moves away; its pages stay merged with files[1] (domain 0)
         cache.mergeDomain(files[2], 9);
-        assertArrayEquals(image, read(cache, files[2]));
+        assertArrayEquals(image, plain.read(cache, files[2]));
         assertEquals(2 * PAGES, cache.stats().framesResident(), "no merge across domains at load");
         assertEquals(0, cache.mergeResident(),
             "domain 9's file must not merge into frames that domain 0's file holds");
@@ -62,8 +63,8 @@ class MergeRehomeReviewTest
     {
         final long seed = Long.getLong("extentcache.seed", System.nanoTime());
         System.out.println("MergeRehomeReviewTest.reHomesUnderLoadServeOnlyTheImage seed=" + seed);
-        final byte[] image = image(12);
-        final long[] files = copies(image, 5);
+        final byte[] image = plain.image(12);
+        final long[] files = plain.copies(image, 5);
         final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
             .capacityFrames(24).mergeIdenticalPages(true).build());
         final java.util.concurrent.atomic.AtomicReference<Throwable> failure =
@@ -140,7 +141,7 @@ class MergeRehomeReviewTest
         cache.flush();
         for (final long file : files)
         {
-            assertArrayEquals(image, read(cache, file), "seed=" + seed);
+            assertArrayEquals(image, plain.read(cache, file), "seed=" + seed);
         }
         System.out.println("rehomes=" + cache.frames().rehomes() + " merges=" + cache.stats().merges());
     }
@@ -152,48 +153,20 @@ class MergeRehomeReviewTest
     @Test
     void aReHomedCopyStaysAMergeCandidate() throws IOException
     {
-        final byte[] image = image(13);
-        final long[] files = copies(image, 4);
+        final byte[] image = plain.image(13);
+        final long[] files = plain.copies(image, 4);
         final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
             .capacityFrames(64).mergeIdenticalPages(true).build());
         for (int i = 0; i < 3; i++)
         {
-            read(cache, files[i]);
+            plain.read(cache, files[i]);
         }
         final org.extentcache.translate.Extent extent = new org.extentcache.translate.Extent();
         store.translate(files[0], 2, extent);
         cache.frames().invalidate(extent.blockOf(2)); // copy 0's page 2: copies 1 and 2 move to a copy of the frame
         assertEquals(1, cache.frames().rehomes());
         assertEquals(PAGES, cache.stats().framesResident());
-        assertArrayEquals(image, read(cache, files[3]));
+        assertArrayEquals(image, plain.read(cache, files[3]));
         assertEquals(PAGES, cache.stats().framesResident(), "copy 3's page 2 merged into the re-homed copy");
-    }
-
-    private long[] copies(final byte[] image, final int count) throws IOException
-    {
-        final long[] files = new long[count];
-        for (int i = 0; i < count; i++)
-        {
-            files[i] = store.create();
-            store.write(files[i], 0, ByteBuffer.wrap(image));
-        }
-        return files;
-    }
-
-    private static byte[] image(final int seed)
-    {
-        final byte[] bytes = new byte[PAGES * PAGE];
-        new SplittableRandom(seed).nextBytes(bytes);
-        return bytes;
-    }
-
-    private static byte[] read(final ExtentCache cache, final long file) throws IOException
-    {
-        final ByteBuffer dst = ByteBuffer.allocate(PAGES * PAGE);
-        while (dst.hasRemaining())
-        {
-            cache.file(file).read(dst.position(), dst);
-        }
-        return dst.array();
     }
 }

@@ -28,19 +28,20 @@ class MergeTest
     @RegisterExtension
     final CacheBooks books = new CacheBooks();
 
-    private final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 1024);
-    private final ExtentStore store = new ExtentStore(device);
+    private final PlainCopies plain = new PlainCopies(PAGES);
+    private final MemoryBlockDevice device = plain.device;
+    private final ExtentStore store = plain.store;
 
     @Test
     void plainCopiesAreHeldOnce() throws IOException
     {
-        final byte[] image = image(1);
-        final long[] files = copies(image, 4);
+        final byte[] image = plain.image(1);
+        final long[] files = plain.copies(image, 4);
         final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
             .capacityFrames(256).mergeIdenticalPages(true).mergeAliases(256).build());
         for (final long file : files)
         {
-            assertArrayEquals(image, read(cache, file));
+            assertArrayEquals(image, plain.read(cache, file));
         }
         final CacheStats stats = cache.stats();
         assertEquals(3L * PAGES, stats.mergedPages(), "three copies alias the first's frames");
@@ -49,7 +50,7 @@ class MergeTest
         assertEquals(3L * PAGES * PAGE, stats.mergeBytesSaved());
         for (final long file : files)
         {
-            assertArrayEquals(image, read(cache, file), "read again, through the aliases");
+            assertArrayEquals(image, plain.read(cache, file), "read again, through the aliases");
         }
         assertEquals(4L * PAGES, stats.deviceReads(), "each copy was read from the device once");
     }
@@ -57,13 +58,13 @@ class MergeTest
     @Test
     void withoutMergingCopiesTakeAFrameEach() throws IOException
     {
-        final byte[] image = image(2);
-        final long[] files = copies(image, 3);
+        final byte[] image = plain.image(2);
+        final long[] files = plain.copies(image, 3);
         final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
             .capacityFrames(256).build());
         for (final long file : files)
         {
-            assertArrayEquals(image, read(cache, file));
+            assertArrayEquals(image, plain.read(cache, file));
         }
         assertEquals(3 * PAGES, cache.stats().framesResident());
         assertEquals(0, cache.stats().mergedPages());
@@ -72,13 +73,13 @@ class MergeTest
     @Test
     void aWriteBreaksTheMergeForTheWrittenPageOnly() throws IOException
     {
-        final byte[] image = image(3);
-        final long[] files = copies(image, 3);
+        final byte[] image = plain.image(3);
+        final long[] files = plain.copies(image, 3);
         final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
             .capacityFrames(256).mergeIdenticalPages(true).build());
         for (final long file : files)
         {
-            read(cache, file);
+            plain.read(cache, file);
         }
         // a copy's page, then the first file's (the one the others alias), partly written
         final byte[] stamp = "written".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
@@ -88,26 +89,26 @@ class MergeTest
         System.arraycopy(stamp, 0, second, 5 * PAGE + 100, stamp.length);
         final byte[] first = image.clone();
         System.arraycopy(stamp, 0, first, 7 * PAGE + 10, stamp.length);
-        assertArrayEquals(first, read(cache, files[0]));
-        assertArrayEquals(second, read(cache, files[1]));
-        assertArrayEquals(image, read(cache, files[2]), "the copy nobody wrote keeps every byte");
+        assertArrayEquals(first, plain.read(cache, files[0]));
+        assertArrayEquals(second, plain.read(cache, files[1]));
+        assertArrayEquals(image, plain.read(cache, files[2]), "the copy nobody wrote keeps every byte");
         cache.flush();
-        assertArrayEquals(second, onDevice(files[1]));
-        assertArrayEquals(first, onDevice(files[0]));
-        assertArrayEquals(image, onDevice(files[2]));
+        assertArrayEquals(second, plain.onDevice(files[1]));
+        assertArrayEquals(first, plain.onDevice(files[0]));
+        assertArrayEquals(image, plain.onDevice(files[2]));
         assertTrue(cache.stats().mergedPages() >= PAGES, "the unwritten pages stay merged");
     }
 
     @Test
     void mergeResidentFindsPagesWrittenBackToEqualBytes() throws IOException
     {
-        final byte[] image = image(8);
-        final long[] files = copies(image, 3);
+        final byte[] image = plain.image(8);
+        final long[] files = plain.copies(image, 3);
         final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
             .capacityFrames(256).mergeIdenticalPages(true).build());
         for (final long file : files)
         {
-            read(cache, file);
+            plain.read(cache, file);
         }
         assertEquals(2L * PAGES, cache.stats().mergedPages());
         // pages 3 and 4 of copy 1 and page 3 of copy 2 leave the merge (written), then get their old bytes back
@@ -129,22 +130,22 @@ class MergeTest
         assertEquals(2L * PAGES - 2, cache.stats().mergedPages());
         for (final long file : files)
         {
-            assertArrayEquals(image, read(cache, file));
+            assertArrayEquals(image, plain.read(cache, file));
         }
-        assertArrayEquals(image, onDevice(files[1]));
+        assertArrayEquals(image, plain.onDevice(files[1]));
     }
 
     /** Invalidating one alias, the merged frame's own block, or writing that block: the other copies lose nothing. */
     @Test
     void oneBlockLeavingAMergedFrameDisturbsNoOther() throws IOException
     {
-        final byte[] image = image(9);
-        final long[] files = copies(image, 4);
+        final byte[] image = plain.image(9);
+        final long[] files = plain.copies(image, 4);
         final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
             .capacityFrames(256).mergeIdenticalPages(true).build());
         for (final long file : files)
         {
-            read(cache, file);
+            plain.read(cache, file);
         }
         final org.extentcache.translate.Extent extent = new org.extentcache.translate.Extent();
         store.translate(files[1], 5, extent);
@@ -159,22 +160,22 @@ class MergeTest
         assertEquals(3, cache.frames().rehomes(), "each time the other blocks moved to a copy of the frame");
         for (final int file : new int[]{2, 3})
         {
-            assertArrayEquals(image, read(cache, files[file]), "copy " + file);
+            assertArrayEquals(image, plain.read(cache, files[file]), "copy " + file);
         }
         assertEquals(before, cache.stats().deviceReads(), "the untouched copies were served from memory");
-        assertArrayEquals(image, read(cache, files[1]));
+        assertArrayEquals(image, plain.read(cache, files[1]));
         assertEquals(before + 1, cache.stats().deviceReads(), "copy 1 read its invalidated page again, only that");
         final byte[] written = image.clone();
         written[7 * PAGE + 1] = 42;
-        assertArrayEquals(written, read(cache, files[0]));
+        assertArrayEquals(written, plain.read(cache, files[0]));
         assertEquals(before + 2, cache.stats().deviceReads(), "copy 0 read its invalidated page 6 again");
     }
 
     @Test
     void domainsKeepFilesApart() throws IOException
     {
-        final byte[] image = image(4);
-        final long[] files = copies(image, 4);
+        final byte[] image = plain.image(4);
+        final long[] files = plain.copies(image, 4);
         final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
             .capacityFrames(256).mergeIdenticalPages(true).build());
         cache.mergeDomain(files[1], 7);
@@ -182,7 +183,7 @@ class MergeTest
         cache.mergeDomain(files[3], ExtentCache.NO_MERGE_DOMAIN);
         for (final long file : files)
         {
-            assertArrayEquals(image, read(cache, file));
+            assertArrayEquals(image, plain.read(cache, file));
         }
         assertEquals(PAGES, cache.stats().mergedPages(), "only the two files of domain 7 merged");
         assertEquals(3 * PAGES, cache.stats().framesResident());
@@ -192,20 +193,20 @@ class MergeTest
     @Test
     void aHashThatAlwaysCollidesNeverMergesDifferentBytes() throws IOException
     {
-        final byte[] a = image(5);
-        final byte[] b = image(6);
-        final long[] as = copies(a, 2);
-        final long[] bs = copies(b, 2);
+        final byte[] a = plain.image(5);
+        final byte[] b = plain.image(6);
+        final long[] as = plain.copies(a, 2);
+        final long[] bs = plain.copies(b, 2);
         final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
             .capacityFrames(256).mergeHash((address, length) -> 42).build());
         for (final long file : new long[]{as[0], bs[0], as[1], bs[1]})
         {
-            read(cache, file);
+            plain.read(cache, file);
         }
-        assertArrayEquals(a, read(cache, as[1]));
-        assertArrayEquals(b, read(cache, bs[1]));
-        assertArrayEquals(a, read(cache, as[0]));
-        assertArrayEquals(b, read(cache, bs[0]));
+        assertArrayEquals(a, plain.read(cache, as[1]));
+        assertArrayEquals(b, plain.read(cache, bs[1]));
+        assertArrayEquals(a, plain.read(cache, as[0]));
+        assertArrayEquals(b, plain.read(cache, bs[0]));
         assertTrue(cache.stats().mergeMismatches() > 0, "the colliding hash made candidates that differed");
     }
 
@@ -214,8 +215,8 @@ class MergeTest
     {
         final long seed = Long.getLong("extentcache.seed", System.nanoTime());
         final SplittableRandom random = new SplittableRandom(seed);
-        final byte[] image = image(7);
-        final long[] files = copies(image, 5);
+        final byte[] image = plain.image(7);
+        final long[] files = plain.copies(image, 5);
         final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
             .capacityFrames(24).mergeIdenticalPages(true).build());
         final ByteBuffer page = ByteBuffer.allocate(PAGE);
@@ -235,40 +236,5 @@ class MergeTest
                 "seed=" + seed + " op=" + op + " file " + which + " page " + p);
         }
         assertTrue(cache.stats().merges() > 0, "seed=" + seed);
-    }
-
-    private long[] copies(final byte[] image, final int count) throws IOException
-    {
-        final long[] files = new long[count];
-        for (int i = 0; i < count; i++)
-        {
-            files[i] = store.create();
-            store.write(files[i], 0, ByteBuffer.wrap(image));
-        }
-        return files;
-    }
-
-    private static byte[] image(final int seed)
-    {
-        final byte[] bytes = new byte[PAGES * PAGE];
-        new SplittableRandom(seed).nextBytes(bytes);
-        return bytes;
-    }
-
-    private static byte[] read(final ExtentCache cache, final long file) throws IOException
-    {
-        final ByteBuffer dst = ByteBuffer.allocate(PAGES * PAGE);
-        while (dst.hasRemaining())
-        {
-            cache.file(file).read(dst.position(), dst);
-        }
-        return dst.array();
-    }
-
-    private byte[] onDevice(final long file) throws IOException
-    {
-        final ByteBuffer dst = ByteBuffer.allocate(PAGES * PAGE);
-        store.read(file, 0, dst);
-        return dst.array();
     }
 }
