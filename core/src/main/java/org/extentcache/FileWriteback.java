@@ -292,7 +292,7 @@ final class FileWriteback
         }
         synchronized (awaitingSync)
         {
-            written.unpinSettled(); // their question is answered: no need to wait for the lock to let them go
+            written.failedSync(); // settled pages let go now, and any settled from here on as they are settled
         }
         unsettled.add(written);
         settleIfFree();
@@ -612,6 +612,12 @@ final class FileWriteback
         private final BitSet settled = new BitSet();
         /** Per pair: its pin is released. Under the {@link #awaitingSync} monitor. */
         private final BitSet released = new BitSet();
+        /**
+         * The cache-wide flush's sync failed: a pair settled from now on lets its pin go at once, for this
+         * write-back may reach {@link #unsettled} after the writer-lock holder's last look there. Under the
+         * {@link #awaitingSync} monitor.
+         */
+        private boolean syncFailed;
 
         WriteBack(final int capacity, final long syncFailures)
         {
@@ -626,11 +632,7 @@ final class FileWriteback
             {
                 for (int i = 0; i < count; i += 2)
                 {
-                    if (!released.get(i))
-                    {
-                        released.set(i);
-                        frames.pins.unpin(pages[i + 1]);
-                    }
+                    release(i);
                 }
             }
         }
@@ -678,24 +680,39 @@ final class FileWriteback
                         redirtyPage(pages[i], pages[i + 1]);
                         redirtied = true;
                     }
+                    if (syncFailed)
+                    {
+                        release(i);
+                    }
                 }
             }
             return redirtied;
         }
 
         /**
-         * Releases the pins of pairs already settled (durable, or dirty again and so safe from reclaim): for a failed
-         * flush that cannot have the writer lock now. The caller holds the {@link #awaitingSync} monitor.
+         * The cache-wide flush's sync failed, and it cannot wait for the writer lock: releases the pins of pairs
+         * already settled (durable, or dirty again and so safe from reclaim), and from now on {@link #settle} releases
+         * each pair it settles. The caller holds the {@link #awaitingSync} monitor.
          */
-        void unpinSettled()
+        void failedSync()
         {
+            syncFailed = true;
             for (int i = 0; i < count; i += 2)
             {
-                if (settled.get(i) && !released.get(i))
+                if (settled.get(i))
                 {
-                    released.set(i);
-                    frames.pins.unpin(pages[i + 1]);
+                    release(i);
                 }
+            }
+        }
+
+        /** Releases a pair's pin, once; the caller holds the {@link #awaitingSync} monitor. */
+        private void release(final int pair)
+        {
+            if (!released.get(pair))
+            {
+                released.set(pair);
+                frames.pins.unpin(pages[pair + 1]);
             }
         }
     }

@@ -333,6 +333,126 @@ class SyncFailureSettleTest
     }
 
     /**
+     * r5's race, driven deterministically. A cache-wide flush's sync fails; the flush lets go the pins of pages
+     * already settled, and then queues its write-back for a's writer-lock holder. Between the two, the holder settles
+     * the flush's pages (its own write-back rewrites them, stale) and takes its last look at the queue, which is still
+     * empty. The write-back then arrives, its pages settled and clean, and its pins stay until the holder lets the
+     * lock go. Here the holder keeps it while another thread needs a frame, and every other frame is pinned: the miss
+     * can only time out. A page settled after the flush's sync failed must let its pin go as it is settled.
+     */
+    @Test
+    void r5b_pagesSettledAfterAFailedFlushLetGoTheirPinsThoughTheWriteBackReachesTheQueueAfterTheHoldersLastLook()
+        throws Exception
+    {
+        final ControlDevice device = new ControlDevice(PAGE, 1024);
+        final ExtentStore store = new ExtentStore(device);
+        final ExtentCache cache = books.track(ExtentCache.builder().device(device).translator(store)
+            .capacityFrames(8).claimTimeout(Duration.ofSeconds(2)).dirtyExpiry(Duration.ZERO).build());
+        final long cId = store.create();
+        store.write(cId, 0, TestPages.filled(6 * PAGE, 3));
+        final long dId = store.create();
+        store.write(dId, 0, TestPages.filled(PAGE, 4));
+        final CachedFile c = cache.file(cId);
+        final CachedFile d = cache.file(dId);
+        final CachedFile a = cache.file(store.create());
+        final java.util.List<PinnedPage> pins = new java.util.ArrayList<>();
+        for (int page = 0; page < 6; page++)
+        {
+            pins.add(c.pin((long)page * PAGE)); // 6 of the 8 frames pinned
+        }
+        a.write(0, TestPages.filled(2 * PAGE, 0x11)); // the other 2: a's dirty pages
+        final FileWriteback writeback = a.writeback();
+        final GatedQueue<Object> gate = new GatedQueue<>();
+        final java.lang.reflect.Field unsettled = FileWriteback.class.getDeclaredField("unsettled");
+        unsettled.setAccessible(true);
+        unsettled.set(writeback, gate);
+
+        device.holdNextSync(true);
+        final Async<Void> flush = new Async<>("cache-wide flush", () ->
+        {
+            cache.flush();
+            return null;
+        });
+        Async<Integer> miss = null;
+        try
+        {
+            assertTrue(device.heldSyncEntered.await(10, TimeUnit.SECONDS), "the flush wrote a's 2 pages, syncs");
+            device.releaseHeldSync(); // fails
+            assertTrue(gate.entered.await(10, TimeUnit.SECONDS), "the failed flush queues its write-back for a's lock");
+            writeback.lock();
+            try
+            {
+                assertNull(writeback.writeBackDurablyOrAgain(0, Long.MAX_VALUE, true),
+                    "the holder writes a's pages again (the failed sync may have dropped them) and syncs");
+                gate.release.countDown();
+                assertTrue(gate.added.await(10, TimeUnit.SECONDS), "the write-back is queued after the holder's look");
+                miss = new Async<>("miss of d", () -> d.read(0, ByteBuffer.allocate(PAGE)));
+                try
+                {
+                    assertEquals(PAGE, miss.get(20));
+                }
+                catch (final ExecutionException ex)
+                {
+                    fail("the miss found no frame while a's lock was held: a's 2 clean, durable frames stayed " +
+                        "pinned by the failed flush: " + ex.getCause(), ex.getCause());
+                }
+            }
+            finally
+            {
+                gate.release.countDown();
+                writeback.unlock();
+            }
+        }
+        finally
+        {
+            device.releaseHeldSync();
+            try
+            {
+                flush.get(20);
+            }
+            catch (final ExecutionException expected)
+            {
+                // its sync failed
+            }
+            pins.forEach(PinnedPage::close);
+        }
+        final ByteBuffer onDevice = ByteBuffer.allocate(2 * PAGE);
+        store.read(a.id(), 0, onDevice);
+        TestPages.assertBytes(0x11, onDevice.array(), "a's pages on the device");
+    }
+
+    /** A queue whose first {@code add} waits, once it has begun, until the test releases it. */
+    static final class GatedQueue<E> extends java.util.concurrent.ConcurrentLinkedQueue<E>
+    {
+        private static final long serialVersionUID = 1L;
+
+        final transient CountDownLatch entered = new CountDownLatch(1);
+        final transient CountDownLatch release = new CountDownLatch(1);
+        final transient CountDownLatch added = new CountDownLatch(1);
+
+        @Override
+        public boolean add(final E e)
+        {
+            if (0 == added.getCount())
+            {
+                return super.add(e);
+            }
+            entered.countDown();
+            try
+            {
+                assertTrue(release.await(20, TimeUnit.SECONDS), "the gated add was released");
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+            }
+            final boolean result = super.add(e);
+            added.countDown();
+            return result;
+        }
+    }
+
+    /**
      * r3 through the background write-back, where nobody hears of it: its sync raises an {@link Error}, the thread
      * counts it and goes on, the page is clean and unpinned, and {@code a.flush()} later succeeds with nothing to
      * write. The page never reaches the device and no call ever failed.
