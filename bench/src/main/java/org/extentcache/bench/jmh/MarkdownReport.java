@@ -61,7 +61,8 @@ final class MarkdownReport
             }
             else
             {
-                final JmhResult baseline =
+                final JmhResult sameParams = Suite.find(results, baselineName, r.params());
+                final JmhResult baseline = null != sameParams ? sameParams :
                     Suite.find(results, baselineName, null == r.pageSize() ? Suite.FOUR_KIB : r.pageSize());
                 if (null == baseline)
                 {
@@ -88,7 +89,7 @@ final class MarkdownReport
         out.append("\nScores are per operation: ns/op for times, ops/us for throughputs; the single-shot batch ")
             .append("benchmarks' times (and allocations) are divided by their batch. ± is JMH's 99.9% confidence ")
             .append("half-interval (n/a: too few iterations for one). Ratio = score / baseline score at the same ")
-            .append("page size, ± the sum of both relative errors. Allocation is JMH's gc.alloc.rate.norm ")
+            .append("parameters (else at the same page size), ± the sum of both relative errors. Allocation is JMH's gc.alloc.rate.norm ")
             .append("(").append(Score.NONE).append(" without -prof gc); for the single-shot benchmarks it includes ")
             .append("their per-iteration setup and teardown (clones made and deleted).\n\n");
 
@@ -100,8 +101,8 @@ final class MarkdownReport
             out.append("| ").append(target.what()).append(" | ").append(target.measured()).append(" | ")
                 .append(target.verdict().label).append(" |\n");
         }
-        out.append("\nA verdict compares the point estimate with the limit; when the ± interval straddles the ")
-            .append("limit, the run cannot tell.\n");
+        out.append("\nA verdict is met or not met only when the whole ± interval lies on one side of the limit; ")
+            .append("an interval that straddles the limit, or a score without one, is \"cannot tell\".\n");
         return out.toString();
     }
 
@@ -150,7 +151,7 @@ final class MarkdownReport
         return warnings;
     }
 
-    private static String paramsText(final JmhResult r)
+    static String paramsText(final JmhResult r)
     {
         final List<String> parts = new ArrayList<>();
         for (final Map.Entry<String, String> entry : r.params().entrySet())

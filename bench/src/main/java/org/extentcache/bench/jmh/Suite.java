@@ -37,6 +37,14 @@ final class Suite
     static final String ZIPF_MIX = "ZipfMixBenchmark.zipfMix";
     static final String HITS_1_THREAD = "ThreadScalingBenchmark.hits1Thread";
     static final String HITS_2_THREADS = "ThreadScalingBenchmark.hits2Threads";
+    static final String HIT_SCALING = "HitScalingBenchmark.hits";
+    static final String FS_FILE_CHANNEL_READ = "FileSystemMissBenchmark.fileChannelRead";
+    static final String FS_MISS = "FileSystemMissBenchmark.miss";
+    static final String COLD_CACHE_SEQUENTIAL = "ColdReadBenchmark.extentCacheDirectSequential";
+    static final String COLD_KERNEL_SEQUENTIAL = "ColdReadBenchmark.kernelBufferedSequential";
+    static final String COLD_DIRECT_1M_SEQUENTIAL = "ColdReadBenchmark.direct1mSequential";
+    static final String COLD_CACHE_RANDOM = "ColdReadBenchmark.extentCacheDirectRandom";
+    static final String COLD_CACHE_RANDOM_NO_READAHEAD = "ColdReadBenchmark.extentCacheDirectRandomNoReadahead";
 
     /** The page size parameter's name, in {@link HitBenchmark} and the results' {@code params}. */
     static final String PAGE_SIZE = "pageSize";
@@ -46,7 +54,9 @@ final class Suite
     /** The suite in report order; benchmarks not listed follow in file order. */
     private static final List<String> ORDER = List.of(BARE_COPY, FILE_HIT, PIN_UNPIN, CAFFEINE_HIT, PER_FILE_HIT,
         SHARING_HIT, FILE_CHANNEL_READ, MISS, MERGE_MISS_OFF, MERGE_MISS_ON, MERGE_PAIR_OFF, MERGE_PAIR_ON,
-        IN_PLACE_WRITE, COPY_ON_WRITE, MERGE_WRITE_OFF, MERGE_WRITE_BREAK, ZIPF_MIX, HITS_1_THREAD, HITS_2_THREADS);
+        IN_PLACE_WRITE, COPY_ON_WRITE, MERGE_WRITE_OFF, MERGE_WRITE_BREAK, ZIPF_MIX, HITS_1_THREAD, HITS_2_THREADS,
+        HIT_SCALING, FS_FILE_CHANNEL_READ, FS_MISS, COLD_KERNEL_SEQUENTIAL, COLD_DIRECT_1M_SEQUENTIAL,
+        COLD_CACHE_SEQUENTIAL, COLD_CACHE_RANDOM_NO_READAHEAD, COLD_CACHE_RANDOM);
 
     /** Each benchmark's baseline in the table: ratio = score / baseline score, at the same page size. */
     private static final Map<String, String> BASELINES = Map.ofEntries(
@@ -60,7 +70,10 @@ final class Suite
         Map.entry(MERGE_PAIR_ON, MERGE_PAIR_OFF),
         Map.entry(COPY_ON_WRITE, IN_PLACE_WRITE),
         Map.entry(MERGE_WRITE_BREAK, MERGE_WRITE_OFF),
-        Map.entry(HITS_2_THREADS, HITS_1_THREAD));
+        Map.entry(HITS_2_THREADS, HITS_1_THREAD),
+        Map.entry(FS_MISS, FS_FILE_CHANNEL_READ),
+        Map.entry(COLD_CACHE_SEQUENTIAL, COLD_KERNEL_SEQUENTIAL),
+        Map.entry(COLD_CACHE_RANDOM, COLD_CACHE_RANDOM_NO_READAHEAD));
 
     /** Operations per single-shot invocation of the batch benchmarks: the divisor for their scores. */
     private static final Map<String, Integer> BATCHES = Map.of(
@@ -117,6 +130,42 @@ final class Suite
             }
         }
         return null;
+    }
+
+    /**
+     * @param results results.
+     * @param name    {@code Class.method}.
+     * @param params  parameter values the result must have (others may differ).
+     * @return the first result of that benchmark with those parameters, or null if it was not run.
+     */
+    static JmhResult find(final List<JmhResult> results, final String name, final Map<String, String> params)
+    {
+        for (final JmhResult r : results)
+        {
+            if (r.name().equals(name) && r.params().entrySet().containsAll(params.entrySet()))
+            {
+                return r;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * @param results results.
+     * @param name    {@code Class.method}.
+     * @return every result of that benchmark, in file order.
+     */
+    static List<JmhResult> all(final List<JmhResult> results, final String name)
+    {
+        final List<JmhResult> found = new ArrayList<>();
+        for (final JmhResult r : results)
+        {
+            if (r.name().equals(name))
+            {
+                found.add(r);
+            }
+        }
+        return found;
     }
 
     /**
