@@ -257,14 +257,15 @@ final class DeviceCache implements AutoCloseable
                 }
             }
 
-            final long[] claim = claims.findOrClaim(block, true);
+            final long[] claim = scratch.claim;
+            final long outcome = claims.findOrClaim(block, true, claim);
             final long handle = claim[0];
-            if (FrameClaims.BUSY == claim[1])
+            if (FrameClaims.BUSY == outcome)
             {
                 loads.awaitChange(Handle.frame(handle), claim[2]);
                 continue;
             }
-            if (FrameClaims.FOUND == claim[1])
+            if (FrameClaims.FOUND == outcome)
             {
                 if (loads.awaitUpToDate(handle, block, file))
                 {
@@ -308,21 +309,23 @@ final class DeviceCache implements AutoCloseable
      */
     long lookup(final long block) throws IOException
     {
+        final long[] found = Scratch.get().claim;
         while (true)
         {
-            final long[] found = claims.findOrClaim(block, false);
-            if (FrameClaims.ABSENT == found[1])
+            final long outcome = claims.findOrClaim(block, false, found);
+            if (FrameClaims.ABSENT == outcome)
             {
                 return Handle.NONE;
             }
-            if (FrameClaims.BUSY == found[1])
+            final long handle = found[0]; // read before waiting: whatever waits may claim through this scratch
+            if (FrameClaims.BUSY == outcome)
             {
-                loads.awaitChange(Handle.frame(found[0]), found[2]);
+                loads.awaitChange(Handle.frame(handle), found[2]);
                 continue;
             }
-            if (loads.awaitUpToDate(found[0], block, FrameLoads.ANY_FILE))
+            if (loads.awaitUpToDate(handle, block, FrameLoads.ANY_FILE))
             {
-                return found[0];
+                return handle;
             }
         }
     }

@@ -92,12 +92,14 @@ final class FrameClaims
      * Under the lock: pins the block's indexed frame, or (if asked) claims a free frame and indexes it as
      * {@code LOADING} with the caller's pin.
      *
-     * @return {@code {handle, outcome, stateWord}}; the outcome is {@link #FOUND}, {@link #CLAIMED}, {@link #BUSY}
-     * (handle and word name the busy frame) or {@link #ABSENT}. Allocates: for miss paths only.
+     * @param out receives {@code {handle, outcome, stateWord}}: the outcome is {@link #FOUND}, {@link #CLAIMED},
+     *            {@link #BUSY} (handle and word name the busy frame) or {@link #ABSENT}. A thread's
+     *            {@link Scratch#claim}, so the miss path allocates nothing.
+     * @return the outcome.
      * @throws IllegalStateException if the cache is closed, no frame could be reclaimed before the claim timeout, or
      *                               the frame's pin count is full.
      */
-    long[] findOrClaim(final long block, final boolean claim)
+    long findOrClaim(final long block, final boolean claim, final long[] out)
     {
         final long deadline = System.nanoTime() + claimTimeoutNanos;
         int attempt = 0;
@@ -113,14 +115,14 @@ final class FrameClaims
                     final long handle = PinCounts.tryPin(arena, found, block);
                     if (Handle.NONE != handle)
                     {
-                        return new long[]{handle, FOUND, 0};
+                        return answer(out, handle, FOUND, 0);
                     }
                     // not pinnable: a writer holds it (beginWrite takes no lock, so it may have begun just now), or
                     // its pin count is full
                     final long word = arena.stateWord(found);
                     if (baseState(word) == WRITING)
                     {
-                        return new long[]{Handle.handle(found, generation(word)), BUSY, word};
+                        return answer(out, Handle.handle(found, generation(word)), BUSY, word);
                     }
                     if (pins(word) == MAX_PINS)
                     {
@@ -132,16 +134,16 @@ final class FrameClaims
                 final long aliased = pinAliasLocked(block);
                 if (Handle.NONE != aliased)
                 {
-                    return new long[]{aliased, FOUND, 0};
+                    return answer(out, aliased, FOUND, 0);
                 }
                 if (!claim)
                 {
-                    return new long[]{Handle.NONE, ABSENT, 0};
+                    return answer(out, Handle.NONE, ABSENT, 0);
                 }
                 final int frame = claimLocked();
                 if (NO_FRAME != frame)
                 {
-                    return new long[]{indexLoadingLocked(frame, block), CLAIMED, 0};
+                    return answer(out, indexLoadingLocked(frame, block), CLAIMED, 0);
                 }
             }
             finally
@@ -150,6 +152,14 @@ final class FrameClaims
             }
             backOff(attempt++, deadline, block);
         }
+    }
+
+    private static long answer(final long[] out, final long handle, final long outcome, final long word)
+    {
+        out[0] = handle;
+        out[1] = outcome;
+        out[2] = word;
+        return outcome;
     }
 
     /**

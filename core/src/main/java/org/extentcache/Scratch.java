@@ -17,6 +17,8 @@ final class Scratch
     /** Room for a fault-around's handles, or a readahead window's. */
     final long[] handles = new long[Math.max(FAULT_AROUND, FrameReadahead.MAX_WINDOW)];
     boolean loaded;
+    /** {@link FrameClaims#findOrClaim}'s answer: {@code {handle, outcome, stateWord}}. */
+    final long[] claim = new long[3];
     /** Pages the last {@link FrameReadahead#readAhead} covered, the page that missed included; 0 if it read none. */
     int readAhead;
     /** Frames a content-index lookup nominates for merging ({@link PageMerger}). */
