@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import org.agrona.collections.LongArrayList;
 import org.extentcache.device.BlockDevice;
@@ -71,7 +70,7 @@ final class SnapshotCommitter
     }
 
     private final BlockDevice device;
-    private final ReentrantReadWriteLock storeLock;
+    private final StoreLock storeLock;
     private final DurableState state;
     private final Host host;
     private final ReentrantLock mutex = new ReentrantLock();
@@ -92,7 +91,7 @@ final class SnapshotCommitter
      * @param state     the store's durable state.
      * @param host      the store.
      */
-    SnapshotCommitter(final BlockDevice device, final ReentrantReadWriteLock storeLock, final DurableState state,
+    SnapshotCommitter(final BlockDevice device, final StoreLock storeLock, final DurableState state,
         final Host host)
     {
         this.device = device;
@@ -230,14 +229,14 @@ final class SnapshotCommitter
             throw poisonedFailure();
         }
         final DurableState.Attempt attempt;
-        storeLock.writeLock().lock();
+        storeLock.write().lock();
         try
         {
             attempt = state.begin(host.fileIds(), host.nextFileId());
         }
         finally
         {
-            storeLock.writeLock().unlock();
+            storeLock.write().unlock();
         }
         attemptCovers = attempt.coveredTicket;
         final int blockSize = device.blockSize();
@@ -249,14 +248,14 @@ final class SnapshotCommitter
             final byte[] payload = SnapshotCodec.encode(attempt.sequence, attempt.nextFileId, attempt.attachment,
                 attempt.ids, attempt.captures);
             step = "allocating its chain";
-            storeLock.writeLock().lock();
+            storeLock.write().lock();
             try
             {
                 state.allocateChain(attempt, payload.length, blockSize);
             }
             finally
             {
-                storeLock.writeLock().unlock();
+                storeLock.write().unlock();
             }
             step = "writing its chain";
             SnapshotChain.write(device, attempt.chain, payload);
@@ -291,7 +290,7 @@ final class SnapshotCommitter
         }
         RuntimeException listenerFailure = null;
         final LongArrayList freed = new LongArrayList();
-        storeLock.writeLock().lock();
+        storeLock.write().lock();
         try
         {
             if (synced)
@@ -313,7 +312,7 @@ final class SnapshotCommitter
         }
         finally
         {
-            storeLock.writeLock().unlock();
+            storeLock.write().unlock();
         }
         if (null != failed)
         {
