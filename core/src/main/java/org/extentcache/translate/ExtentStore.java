@@ -52,15 +52,12 @@ import org.extentcache.device.BlockDevice;
  * </ul>
  *
  * <h2>Concurrency</h2>
- * One {@link ReentrantReadWriteLock} ({@link StoreLock}), taken by the piece that runs each operation.
- * {@link #translate} and {@link #size}, on the read path of every cache miss, read optimistically first: under a
- * {@link java.util.concurrent.locks.StampedLock} stamp that every write-lock hold invalidates, falling back to the
- * read lock only when a mutation overlapped them ({@link FileTable} explains why a read torn by a writer can do no
- * harm before it is discarded). {@link #exists}, {@link #read}, {@link #refCount}, {@link #allocatedBlocks} and
- * {@link #freeBlocks} take the read lock and run concurrently with each other. Every mutation takes the write lock
- * for its whole duration, <em>including the device reads and writes of the data it stores</em>: simplicity first,
- * at the price that a slow device stalls translation while a write is in flight. {@link #read} holds the read lock
- * across its device reads, so a block it reads cannot be freed and reused under it.
+ * One {@link ReentrantReadWriteLock} ({@link StoreLock}), taken by the piece that runs each operation. {@link #translate}, {@link #size}, {@link #exists}, {@link #read},
+ * {@link #refCount}, {@link #allocatedBlocks} and {@link #freeBlocks} take the read lock and run concurrently with
+ * each other. Every mutation takes the write lock for its whole duration, <em>including the device reads and
+ * writes of the data it stores</em>: simplicity first, at the price that a slow device stalls translation while a
+ * write is in flight. {@link #read} holds the read lock across its device reads, so a block it reads cannot be
+ * freed and reused under it.
  *
  * <h2>Notifications</h2>
  * Each mutation, still holding the write lock, after its new data is on the device and its maps, reference counts
@@ -99,8 +96,10 @@ import org.extentcache.device.BlockDevice;
  * <ul>
  *   <li>{@link #translate}: {@code O(log E)} binary search plus {@code O(log64 B)} to find where shared-ness
  *       changes; the answer is a maximal run whose shared flag holds for every page in it. The store allocates
- *       nothing (primitive file table, caller's {@link Extent}) and, read optimistically, writes no shared cache
- *       line; a read overlapped by a mutation is repeated under the read lock.</li>
+ *       nothing (primitive file table, caller's {@link Extent}); the {@code ReentrantReadWriteLock} itself may
+ *       allocate a small per-thread hold counter when several reader threads interleave. A {@code StampedLock}
+ *       optimistic read would remove both that and the shared cache line, if translation ever shows up in a
+ *       profile.</li>
  *   <li>{@link #write}, {@link #punchHole}, {@link #truncate}, {@link #cloneRange} of {@code k} pages:
  *       {@code O(log E + k)} plus one array move of {@code O(E)} runs (24 bytes each) in the changed file.</li>
  *   <li>{@link #cloneFile}: {@code O(E)} to copy the map plus one reference-count update per mapped page.</li>
@@ -650,15 +649,6 @@ public final class ExtentStore implements Translator, Closeable
     public long snapshotSequence()
     {
         return durability.snapshotSequence();
-    }
-
-    /**
-     * For tests: the blocks of the file's first {@code pages} pages ({@link Extent#HOLE} for a hole) and, last, its
-     * size, read under the read lock (never optimistically), or null if the file does not exist.
-     */
-    long[] mapUnderLock(final long file, final int pages)
-    {
-        return files.mapUnderLock(file, pages);
     }
 
     /**

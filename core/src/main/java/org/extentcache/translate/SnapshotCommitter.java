@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import org.agrona.collections.LongArrayList;
 import org.extentcache.device.BlockDevice;
@@ -70,7 +71,7 @@ final class SnapshotCommitter
     }
 
     private final BlockDevice device;
-    private final StoreLock storeLock;
+    private final ReentrantReadWriteLock storeLock;
     private final DurableState state;
     private final Host host;
     private final ReentrantLock mutex = new ReentrantLock();
@@ -91,7 +92,7 @@ final class SnapshotCommitter
      * @param state     the store's durable state.
      * @param host      the store.
      */
-    SnapshotCommitter(final BlockDevice device, final StoreLock storeLock, final DurableState state,
+    SnapshotCommitter(final BlockDevice device, final ReentrantReadWriteLock storeLock, final DurableState state,
         final Host host)
     {
         this.device = device;
@@ -229,14 +230,14 @@ final class SnapshotCommitter
             throw poisonedFailure();
         }
         final DurableState.Attempt attempt;
-        storeLock.write().lock();
+        storeLock.writeLock().lock();
         try
         {
             attempt = state.begin(host.fileIds(), host.nextFileId());
         }
         finally
         {
-            storeLock.write().unlock();
+            storeLock.writeLock().unlock();
         }
         attemptCovers = attempt.coveredTicket;
         final int blockSize = device.blockSize();
@@ -248,14 +249,14 @@ final class SnapshotCommitter
             final byte[] payload = SnapshotCodec.encode(attempt.sequence, attempt.nextFileId, attempt.attachment,
                 attempt.ids, attempt.captures);
             step = "allocating its chain";
-            storeLock.write().lock();
+            storeLock.writeLock().lock();
             try
             {
                 state.allocateChain(attempt, payload.length, blockSize);
             }
             finally
             {
-                storeLock.write().unlock();
+                storeLock.writeLock().unlock();
             }
             step = "writing its chain";
             SnapshotChain.write(device, attempt.chain, payload);
@@ -290,7 +291,7 @@ final class SnapshotCommitter
         }
         RuntimeException listenerFailure = null;
         final LongArrayList freed = new LongArrayList();
-        storeLock.write().lock();
+        storeLock.writeLock().lock();
         try
         {
             if (synced)
@@ -312,7 +313,7 @@ final class SnapshotCommitter
         }
         finally
         {
-            storeLock.write().unlock();
+            storeLock.writeLock().unlock();
         }
         if (null != failed)
         {

@@ -55,7 +55,7 @@ final class StoreDurability
         if (persistent)
         {
             this.durable = new DurableState(ledger.counts());
-            this.committer = new SnapshotCommitter(device, lock, durable, new Host());
+            this.committer = new SnapshotCommitter(device, lock.readWriteLock(), durable, new Host());
         }
         else
         {
