@@ -15,7 +15,7 @@ final class Scratch
 
     final Extent extent = new Extent();
     /** Room for a fault-around's handles, or a readahead window's. */
-    final long[] handles = new long[Math.max(FAULT_AROUND, FrameReadahead.MAX_WINDOW)];
+    final long[] handles = new long[Math.max(FAULT_AROUND, FrameReadahead.ADVISED_WINDOW)];
     boolean loaded;
     /** Pages the last {@link FrameReadahead#readAhead} covered, the page that missed included; 0 if it read none. */
     int readAhead;
