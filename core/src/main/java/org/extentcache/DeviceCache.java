@@ -29,6 +29,7 @@ import static org.extentcache.frame.FrameDescriptor.*;
  *   LOADING --device read failed (lock; CAS)--------------&gt; ORPHAN, unindexed, error recorded for waiters
  *   LOADING/UPTODATE --invalidate(block) (lock; CAS)------&gt; ORPHAN, unindexed
  *   UPTODATE, pins=0, unreferenced --sweep (lock; CAS)----&gt; ORPHAN --&gt; unindexed, freed or reused at once
+ *   UPTODATE, pins=0 --drop, by advice (lock; CAS)--------&gt; ORPHAN --&gt; unindexed, freed ({@link #drop})
  *   ORPHAN, last unpin (CAS, then lock)--------------------&gt; FREE, generation + 1 (RETIRED if used up)
  *   UPTODATE, only the writer's pin --beginWrite (CAS)-----&gt; WRITING, no pins (readers wait, pins refused)
  *   WRITING --endWrite (CAS)-------------------------------&gt; UPTODATE|DIRTY, generation + 1

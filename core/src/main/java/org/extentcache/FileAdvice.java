@@ -34,7 +34,8 @@ import java.util.Arrays;
  * Hit: one volatile load. Miss: a volatile load and a binary search over at most 64 ranges; a {@code NOREUSE} miss
  * also a monitor, a device-index peek per window page and, once the ring is full, the allocation lock per frame
  * freed. {@code advise} copies the range list. {@code WILLNEED} costs the misses it makes; {@code DONTNEED} a
- * write-back of the range, a translation per run and the allocation lock per page cached.
+ * write-back of the range, a mapping lookup per page of the range below end of file (cached or not), a translation
+ * per run of cached pages and the allocation lock per page cached.
  *
  * <p>Thread-safe.
  */

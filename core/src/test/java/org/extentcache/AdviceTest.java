@@ -414,6 +414,30 @@ final class AdviceTest
     }
 
     @Test
+    void dontNeedWhoseWriteBackFailsThrowsAndKeepsThePagesDirty() throws IOException
+    {
+        final FailingDevice failing = new FailingDevice();
+        final ExtentStore failingStore = new ExtentStore(failing);
+        final long id = failingStore.create();
+        failingStore.write(id, 0, stamped(id, 8));
+        final ExtentCache cache = books.track(ExtentCache.builder().device(failing).translator(failingStore)
+            .capacityFrames(32).build());
+        final CachedFile file = cache.file(id);
+        readAll(file, 8);
+        file.write(0, stamped(id + 1000, 4)); // pages 0-3 dirty, 4-7 clean
+        failing.failWrites = true;
+        assertThrows(IOException.class, () -> file.advise(0, 0, Advice.DONTNEED));
+        assertEquals(4, file.dirtyPageCount(), "still dirty");
+        assertEquals(4, cache.stats().framesResident(), "the dirty pages stay, the clean ones went");
+        assertEquals(4, cache.stats().pagesDropped());
+        failing.failWrites = false;
+        file.flush();
+        final ByteBuffer onDevice = ByteBuffer.allocate(4 * PAGE);
+        failingStore.read(id, 0, onDevice);
+        assertEquals(stamped(id + 1000, 4), onDevice.clear(), "on the device after the flush");
+    }
+
+    @Test
     void dontNeedRacingReadsNeverReturnsWrongBytes() throws Exception
     {
         final long seed = System.nanoTime();
@@ -612,6 +636,7 @@ final class AdviceTest
     private static final class FailingDevice extends ForwardingBlockDevice
     {
         final AtomicInteger failAfter = new AtomicInteger(Integer.MAX_VALUE);
+        volatile boolean failWrites;
 
         FailingDevice()
         {
@@ -626,6 +651,16 @@ final class AdviceTest
                 throw new IOException("injected read failure of block " + block);
             }
             super.read(block, dst);
+        }
+
+        @Override
+        public void write(final long block, final ByteBuffer src) throws IOException
+        {
+            if (failWrites)
+            {
+                throw new IOException("injected write failure of block " + block);
+            }
+            super.write(block, src);
         }
     }
 }
