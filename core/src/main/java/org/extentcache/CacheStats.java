@@ -44,6 +44,8 @@ package org.extentcache;
  *                                 sharing hit when read. Only for files read through themselves
  *                                 ({@link org.extentcache.translate.FileBackedTranslator}).
  * @param readaheadFailures        readahead window reads that failed (the page that missed was then read alone).
+ * @param pagesDropped             frames freed by advice ({@link CachedFile#advise}): {@link Advice#DONTNEED}, and
+ *                                 frames a {@link Advice#NOREUSE} scan loaded and gave back (not counted as reclaims).
  */
 public record CacheStats(
     long fileHits,
@@ -74,7 +76,8 @@ public record CacheStats(
     long mergeNanos,
     long mergedPages,
     long pagesReadAhead,
-    long readaheadFailures)
+    long readaheadFailures,
+    long pagesDropped)
 {
     /**
      * Takes the snapshot {@link ExtentCache#stats()} returns: counters and opaque reads, no lock, no walk.
@@ -103,7 +106,7 @@ public record CacheStats(
             null == merger ? 0 : merger.merges.sum(), null == merger ? 0 : merger.mismatches.sum(),
             null == merger ? 0 : merger.mergeNanos.sum(), null == merger ? 0 : merger.aliasCount(),
             null == frames.readahead ? 0 : frames.readahead.pagesReadAhead.sum(),
-            null == frames.readahead ? 0 : frames.readahead.failures.sum());
+            null == frames.readahead ? 0 : frames.readahead.failures.sum(), frames.pagesDropped.sum());
     }
 
     /**
@@ -156,7 +159,7 @@ public record CacheStats(
             Math.max(0, merges - other.merges), Math.max(0, mergeMismatches - other.mergeMismatches),
             Math.max(0, mergeNanos - other.mergeNanos), mergedPages,
             Math.max(0, pagesReadAhead - other.pagesReadAhead),
-            Math.max(0, readaheadFailures - other.readaheadFailures));
+            Math.max(0, readaheadFailures - other.readaheadFailures), Math.max(0, pagesDropped - other.pagesDropped));
     }
 
     /**
@@ -181,7 +184,7 @@ public record CacheStats(
             heapMetadataBytes + other.heapMetadataBytes, filesMapped + other.filesMapped,
             handlesHeld + other.handlesHeld, merges + other.merges, mergeMismatches + other.mergeMismatches,
             mergeNanos + other.mergeNanos, mergedPages + other.mergedPages, pagesReadAhead + other.pagesReadAhead,
-            readaheadFailures + other.readaheadFailures);
+            readaheadFailures + other.readaheadFailures, pagesDropped + other.pagesDropped);
     }
 
     /**

@@ -83,6 +83,8 @@ public final class CachedFile
     private final SequentialMisses sequentialMisses = new SequentialMisses();
     /** The write path; see {@link PageWriter}. */
     private final PageWriter writer;
+    /** What {@link #advise} was told; see {@link FileAdvice}. */
+    private final FileAdvice advice;
 
     CachedFile(final ExtentCache cache, final long file)
     {
@@ -96,6 +98,21 @@ public final class CachedFile
         this.pageMask = cache.pageSize() - 1L;
         this.writeback = new FileWriteback(this, frames, file);
         this.writer = new PageWriter(this, cache, mapping, writeback);
+        this.advice = new FileAdvice(this, cache, mapping, pageShift);
+    }
+
+    /**
+     * Tells the cache how {@code [offset, offset + length)} will be read ({@code length} 0: to the end of the file),
+     * like {@code posix_fadvise}; {@link Advice} says what each advice does. Thread-safe.
+     *
+     * @throws IllegalArgumentException if {@code offset} or {@code length} is negative.
+     * @throws IllegalStateException    if the cache is closed, or the file has more than 64 advised ranges.
+     * @throws IOException              if the file was deleted ({@link NoSuchFileException}); for
+     *                                  {@link Advice#WILLNEED} and {@link Advice#DONTNEED}, as they say.
+     */
+    public void advise(final long offset, final long length, final Advice advice) throws IOException
+    {
+        this.advice.advise(offset, length, advice);
     }
 
     /**
@@ -275,6 +292,12 @@ public final class CachedFile
      */
     private long pinByTranslation(final long page) throws IOException
     {
+        return pinByTranslation(page, advice.at(page), Long.MAX_VALUE);
+    }
+
+    /** {@link #pinByTranslation(long)} with advice {@code kind}, a window kept below {@code endPage}. */
+    long pinByTranslation(final long page, final Advice kind, final long endPage) throws IOException
+    {
         final Scratch scratch = Scratch.get();
         final Extent extent = scratch.extent;
         while (true)
@@ -297,8 +320,8 @@ public final class CachedFile
             final long handle;
             try
             {
-                handle = sequentialMisses.acquire(frames, file, page, block, extent, (size + pageMask) >>> pageShift,
-                    mergeDomain(), scratch);
+                handle = sequentialMisses.acquire(frames, file, page, block, extent,
+                    Math.min(endPage, (size + pageMask) >>> pageShift), mergeDomain(), scratch, kind);
             }
             catch (final StaleTranslationException ex)
             {
@@ -314,6 +337,7 @@ public final class CachedFile
                 {
                     faultAround(page, extent, version, scratch.handles, scratch.readAhead - 1, false);
                 }
+                advice.loaded(kind, handle, page, extent, scratch);
                 return handle;
             }
             pins.unpin(handle);
@@ -467,7 +491,7 @@ public final class CachedFile
                 final long after = arena.stateWord(frame);
                 if (((before ^ after) & ~PINS_MASK) == 0)
                 {
-                    arena.markReferenced(frame);
+                    advice.hit(arena, frame, page);
                     cache.fileHits.increment();
                     return;
                 }

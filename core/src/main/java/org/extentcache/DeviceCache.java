@@ -29,6 +29,7 @@ import static org.extentcache.frame.FrameDescriptor.*;
  *   LOADING --device read failed (lock; CAS)--------------&gt; ORPHAN, unindexed, error recorded for waiters
  *   LOADING/UPTODATE --invalidate(block) (lock; CAS)------&gt; ORPHAN, unindexed
  *   UPTODATE, pins=0, unreferenced --sweep (lock; CAS)----&gt; ORPHAN --&gt; unindexed, freed or reused at once
+ *   UPTODATE, pins=0 --drop, by advice (lock; CAS)--------&gt; ORPHAN --&gt; unindexed, freed ({@link #drop})
  *   ORPHAN, last unpin (CAS, then lock)--------------------&gt; FREE, generation + 1 (RETIRED if used up)
  *   UPTODATE, only the writer's pin --beginWrite (CAS)-----&gt; WRITING, no pins (readers wait, pins refused)
  *   WRITING --endWrite (CAS)-------------------------------&gt; UPTODATE|DIRTY, generation + 1
@@ -129,6 +130,8 @@ final class DeviceCache implements AutoCloseable
     final LongAdder deviceReads = new LongAdder();
     final LongAdder reclaims = new LongAdder();
     final LongAdder invalidations = new LongAdder();
+    /** Frames freed by advice ({@link #drop}): {@link Advice#DONTNEED} and the {@link Advice#NOREUSE} ring. */
+    final LongAdder pagesDropped = new LongAdder();
     final LongAdder loadFailures = new LongAdder();
     final LongAdder writebacks = new LongAdder();
     final LongAdder copyOnWrites = new LongAdder();
@@ -237,6 +240,25 @@ final class DeviceCache implements AutoCloseable
     long acquire(final long block, final long file, final long page, final Scratch scratch, final int domain)
         throws IOException
     {
+        return acquire(block, file, page, scratch, domain, true);
+    }
+
+    /**
+     * {@link #acquire(long, long, long, Scratch, int)}, marking the frame referenced on a sharing hit only if
+     * {@code promote} ({@link Advice#NOREUSE} reads pass false).
+     *
+     * @param block   device block.
+     * @param file    the file whose page maps the block.
+     * @param page    that page.
+     * @param scratch this thread's scratch: {@code loaded} is set to whether the block was read from the device.
+     * @param domain  the file's merge domain, or {@link PageMerger#NO_DOMAIN}.
+     * @param promote false to leave a found frame's reference bit as it is.
+     * @return a pinned handle, as for {@link #acquire(long, long, long)}.
+     * @throws IOException if the device read failed.
+     */
+    long acquire(final long block, final long file, final long page, final Scratch scratch, final int domain,
+        final boolean promote) throws IOException
+    {
         scratch.loaded = false;
         while (true)
         {
@@ -250,7 +272,10 @@ final class DeviceCache implements AutoCloseable
                     if (loads.awaitUpToDate(handle, block, file))
                     {
                         sharingHits.increment();
-                        arena.markReferenced(found);
+                        if (promote)
+                        {
+                            arena.markReferenced(found);
+                        }
                         return handle;
                     }
                     continue;
@@ -270,7 +295,10 @@ final class DeviceCache implements AutoCloseable
                 if (loads.awaitUpToDate(handle, block, file))
                 {
                     sharingHits.increment();
-                    arena.markReferenced(Handle.frame(handle));
+                    if (promote)
+                    {
+                        arena.markReferenced(Handle.frame(handle));
+                    }
                     return handle;
                 }
                 continue;
@@ -379,6 +407,74 @@ final class DeviceCache implements AutoCloseable
             }
             invalidations.increment();
             claims.orphanLocked(block, frame);
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
+    /** {@link #drop}: the frame was freed. */
+    static final int DROP_FREED = 0;
+    /**
+     * {@link #drop}: the frame is idle but was kept (not asked to free it, merged blocks share it, or used since the
+     * hand passed and not to be freed so); if {@code evenIfReferenced}, its reference bit was cleared.
+     */
+    static final int DROP_KEPT = 1;
+    /** {@link #drop}: the handle is stale; nothing to drop. */
+    static final int DROP_STALE = 2;
+    /** {@link #drop}: the frame is in use (pinned, dirty, loading or being written) and stays. */
+    static final int DROP_BUSY = 3;
+
+    /**
+     * Frees one named frame as the CLOCK sweep frees its victim, if it is idle: still at the handle's generation,
+     * clean, up to date, unpinned, and (unless {@code evenIfReferenced}) not used since the hand last passed. A frame
+     * that merged blocks share ({@link PageMerger}) is never freed here. An idle frame kept with
+     * {@code evenIfReferenced} loses its reference bit: the sweep takes it first unless somebody uses it again. For
+     * {@link Advice#DONTNEED} and the {@link Advice#NOREUSE} ring. Takes the allocation lock.
+     *
+     * @param handle           the frame's handle, pinned or not.
+     * @param free             false to keep the frame (others may map it), only demoted as said.
+     * @param evenIfReferenced true to free a frame used since the hand last passed.
+     * @return {@link #DROP_FREED}, {@link #DROP_KEPT}, {@link #DROP_STALE} or {@link #DROP_BUSY}.
+     */
+    int drop(final long handle, final boolean free, final boolean evenIfReferenced)
+    {
+        final int frame = Handle.frame(handle);
+        lock.lock();
+        try
+        {
+            if (pins.isClosed())
+            {
+                return DROP_STALE;
+            }
+            final long word = arena.stateWord(frame);
+            if (!Handle.matches(handle, word))
+            {
+                return DROP_STALE;
+            }
+            if (!isCleanUpToDate(word) || pins(word) != 0)
+            {
+                return DROP_BUSY;
+            }
+            if (!free || isMerged(word) || (!evenIfReferenced && arena.isReferenced(frame)) ||
+                (null != claims.aliases && claims.aliases.hasAliases(frame)))
+            {
+                if (evenIfReferenced)
+                {
+                    arena.clearReferenced(frame);
+                }
+                return DROP_KEPT;
+            }
+            final long orphan = withState(word, ORPHAN);
+            if (!claims.casState(frame, word, orphan))
+            {
+                return DROP_BUSY; // pinned meanwhile: a pin is a CAS of the same word, taken without the lock
+            }
+            index.remove(arena.deviceBlock(frame), frame);
+            arena.free(frame, orphan);
+            pagesDropped.increment();
+            return DROP_FREED;
         }
         finally
         {

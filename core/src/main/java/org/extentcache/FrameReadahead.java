@@ -58,6 +58,8 @@ final class FrameReadahead
     static final int INITIAL_WINDOW = 4;
     /** Pages of the largest window (256 KiB with 4 KiB pages). */
     static final int MAX_WINDOW = 64;
+    /** Pages of a window read under {@link Advice#SEQUENTIAL} or {@link Advice#WILLNEED}: twice the largest. */
+    static final int ADVISED_WINDOW = 2 * MAX_WINDOW;
     /**
      * Frames the speculative sweep may examine per page of a window, all claims of the window together, besides
      * {@link #SWEEP_STEPS_BASE}; then the window ends.

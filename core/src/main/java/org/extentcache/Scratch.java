@@ -15,7 +15,7 @@ final class Scratch
 
     final Extent extent = new Extent();
     /** Room for a fault-around's handles, or a readahead window's. */
-    final long[] handles = new long[Math.max(FAULT_AROUND, FrameReadahead.MAX_WINDOW)];
+    final long[] handles = new long[Math.max(FAULT_AROUND, FrameReadahead.ADVISED_WINDOW)];
     boolean loaded;
     /** {@link FrameClaims#findOrClaim}'s answer: {@code {handle, outcome, stateWord}}. */
     final long[] claim = new long[3];

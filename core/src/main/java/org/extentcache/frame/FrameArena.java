@@ -300,6 +300,27 @@ public final class FrameArena implements AutoCloseable
     }
 
     /**
+     * @param frame frame number.
+     * @return true if the frame was used again since it was loaded or since the CLOCK hand last passed
+     * ({@link FrameDescriptor#REFERENCED}).
+     */
+    public boolean isReferenced(final int frame)
+    {
+        return metadata.getByte(referencedOffset(frame)) == REFERENCED;
+    }
+
+    /**
+     * Clears the CLOCK reference bit ({@link FrameDescriptor#NOT_REFERENCED}): the frame is the sweep's next choice
+     * unless it is used again before the hand reaches it. A plain store, as {@link #markReferenced}.
+     *
+     * @param frame frame number.
+     */
+    public void clearReferenced(final int frame)
+    {
+        metadata.putByte(referencedOffset(frame), NOT_REFERENCED);
+    }
+
+    /**
      * Marks a frame read ahead and not used yet ({@link FrameDescriptor#READ_AHEAD}); the caller owns the frame
      * (LOADING, before publishing it).
      *
