@@ -257,9 +257,15 @@ final class ExtentMoveTest
             case DEFRAG ->
             {
                 Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/xfs_fsr")), "no /usr/sbin/xfs_fsr");
+                final Map<Long, Long> before = blocksByPage(pathA);
                 ReflinkDir.run(List.of("/usr/sbin/xfs_fsr", pathA.toString()));
                 Assumptions.assumeTrue(Fiemap.extents(pathA).size() < PAGES,
                     () -> "xfs_fsr left A as it was: " + blocksByPageUnchecked(pathA));
+                // on an aged file system xfs_fsr may leave part of the file where it was: the tests need a move
+                final Map<Long, Long> after = blocksByPage(pathA);
+                Assumptions.assumeTrue(before.values().stream().noneMatch(after::containsValue),
+                    () -> "xfs_fsr left some of A's blocks in place (free space too fragmented?): before " + before +
+                        ", after " + after);
                 return a;
             }
             case PUNCH_HOLE ->
