@@ -62,6 +62,8 @@ public final class CachedFile
     private final DeviceCache frames;
     /** The frames' pin counts, held directly: a pin or unpin on the hit path costs no hop through {@link #frames}. */
     private final PinCounts pins;
+    /** Entered by every read and pin, so close frees no memory a read is still inside ({@link ReaderGate}). */
+    private final ReaderGate readers;
     private final FrameArena arena;
     private final long file;
     private final FileMapping mapping;
@@ -89,6 +91,7 @@ public final class CachedFile
         this.cache = cache;
         this.frames = cache.frames();
         this.pins = frames.pins;
+        this.readers = frames.readers;
         this.arena = frames.arena();
         this.file = file;
         this.mapping = new FileMapping(cache.mappingTotals());
@@ -229,28 +232,36 @@ public final class CachedFile
             throw new IllegalStateException("page already pinned: unpin it before pinning again: position=" +
                 page.position());
         }
-        ensureReadable();
-        final long fileSize = currentSize();
-        if (position >= fileSize)
+        readers.enter();
+        try
         {
-            return false;
+            ensureReadable();
+            final long fileSize = currentSize();
+            if (position >= fileSize)
+            {
+                return false;
+            }
+            final long pageIndex = position >>> pageShift;
+            final long pageStart = pageIndex << pageShift;
+            final int length = (int)Math.min(pageMask + 1, fileSize - pageStart);
+            long handle = mapping.get(pageIndex);
+            if (Handle.NONE != handle && pins.pinHandle(handle))
+            {
+                cache.fileHits.increment();
+            }
+            else
+            {
+                handle = pinByTranslation(pageIndex);
+            }
+            final long address = Handle.NONE == handle ? frames.zeroPageAddress() : arena.address(Handle.frame(handle));
+            page.pinned(cache, handle, address, length, pageStart);
+            cache.pinned(page);
+            return true;
         }
-        final long pageIndex = position >>> pageShift;
-        final long pageStart = pageIndex << pageShift;
-        final int length = (int)Math.min(pageMask + 1, fileSize - pageStart);
-        long handle = mapping.get(pageIndex);
-        if (Handle.NONE != handle && pins.pinHandle(handle))
+        finally
         {
-            cache.fileHits.increment();
+            readers.exit();
         }
-        else
-        {
-            handle = pinByTranslation(pageIndex);
-        }
-        final long address = Handle.NONE == handle ? frames.zeroPageAddress() : arena.address(Handle.frame(handle));
-        page.pinned(cache, handle, address, length, pageStart);
-        cache.pinned(page);
-        return true;
     }
 
     /**
@@ -274,6 +285,19 @@ public final class CachedFile
      * @return the pinned handle, or {@link Handle#NONE} for a hole.
      */
     private long pinByTranslation(final long page) throws IOException
+    {
+        final ReaderGate outer = readers.inMiss(); // the translator and the device run here: a close they call throws
+        try
+        {
+            return pinByTranslationMarked(page);
+        }
+        finally
+        {
+            ReaderGate.leftMiss(outer);
+        }
+    }
+
+    private long pinByTranslationMarked(final long page) throws IOException
     {
         final Scratch scratch = Scratch.get();
         final Extent extent = scratch.extent;
@@ -429,27 +453,35 @@ public final class CachedFile
         {
             throw new IllegalArgumentException("position must be >= 0: position=" + position);
         }
-        ensureReadable();
-        if (0 == length)
+        readers.enter();
+        try
         {
-            return 0;
+            ensureReadable();
+            if (0 == length)
+            {
+                return 0;
+            }
+            final long fileSize = currentSize();
+            if (position >= fileSize)
+            {
+                return -1;
+            }
+            final int total = (int)Math.min(length, fileSize - position);
+            int done = 0;
+            while (done < total)
+            {
+                final long at = position + done;
+                final int inPage = (int)(at & pageMask);
+                final int n = (int)Math.min(total - done, pageMask + 1 - inPage);
+                readPage(at >>> pageShift, inPage, base, address + done, n);
+                done += n;
+            }
+            return total;
         }
-        final long fileSize = currentSize();
-        if (position >= fileSize)
+        finally
         {
-            return -1;
+            readers.exit();
         }
-        final int total = (int)Math.min(length, fileSize - position);
-        int done = 0;
-        while (done < total)
-        {
-            final long at = position + done;
-            final int inPage = (int)(at & pageMask);
-            final int n = (int)Math.min(total - done, pageMask + 1 - inPage);
-            readPage(at >>> pageShift, inPage, base, address + done, n);
-            done += n;
-        }
-        return total;
     }
 
     private void readPage(final long page, final int inPage, final Object base, final long address, final int length)
@@ -545,22 +577,6 @@ public final class CachedFile
     {
         return buffer.isDirect() ? BufferUtil.address(buffer) + buffer.position() :
             BufferUtil.ARRAY_BASE_OFFSET + buffer.arrayOffset() + buffer.position();
-    }
-
-    /**
-     * Keeps the first failure and attaches later ones to it as suppressed, for operations that go on after one
-     * page or file fails.
-     *
-     * @return {@code first}, or {@code next} if there was none yet.
-     */
-    static IOException firstOf(final IOException first, final IOException next)
-    {
-        if (null == first)
-        {
-            return next;
-        }
-        first.addSuppressed(next);
-        return first;
     }
 
     FileMapping mapping()
