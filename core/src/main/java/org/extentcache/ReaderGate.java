@@ -38,8 +38,9 @@ import java.util.function.Supplier;
  * path marks the thread ({@link #inMiss}), and {@link #refuseCloseFromInside} makes that close throw instead.
  *
  * <h2>Costs</h2>
- * Each public read call: two uncontended atomic adds on a line the thread mostly has to itself (threads whose ids
- * share a slot contend on it) and one volatile load, about 10 ns on x86; none inside a call's loop over pages. Close:
+ * Each public read call: two atomic adds (lock-prefixed on x86, each about the price of the CAS a pin pays) on a
+ * line the thread mostly has to itself (threads whose ids share a slot contend on it), and one volatile load (a
+ * plain load on x86); none inside a call's loop over pages, none on a thread-local. Close:
  * a scan of the slots, then waits as long as the slowest read inside (a device read, a translation). Memory:
  * {@code 128 * slots} bytes on the heap.
  *
