@@ -58,7 +58,7 @@ final class CacheWideFlush
                 }
                 batch.add(file);
                 written.add(result);
-                failure = null == result.failure ? failure : CachedFile.firstOf(failure, result.failure);
+                failure = null == result.failure ? failure : FileWriteback.firstOf(failure, result.failure);
                 pinned += result.count / 2;
                 if (pinned >= pinLimit)
                 {
@@ -174,14 +174,14 @@ final class CacheWideFlush
         }
         catch (final IOException ex)
         {
-            result = CachedFile.firstOf(failure, new IOException(
+            result = FileWriteback.firstOf(failure, new IOException(
                 "flush: device sync failed; every page written stays dirty: " + ex.getMessage(), ex));
         }
         finally
         {
             if (!finishBatch(batch, written, synced))
             {
-                result = CachedFile.firstOf(result, new IOException("flush: a device sync failed after pages were " +
+                result = FileWriteback.firstOf(result, new IOException("flush: a device sync failed after pages were " +
                     "written and may have dropped them; they stay dirty (flush again)", frames.syncs.lastFailure()));
             }
         }

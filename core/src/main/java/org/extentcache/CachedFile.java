@@ -62,6 +62,8 @@ public final class CachedFile
     private final DeviceCache frames;
     /** The frames' pin counts, held directly: a pin or unpin on the hit path costs no hop through {@link #frames}. */
     private final PinCounts pins;
+    /** Entered by every read and pin, so close frees no memory a read is still inside ({@link ReaderGate}). */
+    private final ReaderGate readers;
     private final FrameArena arena;
     private final long file;
     private final FileMapping mapping;
@@ -91,6 +93,7 @@ public final class CachedFile
         this.cache = cache;
         this.frames = cache.frames();
         this.pins = frames.pins;
+        this.readers = frames.readers;
         this.arena = frames.arena();
         this.file = file;
         this.mapping = new FileMapping(cache.mappingTotals());
@@ -112,7 +115,15 @@ public final class CachedFile
      */
     public void advise(final long offset, final long length, final Advice advice) throws IOException
     {
-        this.advice.advise(offset, length, advice);
+        readers.enter();
+        try
+        {
+            this.advice.advise(offset, length, advice);
+        }
+        finally
+        {
+            readers.exit();
+        }
     }
 
     /**
@@ -246,28 +257,36 @@ public final class CachedFile
             throw new IllegalStateException("page already pinned: unpin it before pinning again: position=" +
                 page.position());
         }
-        ensureReadable();
-        final long fileSize = currentSize();
-        if (position >= fileSize)
+        readers.enter();
+        try
         {
-            return false;
+            ensureReadable();
+            final long fileSize = currentSize();
+            if (position >= fileSize)
+            {
+                return false;
+            }
+            final long pageIndex = position >>> pageShift;
+            final long pageStart = pageIndex << pageShift;
+            final int length = (int)Math.min(pageMask + 1, fileSize - pageStart);
+            long handle = mapping.get(pageIndex);
+            if (Handle.NONE != handle && pins.pinHandle(handle))
+            {
+                cache.fileHits.increment();
+            }
+            else
+            {
+                handle = pinByTranslation(pageIndex);
+            }
+            final long address = Handle.NONE == handle ? frames.zeroPageAddress() : arena.address(Handle.frame(handle));
+            page.pinned(cache, handle, address, length, pageStart);
+            cache.pinned(page);
+            return true;
         }
-        final long pageIndex = position >>> pageShift;
-        final long pageStart = pageIndex << pageShift;
-        final int length = (int)Math.min(pageMask + 1, fileSize - pageStart);
-        long handle = mapping.get(pageIndex);
-        if (Handle.NONE != handle && pins.pinHandle(handle))
+        finally
         {
-            cache.fileHits.increment();
+            readers.exit();
         }
-        else
-        {
-            handle = pinByTranslation(pageIndex);
-        }
-        final long address = Handle.NONE == handle ? frames.zeroPageAddress() : arena.address(Handle.frame(handle));
-        page.pinned(cache, handle, address, length, pageStart);
-        cache.pinned(page);
-        return true;
     }
 
     /**
@@ -284,6 +303,12 @@ public final class CachedFile
         return (int)seen;
     }
 
+    /** @return the file's size in pages, as last known. */
+    private long pageCount()
+    {
+        return (size + pageMask) >>> pageShift;
+    }
+
     /**
      * The miss path of reads and pins: translates the page, pins the block's frame (a sharing hit or a device read)
      * and installs its handle if the translation is still current, then maps ahead after a sharing hit.
@@ -297,6 +322,19 @@ public final class CachedFile
 
     /** {@link #pinByTranslation(long)} with advice {@code kind}, a window kept below {@code endPage}. */
     long pinByTranslation(final long page, final Advice kind, final long endPage) throws IOException
+    {
+        final ReaderGate outer = readers.inMiss(); // the translator and the device run here: a close they call throws
+        try
+        {
+            return pinByTranslationMarked(page, kind, endPage);
+        }
+        finally
+        {
+            ReaderGate.leftMiss(outer);
+        }
+    }
+
+    private long pinByTranslationMarked(final long page, final Advice kind, final long endPage) throws IOException
     {
         final Scratch scratch = Scratch.get();
         final Extent extent = scratch.extent;
@@ -331,11 +369,13 @@ public final class CachedFile
             {
                 if (!scratch.loaded)
                 {
-                    faultAround(page, extent, version, scratch.handles, Scratch.FAULT_AROUND, true);
+                    FaultAround.map(mapping, frames, page, extent, version, scratch.handles, Scratch.FAULT_AROUND,
+                        pageCount(), true);
                 }
                 else if (scratch.readAhead > 1)
                 {
-                    faultAround(page, extent, version, scratch.handles, scratch.readAhead - 1, false);
+                    FaultAround.map(mapping, frames, page, extent, version, scratch.handles, scratch.readAhead - 1,
+                        pageCount(), false);
                 }
                 advice.loaded(kind, handle, page, extent, scratch);
                 return handle;
@@ -404,7 +444,6 @@ public final class CachedFile
         return writer.write(position, src.byteArray(), src.addressOffset() + offset, length, null, 0);
     }
 
-
     /**
      * Writes every dirty page of this file to the device and waits until the device has them (a device sync), then
      * has the translator make the file's metadata durable ({@link org.extentcache.translate.Translator#commit}).
@@ -446,34 +485,41 @@ public final class CachedFile
         return writeback.dirtyPageCount();
     }
 
-
     private int read(final long position, final Object base, final long address, final int length) throws IOException
     {
         if (position < 0)
         {
             throw new IllegalArgumentException("position must be >= 0: position=" + position);
         }
-        ensureReadable();
-        if (0 == length)
+        readers.enter();
+        try
         {
-            return 0;
+            ensureReadable();
+            if (0 == length)
+            {
+                return 0;
+            }
+            final long fileSize = currentSize();
+            if (position >= fileSize)
+            {
+                return -1;
+            }
+            final int total = (int)Math.min(length, fileSize - position);
+            int done = 0;
+            while (done < total)
+            {
+                final long at = position + done;
+                final int inPage = (int)(at & pageMask);
+                final int n = (int)Math.min(total - done, pageMask + 1 - inPage);
+                readPage(at >>> pageShift, inPage, base, address + done, n);
+                done += n;
+            }
+            return total;
         }
-        final long fileSize = currentSize();
-        if (position >= fileSize)
+        finally
         {
-            return -1;
+            readers.exit();
         }
-        final int total = (int)Math.min(length, fileSize - position);
-        int done = 0;
-        while (done < total)
-        {
-            final long at = position + done;
-            final int inPage = (int)(at & pageMask);
-            final int n = (int)Math.min(total - done, pageMask + 1 - inPage);
-            readPage(at >>> pageShift, inPage, base, address + done, n);
-            done += n;
-        }
-        return total;
     }
 
     private void readPage(final long page, final int inPage, final Object base, final long address, final int length)
@@ -519,45 +565,6 @@ public final class CachedFile
         }
     }
 
-    /**
-     * After a sharing hit, maps up to {@link Scratch#FAULT_AROUND} following pages of the same run whose blocks are
-     * already in the device index, so reading on through a clone costs file hits, not a translation per page (the
-     * kernel's {@code filemap_map_pages} does the same for page faults). Stops at the first page not cached or
-     * already mapped; takes no pins (a handle is checked against its frame's generation on use) and installs the
-     * batch only if the translation it came from is still current. Each page mapped here after a sharing hit counts
-     * as a sharing hit (found in the device index through translation); reading it later counts as a file hit. After
-     * a readahead window the same maps the window's pages ({@code limit}: the window's), counted as nothing until
-     * read.
-     */
-    private void faultAround(final long page, final Extent extent, final long version, final long[] handles,
-        final int limit, final boolean sharingHits)
-    {
-        final long end = Math.min(extent.filePage() + extent.pageCount(),
-            Math.min(page + 1 + Math.min(limit, handles.length), (size + pageMask) >>> pageShift));
-        int count = 0;
-        for (long next = page + 1; next < end; next++)
-        {
-            if (Handle.NONE != mapping.get(next))
-            {
-                break;
-            }
-            final long handle = frames.peek(extent.blockOf(next));
-            if (Handle.NONE == handle)
-            {
-                break;
-            }
-            handles[count++] = handle;
-        }
-        if (count > 0)
-        {
-            final int installed = mapping.installRunIfVersion(page + 1, handles, count, version);
-            if (installed > 0 && sharingHits)
-            {
-                frames.sharingHits.add(installed);
-            }
-        }
-    }
-
     /** The object {@code Unsafe} addresses a buffer's bytes through: its array, or null for a direct buffer. */
     private static Object baseOf(final ByteBuffer buffer)
     {
@@ -569,22 +576,6 @@ public final class CachedFile
     {
         return buffer.isDirect() ? BufferUtil.address(buffer) + buffer.position() :
             BufferUtil.ARRAY_BASE_OFFSET + buffer.arrayOffset() + buffer.position();
-    }
-
-    /**
-     * Keeps the first failure and attaches later ones to it as suppressed, for operations that go on after one
-     * page or file fails.
-     *
-     * @return {@code first}, or {@code next} if there was none yet.
-     */
-    static IOException firstOf(final IOException first, final IOException next)
-    {
-        if (null == first)
-        {
-            return next;
-        }
-        first.addSuppressed(next);
-        return first;
     }
 
     FileMapping mapping()

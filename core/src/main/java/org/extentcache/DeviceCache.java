@@ -68,7 +68,8 @@ import static org.extentcache.frame.FrameDescriptor.*;
  * first tries the index lock-free and pins the frame with one CAS; only a miss (or a lost race) takes the lock.
  * Threads that miss a block while another thread loads it pin the loading frame and wait on it alone
  * ({@link FrameWaiters}); the device is read once, and if the read fails every waiter gets the error.
- * Thread-safe: every method may be called from any thread; {@link #close()} races only with unpins.
+ * Thread-safe: every method may be called from any thread; {@link #close()} races only with unpins and with reads
+ * inside the {@link #readers} gate.
  *
  * <h2>Reclaim</h2>
  * When the free list is empty a miss runs the CLOCK sweep under the lock: unpinned {@code UPTODATE} frames whose
@@ -80,7 +81,8 @@ import static org.extentcache.frame.FrameDescriptor.*;
  * reclaimable) and tries again, backing off while nothing frees up; it fails after the claim timeout.
  *
  * <h2>Close</h2>
- * {@link #close()} ({@link PinCounts#close}) frees the device index at once. The arena (frames and their records) is
+ * {@link #close()} first shuts the {@link ReaderGate} and waits for the lock-free reads inside to leave; then
+ * ({@link PinCounts#close}) it frees the device index. The arena (frames and their records) is
  * freed at once only if no frame is pinned; otherwise every pinned frame is counted, and the unpin that releases the
  * last of them frees the arena, so a view over a pinned frame never points at freed memory. Holes are pinned to the JVM's one
  * {@link ZeroPage}, which is never freed.
@@ -114,6 +116,8 @@ final class DeviceCache implements AutoCloseable
     private final FrameLoads loads;
     /** Pin counts and the arena's release at close; what the hit path and every view unpin through. */
     final PinCounts pins;
+    /** Entered by every lock-free read; {@link #close()} waits for those inside before it frees anything. */
+    final ReaderGate readers = new ReaderGate();
     /** In-place writes, copy-on-write frames, write-back and redirtying. */
     final FrameWrites writes;
     /** Device syncs, one at a time, and the count of those that failed. */
@@ -577,6 +581,7 @@ final class DeviceCache implements AutoCloseable
     @Override
     public void close()
     {
+        readers.close(); // no lock-free read is inside any more, nor gets in: the index and the frames may go
         pins.close(index, merger);
     }
 }

@@ -54,9 +54,9 @@ import java.util.concurrent.atomic.LongAdder;
  * background thread once they have been dirty for {@link Builder#dirtyExpiry} (30 s by default).
  *
  * <h2>Thread safety and ownership</h2>
- * All methods are safe for concurrent use, except {@link #close()}, which must not race with reads of the cache's
- * files (the frames' memory is released; a write racing it finishes first, or fails). Pins still held when it
- * closes keep the arena's memory until their last unpin, so their views stay readable. The caller owns the device
+ * All methods are safe for concurrent use. {@link #close()} may race with anything: a read inside the cache keeps
+ * its memory until it leaves ({@link ReaderGate}), a write finishes first, and later calls throw; pins still held
+ * keep the arena's memory until their last unpin, so their views stay readable. The caller owns the device
  * and the translator and closes them after the cache. Each cache runs one daemon thread, the background
  * write-back, which {@link #close()} stops.
  *
@@ -238,7 +238,7 @@ public final class ExtentCache implements AutoCloseable
     public long mergeResident()
     {
         ensureOpen();
-        return null == frames.merger ? 0 : frames.merger.mergeResident(files.values());
+        return null == frames.merger ? 0 : frames.readers.supply(() -> frames.merger.mergeResident(files.values()));
     }
 
     /**
@@ -270,8 +270,8 @@ public final class ExtentCache implements AutoCloseable
     public CacheStats stats()
     {
         ensureOpen();
-        return CacheStats.of(frames, fileHits.sum(), null == writeback ? 0 : writeback.failures.sum(), mappingTotals,
-            files.size());
+        return frames.readers.supply(() -> CacheStats.of(frames, fileHits.sum(),
+            null == writeback ? 0 : writeback.failures.sum(), mappingTotals, files.size()));
     }
 
     /**
@@ -312,10 +312,7 @@ public final class ExtentCache implements AutoCloseable
     public Residency residency()
     {
         ensureOpen();
-        final int resident = frames.counts()[0];
-        final int reachable = FrameBooks.reachableFrames(frames.arena(),
-            () -> files.values().stream().map(CachedFile::mapping).iterator());
-        return new Residency(resident, Math.min(reachable, resident), pageSize);
+        return frames.readers.supply(() -> FrameBooks.residency(frames, files.values()));
     }
 
     /**
@@ -328,20 +325,23 @@ public final class ExtentCache implements AutoCloseable
     public String checkBooks()
     {
         ensureOpen();
-        return frames.checkBooks();
+        return frames.readers.supply(frames::checkBooks);
     }
 
     /**
      * Stops the background write-back, stops listening to the translator and releases every frame and all metadata.
-     * Idempotent. Must not run concurrently with reads of this cache's files; a write in progress is waited for,
-     * later calls throw {@link IllegalStateException}. Dirty pages are <em>not</em> written back: call
-     * {@link #flush()} first; any still dirty are discarded and reported. Pins still held are reported and keep the
+     * Idempotent. Reads and writes in progress are waited for (a read blocked in the translator or the device
+     * holds close up that long); later calls throw {@link IllegalStateException}. Dirty pages are <em>not</em>
+     * written back: call {@link #flush()} first; any still dirty are discarded and reported. Pins still held are reported and keep the
      * frames' memory until their last unpin ({@link PinnedPage#close()} still works after close), so no view of a
      * pinned page ever points at freed memory.
+     *
+     * @throws IllegalStateException from inside a read of this cache (its translator or device): the cache stays open.
      */
     @Override
     public void close()
     {
+        frames.readers.refuseCloseFromInside();
         if (!closeClaimed.compareAndSet(false, true))
         {
             awaitClose();

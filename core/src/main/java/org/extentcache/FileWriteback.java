@@ -195,7 +195,7 @@ final class FileWriteback
         }
         catch (final IOException ex)
         {
-            return CachedFile.firstOf(written.failure, ex);
+            return firstOf(written.failure, ex);
         }
         finally
         {
@@ -564,7 +564,7 @@ final class FileWriteback
                 }
                 catch (final IOException ex)
                 {
-                    result.failure = CachedFile.firstOf(result.failure, new IOException("flushing file " + file +
+                    result.failure = firstOf(result.failure, new IOException("flushing file " + file +
                         " page " + page + " (device block " + frames.blockOf(handle) + ") failed: " +
                         ex.getMessage(), ex));
                 }
@@ -715,5 +715,21 @@ final class FileWriteback
                 frames.pins.unpin(pages[pair + 1]);
             }
         }
+    }
+
+    /**
+     * Keeps the first failure and attaches later ones to it as suppressed, for operations that go on after one
+     * page or file fails.
+     *
+     * @return {@code first}, or {@code next} if there was none yet.
+     */
+    static IOException firstOf(final IOException first, final IOException next)
+    {
+        if (null == first)
+        {
+            return next;
+        }
+        first.addSuppressed(next);
+        return first;
     }
 }

@@ -35,6 +35,19 @@ final class FrameBooks
     }
 
     /**
+     * @param frames the cache's frames; the caller is inside their {@link ReaderGate}.
+     * @param files  the files the cache knows.
+     * @return the resident frames, and how many of them {@code files} reach ({@link #reachableFrames}).
+     */
+    static Residency residency(final DeviceCache frames, final java.util.Collection<CachedFile> files)
+    {
+        final int resident = frames.counts()[0];
+        final int reachable = reachableFrames(frames.arena(),
+            () -> files.stream().map(CachedFile::mapping).iterator());
+        return new Residency(resident, Math.min(reachable, resident), frames.arena().pageSize());
+    }
+
+    /**
      * Frames that open files can reach: each frame that a handle in one of {@code mappings} still names (its
      * generation is the frame's), counted once however many pages and files map it. The rest of the resident frames
      * are kept only as cache: no open file maps them, and they serve a file only after a translation finds them.
