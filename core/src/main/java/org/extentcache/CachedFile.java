@@ -58,12 +58,12 @@ public final class CachedFile
 {
     private static final long UNKNOWN_SIZE = -1;
 
-    private final ExtentCache cache;
-    private final DeviceCache frames;
+    final ExtentCache cache;
+    final DeviceCache frames;
     /** The frames' pin counts, held directly: a pin or unpin on the hit path costs no hop through {@link #frames}. */
-    private final PinCounts pins;
+    final PinCounts pins;
     /** Entered by every read and pin, so close frees no memory a read is still inside ({@link ReaderGate}). */
-    private final ReaderGate readers;
+    final ReaderGate readers;
     private final FrameArena arena;
     private final long file;
     private final FileMapping mapping;
@@ -82,7 +82,7 @@ public final class CachedFile
      */
     private volatile long mergeDomainSeen;
     /** Which misses are sequential, and the readahead window they have earned. */
-    private final SequentialMisses sequentialMisses = new SequentialMisses();
+    private final SequentialMisses sequentialMisses = new SequentialMisses(this);
     /** The write path; see {@link PageWriter}. */
     private final PageWriter writer;
     /** What {@link #advise} was told; see {@link FileAdvice}. */
@@ -304,7 +304,7 @@ public final class CachedFile
     }
 
     /** @return the file's size in pages, as last known. */
-    private long pageCount()
+    long pageCount()
     {
         return (size + pageMask) >>> pageShift;
     }
