@@ -58,12 +58,12 @@ public final class CachedFile
 {
     private static final long UNKNOWN_SIZE = -1;
 
-    final ExtentCache cache;
-    final DeviceCache frames;
+    private final ExtentCache cache;
+    private final DeviceCache frames;
     /** The frames' pin counts, held directly: a pin or unpin on the hit path costs no hop through {@link #frames}. */
-    final PinCounts pins;
+    private final PinCounts pins;
     /** Entered by every read and pin, so close frees no memory a read is still inside ({@link ReaderGate}). */
-    final ReaderGate readers;
+    private final ReaderGate readers;
     private final FrameArena arena;
     private final long file;
     private final FileMapping mapping;
@@ -82,7 +82,7 @@ public final class CachedFile
      */
     private volatile long mergeDomainSeen;
     /** Which misses are sequential, and the readahead window they have earned. */
-    private final SequentialMisses sequentialMisses = new SequentialMisses(this);
+    private final SequentialMisses sequentialMisses = new SequentialMisses();
     /** The write path; see {@link PageWriter}. */
     private final PageWriter writer;
     /** What {@link #advise} was told; see {@link FileAdvice}. */
@@ -304,7 +304,7 @@ public final class CachedFile
     }
 
     /** @return the file's size in pages, as last known. */
-    long pageCount()
+    private long pageCount()
     {
         return (size + pageMask) >>> pageShift;
     }

@@ -129,8 +129,6 @@ final class DeviceCache implements AutoCloseable
      * is off (a window's pages skip the merge a single-page load makes).
      */
     final FrameReadahead readahead;
-    /** The background half of readahead; null exactly when {@link #readahead} is. */
-    final AsyncReadahead asyncReadahead;
 
     final LongAdder sharingHits = new LongAdder();
     final LongAdder deviceReads = new LongAdder();
@@ -183,7 +181,6 @@ final class DeviceCache implements AutoCloseable
                 writebackFailures);
             this.readahead = readahead && io.readsThroughFiles() && null == merger ?
                 new FrameReadahead(io, arena, index, lock, waiters, pins, claims, loads, deviceReads) : null;
-            this.asyncReadahead = null == this.readahead ? null : new AsyncReadahead();
         }
         catch (final RuntimeException | OutOfMemoryError ex)
         {
@@ -584,10 +581,6 @@ final class DeviceCache implements AutoCloseable
     @Override
     public void close()
     {
-        if (null != asyncReadahead)
-        {
-            asyncReadahead.shutdown(); // no new window; those being read are readers, waited for next
-        }
         readers.close(); // no lock-free read is inside any more, nor gets in: the index and the frames may go
         pins.close(index, merger);
     }

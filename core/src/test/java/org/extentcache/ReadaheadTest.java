@@ -283,7 +283,7 @@ final class ReadaheadTest
     }
 
     /** Counts single-page and run reads, and fails, throws or skips run reads on request. */
-    static final class RunFiles extends ForwardingTranslator<FileSystemTranslator>
+    private static final class RunFiles extends ForwardingTranslator<FileSystemTranslator>
         implements FileBackedTranslator
     {
         final long id;
