@@ -12,7 +12,7 @@ import java.util.Arrays;
  * <p><b>Reuse:</b> a list may be kept as a scratch list and {@link #clear cleared} for each mutation, so that the
  * cache's single-page commit allocates nothing ({@link CacheWrites}, {@link BlockLedger}). A list that grew past
  * {@link #RETAINED_CAPACITY} runs for one large mutation is dropped back to its initial size when cleared, so a
- * scratch list never pins more than {@code 24 * RETAINED_CAPACITY} bytes.
+ * cleared scratch list holds at most {@code 24 * RETAINED_CAPACITY} bytes of arrays.
  *
  * <p><b>Thread safety:</b> none; used under {@link ExtentStore}'s write lock by one mutation at a time.
  */
