@@ -15,7 +15,9 @@ import org.agrona.collections.LongHashSet;
  * free. Allocation is lowest free block first. A mutation first picks its blocks without taking them
  * ({@link #pickFreeBlocks}, {@link #nextFree}), writes its data there, and only then takes them
  * ({@link #takeBlocks}) and remaps ({@link #replacePages}), so a failed write leaves the books as they were.
- * Each freed or newly taken block is added to the mutation's {@link StoreListeners.Notification}.
+ * Each freed or newly taken block is added to the mutation's {@link StoreListeners.Notification}. The remapping
+ * step reuses two scratch {@link RunList}s held here, under the write lock, so remapping one page allocates
+ * nothing.
  *
  * <h2>Concurrency</h2>
  * Guarded by the store's {@link StoreLock}. {@link #refCount}, {@link #allocatedBlocks}, {@link #freeBlocks} and
@@ -33,6 +35,10 @@ final class BlockLedger
     private final StoreLock lock;
     private final BlockRefCounts blocks;
     private final LongHashSet reserved = new LongHashSet();
+    /** Scratch for {@link #replacePages}: the runs the range mapped before. */
+    private final RunList replaced = new RunList();
+    /** Scratch for {@link #replacePages}: the runs {@link ExtentMap#replace} splices in. */
+    private final RunList segment = new RunList();
 
     /**
      * @param lock        the store's lock.
@@ -225,19 +231,22 @@ final class BlockLedger
 
     /**
      * Makes the range map {@code runs} (whose references the caller already holds) and drops the references of the
-     * blocks the range mapped before, reporting those freed.
+     * blocks the range mapped before, reporting those freed. Allocates nothing for a small range: it works in two
+     * scratch lists of this ledger, which are safe to reuse because every caller holds the write lock and nothing
+     * in here calls out (the listeners hear of the change later, from the notification, when these lists are no
+     * longer in use).
      */
     void replacePages(
         final ExtentMap map, final long firstPage, final long pageCount, final RunList runs,
         final StoreListeners.Notification notification)
     {
-        final RunList old = new RunList();
-        map.collect(firstPage, pageCount, old);
-        map.replace(firstPage, pageCount, runs);
-        for (int i = 0; i < old.size(); i++)
+        replaced.clear();
+        map.collect(firstPage, pageCount, replaced);
+        map.replace(firstPage, pageCount, runs, segment);
+        for (int i = 0; i < replaced.size(); i++)
         {
-            final long first = old.deviceBlock(i);
-            for (long block = first; block < first + old.pageCount(i); block++)
+            final long first = replaced.deviceBlock(i);
+            for (long block = first; block < first + replaced.pageCount(i); block++)
             {
                 if (blocks.release(block))
                 {

@@ -21,7 +21,9 @@ import java.nio.file.NoSuchFileException;
  *
  * <h2>Costs</h2>
  * {@code O(log64 B)} to find a free block; committing a page remaps one page: {@code O(log E)} plus one array move
- * of {@code O(E)} runs.
+ * of {@code O(E)} runs. {@link #commitBlock}, the cache's copy-on-write of one page, allocates nothing in steady
+ * state: its run, the ledger's remapping lists and the store's notification are scratch objects reused under the
+ * write lock (only the file's map itself grows, amortised, when it gains runs).
  *
  * <p><b>Thread safety:</b> safe for concurrent use.
  */
@@ -33,6 +35,8 @@ final class CacheWrites
     private final BlockLedger ledger;
     private final StoreListeners listeners;
     private final StoreDurability durability;
+    /** Scratch for {@link #commitBlock}: the one committed run, reused under the write lock. */
+    private final RunList committed = new RunList();
 
     CacheWrites(final PageGeometry geometry, final StoreLock lock, final FileTable files, final BlockLedger ledger,
         final StoreListeners listeners, final StoreDurability durability)
@@ -100,10 +104,10 @@ final class CacheWrites
             final FileTable.FileState state = files.get(file);
             ledger.unreserve(block);
             durability.markWritten(file);
-            final RunList run = new RunList();
-            run.add(page, block, 1);
+            committed.clear();
+            committed.add(page, block, 1);
             final StoreListeners.Notification notification = listeners.notification();
-            ledger.replacePages(state.map, page, 1, run, notification);
+            ledger.replacePages(state.map, page, 1, committed, notification);
             notification.pagesChanged(file, page, 1, state.size);
             notification.dispatch();
         }

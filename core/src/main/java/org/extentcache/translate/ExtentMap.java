@@ -17,8 +17,9 @@ import java.util.Arrays;
  * <p><b>Costs</b> ({@code E} = runs in this map): {@link #floorRun} is a binary search, {@code O(log E)}, no
  * allocation. {@link #replace} is {@code O(log E + k)} to find and build the {@code k} runs it touches plus one
  * {@code System.arraycopy} of the runs after them, {@code O(E)} bytes moved but a single memmove: 24 bytes per
- * run, so a 32768-page file fragmented into 3000 runs moves at most 72 KB per single-page rewrite. Copying the map
- * (a whole-file clone) is three array copies, {@code O(E)}. Memory is 24 bytes per run plus up to 2x slack.
+ * run, so a 32768-page file fragmented into 3000 runs moves at most 72 KB per single-page rewrite; given a scratch
+ * list, it allocates nothing unless the map outgrows its arrays. Copying the map (a whole-file clone) is three
+ * array copies, {@code O(E)}. Memory is 24 bytes per run plus up to 2x slack.
  *
  * <p><b>Thread safety:</b> none; {@link ExtentStore} guards it with its lock.
  */
@@ -178,6 +179,21 @@ final class ExtentMap
      */
     void replace(final long firstPage, final long pageCount, final RunList runs)
     {
+        replace(firstPage, pageCount, runs, new RunList());
+    }
+
+    /**
+     * {@link #replace(long, long, RunList)} building the spliced runs in the caller's {@code segment}, which it
+     * clears first: a scratch list the caller reuses, so a single-page remap allocates nothing.
+     *
+     * @param firstPage first page of the range.
+     * @param pageCount pages in the range; {@code firstPage + pageCount} must not overflow.
+     * @param runs      the new runs, in page order, inside the range.
+     * @param segment   scratch list, not {@code runs}; its contents on return are unspecified.
+     * @throws IllegalArgumentException if a run lies outside the range.
+     */
+    void replace(final long firstPage, final long pageCount, final RunList runs, final RunList segment)
+    {
         final long end = firstPage + pageCount;
         for (int i = 0; i < runs.size(); i++)
         {
@@ -197,7 +213,7 @@ final class ExtentMap
         final int spliceFrom = Math.max(0, low - 1);
         final int spliceTo = Math.min(runCount, high + 1);
 
-        final RunList segment = new RunList();
+        segment.clear();
         if (low - 1 >= 0)
         {
             segment.add(filePages[low - 1], deviceBlocks[low - 1], pageCounts[low - 1]);

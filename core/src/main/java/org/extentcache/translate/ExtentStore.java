@@ -145,7 +145,7 @@ public final class ExtentStore implements Translator, Closeable
     private final BlockDevice device;
     private final PageGeometry geometry;
     private final StoreLock lock = new StoreLock();
-    private final StoreListeners listeners = new StoreListeners();
+    private final StoreListeners listeners = new StoreListeners(lock);
     private final BlockLedger ledger;
     private final FileTable files;
     private final FileData data;

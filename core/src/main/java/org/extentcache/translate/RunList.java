@@ -9,11 +9,18 @@ import java.util.Arrays;
  * <p>{@link #add} coalesces a run with the previous one when both the pages and the blocks continue it, so a list
  * built in page order is already normalised.
  *
+ * <p><b>Reuse:</b> a list may be kept as a scratch list and {@link #clear cleared} for each mutation, so that the
+ * cache's single-page commit allocates nothing ({@link CacheWrites}, {@link BlockLedger}). A list that grew past
+ * {@link #RETAINED_CAPACITY} runs for one large mutation is dropped back to its initial size when cleared, so a
+ * cleared scratch list holds at most {@code 24 * RETAINED_CAPACITY} bytes of arrays.
+ *
  * <p><b>Thread safety:</b> none; used under {@link ExtentStore}'s write lock by one mutation at a time.
  */
 final class RunList
 {
     private static final int INITIAL_CAPACITY = 4;
+    /** Runs a cleared list keeps room for; a larger one shrinks back to {@link #INITIAL_CAPACITY}. */
+    static final int RETAINED_CAPACITY = 1024;
 
     private long[] filePages = new long[INITIAL_CAPACITY];
     private long[] deviceBlocks = new long[INITIAL_CAPACITY];
@@ -60,6 +67,21 @@ final class RunList
         deviceBlocks[size] = deviceBlock;
         pageCounts[size] = pageCount;
         size++;
+    }
+
+    /**
+     * Removes every run, keeping the arrays for the next use unless they hold more than {@link #RETAINED_CAPACITY}
+     * runs.
+     */
+    void clear()
+    {
+        if (filePages.length > RETAINED_CAPACITY)
+        {
+            filePages = new long[INITIAL_CAPACITY];
+            deviceBlocks = new long[INITIAL_CAPACITY];
+            pageCounts = new long[INITIAL_CAPACITY];
+        }
+        size = 0;
     }
 
     /**
