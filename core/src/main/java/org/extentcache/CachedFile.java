@@ -115,15 +115,7 @@ public final class CachedFile
      */
     public void advise(final long offset, final long length, final Advice advice) throws IOException
     {
-        readers.enter();
-        try
-        {
-            this.advice.advise(offset, length, advice);
-        }
-        finally
-        {
-            readers.exit();
-        }
+        this.advice.advise(offset, length, advice); // enters the reader gate where it touches frames, not to wait
     }
 
     /**

@@ -1,0 +1,207 @@
+package org.extentcache;
+
+import org.extentcache.device.MemoryBlockDevice;
+import org.extentcache.translate.Extent;
+import org.extentcache.translate.ExtentStore;
+import org.extentcache.translate.ForwardingTranslator;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.NoSuchFileException;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.extentcache.TestPages.PAGE;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * An adversarial review of the reader gate ({@link ReaderGate}) and the access advice ({@link CachedFile#advise}).
+ * Each test drives its race with latches and with what a blocked thread's stack shows, never with sleeps. A test that
+ * finds a deadlock leaves the deadlocked (daemon) threads behind and does not close the cache: closing it would wait
+ * for them too.
+ */
+class SessionReviewTest
+{
+    private static final int PAGES = 4;
+    /** The deadlock guard of a join: generous, never a measure of speed. */
+    private static final long JOIN_SECONDS = 60;
+
+    private final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 1024);
+    private final ExtentStore store = new ExtentStore(device);
+
+    /** A translator that runs a test's hook inside a translation or a block reservation, when one is set. */
+    static final class HookedTranslator extends ForwardingTranslator<ExtentStore>
+    {
+        volatile Runnable onTranslate;
+        volatile Runnable onReserve;
+
+        HookedTranslator(final ExtentStore delegate)
+        {
+            super(delegate);
+        }
+
+        @Override
+        public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
+        {
+            final Runnable hook = onTranslate;
+            if (null != hook)
+            {
+                onTranslate = null;
+                hook.run();
+            }
+            super.translate(file, page, extent);
+        }
+
+        @Override
+        public long reserveBlock(final long file, final long page) throws IOException
+        {
+            final Runnable hook = onReserve;
+            if (null != hook)
+            {
+                onReserve = null;
+                hook.run();
+            }
+            return super.reserveBlock(file, page);
+        }
+    }
+
+    private long filledFile() throws IOException
+    {
+        final long id = store.create();
+        for (int page = 0; page < PAGES; page++)
+        {
+            store.write(id, (long)page * PAGE, TestPages.stamped(0xD0_0000L + page));
+        }
+        return id;
+    }
+
+    private ExtentCache cache(final HookedTranslator translator)
+    {
+        return ExtentCache.builder().device(device).translator(translator).capacityFrames(64)
+            .dirtyExpiry(Duration.ZERO).leakReporter(report -> { }).build();
+    }
+
+    /**
+     * DONTNEED waits for the file's writer lock (to write the range back) while inside the reader gate. A writer
+     * that holds that lock and closes the cache from its translator callback (allowed: {@link CloseReentryTest})
+     * then waits in the gate for the DONTNEED, which waits for the writer: on main, a deadlock. Waiting for a writer
+     * must happen outside the gate, as writers themselves are drained by their lock, not by the gate.
+     */
+    @Test
+    void dontneedWaitingForAWriterThatClosesTheCacheDoesNotDeadlock() throws Exception
+    {
+        final long id = filledFile();
+        final HookedTranslator translator = new HookedTranslator(store);
+        final ExtentCache cache = cache(translator);
+        final CachedFile file = cache.file(id);
+        assertEquals(PAGE, file.read(0, ByteBuffer.allocate(PAGE)));
+        final CountDownLatch inReserve = new CountDownLatch(1);
+        final CountDownLatch closeNow = new CountDownLatch(1);
+        final AtomicReference<Throwable> fromClose = new AtomicReference<>();
+        translator.onReserve = () ->
+        {
+            inReserve.countDown();
+            awaitQuietly(closeNow);
+            try
+            {
+                cache.close(); // e.g. the application's fatal-error path, on the writer's thread
+            }
+            catch (final Throwable ex)
+            {
+                fromClose.set(ex);
+            }
+        };
+        final AtomicReference<Thread> writerThread = new AtomicReference<>();
+        final CompletableFuture<Object> writer = CompletableFuture.supplyAsync(() ->
+        {
+            writerThread.set(Thread.currentThread());
+            try
+            {
+                return file.write((long)(PAGES + 1) * PAGE, TestPages.filled(PAGE, 7)); // a new page: reserves
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                return ex; // the cache closed under the write: fine, as long as nothing hangs
+            }
+        }, TestThreads.POOL);
+        awaitQuietly(inReserve);
+
+        final AtomicReference<Thread> adviser = new AtomicReference<>();
+        final CompletableFuture<Object> dontneed = CompletableFuture.supplyAsync(() ->
+        {
+            adviser.set(Thread.currentThread());
+            try
+            {
+                file.advise(0, 0, Advice.DONTNEED);
+                return "dropped";
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                return ex;
+            }
+        }, TestThreads.POOL);
+        // the DONTNEED is blocked on the writer lock, which the writer holds in reserveBlock
+        while (!dontneed.isDone() && !parkedIn(adviser.get(), ".FileWriteback", "lock"))
+        {
+            Thread.onSpinWait();
+        }
+        assertFalse(dontneed.isDone(), () -> "DONTNEED did not wait for the writer lock: " + dontneed.join());
+
+        closeNow.countDown();
+        while (!writer.isDone() && !parkedIn(writerThread.get(), ".ReaderGate", "close"))
+        {
+            Thread.onSpinWait();
+        }
+        assertTrue(writer.isDone(), "deadlock: the writer's close waits in the reader gate for a DONTNEED that " +
+            "waits for the writer's lock; close " + where(writerThread.get()) + "; DONTNEED " + where(adviser.get()));
+        writer.get(JOIN_SECONDS, TimeUnit.SECONDS);
+        final Object outcome = dontneed.get(JOIN_SECONDS, TimeUnit.SECONDS);
+        assertNull(fromClose.get(), "close from the writer threw");
+        assertTrue(cache.isClosed());
+        assertInstanceOf(IllegalStateException.class, outcome, "DONTNEED after close: " + outcome);
+    }
+
+    /** True while {@code thread} is parked in {@code method} of a class whose name ends with {@code className}. */
+    static boolean parkedIn(final Thread thread, final String className, final String method)
+    {
+        if (null == thread)
+        {
+            return false;
+        }
+        final Thread.State state = thread.getState();
+        return (Thread.State.WAITING == state || Thread.State.TIMED_WAITING == state) &&
+            Arrays.stream(thread.getStackTrace()).anyMatch(frame ->
+                frame.getClassName().endsWith(className) && frame.getMethodName().equals(method));
+    }
+
+    static String where(final Thread thread)
+    {
+        return null == thread ? "(not started)" : FailurePathRaceTest.where(thread);
+    }
+
+    static void awaitQuietly(final CountDownLatch latch)
+    {
+        boolean interrupted = false;
+        while (true)
+        {
+            try
+            {
+                latch.await();
+                break;
+            }
+            catch (final InterruptedException ex)
+            {
+                interrupted = true;
+            }
+        }
+        if (interrupted)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
