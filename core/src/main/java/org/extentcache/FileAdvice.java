@@ -96,14 +96,14 @@ final class FileAdvice
         {
             case WILLNEED ->
             {
-                frames.readers.enter();
+                final ReaderGate outer = frames.readers.enterMarked(); // the translator runs: a close there throws
                 try
                 {
                     prefetch(firstPage, endPage);
                 }
                 finally
                 {
-                    frames.readers.exit();
+                    frames.readers.exitMarked(outer);
                 }
             }
             case DONTNEED ->
@@ -239,14 +239,14 @@ final class FileAdvice
         }
         // the gate only now: a thread inside it must not wait for a writer, which may be closing the cache and so
         // waiting for the gate (writers are drained by their lock, not by the gate)
-        frames.readers.enter();
+        final ReaderGate outer = frames.readers.enterMarked(); // the translator runs: a close there throws
         try
         {
             unmap(firstPage, endPage);
         }
         finally
         {
-            frames.readers.exit();
+            frames.readers.exitMarked(outer);
         }
         if (null != failure)
         {

@@ -34,8 +34,9 @@ import java.util.function.Supplier;
  * cache is closing ({@link FrameClaims#closing}), and writers are out before close gets here. A pin held is not a
  * read inside (its {@code pin} call has returned), so a thread that holds pins may close; its pins keep the arena
  * ({@link PinCounts#close}). The one read that would wait for itself is a close called from inside a read of the
- * same cache, by its translator or device during a miss (the only place a read runs the caller's code): the miss
- * path marks the thread ({@link #inMiss}), and {@link #refuseCloseFromInside} makes that close throw instead.
+ * same cache, by its translator or device during a miss or an advice (the places a read runs the caller's code):
+ * they mark the thread ({@link #inMiss}, {@link #enterMarked}), and {@link #refuseCloseFromInside} makes that close
+ * throw instead.
  *
  * <h2>Costs</h2>
  * Each public read call: two atomic adds (lock-prefixed on x86, each about the price of the CAS a pin pays) on a
@@ -167,6 +168,28 @@ final class ReaderGate
     static void leftMiss(final ReaderGate outer)
     {
         IN_MISS.set(outer);
+    }
+
+    /**
+     * {@link #enter} and {@link #inMiss} at once, for gated work outside the miss path that runs the translator or
+     * the device (advice): pair it with {@link #exitMarked} in a {@code finally}.
+     *
+     * @return what {@link #inMiss} returned.
+     * @throws IllegalStateException if the cache is closed (nothing is held then).
+     */
+    ReaderGate enterMarked()
+    {
+        enter();
+        return inMiss();
+    }
+
+    /**
+     * @param outer what {@link #enterMarked} returned.
+     */
+    void exitMarked(final ReaderGate outer)
+    {
+        leftMiss(outer);
+        exit();
     }
 
     /**

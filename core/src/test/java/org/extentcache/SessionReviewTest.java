@@ -87,6 +87,63 @@ class SessionReviewTest
     }
 
     /**
+     * DONTNEED translates each cached page of its range (to tell private blocks from shared ones) inside the reader
+     * gate. A translator that closes the cache from there (its fatal-error path, say) must get the "close from inside
+     * a read" exception, as from a miss's translation; on main the thread was not marked as inside a read, so its
+     * close waited in the gate for the thread's own read to leave, for ever.
+     */
+    @Test
+    void closeFromTheTranslatorOfADontneedThrowsInsteadOfWaitingForItself() throws Exception
+    {
+        final long id = filledFile();
+        final HookedTranslator translator = new HookedTranslator(store);
+        final ExtentCache cache = cache(translator);
+        final CachedFile file = cache.file(id);
+        final ByteBuffer all = ByteBuffer.allocate(PAGES * PAGE);
+        assertEquals(PAGES * PAGE, file.read(0, all)); // every page mapped: DONTNEED translates them
+        final AtomicReference<Throwable> fromClose = new AtomicReference<>();
+        translator.onTranslate = () ->
+        {
+            try
+            {
+                cache.close();
+                fromClose.set(new AssertionError("close returned inside the read"));
+            }
+            catch (final Throwable ex)
+            {
+                fromClose.set(ex);
+            }
+        };
+        final AtomicReference<Thread> adviser = new AtomicReference<>();
+        final CompletableFuture<Void> dontneed = CompletableFuture.runAsync(() ->
+        {
+            adviser.set(Thread.currentThread());
+            try
+            {
+                file.advise(0, 0, Advice.DONTNEED);
+            }
+            catch (final IOException ex)
+            {
+                throw new java.io.UncheckedIOException(ex);
+            }
+        }, TestThreads.POOL);
+        while (!dontneed.isDone() && !parkedIn(adviser.get(), ".ReaderGate", "close"))
+        {
+            Thread.onSpinWait();
+        }
+        assertTrue(dontneed.isDone(), "deadlock: a close from DONTNEED's translation waits in the reader gate for " +
+            "its own thread's read: " + where(adviser.get()));
+        dontneed.get(JOIN_SECONDS, TimeUnit.SECONDS);
+        assertInstanceOf(IllegalStateException.class, fromClose.get());
+        assertTrue(fromClose.get().getMessage().contains("inside a read"), fromClose.get().getMessage());
+        assertFalse(cache.isClosed(), "the refused close left the cache open");
+        final ByteBuffer again = ByteBuffer.allocate(PAGE);
+        assertEquals(PAGE, file.read(2L * PAGE, again)); // still open and reading
+        assertEquals(0xD0_0000L + 2, TestPages.stampOf(again, 0, "page 2"));
+        CacheBooks.check(cache);
+    }
+
+    /**
      * DONTNEED waits for the file's writer lock (to write the range back) while inside the reader gate. A writer
      * that holds that lock and closes the cache from its translator callback (allowed: {@link CloseReentryTest})
      * then waits in the gate for the DONTNEED, which waits for the writer: on main, a deadlock. Waiting for a writer
