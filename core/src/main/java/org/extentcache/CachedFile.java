@@ -315,14 +315,14 @@ public final class CachedFile
     /** {@link #pinByTranslation(long)} with advice {@code kind}, a window kept below {@code endPage}. */
     long pinByTranslation(final long page, final Advice kind, final long endPage) throws IOException
     {
-        final ReaderGate outer = readers.inMiss(); // the translator and the device run here: a close they call throws
+        final ReaderGate marked = readers.inMiss(); // the translator and the device run here: a close they call throws
         try
         {
             return pinByTranslationMarked(page, kind, endPage);
         }
         finally
         {
-            ReaderGate.leftMiss(outer);
+            ReaderGate.leftMiss(marked);
         }
     }
 

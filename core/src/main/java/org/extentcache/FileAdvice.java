@@ -96,14 +96,14 @@ final class FileAdvice
         {
             case WILLNEED ->
             {
-                final ReaderGate outer = frames.readers.enterMarked(); // the translator runs: a close there throws
+                final ReaderGate marked = frames.readers.enterMarked(); // the translator runs: a close there throws
                 try
                 {
                     prefetch(firstPage, endPage);
                 }
                 finally
                 {
-                    frames.readers.exitMarked(outer);
+                    frames.readers.exitMarked(marked);
                 }
             }
             case DONTNEED ->
@@ -239,14 +239,14 @@ final class FileAdvice
         }
         // the gate only now: a thread inside it must not wait for a writer, which may be closing the cache and so
         // waiting for the gate (writers are drained by their lock, not by the gate)
-        final ReaderGate outer = frames.readers.enterMarked(); // the translator runs: a close there throws
+        final ReaderGate marked = frames.readers.enterMarked(); // the translator runs: a close there throws
         try
         {
             unmap(firstPage, endPage);
         }
         finally
         {
-            frames.readers.exitMarked(outer);
+            frames.readers.exitMarked(marked);
         }
         if (null != failure)
         {

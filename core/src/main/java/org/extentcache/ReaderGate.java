@@ -56,11 +56,14 @@ final class ReaderGate
     /** How long a closer parks between looks at a slot that still has reads inside. */
     private static final long PARK_NANOS = 50_000;
 
-    /** The gate of the cache whose miss this thread is in (its translator or device may call back), or null. */
-    private static final ThreadLocal<ReaderGate> IN_MISS = new ThreadLocal<>();
-
     private final AtomicLongArray counts;
     private final int mask;
+    /**
+     * Per thread: misses (and advice) of this cache it is in, where its translator or device may call back. Counted
+     * per gate, not one mark per thread, so a miss of this cache stays marked while a nested one of another cache
+     * (its device reading through that cache) runs. One {@code int[1]} per thread that misses.
+     */
+    private final ThreadLocal<int[]> missDepth = ThreadLocal.withInitial(() -> new int[1]);
     /** Written once by {@link #close}, before its scan; read by every {@link #enter} after its increment. */
     private volatile boolean closed;
 
@@ -151,23 +154,23 @@ final class ReaderGate
 
     /**
      * Marks the calling thread as in a miss of this cache, where the translator and the device run: until
-     * {@link #leftMiss} a close on this thread would wait for the thread itself.
+     * {@link #leftMiss} a close on this thread would wait for the thread itself. Nests, within a cache and across
+     * caches.
      *
-     * @return the mark this replaces (a miss of another cache, or null), to pass to {@link #leftMiss}.
+     * @return this gate, to pass to {@link #leftMiss}.
      */
     ReaderGate inMiss()
     {
-        final ReaderGate outer = IN_MISS.get();
-        IN_MISS.set(this);
-        return outer;
+        missDepth.get()[0]++;
+        return this;
     }
 
     /**
-     * @param outer what {@link #inMiss} returned.
+     * @param marked what {@link #inMiss} returned.
      */
-    static void leftMiss(final ReaderGate outer)
+    static void leftMiss(final ReaderGate marked)
     {
-        IN_MISS.set(outer);
+        marked.missDepth.get()[0]--;
     }
 
     /**
@@ -184,11 +187,11 @@ final class ReaderGate
     }
 
     /**
-     * @param outer what {@link #enterMarked} returned.
+     * @param marked what {@link #enterMarked} returned.
      */
-    void exitMarked(final ReaderGate outer)
+    void exitMarked(final ReaderGate marked)
     {
-        leftMiss(outer);
+        leftMiss(marked);
         exit();
     }
 
@@ -198,7 +201,7 @@ final class ReaderGate
      */
     void refuseCloseFromInside()
     {
-        if (this == IN_MISS.get())
+        if (missDepth.get()[0] > 0)
         {
             throw new IllegalStateException("close called from inside a read of the same cache (by its translator " +
                 "or device): it would wait for that read to leave; close the cache after the read returns");

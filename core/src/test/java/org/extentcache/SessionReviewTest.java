@@ -223,6 +223,80 @@ class SessionReviewTest
         assertInstanceOf(IllegalStateException.class, outcome, "DONTNEED after close: " + outcome);
     }
 
+    /**
+     * Two caches, one's device reading through the other (a cache of images over a cache of the files they sit in):
+     * a miss in the upper cache reads its device, which misses in the lower cache, whose translator closes the upper
+     * cache (an application's "close everything" on a fatal error). The thread is inside a read of the upper cache,
+     * so that close must throw; on main the thread's mark named only the innermost miss (the lower cache's), so the
+     * close went on and waited in the upper cache's gate for its own thread, for ever.
+     */
+    @Test
+    void closeOfAnOuterCacheFromInsideANestedMissOfAnotherCacheThrows() throws Exception
+    {
+        final long lowerId = filledFile();
+        final HookedTranslator lowerTranslator = new HookedTranslator(store);
+        final ExtentCache lower = cache(lowerTranslator);
+        final CachedFile lowerFile = lower.file(lowerId);
+
+        final MemoryBlockDevice upperDevice = new MemoryBlockDevice(PAGE, 64);
+        final ExtentStore upperStore = new ExtentStore(upperDevice);
+        final long upperId = upperStore.create();
+        upperStore.write(upperId, 0, TestPages.stamped(0xE0_0000L));
+        final org.extentcache.device.BlockDevice throughLower =
+            new org.extentcache.device.ForwardingBlockDevice(upperDevice)
+            {
+                @Override
+                public void read(final long block, final ByteBuffer dst) throws IOException
+                {
+                    lowerFile.read(0, ByteBuffer.allocate(PAGE)); // the lower cache misses: its translator runs
+                    super.read(block, dst);
+                }
+            };
+        final ExtentCache upper = ExtentCache.builder().device(throughLower).translator(upperStore)
+            .capacityFrames(16).dirtyExpiry(Duration.ZERO).leakReporter(report -> { }).build();
+        final CachedFile upperFile = upper.file(upperId);
+        final AtomicReference<Throwable> fromClose = new AtomicReference<>();
+        lowerTranslator.onTranslate = () ->
+        {
+            try
+            {
+                upper.close();
+                fromClose.set(new AssertionError("close of the upper cache returned inside its read"));
+            }
+            catch (final Throwable ex)
+            {
+                fromClose.set(ex);
+            }
+        };
+        final AtomicReference<Thread> reader = new AtomicReference<>();
+        final CompletableFuture<ByteBuffer> read = CompletableFuture.supplyAsync(() ->
+        {
+            reader.set(Thread.currentThread());
+            final ByteBuffer dst = ByteBuffer.allocate(PAGE);
+            try
+            {
+                upperFile.read(0, dst);
+            }
+            catch (final IOException ex)
+            {
+                throw new java.io.UncheckedIOException(ex);
+            }
+            return dst;
+        }, TestThreads.POOL);
+        while (!read.isDone() && !parkedIn(reader.get(), ".ReaderGate", "close"))
+        {
+            Thread.onSpinWait();
+        }
+        assertTrue(read.isDone(), "deadlock: the upper cache's close, from the lower cache's translator inside the " +
+            "upper cache's miss, waits in the upper gate for its own thread: " + where(reader.get()));
+        assertEquals(0xE0_0000L, TestPages.stampOf(read.get(JOIN_SECONDS, TimeUnit.SECONDS), 0, "upper page 0"));
+        assertInstanceOf(IllegalStateException.class, fromClose.get());
+        assertTrue(fromClose.get().getMessage().contains("inside a read"), fromClose.get().getMessage());
+        assertFalse(upper.isClosed());
+        CacheBooks.check(upper);
+        CacheBooks.check(lower);
+    }
+
     /** True while {@code thread} is parked in {@code method} of a class whose name ends with {@code className}. */
     static boolean parkedIn(final Thread thread, final String className, final String method)
     {
