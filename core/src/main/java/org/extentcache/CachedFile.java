@@ -316,19 +316,21 @@ public final class CachedFile
     long pinByTranslation(final long page, final Advice kind, final long endPage) throws IOException
     {
         final ReaderGate marked = readers.inMiss(); // the translator and the device run here: a close they call throws
+        final Scratch scratch = Scratch.forMiss(); // and may read through a cache: a miss there gets its own scratch
         try
         {
-            return pinByTranslationMarked(page, kind, endPage);
+            return pinByTranslationMarked(page, kind, endPage, scratch);
         }
         finally
         {
+            Scratch.leftMiss();
             ReaderGate.leftMiss(marked);
         }
     }
 
-    private long pinByTranslationMarked(final long page, final Advice kind, final long endPage) throws IOException
+    private long pinByTranslationMarked(final long page, final Advice kind, final long endPage, final Scratch scratch)
+        throws IOException
     {
-        final Scratch scratch = Scratch.get();
         final Extent extent = scratch.extent;
         while (true)
         {

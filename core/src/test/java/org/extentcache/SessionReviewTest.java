@@ -297,6 +297,119 @@ class SessionReviewTest
         CacheBooks.check(lower);
     }
 
+    /**
+     * A miss keeps the translation, the "loaded" flag and the window size in the thread's {@link Scratch} across its
+     * device read. A device that reads through another cache on the same thread (a cache of images over a cache of
+     * the files they sit in) runs a miss there, with a readahead window, that overwrites them: on main the upper
+     * miss then mapped ahead with the lower cache's translation and window, installing frames of other blocks of the
+     * upper cache (here another file's pages) as the next pages of the file read, which then read wrong bytes.
+     */
+    @Test
+    void aMissNestedInADeviceReadLeavesTheOuterMissItsOwnTranslation() throws Exception
+    {
+        // the lower cache: real-file-like I/O (so it reads ahead), a file of 8 pages advised SEQUENTIAL
+        final MemoryBlockDevice lowerDevice = new MemoryBlockDevice(PAGE, 64);
+        final ExtentStore lowerStore = new ExtentStore(lowerDevice);
+        final long lowerId = lowerStore.create();
+        for (int page = 0; page < 8; page++)
+        {
+            lowerStore.write(lowerId, (long)page * PAGE, TestPages.stamped(0xC0_0000L + page));
+        }
+        final ExtentCache lower = ExtentCache.builder().translator(new StoreFiles(lowerStore, lowerDevice))
+            .capacityFrames(32).dirtyExpiry(Duration.ZERO).leakReporter(report -> { }).build();
+        final CachedFile lowerFile = lower.file(lowerId);
+        lowerFile.advise(0, 0, Advice.SEQUENTIAL);
+
+        // the upper cache: file "other" on blocks 0..3, file "read" on blocks 4..7; its device reads through the
+        // lower cache once armed
+        final MemoryBlockDevice upperDevice = new MemoryBlockDevice(PAGE, 64);
+        final ExtentStore upperStore = new ExtentStore(upperDevice);
+        final long otherId = upperStore.create();
+        final long readId = upperStore.create();
+        for (int page = 0; page < PAGES; page++)
+        {
+            upperStore.write(otherId, (long)page * PAGE, TestPages.stamped(0xA0_0000L + page));
+        }
+        for (int page = 0; page < PAGES; page++)
+        {
+            upperStore.write(readId, (long)page * PAGE, TestPages.stamped(0xB0_0000L + page));
+        }
+        final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
+        final org.extentcache.device.BlockDevice throughLower =
+            new org.extentcache.device.ForwardingBlockDevice(upperDevice)
+            {
+                @Override
+                public void read(final long block, final ByteBuffer dst) throws IOException
+                {
+                    if (armed.getAndSet(false))
+                    {
+                        lowerFile.read(0, ByteBuffer.allocate(PAGE)); // a lower miss, with a window
+                    }
+                    super.read(block, dst);
+                }
+            };
+        final ExtentCache upper = ExtentCache.builder().device(throughLower).translator(upperStore)
+            .capacityFrames(32).dirtyExpiry(Duration.ZERO).leakReporter(report -> { }).build();
+        final CachedFile other = upper.file(otherId);
+        final CachedFile read = upper.file(readId);
+        final ByteBuffer page = ByteBuffer.allocate(PAGE);
+        for (int p = 0; p < PAGES; p++) // the other file's blocks are cached in the upper cache
+        {
+            page.clear();
+            other.read((long)p * PAGE, page);
+        }
+
+        armed.set(true);
+        for (int p = 0; p < PAGES; p++)
+        {
+            page.clear();
+            assertEquals(PAGE, read.read((long)p * PAGE, page));
+            assertEquals(0xB0_0000L + p, TestPages.stampOf(page, 0, "upper file page " + p),
+                "upper file page " + p + " (stamps 0xA0000n are the other file's page n)");
+        }
+        assertTrue(lower.stats().pagesReadAhead() > 0, "the nested lower miss read a window: " + lower.stats());
+        CacheBooks.check(upper);
+        CacheBooks.check(lower);
+    }
+
+    /** {@link FileBackedTranslator} over an {@link ExtentStore}: blocks read and written on the store's device. */
+    static final class StoreFiles extends ForwardingTranslator<ExtentStore>
+        implements org.extentcache.translate.FileBackedTranslator
+    {
+        private final org.extentcache.device.BlockDevice device;
+
+        StoreFiles(final ExtentStore store, final org.extentcache.device.BlockDevice device)
+        {
+            super(store);
+            this.device = device;
+        }
+
+        @Override
+        public void readBlock(final long file, final long page, final long block, final ByteBuffer dst)
+            throws IOException
+        {
+            device.read(block, dst);
+        }
+
+        @Override
+        public void writeBlock(final long block, final ByteBuffer src) throws IOException
+        {
+            device.write(block, src);
+        }
+
+        @Override
+        public void sync() throws IOException
+        {
+            device.sync();
+        }
+
+        @Override
+        public void syncFile(final long file) throws IOException
+        {
+            device.sync();
+        }
+    }
+
     /** True while {@code thread} is parked in {@code method} of a class whose name ends with {@code className}. */
     static boolean parkedIn(final Thread thread, final String className, final String method)
     {
