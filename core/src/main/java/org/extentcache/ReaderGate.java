@@ -31,7 +31,9 @@ import java.util.function.Supplier;
  *
  * <h2>Deadlock</h2>
  * Close waits only for reads already inside. Such a read never waits for the closer: claim waits give up once the
- * cache is closing ({@link FrameClaims#closing}), and writers are out before close gets here. A pin held is not a
+ * cache is closing ({@link FrameClaims#closing}), and so do waits for a frame's load ({@link FrameWaiters#closing}:
+ * the loader may be a writer closing the cache from its device read), and writers are out before close gets here.
+ * A read does not wait for a writer's lock inside the gate ({@link FileAdvice}'s write-back is outside it). A pin held is not a
  * read inside (its {@code pin} call has returned), so a thread that holds pins may close; its pins keep the arena
  * ({@link PinCounts#close}). The one read that would wait for itself is a close called from inside a read of the
  * same cache, by its translator or device during a miss or an advice (the places a read runs the caller's code):

@@ -410,6 +410,100 @@ class SessionReviewTest
         }
     }
 
+    /**
+     * A write that loads a page's old contents (a partial write of an uncached page) closes the cache from its
+     * device read (allowed: {@link CloseReentryTest}), while a read of the same page waits, inside the reader gate,
+     * for that load. On main the close waited in the gate for the read, and the read for the load, which never ends:
+     * a deadlock. A read waiting for a load gives up once the cache is closing, as claim waits do. (The deadlock is
+     * caught by the generous join guard: a closer may park in the gate a moment while a woken read leaves.)
+     */
+    @Test
+    void aReadWaitingForAWritersLoadDoesNotHoldUpACloseFromThatLoad() throws Exception
+    {
+        final long id = filledFile();
+        final CountDownLatch inRead = new CountDownLatch(1);
+        final CountDownLatch closeNow = new CountDownLatch(1);
+        final AtomicReference<Throwable> fromClose = new AtomicReference<>();
+        final AtomicReference<ExtentCache> holder = new AtomicReference<>();
+        final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
+        final org.extentcache.device.BlockDevice closing = new org.extentcache.device.ForwardingBlockDevice(device)
+        {
+            @Override
+            public void read(final long block, final ByteBuffer dst) throws IOException
+            {
+                if (armed.getAndSet(false))
+                {
+                    inRead.countDown();
+                    awaitQuietly(closeNow);
+                    try
+                    {
+                        holder.get().close(); // the application's fatal-error path, on the writer's thread
+                    }
+                    catch (final Throwable ex)
+                    {
+                        fromClose.set(ex);
+                    }
+                }
+                super.read(block, dst);
+            }
+        };
+        final ExtentCache cache = ExtentCache.builder().device(closing).translator(store).capacityFrames(64)
+            .dirtyExpiry(Duration.ZERO).leakReporter(report -> { }).build();
+        holder.set(cache);
+        final CachedFile file = cache.file(id);
+        armed.set(true);
+        final AtomicReference<Thread> writerThread = new AtomicReference<>();
+        final CompletableFuture<Object> writer = CompletableFuture.supplyAsync(() ->
+        {
+            writerThread.set(Thread.currentThread());
+            try
+            {
+                return file.write(8, TestPages.filled(8, 3)); // part of page 0, not cached: its old bytes load
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                return ex; // the cache closed under the write: fine, as long as nothing hangs
+            }
+        }, TestThreads.POOL);
+        awaitQuietly(inRead);
+
+        final AtomicReference<Thread> readerThread = new AtomicReference<>();
+        final CompletableFuture<Object> reader = CompletableFuture.supplyAsync(() ->
+        {
+            readerThread.set(Thread.currentThread());
+            try
+            {
+                return file.read(0, ByteBuffer.allocate(PAGE));
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                return ex;
+            }
+        }, TestThreads.POOL);
+        while (!reader.isDone() && !parkedIn(readerThread.get(), ".FrameWaiters", "awaitLoaded"))
+        {
+            Thread.onSpinWait();
+        }
+        assertFalse(reader.isDone(), () -> "the read did not wait for the writer's load: " + reader.join());
+
+        closeNow.countDown();
+        // the closer may park in the gate a moment while the read leaves: only a read that never leaves is a deadlock
+        final Object read;
+        try
+        {
+            read = reader.get(JOIN_SECONDS, TimeUnit.SECONDS);
+            writer.get(JOIN_SECONDS, TimeUnit.SECONDS);
+        }
+        catch (final java.util.concurrent.TimeoutException ex)
+        {
+            throw new AssertionError("deadlock: the writer's close waits in the reader gate for a read that waits " +
+                "for the writer's load; close " + where(writerThread.get()) + "; read " + where(readerThread.get()));
+        }
+        assertNull(fromClose.get(), "close from the writer's load threw");
+        assertTrue(cache.isClosed());
+        assertInstanceOf(IllegalStateException.class, read, "the read after close: " + read);
+    }
+
     /** True while {@code thread} is parked in {@code method} of a class whose name ends with {@code className}. */
     static boolean parkedIn(final Thread thread, final String className, final String method)
     {
