@@ -372,8 +372,79 @@ class SessionReviewTest
         CacheBooks.check(lower);
     }
 
+    /**
+     * The same with a write: a readahead window's read (the translator's own I/O) writes through another cache on
+     * the same thread, whose write translates into the thread's scratch. Before writes took a scratch of their own
+     * when nested ({@link Scratch#forMiss}), the window was then mapped with the other cache's translation.
+     */
+    @Test
+    void aWriteNestedInAWindowReadLeavesTheOuterMissItsOwnTranslation() throws Exception
+    {
+        // the lower cache, plain: a file of 8 pages on blocks 0..7, written through the cache once armed
+        final long lowerId = store.create();
+        for (int page = 0; page < 8; page++)
+        {
+            store.write(lowerId, (long)page * PAGE, TestPages.stamped(0xC0_0000L + page));
+        }
+        final ExtentCache lower = cache(new HookedTranslator(store));
+        final CachedFile lowerFile = lower.file(lowerId);
+
+        // the upper cache reads through files (so it reads ahead): "other" on blocks 0..3, "read" on 4..7
+        final MemoryBlockDevice upperDevice = new MemoryBlockDevice(PAGE, 64);
+        final ExtentStore upperStore = new ExtentStore(upperDevice);
+        final long otherId = upperStore.create();
+        final long readId = upperStore.create();
+        for (int page = 0; page < PAGES; page++)
+        {
+            upperStore.write(otherId, (long)page * PAGE, TestPages.stamped(0xA0_0000L + page));
+        }
+        for (int page = 0; page < PAGES; page++)
+        {
+            upperStore.write(readId, (long)page * PAGE, TestPages.stamped(0xB0_0000L + page));
+        }
+        final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
+        final StoreFiles writing = new StoreFiles(upperStore, upperDevice)
+        {
+            @Override
+            public void readBlocks(final long file, final long firstPage, final long[] blocks,
+                final ByteBuffer[] dsts, final int count) throws IOException
+            {
+                if (armed.getAndSet(false))
+                {
+                    lowerFile.write(0, TestPages.filled(8, 1)); // translates lower page 0: blocks 0..7
+                }
+                super.readBlocks(file, firstPage, blocks, dsts, count);
+            }
+        };
+        final ExtentCache upper = ExtentCache.builder().translator(writing).capacityFrames(32)
+            .dirtyExpiry(Duration.ZERO).leakReporter(report -> { }).build();
+        final CachedFile other = upper.file(otherId);
+        final CachedFile read = upper.file(readId);
+        final ByteBuffer page = ByteBuffer.allocate(PAGE);
+        for (int p = PAGES - 1; p >= 0; p--) // backwards: no window; the other file's blocks are cached
+        {
+            page.clear();
+            other.read((long)p * PAGE, page);
+        }
+        read.advise(0, 0, Advice.SEQUENTIAL);
+
+        armed.set(true);
+        for (int p = 0; p < PAGES; p++)
+        {
+            page.clear();
+            assertEquals(PAGE, read.read((long)p * PAGE, page));
+            assertEquals(0xB0_0000L + p, TestPages.stampOf(page, 0, "upper file page " + p),
+                "upper file page " + p + " (stamps 0xA0000n are the other file's page n)");
+        }
+        assertFalse(armed.get(), "the window was read");
+        assertTrue(upper.stats().pagesReadAhead() > 0, "a window was read: " + upper.stats());
+        lowerFile.flush();
+        CacheBooks.check(upper);
+        CacheBooks.check(lower);
+    }
+
     /** {@link FileBackedTranslator} over an {@link ExtentStore}: blocks read and written on the store's device. */
-    static final class StoreFiles extends ForwardingTranslator<ExtentStore>
+    static class StoreFiles extends ForwardingTranslator<ExtentStore>
         implements org.extentcache.translate.FileBackedTranslator
     {
         private final org.extentcache.device.BlockDevice device;
