@@ -115,15 +115,7 @@ public final class CachedFile
      */
     public void advise(final long offset, final long length, final Advice advice) throws IOException
     {
-        readers.enter();
-        try
-        {
-            this.advice.advise(offset, length, advice);
-        }
-        finally
-        {
-            readers.exit();
-        }
+        this.advice.advise(offset, length, advice); // enters the reader gate where it touches frames, not to wait
     }
 
     /**
@@ -323,20 +315,22 @@ public final class CachedFile
     /** {@link #pinByTranslation(long)} with advice {@code kind}, a window kept below {@code endPage}. */
     long pinByTranslation(final long page, final Advice kind, final long endPage) throws IOException
     {
-        final ReaderGate outer = readers.inMiss(); // the translator and the device run here: a close they call throws
+        final ReaderGate marked = readers.inMiss(); // the translator and the device run here: a close they call throws
+        final Scratch scratch = Scratch.forMiss(); // and may read through a cache: a miss there gets its own scratch
         try
         {
-            return pinByTranslationMarked(page, kind, endPage);
+            return pinByTranslationMarked(page, kind, endPage, scratch);
         }
         finally
         {
-            ReaderGate.leftMiss(outer);
+            Scratch.leftMiss();
+            ReaderGate.leftMiss(marked);
         }
     }
 
-    private long pinByTranslationMarked(final long page, final Advice kind, final long endPage) throws IOException
+    private long pinByTranslationMarked(final long page, final Advice kind, final long endPage, final Scratch scratch)
+        throws IOException
     {
-        final Scratch scratch = Scratch.get();
         final Extent extent = scratch.extent;
         while (true)
         {

@@ -572,6 +572,7 @@ final class DeviceCache implements AutoCloseable
     void closing()
     {
         claims.closing();
+        loads.closing(); // a read waiting for a load gives up: the loader may be a writer closing the cache
     }
 
     /**

@@ -94,7 +94,18 @@ final class FileAdvice
         final long endPage = toEnd ? Long.MAX_VALUE : (end >>> pageShift) + ((end & pageMask) == 0 ? 0 : 1);
         switch (advice)
         {
-            case WILLNEED -> prefetch(firstPage, endPage);
+            case WILLNEED ->
+            {
+                final ReaderGate marked = frames.readers.enterMarked(); // the translator runs: a close there throws
+                try
+                {
+                    prefetch(firstPage, endPage);
+                }
+                finally
+                {
+                    frames.readers.exitMarked(marked);
+                }
+            }
             case DONTNEED ->
             {
                 final long size = file.currentSize();
@@ -205,9 +216,10 @@ final class FileAdvice
     }
 
     /**
-     * {@link Advice#DONTNEED} of the whole pages {@code [firstPage, endPage)}: write-back under the writer lock, then
-     * without it (a translation under the writer lock could wait on a translator that waits for that lock) each
-     * cached page's handle removed and its frame freed where nobody else needs it. A writer racing the drop is safe
+     * {@link Advice#DONTNEED} of the whole pages {@code [firstPage, endPage)}: write-back under the writer lock
+     * (outside the {@link ReaderGate}, as writers are), then without it (a translation under the writer lock could
+     * wait on a translator that waits for that lock), inside the gate, each cached page's handle removed and its
+     * frame freed where nobody else needs it. A writer racing the drop is safe
      * as the sweep is: freeing needs the frame clean and unpinned in one CAS of its state word, and a writer pins
      * before it writes.
      */
@@ -225,6 +237,26 @@ final class FileAdvice
         {
             writeback.unlock();
         }
+        // the gate only now: a thread inside it must not wait for a writer, which may be closing the cache and so
+        // waiting for the gate (writers are drained by their lock, not by the gate)
+        final ReaderGate marked = frames.readers.enterMarked(); // the translator runs: a close there throws
+        try
+        {
+            unmap(firstPage, endPage);
+        }
+        finally
+        {
+            frames.readers.exitMarked(marked);
+        }
+        if (null != failure)
+        {
+            throw failure;
+        }
+    }
+
+    /** The second half of {@link #drop}, inside the reader gate: unmaps the cached pages, frees the private frames. */
+    private void unmap(final long firstPage, final long endPage) throws java.nio.file.NoSuchFileException
+    {
         final Extent extent = new Extent();
         long runEnd = firstPage;
         boolean shared = true;
@@ -246,10 +278,6 @@ final class FileAdvice
             {
                 mapping.remove(page, handle); // freed, stale, or kept for the files that share it
             }
-        }
-        if (null != failure)
-        {
-            throw failure;
         }
     }
 

@@ -173,6 +173,7 @@ final class FrameLoads
      * @return true if it is up to date (the pin stays); false if it was invalidated, or its load failed through
      * another file whose failure may be its own (the pin is released; retry).
      * @throws IOException if its load failed (the pin is released).
+     * @throws IllegalStateException if the cache began closing while the frame was loading (the pin is released).
      */
     boolean awaitUpToDate(final long handle, final long block, final long file) throws IOException
     {
@@ -182,6 +183,11 @@ final class FrameLoads
         {
             waiters.awaitLoaded(arena, handle);
             word = arena.stateWord(frame);
+            if (baseState(word) == LOADING && Handle.matches(handle, word))
+            {
+                pins.unpin(handle); // given up: the cache is closing, and the loader may be the closing thread
+                throw new IllegalStateException("cache is closed");
+            }
         }
         if (baseState(word) == UPTODATE)
         {
@@ -195,6 +201,12 @@ final class FrameLoads
         }
         throw new IOException("reading device block " + block + " failed (in another thread's load): " +
             failure.failure.getMessage(), failure.failure);
+    }
+
+    /** The cache is closing: waits for a load give up ({@link FrameWaiters#closing}). */
+    void closing()
+    {
+        waiters.closing();
     }
 
     /**

@@ -17,6 +17,12 @@ final class FrameWaiters
 {
     private final Object[] buckets;
     private final int mask;
+    /**
+     * Set once the cache is closing ({@link #closing}), before every bucket is woken: a wait for a load gives up, for
+     * the loader may be the thread closing the cache (a writer's device read), waiting for the waiter's read to
+     * leave the {@link ReaderGate}. Written under no monitor; read under the bucket's, after the wake-up.
+     */
+    private volatile boolean closing;
 
     FrameWaiters(final int bucketCount)
     {
@@ -31,7 +37,8 @@ final class FrameWaiters
 
     /**
      * Waits while the frame named by {@code handle} is still {@link FrameDescriptor#LOADING} at the handle's
-     * generation. Interrupts are remembered and restored on return, not acted on: the load finishes on its own.
+     * generation, or until the cache is closing ({@link #closing}: the frame may still be loading then). Interrupts are
+     * remembered and restored on return, not acted on: the load finishes on its own.
      *
      * @param arena  the frames.
      * @param handle a pinned handle to the frame.
@@ -43,7 +50,7 @@ final class FrameWaiters
         boolean interrupted = false;
         synchronized (bucket)
         {
-            while (isLoading(arena.stateWord(frame), handle))
+            while (!closing && isLoading(arena.stateWord(frame), handle))
             {
                 try
                 {
@@ -90,6 +97,19 @@ final class FrameWaiters
         if (interrupted)
         {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The cache is closing: every wait for a load returns now, and every later one at once. */
+    void closing()
+    {
+        closing = true;
+        for (final Object bucket : buckets)
+        {
+            synchronized (bucket)
+            {
+                bucket.notifyAll();
+            }
         }
     }
 

@@ -110,12 +110,15 @@ final class PageWriter
             return 0;
         }
         writeback.lock();
+        // the translation is kept across the translator's calls: a miss or write nested in them (a translator reading
+        // or writing through a cache) uses a scratch of its own, and so does this write if nested in a miss
+        final Scratch scratch = Scratch.forMiss();
         try
         {
             owner.ensureReadable();
             final Translator translator = cache.translator();
             translator.checkWritable(file);
-            final Extent extent = Scratch.get().extent;
+            final Extent extent = scratch.extent;
             int done = 0;
             while (done < length)
             {
@@ -155,6 +158,7 @@ final class PageWriter
         }
         finally
         {
+            Scratch.leftMiss();
             writeback.unlock();
         }
     }

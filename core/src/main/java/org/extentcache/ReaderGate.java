@@ -31,11 +31,14 @@ import java.util.function.Supplier;
  *
  * <h2>Deadlock</h2>
  * Close waits only for reads already inside. Such a read never waits for the closer: claim waits give up once the
- * cache is closing ({@link FrameClaims#closing}), and writers are out before close gets here. A pin held is not a
+ * cache is closing ({@link FrameClaims#closing}), and so do waits for a frame's load ({@link FrameWaiters#closing}:
+ * the loader may be a writer closing the cache from its device read), and writers are out before close gets here.
+ * A read does not wait for a writer's lock inside the gate ({@link FileAdvice}'s write-back is outside it). A pin held is not a
  * read inside (its {@code pin} call has returned), so a thread that holds pins may close; its pins keep the arena
  * ({@link PinCounts#close}). The one read that would wait for itself is a close called from inside a read of the
- * same cache, by its translator or device during a miss (the only place a read runs the caller's code): the miss
- * path marks the thread ({@link #inMiss}), and {@link #refuseCloseFromInside} makes that close throw instead.
+ * same cache, by its translator or device during a miss or an advice (the places a read runs the caller's code):
+ * they mark the thread ({@link #inMiss}, {@link #enterMarked}), and {@link #refuseCloseFromInside} makes that close
+ * throw instead.
  *
  * <h2>Costs</h2>
  * Each public read call: two atomic adds (lock-prefixed on x86, each about the price of the CAS a pin pays) on a
@@ -55,11 +58,14 @@ final class ReaderGate
     /** How long a closer parks between looks at a slot that still has reads inside. */
     private static final long PARK_NANOS = 50_000;
 
-    /** The gate of the cache whose miss this thread is in (its translator or device may call back), or null. */
-    private static final ThreadLocal<ReaderGate> IN_MISS = new ThreadLocal<>();
-
     private final AtomicLongArray counts;
     private final int mask;
+    /**
+     * Per thread: misses (and advice) of this cache it is in, where its translator or device may call back. Counted
+     * per gate, not one mark per thread, so a miss of this cache stays marked while a nested one of another cache
+     * (its device reading through that cache) runs. One {@code int[1]} per thread that misses.
+     */
+    private final ThreadLocal<int[]> missDepth = ThreadLocal.withInitial(() -> new int[1]);
     /** Written once by {@link #close}, before its scan; read by every {@link #enter} after its increment. */
     private volatile boolean closed;
 
@@ -150,23 +156,45 @@ final class ReaderGate
 
     /**
      * Marks the calling thread as in a miss of this cache, where the translator and the device run: until
-     * {@link #leftMiss} a close on this thread would wait for the thread itself.
+     * {@link #leftMiss} a close on this thread would wait for the thread itself. Nests, within a cache and across
+     * caches.
      *
-     * @return the mark this replaces (a miss of another cache, or null), to pass to {@link #leftMiss}.
+     * @return this gate, to pass to {@link #leftMiss}.
      */
     ReaderGate inMiss()
     {
-        final ReaderGate outer = IN_MISS.get();
-        IN_MISS.set(this);
-        return outer;
+        missDepth.get()[0]++;
+        return this;
     }
 
     /**
-     * @param outer what {@link #inMiss} returned.
+     * @param marked what {@link #inMiss} returned.
      */
-    static void leftMiss(final ReaderGate outer)
+    static void leftMiss(final ReaderGate marked)
     {
-        IN_MISS.set(outer);
+        marked.missDepth.get()[0]--;
+    }
+
+    /**
+     * {@link #enter} and {@link #inMiss} at once, for gated work outside the miss path that runs the translator or
+     * the device (advice): pair it with {@link #exitMarked} in a {@code finally}.
+     *
+     * @return what {@link #inMiss} returned.
+     * @throws IllegalStateException if the cache is closed (nothing is held then).
+     */
+    ReaderGate enterMarked()
+    {
+        enter();
+        return inMiss();
+    }
+
+    /**
+     * @param marked what {@link #enterMarked} returned.
+     */
+    void exitMarked(final ReaderGate marked)
+    {
+        leftMiss(marked);
+        exit();
     }
 
     /**
@@ -175,7 +203,7 @@ final class ReaderGate
      */
     void refuseCloseFromInside()
     {
-        if (this == IN_MISS.get())
+        if (missDepth.get()[0] > 0)
         {
             throw new IllegalStateException("close called from inside a read of the same cache (by its translator " +
                 "or device): it would wait for that read to leave; close the cache after the read returns");

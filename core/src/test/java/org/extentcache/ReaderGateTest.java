@@ -79,7 +79,10 @@ class ReaderGateTest
         closer.get(60, TimeUnit.SECONDS);
     }
 
-    /** Only a thread in a miss of this gate's cache is refused a close; another cache's miss does not count. */
+    /**
+     * Only a thread in a miss of this gate's cache is refused a close, however deep: another cache's miss does not
+     * count, nor hide an outer miss of this cache.
+     */
     @Test
     void aCloseIsRefusedOnlyInsideAMissOfTheSameCache()
     {
@@ -94,7 +97,9 @@ class ReaderGateTest
             try
             {
                 assertThrows(IllegalStateException.class, gate::refuseCloseFromInside);
-                other.refuseCloseFromInside(); // the inner miss is this gate's: another cache may close
+                // the outer miss is still the other cache's: its close would wait for this thread too
+                // (SessionReviewTest.closeOfAnOuterCacheFromInsideANestedMissOfAnotherCacheThrows)
+                assertThrows(IllegalStateException.class, other::refuseCloseFromInside, "outer miss, inner one");
             }
             finally
             {
