@@ -23,6 +23,8 @@ import java.util.SplittableRandom;
  * Misses on a real file through {@link FileSystemTranslator}: a cyclic scan over a file in the temporary directory
  * sixteen times larger than the cache, so every read misses (a translation of the file's FIEMAP layout, a frame
  * reclaimed, a positional read through the file's channel, publication), against the same read without a cache.
+ * The cache's readahead is off: the scan is sequential, and its windows would make most reads hits
+ * ({@link ColdReadBenchmark} measures readahead).
  * <ul>
  *   <li>{@code directReads=false}: the translator reads through the kernel's page cache, which holds the whole file;
  *       {@link #fileChannelRead} is {@code FileChannel.read} of one page into a direct buffer.</li>
@@ -60,7 +62,8 @@ public class FileSystemMissBenchmark extends BenchmarkBase
         new SplittableRandom(42).nextBytes(bytes);
         Files.write(path, bytes);
         translator = new FileSystemTranslator(PAGE, directReads);
-        cache = ExtentCache.builder().translator(translator).capacityFrames(FRAMES).build();
+        // readahead off: a cyclic scan is sequential, and windows would turn most of these reads into hits
+        cache = ExtentCache.builder().translator(translator).capacityFrames(FRAMES).readahead(false).build();
         final long id = translator.open(path);
         file = cache.file(id);
         dst = ByteBuffer.allocateDirect(2 * PAGE).alignedSlice(PAGE).limit(PAGE);
