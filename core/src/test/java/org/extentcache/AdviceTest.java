@@ -1,12 +1,11 @@
 package org.extentcache;
 
+import org.extentcache.ReadaheadTest.RunFiles;
 import org.extentcache.device.ForwardingBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.frame.Handle;
 import org.extentcache.fs.FileSystemTranslator;
 import org.extentcache.translate.ExtentStore;
-import org.extentcache.translate.FileBackedTranslator;
-import org.extentcache.translate.ForwardingTranslator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -581,55 +580,6 @@ final class AdviceTest
         final Path path = Files.write(dir.resolve("f"), bytes);
         files = new FileSystemTranslator(PAGE, false);
         return new RunFiles(files, files.open(path));
-    }
-
-    /** Counts single-page reads and window reads of a real file. */
-    private static final class RunFiles extends ForwardingTranslator<FileSystemTranslator>
-        implements FileBackedTranslator
-    {
-        final long id;
-        final AtomicInteger pageReads = new AtomicInteger();
-        final AtomicInteger runReads = new AtomicInteger();
-
-        RunFiles(final FileSystemTranslator real, final long id)
-        {
-            super(real);
-            this.id = id;
-        }
-
-        @Override
-        public void readBlock(final long file, final long page, final long block, final ByteBuffer dst)
-            throws IOException
-        {
-            pageReads.incrementAndGet();
-            delegate.readBlock(file, page, block, dst);
-        }
-
-        @Override
-        public void readBlocks(final long file, final long firstPage, final long[] blocks, final ByteBuffer[] dsts,
-            final int count) throws IOException
-        {
-            runReads.incrementAndGet();
-            delegate.readBlocks(file, firstPage, blocks, dsts, count);
-        }
-
-        @Override
-        public void writeBlock(final long block, final ByteBuffer src) throws IOException
-        {
-            delegate.writeBlock(block, src);
-        }
-
-        @Override
-        public void sync() throws IOException
-        {
-            delegate.sync();
-        }
-
-        @Override
-        public void syncFile(final long file) throws IOException
-        {
-            delegate.syncFile(file);
-        }
     }
 
     /** A memory device whose reads fail once {@link #failAfter} reads succeeded. */

@@ -283,7 +283,8 @@ final class ReadaheadTest
     }
 
     /** Counts single-page and run reads, and fails, throws or skips run reads on request. */
-    private static final class RunFiles extends ForwardingTranslator<FileSystemTranslator>
+    /** Counts single-page and window reads of a real file; scripts window failures (also used by {@link AdviceTest}). */
+    static final class RunFiles extends ForwardingTranslator<FileSystemTranslator>
         implements FileBackedTranslator
     {
         final long id;
