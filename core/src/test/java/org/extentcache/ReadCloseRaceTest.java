@@ -116,20 +116,10 @@ class ReadCloseRaceTest
         final long reserved = cache.stats().offHeapBytesReserved();
         final long before = CacheBooks.quietDirectBytesUsed();
 
-        final AtomicReference<Thread> closerThread = new AtomicReference<>();
-        final CompletableFuture<Void> closer = CompletableFuture.runAsync(() ->
-        {
-            closerThread.set(Thread.currentThread());
-            cache.close();
-        }, TestThreads.POOL);
+        final CompletableFuture<Void> closer = closeUntilDoneOrInGate(cache);
         boolean released = false;
         try
         {
-            // close either finishes (freeing under the read) or parks in the gate waiting for it: no sleep decides
-            while (!closer.isDone() && !waitsInReaderGate(closerThread.get()))
-            {
-                Thread.onSpinWait();
-            }
             assertFalse(closer.isDone(), "close returned while a read was inside the cache");
             assertFalse(cache.frames().pins.isClosed(), "the index and the frames are not released under the read");
             translator.release.countDown();
@@ -200,19 +190,10 @@ class ReadCloseRaceTest
         awaitQuietly(translator.entered);
         final long reserved = cache.stats().offHeapBytesReserved();
         final long before = CacheBooks.quietDirectBytesUsed();
-        final AtomicReference<Thread> closerThread = new AtomicReference<>();
-        final CompletableFuture<Void> closer = CompletableFuture.runAsync(() ->
-        {
-            closerThread.set(Thread.currentThread());
-            cache.close();
-        }, TestThreads.POOL);
+        final CompletableFuture<Void> closer = closeUntilDoneOrInGate(cache);
         boolean released = false;
         try
         {
-            while (!closer.isDone() && !waitsInReaderGate(closerThread.get()))
-            {
-                Thread.onSpinWait();
-            }
             assertFalse(closer.isDone(), "close returned while a read was inside the cache");
             translator.release.countDown();
             released = true;
@@ -416,6 +397,25 @@ class ReadCloseRaceTest
                 return ex;
             }
         }, TestThreads.POOL);
+    }
+
+    /**
+     * Closes {@code cache} on {@link TestThreads#POOL} and returns once the close has finished (freeing under any
+     * read inside) or parks in the reader gate waiting for one: no sleep decides.
+     */
+    private static CompletableFuture<Void> closeUntilDoneOrInGate(final ExtentCache cache)
+    {
+        final AtomicReference<Thread> closerThread = new AtomicReference<>();
+        final CompletableFuture<Void> closer = CompletableFuture.runAsync(() ->
+        {
+            closerThread.set(Thread.currentThread());
+            cache.close();
+        }, TestThreads.POOL);
+        while (!closer.isDone() && !waitsInReaderGate(closerThread.get()))
+        {
+            Thread.onSpinWait();
+        }
+        return closer;
     }
 
     /** True while {@code thread} is parked inside {@link ReaderGate} (found by name: no seam in the gate). */
