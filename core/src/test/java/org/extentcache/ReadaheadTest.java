@@ -282,8 +282,7 @@ final class ReadaheadTest
         return bytes;
     }
 
-    /** Counts single-page and run reads, and fails, throws or skips run reads on request. */
-    /** Counts single-page and window reads of a real file; scripts window failures (also used by {@link AdviceTest}). */
+    /** Counts single-page and run reads, and fails, throws or skips run reads on request (also for AdviceTest). */
     static final class RunFiles extends ForwardingTranslator<FileSystemTranslator>
         implements FileBackedTranslator
     {
