@@ -31,6 +31,12 @@ interface BlockIo
     void syncFile(long file) throws IOException;
 
     /**
+     * @return true if a failed {@link #syncFile} of {@code file} can drop no other file's writes
+     * ({@link FileBackedTranslator#syncsFileAlone}); false over a block device.
+     */
+    boolean syncsFileAlone(long file);
+
+    /**
      * @return true if blocks are read through the file that missed them (a {@link FileBackedTranslator}), so a failed
      * read may be that file's own failure rather than the block's.
      */
@@ -77,6 +83,12 @@ interface BlockIo
             {
                 device.sync();
             }
+
+            @Override
+            public boolean syncsFileAlone(final long file)
+            {
+                return false;
+            }
         };
     }
 
@@ -120,6 +132,12 @@ interface BlockIo
             public void syncFile(final long file) throws IOException
             {
                 files.syncFile(file);
+            }
+
+            @Override
+            public boolean syncsFileAlone(final long file)
+            {
+                return files.syncsFileAlone(file);
             }
         };
     }

@@ -127,6 +127,10 @@ final class DeviceSync
         {
             return sync();
         }
+        if (!io.syncsFileAlone(file))
+        {
+            return syncFileOfDevice(file);
+        }
         final int index = stripeOf(file);
         final ReentrantLock stripe = fileStripes[index];
         devices.readLock().lock();
@@ -145,6 +149,29 @@ final class DeviceSync
         {
             stripe.unlock();
             devices.readLock().unlock();
+        }
+    }
+
+    /**
+     * A file whose sync is its device's ({@link BlockIo#syncsFileAlone} false, among files that otherwise sync
+     * alone): excludes every other sync, as {@link #sync()} does, and counts a failure as a whole sync's.
+     */
+    private long syncFileOfDevice(final long file) throws IOException
+    {
+        devices.writeLock().lock();
+        try
+        {
+            io.syncFile(file);
+            return failuresCovering(file);
+        }
+        catch (final Throwable ex)
+        {
+            failed(ex, -1);
+            throw ex;
+        }
+        finally
+        {
+            devices.writeLock().unlock();
         }
     }
 

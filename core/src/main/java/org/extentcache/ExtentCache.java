@@ -311,8 +311,23 @@ public final class ExtentCache implements AutoCloseable
      */
     public Residency residency()
     {
+        return residency(file -> true);
+    }
+
+    /**
+     * {@link #residency()} for some files: the resident frames (all of them), and how many of them those files map
+     * through a valid handle. For a {@link org.extentcache.translate.TranslatorGroup} member, {@code member::owns}
+     * gives the frames its files reach; a frame two members' files map counts for each.
+     *
+     * @param which the files to count, by id.
+     * @return the resident frames, and how many of them the chosen files reach.
+     * @throws IllegalStateException if the cache is closed.
+     */
+    public Residency residency(final java.util.function.LongPredicate which)
+    {
         ensureOpen();
-        return frames.readers.supply(() -> FrameBooks.residency(frames, files.values()));
+        return frames.readers.supply(() -> FrameBooks.residency(frames,
+            files.values().stream().filter(file -> which.test(file.id())).collect(java.util.stream.Collectors.toList())));
     }
 
     /**

@@ -88,6 +88,19 @@ public interface FileBackedTranslator extends Translator
     void sync() throws IOException;
 
     /**
+     * Whether {@link #syncFile} of this file syncs that file alone. When it does not (a whole device's sync, as
+     * for a {@link TranslatorGroup} member over a block device), the cache counts a failure of it as a failure of
+     * every file's writes, as for {@link #sync()}.
+     *
+     * @param file the file.
+     * @return true (the default) if a failed {@link #syncFile} of {@code file} can lose no other file's writes.
+     */
+    default boolean syncsFileAlone(final long file)
+    {
+        return true;
+    }
+
+    /**
      * Makes every completed {@link #writeBlock} of one file durable, and no other file's: what
      * {@code FileChannel.force} on that file needs. The cache writes a file's pages only to blocks private to it,
      * so this covers every page the cache wrote back for the file.

@@ -200,6 +200,26 @@ public interface Translator
     }
 
     /**
+     * For a cache over several translators ({@link TranslatorGroup}): the physical address space {@code block} lies
+     * in, if another translator can name the same bytes. Each member of a group has its keys in a namespace of its
+     * own, so equal keys of two members are two blocks; keys whose spaces are equal are one block, and share one
+     * frame. A space covers keys with the same bits from 48 up, and must be answered the same for every such key:
+     * two translators whose spaces are equal name the same bytes by keys with the same low 48 bits.
+     *
+     * <p>Answer a space only where both translators keep the cache's trust rules for it together: a block one of them
+     * frees or rewrites must be invalidated through every translator that can name it. Asked once per 2^48-key
+     * chunk, not per block.
+     *
+     * @param block a block key this translator answered.
+     * @return an object naming the space (compared with {@code equals}), or null (the default): the block is this
+     * translator's alone.
+     */
+    default Object blockSpace(final long block)
+    {
+        return null;
+    }
+
+    /**
      * Registers a listener for changes; a cache calls this once when it is built over this translator.
      *
      * @param listener the listener.
