@@ -46,6 +46,9 @@ package org.extentcache;
  * @param readaheadFailures        readahead window reads that failed (the page that missed was then read alone).
  * @param pagesDropped             frames freed by advice ({@link CachedFile#advise}): {@link Advice#DONTNEED}, and
  *                                 frames a {@link Advice#NOREUSE} scan loaded and gave back (not counted as reclaims).
+ * @param framesParked             free frames out of service because {@link ExtentCache#setCapacityFrames} lowered
+ *                                 the capacity: {@code capacityFrames - framesParked - framesRetired} frames may be
+ *                                 in use.
  */
 public record CacheStats(
     long fileHits,
@@ -77,7 +80,8 @@ public record CacheStats(
     long mergedPages,
     long pagesReadAhead,
     long readaheadFailures,
-    long pagesDropped)
+    long pagesDropped,
+    int framesParked)
 {
     /**
      * Takes the snapshot {@link ExtentCache#stats()} returns: counters and opaque reads, no lock, no walk.
@@ -106,7 +110,7 @@ public record CacheStats(
             null == merger ? 0 : merger.merges.sum(), null == merger ? 0 : merger.mismatches.sum(),
             null == merger ? 0 : merger.mergeNanos.sum(), null == merger ? 0 : merger.aliasCount(),
             null == frames.readahead ? 0 : frames.readahead.pagesReadAhead.sum(),
-            null == frames.readahead ? 0 : frames.readahead.failures.sum(), frames.pagesDropped.sum());
+            null == frames.readahead ? 0 : frames.readahead.failures.sum(), frames.pagesDropped.sum(), counts[4]);
     }
 
     /**
@@ -159,7 +163,8 @@ public record CacheStats(
             Math.max(0, merges - other.merges), Math.max(0, mergeMismatches - other.mergeMismatches),
             Math.max(0, mergeNanos - other.mergeNanos), mergedPages,
             Math.max(0, pagesReadAhead - other.pagesReadAhead),
-            Math.max(0, readaheadFailures - other.readaheadFailures), Math.max(0, pagesDropped - other.pagesDropped));
+            Math.max(0, readaheadFailures - other.readaheadFailures), Math.max(0, pagesDropped - other.pagesDropped),
+            framesParked);
     }
 
     /**
@@ -184,7 +189,8 @@ public record CacheStats(
             heapMetadataBytes + other.heapMetadataBytes, filesMapped + other.filesMapped,
             handlesHeld + other.handlesHeld, merges + other.merges, mergeMismatches + other.mergeMismatches,
             mergeNanos + other.mergeNanos, mergedPages + other.mergedPages, pagesReadAhead + other.pagesReadAhead,
-            readaheadFailures + other.readaheadFailures, pagesDropped + other.pagesDropped);
+            readaheadFailures + other.readaheadFailures, pagesDropped + other.pagesDropped,
+            framesParked + other.framesParked);
     }
 
     /**

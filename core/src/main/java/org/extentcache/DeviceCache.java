@@ -568,6 +568,22 @@ final class DeviceCache implements AutoCloseable
         return index.bytesReserved();
     }
 
+    /**
+     * Sets the frames in service ({@link FrameClaims#limit}).
+     *
+     * @return frames still over the limit, parked when freed.
+     */
+    int limit(final int frames)
+    {
+        return readers.supply(() -> claims.limit(frames));
+    }
+
+    /** @return the frames the cache may hold in service now. */
+    int limit()
+    {
+        return arena.limit();
+    }
+
     /** The cache is closing: claims stop waiting for frames. */
     void closing()
     {

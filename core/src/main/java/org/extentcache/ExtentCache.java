@@ -10,8 +10,6 @@ import org.extentcache.translate.Translator;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -94,9 +92,7 @@ public final class ExtentCache implements AutoCloseable
     private final BackgroundWriteback writeback;
     /** Set first by {@link #close()}: no new file view, no claim waits for a frame. */
     private volatile boolean closing;
-    /** Won by the one close that closes; the others wait for {@link #closeDone}. */
-    private final AtomicBoolean closeClaimed = new AtomicBoolean();
-    private final CountDownLatch closeDone = new CountDownLatch(1);
+    private final CloseOnce closeOnce = new CloseOnce();
     private volatile boolean closed;
 
     private ExtentCache(final Builder builder)
@@ -274,23 +270,10 @@ public final class ExtentCache implements AutoCloseable
             null == writeback ? 0 : writeback.failures.sum(), mappingTotals, files.size()));
     }
 
-    /**
-     * For tests: the figures {@link #stats()} keeps as counters, found instead by walking the files as they are now.
-     *
-     * @return {@code {heap bytes of the mappings, handles held, files mapped}}.
-     */
+    /** For tests: {@link FrameBooks#walkMappingFigures} over this cache's files. */
     long[] walkMappingFigures()
     {
-        long heapBytes = 0;
-        long handles = 0;
-        long fileCount = 0;
-        for (final CachedFile file : files.values())
-        {
-            heapBytes += file.mapping().heapBytes();
-            handles += file.mapping().handleCount();
-            fileCount++;
-        }
-        return new long[]{heapBytes, handles, fileCount};
+        return FrameBooks.walkMappingFigures(files.values());
     }
 
     /**
@@ -357,50 +340,9 @@ public final class ExtentCache implements AutoCloseable
     public void close()
     {
         frames.readers.refuseCloseFromInside();
-        if (!closeClaimed.compareAndSet(false, true))
-        {
-            awaitClose();
-            return;
-        }
-        try
-        {
-            closeFirst();
-        }
-        finally
-        {
-            closeDone.countDown();
-        }
-    }
-
-    /**
-     * A second close returns once the first has closed the cache, unless this thread is one the first waits for (it
-     * holds a file's writer lock, or it is the background write-back): then it returns at once, so the first can go
-     * on.
-     */
-    private void awaitClose()
-    {
-        if ((null != writeback && writeback.isCurrentThread()) ||
-            files.values().stream().anyMatch(file -> file.writeback().isHeldByCurrentThread()))
-        {
-            return;
-        }
-        boolean interrupted = false;
-        while (true)
-        {
-            try
-            {
-                closeDone.await();
-                break;
-            }
-            catch (final InterruptedException ex)
-            {
-                interrupted = true;
-            }
-        }
-        if (interrupted)
-        {
-            Thread.currentThread().interrupt();
-        }
+        // a second close returns once the first has closed the cache, unless this thread is one the first waits for
+        closeOnce.close(this::closeFirst, () -> (null != writeback && writeback.isCurrentThread()) ||
+            files.values().stream().anyMatch(file -> file.writeback().isHeldByCurrentThread()));
     }
 
     private void closeFirst()
@@ -473,6 +415,39 @@ public final class ExtentCache implements AutoCloseable
         {
             frames.pins.unpin(handle); // after close too: the last pin released frees the arena
         }
+    }
+
+    /**
+     * Changes the capacity at run time, as Caffeine's {@code setMaximum} does: how many of the frames reserved when
+     * the cache was built ({@link Builder#capacityFrames}) it may hold. Lowering it reclaims clean, unpinned frames
+     * now (having dirty ones written back while that frees some) and takes the rest out of service as they are
+     * freed; raising it puts parked frames back. The memory reserved stays reserved: parked frames are counted in
+     * {@link CacheStats#framesParked()}, not in {@link CacheStats#frameBytesInUse()}.
+     *
+     * @param frames the new capacity, from {@link #MIN_CAPACITY} to the frames reserved, and not below the frames
+     *               pinned now.
+     * @return frames still in use over the new capacity (pinned, loading, dirty or being written), each taken out of
+     * service when it is freed; 0 once the cache is within it.
+     * @throws IllegalArgumentException if {@code frames} is out of range or below what is pinned.
+     * @throws IllegalStateException    if the cache is closed.
+     */
+    public int setCapacityFrames(final int frames)
+    {
+        ensureOpen();
+        if (frames < MIN_CAPACITY || frames > frames().arena().capacity())
+        {
+            throw new IllegalArgumentException("capacity must be " + MIN_CAPACITY + ".." +
+                frames().arena().capacity() + " frames (the frames reserved): frames=" + frames);
+        }
+        return this.frames.limit(frames);
+    }
+
+    /**
+     * @return the capacity in frames now: as built, or as {@link #setCapacityFrames} last set it.
+     */
+    public int capacityFrames()
+    {
+        return frames.limit();
     }
 
     /**

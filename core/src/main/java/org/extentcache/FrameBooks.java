@@ -31,7 +31,28 @@ final class FrameBooks
     {
         final int free = arena.freeCount();
         final int retired = arena.retiredCount();
-        return new int[]{arena.capacity() - free - retired, free, retired, index.size()};
+        final int parked = arena.parkedCount();
+        return new int[]{arena.capacity() - free - retired - parked, free, retired, index.size(), parked};
+    }
+
+    /**
+     * For tests: the figures {@link ExtentCache#stats()} keeps as counters, found instead by walking the files as
+     * they are now.
+     *
+     * @return {@code {heap bytes of the mappings, handles held, files mapped}}.
+     */
+    static long[] walkMappingFigures(final java.util.Collection<CachedFile> files)
+    {
+        long heapBytes = 0;
+        long handles = 0;
+        long fileCount = 0;
+        for (final CachedFile file : files)
+        {
+            heapBytes += file.mapping().heapBytes();
+            handles += file.mapping().handleCount();
+            fileCount++;
+        }
+        return new long[]{heapBytes, handles, fileCount};
     }
 
     /**
@@ -166,9 +187,10 @@ final class FrameBooks
                     return "frame " + frame + " left in state " + stateName(state) + " with no pin";
             }
         }
-        if (free != arena.freeCount())
+        if (free != arena.freeCount() + arena.parkedCount())
         {
-            return "free frames " + free + " but the free list counts " + arena.freeCount();
+            return "free frames " + free + " but the free list counts " + arena.freeCount() + " and " +
+                arena.parkedCount() + " are parked";
         }
         if (retired != arena.retiredCount())
         {

@@ -180,19 +180,86 @@ final class FrameClaims
         int frame = arena.popFree();
         while (NO_FRAME == frame)
         {
-            final long orphan = arena.sweep(2 * arena.capacity(), victim);
-            if (-1 == orphan)
+            if (!reclaimOneLocked())
             {
                 return NO_FRAME;
             }
-            final int reclaimed = victim[0];
-            dropAliasesLocked(reclaimed);
-            index.remove(arena.deviceBlock(reclaimed), reclaimed);
-            arena.free(reclaimed, orphan);
-            reclaims.increment();
             frame = arena.popFree();
         }
         return frame;
+    }
+
+    /**
+     * Reclaims one frame the CLOCK sweep finds (unindexed and freed: on the free list, or parked if the arena is
+     * over its limit); caller holds the lock.
+     *
+     * @return false if nothing is reclaimable.
+     */
+    boolean reclaimOneLocked()
+    {
+        final long orphan = arena.sweep(2 * arena.capacity(), victim);
+        if (-1 == orphan)
+        {
+            return false;
+        }
+        final int reclaimed = victim[0];
+        dropAliasesLocked(reclaimed);
+        index.remove(arena.deviceBlock(reclaimed), reclaimed);
+        arena.free(reclaimed, orphan);
+        reclaims.increment();
+        return true;
+    }
+
+    /**
+     * Lowers or raises the frames in service ({@link FrameArena#limit(int)}), reclaiming frames over a lower limit
+     * as the sweep finds them, and having dirty frames written back ({@link DeviceCache.RoomMaker}) while that
+     * frees some.
+     *
+     * @param frames the new limit.
+     * @param pinned frames pinned now, for the check.
+     * @return frames still in service over the limit (pinned, loading, dirty or being written): each is parked when
+     * it is freed.
+     * @throws IllegalArgumentException if {@code frames} is below what is pinned, or out of range.
+     */
+    int limit(final int frames)
+    {
+        int over;
+        lock.lock();
+        try
+        {
+            pins.ensureOpenLocked();
+            final int pinned = pins.pinnedFrames();
+            if (frames < pinned)
+            {
+                throw new IllegalArgumentException("capacity cannot go below the frames pinned now: frames=" +
+                    frames + " pinned=" + pinned);
+            }
+            over = arena.limit(frames);
+        }
+        finally
+        {
+            lock.unlock();
+        }
+        boolean wrote = true;
+        while (over > 0 && wrote)
+        {
+            lock.lock();
+            try
+            {
+                pins.ensureOpenLocked();
+                over = arena.limit(arena.limit()); // frames freed meanwhile are parked already
+                while (over > 0 && reclaimOneLocked())
+                {
+                    over = arena.limit(arena.limit());
+                }
+            }
+            finally
+            {
+                lock.unlock();
+            }
+            wrote = over > 0 && roomMaker.makeRoom();
+        }
+        return over;
     }
 
     /**

@@ -59,7 +59,8 @@ public final class CacheBooks implements AfterEachCallback
     {
         assertNull(cache.checkBooks(), "books");
         final CacheStats stats = cache.stats();
-        assertEquals(stats.capacityFrames(), stats.framesResident() + stats.framesFree() + stats.framesRetired(),
+        assertEquals(stats.capacityFrames(),
+            stats.framesResident() + stats.framesFree() + stats.framesRetired() + stats.framesParked(),
             "frames add up: " + stats);
         assertEquals((long)stats.framesResident() * stats.pageSize(), stats.frameBytesInUse());
         final long[] walked = cache.walkMappingFigures();

@@ -66,6 +66,11 @@ public final class FrameArena implements AutoCloseable
     private int freeHead;
     private int freeCount;
     private int retiredCount;
+    /** Frames taken out of service by a lower {@link #limit}: FREE, on their own list, never claimed. */
+    private int parkedHead = NO_FRAME;
+    private volatile int parkedCount;
+    /** Frames the cache may hold in service (free or holding a block); guarded by the allocation lock. */
+    private int limit;
     private int clockHand;
     private boolean closed;
 
@@ -155,6 +160,7 @@ public final class FrameArena implements AutoCloseable
             freeHead = frame;
         }
         freeCount = capacity;
+        limit = capacity;
         UnsafeApi.storeFence();
     }
 
@@ -368,9 +374,68 @@ public final class FrameArena implements AutoCloseable
             return;
         }
         putStateWordRelease(frame, packStateWord(nextGeneration, FREE, 0));
+        if (capacity - retiredCount - parkedCount > limit)
+        {
+            park(frame);
+            return;
+        }
         metadata.putInt(nextFreeOffset(frame), freeHead);
         freeHead = frame;
         freeCount++;
+    }
+
+    private void park(final int frame)
+    {
+        metadata.putInt(nextFreeOffset(frame), parkedHead);
+        parkedHead = frame;
+        parkedCount++;
+    }
+
+    /**
+     * Sets how many frames the cache may hold in service; the caller holds the allocation lock. Frames over it are
+     * taken out of service as they are freed, free ones at once; frames under it come back from the parked ones
+     * (never beyond the frames reserved, less those retired).
+     *
+     * @param frames the new limit, {@code 1 .. capacity}.
+     * @return frames still in service over the new limit: holding a block, they are parked when freed.
+     */
+    public int limit(final int frames)
+    {
+        if (frames < 1 || frames > capacity)
+        {
+            throw new IllegalArgumentException("limit must be 1.." + capacity + " frames: limit=" + frames);
+        }
+        limit = frames;
+        while (capacity - retiredCount - parkedCount > limit && NO_FRAME != freeHead)
+        {
+            park(popFree());
+        }
+        while (capacity - retiredCount - parkedCount < limit && NO_FRAME != parkedHead)
+        {
+            final int frame = parkedHead;
+            parkedHead = metadata.getInt(nextFreeOffset(frame));
+            parkedCount--;
+            metadata.putInt(nextFreeOffset(frame), freeHead);
+            freeHead = frame;
+            freeCount++;
+        }
+        return Math.max(0, capacity - retiredCount - parkedCount - limit);
+    }
+
+    /**
+     * @return the frames the cache may hold in service ({@link #limit(int)}): exact under the allocation lock.
+     */
+    public int limit()
+    {
+        return limit;
+    }
+
+    /**
+     * @return frames out of service because of a lower {@link #limit(int)}; a recent value without the lock.
+     */
+    public int parkedCount()
+    {
+        return parkedCount;
     }
 
     /**

@@ -54,9 +54,10 @@ import java.util.function.ToLongFunction;
  *       <td>{@link CacheStats#syncFailures()}</td></tr>
  *   <tr><td>{@code extentcache.background.errors}</td><td>counter</td><td></td>
  *       <td>{@link CacheStats#backgroundErrors()}</td></tr>
- *   <tr><td>{@code extentcache.frames}</td><td>gauge, frames</td><td>{@code state=resident|free|retired}</td>
+ *   <tr><td>{@code extentcache.frames}</td><td>gauge, frames</td>
+ *       <td>{@code state=resident|free|retired|parked}</td>
  *       <td>{@link CacheStats#framesResident()}, {@link CacheStats#framesFree()},
- *       {@link CacheStats#framesRetired()}</td></tr>
+ *       {@link CacheStats#framesRetired()}, {@link CacheStats#framesParked()}</td></tr>
  *   <tr><td>{@code extentcache.frames.capacity}</td><td>gauge, frames</td><td></td>
  *       <td>{@link CacheStats#capacityFrames()}</td></tr>
  *   <tr><td>{@code extentcache.frames.dirty}</td><td>gauge, frames</td><td></td>
@@ -79,7 +80,7 @@ import java.util.function.ToLongFunction;
  * counters, and a scrape reads some twenty meters. Each binding (one per registry) therefore keeps the last snapshot and takes a
  * new one only when the last is older than the snapshot window, measured on the registry's
  * {@link MeterRegistry.Config#clock() clock}: one {@code stats()} call per scrape, and meters of one scrape that
- * agree with each other (resident, free and retired frames add up to the capacity). The window, one second by
+ * agree with each other (resident, free, retired and parked frames add up to the capacity). The window, one second by
  * default, is also how stale a value read straight from a meter may be; {@link Duration#ZERO} takes a snapshot per
  * meter read.
  *
@@ -215,6 +216,8 @@ public final class ExtentCacheMetrics implements MeterBinder
             "Frames on the free list", "state", "free");
         gauge(registry, snapshots, "extentcache.frames", CacheStats::framesRetired, "frames",
             "Frames taken out of service", "state", "retired");
+        gauge(registry, snapshots, "extentcache.frames", CacheStats::framesParked, "frames",
+            "Free frames out of service while the capacity is set below the frames reserved", "state", "parked");
         gauge(registry, snapshots, "extentcache.frames.capacity", CacheStats::capacityFrames, "frames",
             "Frames in the arena");
         gauge(registry, snapshots, "extentcache.frames.dirty", CacheStats::dirtyFrames, "frames",

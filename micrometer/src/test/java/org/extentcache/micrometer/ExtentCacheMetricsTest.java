@@ -86,6 +86,7 @@ class ExtentCacheMetricsTest
         assertEquals(4, gauge("extentcache.frames", "state", "resident"));
         assertEquals(60, gauge("extentcache.frames", "state", "free"));
         assertEquals(0, gauge("extentcache.frames", "state", "retired"));
+        assertEquals(0, gauge("extentcache.frames", "state", "parked"));
         assertEquals(64, gauge("extentcache.frames.capacity"));
         assertEquals(stats.dirtyFrames(), gauge("extentcache.frames.dirty"));
         assertEquals(stats.frameBytesReserved(), gauge("extentcache.offheap.reserved", "region", "frames"));
