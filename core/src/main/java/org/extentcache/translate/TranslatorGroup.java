@@ -359,7 +359,6 @@ public final class TranslatorGroup implements FileBackedTranslator
             FileBackedTranslator.super.readBlocks(file, firstPage, blocks, dsts, count);
             return;
         }
-        final long[] groupKeys = Arrays.copyOf(blocks, count);
         for (int i = 0; i < count; i++)
         {
             if (Extent.HOLE != blocks[i])
@@ -379,7 +378,8 @@ public final class TranslatorGroup implements FileBackedTranslator
             {
                 if (Extent.HOLE != blocks[i])
                 {
-                    blocks[i] = groupKeys[i];
+                    // back to the group's key: its chunk was handed out when the page was translated (no allocation)
+                    blocks[i] = keys.groupKeyIfKnown(member.index, blocks[i]);
                     read++;
                 }
             }

@@ -111,7 +111,7 @@ class ExtentCacheMetricsTest
     {
         final ExtentCache cache = books.track(newCache());
         new ExtentCacheMetrics(cache, "blocks", Tags.of("tier", "ssd", "node", "a")).bindTo(registry);
-        assertEquals(22, registry.getMeters().size(), "11 counters and 11 gauges");
+        assertEquals(23, registry.getMeters().size(), "11 counters and 12 gauges");
         for (final Meter meter : registry.getMeters())
         {
             assertTrue(meter.getId().getName().startsWith("extentcache."), meter.getId().toString());
