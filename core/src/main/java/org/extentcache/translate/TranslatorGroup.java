@@ -649,8 +649,10 @@ public final class TranslatorGroup implements FileBackedTranslator
 
     /**
      * A member's change notifications, moved into the group's file ids and block keys and passed to every listener
-     * of the group. Each listener gets every {@code beforeChange}, even when an earlier one throws, so each gets its
-     * matching {@code afterChange}.
+     * of the group. Each listener gets every call, even when an earlier listener throws (as an {@link ExtentStore}'s
+     * own listeners do): a listener that throws must not keep a cache from hearing of a remap or a freed block, nor
+     * from the {@code afterChange} that releases the file's writers. The first failure is rethrown once every
+     * listener was told, the later ones suppressed in it.
      */
     private static final class MemberListener implements TranslationListener
     {
@@ -708,20 +710,38 @@ public final class TranslatorGroup implements FileBackedTranslator
         public void afterChange(final long file)
         {
             final long groupFile = GroupKeys.fileId(member.index, file);
+            RuntimeException failure = null;
             for (final TranslationListener listener : member.group.listeners)
             {
-                listener.afterChange(groupFile);
+                try
+                {
+                    listener.afterChange(groupFile);
+                }
+                catch (final RuntimeException ex)
+                {
+                    failure = firstUnchecked(failure, ex);
+                }
             }
+            throwIfAny(failure);
         }
 
         @Override
         public void pagesChanged(final long file, final long firstPage, final long pageCount, final long size)
         {
             final long groupFile = GroupKeys.fileId(member.index, file);
+            RuntimeException failure = null;
             for (final TranslationListener listener : member.group.listeners)
             {
-                listener.pagesChanged(groupFile, firstPage, pageCount, size);
+                try
+                {
+                    listener.pagesChanged(groupFile, firstPage, pageCount, size);
+                }
+                catch (final RuntimeException ex)
+                {
+                    failure = firstUnchecked(failure, ex);
+                }
             }
+            throwIfAny(failure);
         }
 
         @Override
@@ -730,6 +750,7 @@ public final class TranslatorGroup implements FileBackedTranslator
             final List<TranslationListener> targets = member.group.listeners;
             long block = firstBlock;
             long left = blockCount;
+            RuntimeException failure = null;
             while (left > 0 && block >= 0)
             {
                 // one chunk at a time: each may sit anywhere in the group's key space, or nowhere
@@ -739,21 +760,57 @@ public final class TranslatorGroup implements FileBackedTranslator
                 {
                     for (final TranslationListener listener : targets)
                     {
-                        listener.blocksInvalidated(groupKey, inChunk);
+                        try
+                        {
+                            listener.blocksInvalidated(groupKey, inChunk);
+                        }
+                        catch (final RuntimeException ex)
+                        {
+                            failure = firstUnchecked(failure, ex);
+                        }
                     }
                 }
                 block += inChunk;
                 left -= inChunk;
             }
+            throwIfAny(failure);
         }
 
         @Override
         public void fileDeleted(final long file)
         {
             final long groupFile = GroupKeys.fileId(member.index, file);
+            RuntimeException failure = null;
             for (final TranslationListener listener : member.group.listeners)
             {
-                listener.fileDeleted(groupFile);
+                try
+                {
+                    listener.fileDeleted(groupFile);
+                }
+                catch (final RuntimeException ex)
+                {
+                    failure = firstUnchecked(failure, ex);
+                }
+            }
+            throwIfAny(failure);
+        }
+
+        /** @return the first of a call's listener failures, the later ones suppressed in it. */
+        private static RuntimeException firstUnchecked(final RuntimeException failure, final RuntimeException next)
+        {
+            if (null == failure)
+            {
+                return next;
+            }
+            failure.addSuppressed(next);
+            return failure;
+        }
+
+        private static void throwIfAny(final RuntimeException failure)
+        {
+            if (null != failure)
+            {
+                throw failure;
             }
         }
     }
