@@ -1,19 +1,25 @@
 package org.extentcache;
 
 import org.extentcache.device.MemoryBlockDevice;
+import org.extentcache.translate.Extent;
 import org.extentcache.translate.ExtentStore;
 import org.extentcache.translate.TranslationListener;
+import org.extentcache.translate.Translator;
 import org.extentcache.translate.TranslatorGroup;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.NoSuchFileException;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * Review of {@link TranslatorGroup}: listener forwarding when a listener throws.
+ * Review of {@link TranslatorGroup}: listener forwarding when a listener throws, and the dispatch of reserved blocks in
+ * shared address spaces.
  */
 class TranslatorGroupReviewTest
 {
@@ -61,6 +67,36 @@ class TranslatorGroupReviewTest
         TestPages.assertBytes(1, read(cached, PAGE, PAGE), "the page the store did not write");
     }
 
+    /**
+     * A block reserved by the second member to name a shared space, whose commit fails, is released through that
+     * member: the group must not route the release to the first member that named the space (which never reserved
+     * it, and may free a block of its own, or refuse, leaking the reservation).
+     */
+    @Test
+    void aReservedBlockInASharedSpaceIsReleasedByTheMemberThatReservedIt() throws IOException
+    {
+        final MemoryBlockDevice device = new MemoryBlockDevice(PAGE, 64);
+        for (int block = 0; block < 8; block++)
+        {
+            device.write(block, TestPages.stamped(100 + block));
+        }
+        final Object space = "one device";
+        final TranslatorGroup group = new TranslatorGroup(PAGE);
+        final TranslatorGroup.Member reader = group.add("reader", new SharedMap(space), device);
+        final SharedMap writable = new SharedMap(space);
+        final TranslatorGroup.Member writer = group.add("writer", writable, device);
+        final ExtentCache cache = cache(group, 32);
+        read(cache.file(reader.fileId(1)), 0, 8 * PAGE); // the reader names the space first
+        final CachedFile cached = cache.file(writer.fileId(1));
+        read(cached, 0, 8 * PAGE);
+
+        writable.failCommits = true;
+        assertThrows(IOException.class, () -> cached.write(10, TestPages.filled(16, 3)));
+        assertEquals(List.of(20L), writable.released, "the writer's reservation went back to the writer");
+        assertEquals(100, TestPages.stampOf(ByteBuffer.wrap(read(cached, 0, PAGE)), 0, "page 0"),
+            "the failed write left the page as it was");
+    }
+
     /** Throws from every call but beforeChange. */
     private static final class ThrowingListener implements TranslationListener
     {
@@ -86,6 +122,94 @@ class TranslatorGroupReviewTest
         public void fileDeleted(final long file)
         {
             throw new IllegalStateException("fileDeleted");
+        }
+    }
+
+    /**
+     * File 1 maps pages 0..7 onto blocks 0..7 of a shared space, shared; a write reserves block 20 (recorded), whose
+     * commit fails while {@link #failCommits}; releases are recorded.
+     */
+    private static final class SharedMap implements Translator
+    {
+        private final Object space;
+        final List<Long> released = new CopyOnWriteArrayList<>();
+        volatile boolean failCommits;
+
+        SharedMap(final Object space)
+        {
+            this.space = space;
+        }
+
+        @Override
+        public int pageSize()
+        {
+            return PAGE;
+        }
+
+        @Override
+        public long size(final long file) throws NoSuchFileException
+        {
+            if (1 != file)
+            {
+                throw new NoSuchFileException("file " + file);
+            }
+            return 8L * PAGE;
+        }
+
+        @Override
+        public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
+        {
+            size(file);
+            if (page >= 8)
+            {
+                extent.set(page, 1, Extent.HOLE, false);
+                return;
+            }
+            extent.set(0, 8, 0, true);
+        }
+
+        @Override
+        public void checkWritable(final long file) throws IOException
+        {
+            size(file);
+        }
+
+        @Override
+        public long reserveBlock(final long file, final long page)
+        {
+            return 20;
+        }
+
+        @Override
+        public void commitBlock(final long file, final long page, final long block) throws NoSuchFileException
+        {
+            if (failCommits)
+            {
+                throw new NoSuchFileException("injected commit failure");
+            }
+            throw new UnsupportedOperationException("not in these tests");
+        }
+
+        @Override
+        public void releaseBlock(final long block)
+        {
+            released.add(block);
+        }
+
+        @Override
+        public Object blockSpace(final long block)
+        {
+            return space;
+        }
+
+        @Override
+        public void addListener(final TranslationListener listener)
+        {
+        }
+
+        @Override
+        public void removeListener(final TranslationListener listener)
+        {
         }
     }
 }

@@ -192,6 +192,17 @@ final class GroupKeys
         return -1;
     }
 
+    /**
+     * @return true if {@code groupKey} lies in an address space members share ({@link Translator#blockSpace}), where
+     * the key alone does not tell which member it came from.
+     */
+    boolean inSharedSpace(final long groupKey)
+    {
+        final Origin[] known = origins;
+        final int chunk = (int)(groupKey >>> LOW_BITS);
+        return groupKey >= 0 && chunk < known.length && null != known[chunk].space;
+    }
+
     /** @return group chunks handed out so far. */
     int chunksUsed()
     {

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -60,6 +61,12 @@ public final class TranslatorGroup implements FileBackedTranslator
     private final int pageSize;
     private final GroupKeys keys = new GroupKeys();
     private final CopyOnWriteArrayList<TranslationListener> listeners = new CopyOnWriteArrayList<>();
+    /**
+     * Blocks in shared address spaces that a member reserved ({@link #reserveBlock}) and the cache has not yet
+     * committed or released, to that member: a shared key alone does not tell which member reserved it, and a release
+     * must reach the member whose reservation it is.
+     */
+    private final ConcurrentHashMap<Long, Member> sharedReservations = new ConcurrentHashMap<>();
     /** Copy-on-write, indexed by member index. */
     private volatile Member[] members = new Member[0];
 
@@ -235,15 +242,21 @@ public final class TranslatorGroup implements FileBackedTranslator
     {
         final Member member = member(file);
         final long block = member.translator.reserveBlock(GroupKeys.memberFile(file), page);
+        final long groupKey;
         try
         {
-            return keys.groupKey(member.index, block, member.translator);
+            groupKey = keys.groupKey(member.index, block, member.translator);
         }
         catch (final RuntimeException ex)
         {
             member.translator.releaseBlock(block);
             throw ex;
         }
+        if (keys.inSharedSpace(groupKey))
+        {
+            sharedReservations.put(groupKey, member);
+        }
+        return groupKey;
     }
 
     @Override
@@ -251,12 +264,19 @@ public final class TranslatorGroup implements FileBackedTranslator
     {
         final Member member = member(file);
         member.translator.commitBlock(GroupKeys.memberFile(file), page, member.key(block));
+        // committed: no release can follow (a failed commit keeps the entry for the release the cache then makes)
+        sharedReservations.remove(block, member);
     }
 
+    /**
+     * Releases through the member that reserved the block: in a shared space, the one recorded at
+     * {@link #reserveBlock}, not whichever member named the space first.
+     */
     @Override
     public void releaseBlock(final long block)
     {
-        final Member member = owner(block);
+        final Member reserver = sharedReservations.remove(block);
+        final Member member = null == reserver ? owner(block) : reserver;
         member.translator.releaseBlock(member.key(block));
     }
 
