@@ -3,6 +3,7 @@ package org.extentcache;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.Extent;
 import org.extentcache.translate.ExtentStore;
+import org.extentcache.translate.FileBackedTranslator;
 import org.extentcache.translate.TranslationListener;
 import org.extentcache.translate.Translator;
 import org.extentcache.translate.TranslatorGroup;
@@ -18,8 +19,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * Review of {@link TranslatorGroup}: listener forwarding when a listener throws, and the dispatch of reserved blocks in
- * shared address spaces.
+ * Review of {@link TranslatorGroup}: listener forwarding when a listener throws, the dispatch of reserved blocks in
+ * shared address spaces, and a member naming one space for two of its chunks.
  */
 class TranslatorGroupReviewTest
 {
@@ -95,6 +96,33 @@ class TranslatorGroupReviewTest
         assertEquals(List.of(20L), writable.released, "the writer's reservation went back to the writer");
         assertEquals(100, TestPages.stampOf(ByteBuffer.wrap(read(cached, 0, PAGE)), 0, "page 0"),
             "the failed write left the page as it was");
+    }
+
+    /**
+     * A member that answers one space for two of its chunks would have both chunks folded into one group chunk:
+     * its key k in one and key k in the other would share a frame, and a read of one would be served the other's
+     * bytes. The group must refuse the second chunk rather than alias them.
+     */
+    @Test
+    void aMemberNamingOneSpaceForTwoOfItsChunksIsNeverServedTheOtherChunksBytes() throws IOException
+    {
+        final long low = 5;
+        final long high = (1L << 48) + 5;
+        final TranslatorGroup group = new TranslatorGroup(PAGE);
+        final TranslatorGroup.Member m = group.add("two chunks", new TwoChunkFiles("space", low, high));
+        final ExtentCache cache = cache(group, 16);
+        final CachedFile cached = cache.file(m.fileId(0));
+        assertEquals(low, TestPages.stampOf(ByteBuffer.wrap(read(cached, 0, PAGE)), 0, "page 0"));
+        try
+        {
+            final byte[] bytes = read(cached, PAGE, PAGE);
+            assertEquals(high, TestPages.stampOf(ByteBuffer.wrap(bytes), 0, "page 1"),
+                "page 1 served its own block's bytes, not page 0's");
+        }
+        catch (final IllegalStateException refused)
+        {
+            assertTrue(refused.getMessage().contains("space"), refused.getMessage());
+        }
     }
 
     /** Throws from every call but beforeChange. */
@@ -200,6 +228,87 @@ class TranslatorGroupReviewTest
         public Object blockSpace(final long block)
         {
             return space;
+        }
+
+        @Override
+        public void addListener(final TranslationListener listener)
+        {
+        }
+
+        @Override
+        public void removeListener(final TranslationListener listener)
+        {
+        }
+    }
+
+    /** File 0: page 0 maps key {@code low}, page 1 key {@code high}; every key answers one space; reads stamp the key. */
+    private static final class TwoChunkFiles implements FileBackedTranslator
+    {
+        private final Object space;
+        private final long low;
+        private final long high;
+
+        TwoChunkFiles(final Object space, final long low, final long high)
+        {
+            this.space = space;
+            this.low = low;
+            this.high = high;
+        }
+
+        @Override
+        public int pageSize()
+        {
+            return PAGE;
+        }
+
+        @Override
+        public long size(final long file) throws NoSuchFileException
+        {
+            if (0 != file)
+            {
+                throw new NoSuchFileException("file " + file);
+            }
+            return 2L * PAGE;
+        }
+
+        @Override
+        public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
+        {
+            size(file);
+            if (page >= 2)
+            {
+                extent.set(page, 1, Extent.HOLE, false);
+                return;
+            }
+            extent.set(page, 1, 0 == page ? low : high, true);
+        }
+
+        @Override
+        public Object blockSpace(final long block)
+        {
+            return space;
+        }
+
+        @Override
+        public void readBlock(final long file, final long page, final long block, final ByteBuffer dst)
+        {
+            dst.put(TestPages.stamped(block));
+        }
+
+        @Override
+        public void writeBlock(final long block, final ByteBuffer src)
+        {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public void sync()
+        {
+        }
+
+        @Override
+        public void syncFile(final long file)
+        {
         }
 
         @Override
