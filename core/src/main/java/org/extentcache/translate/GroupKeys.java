@@ -192,6 +192,17 @@ final class GroupKeys
         return -1;
     }
 
+    /**
+     * @return true if {@code groupKey} lies in an address space members share ({@link Translator#blockSpace}), where
+     * the key alone does not tell which member it came from.
+     */
+    boolean inSharedSpace(final long groupKey)
+    {
+        final Origin[] known = origins;
+        final int chunk = (int)(groupKey >>> LOW_BITS);
+        return groupKey >= 0 && chunk < known.length && null != known[chunk].space;
+    }
+
     /** @return group chunks handed out so far. */
     int chunksUsed()
     {
@@ -234,6 +245,15 @@ final class GroupKeys
             final Origin origin = known[groupChunk];
             if (null != space)
             {
+                final int[] named = origin.chunkByMember;
+                if (member < named.length && 0 != named[member])
+                {
+                    // folding a second chunk of the member into the space's group chunk would make its key k in
+                    // both chunks one frame, and the member key of that frame ambiguous: another block's bytes
+                    throw new IllegalStateException("translator group member " + member + " names address space " +
+                        space + " for two of its chunks (" + (named[member] - 1) + " and " + chunk + "): a " +
+                        "translator must answer a space for at most one of its 2^" + LOW_BITS + "-key chunks");
+                }
                 final int[] byMember = Arrays.copyOf(origin.chunkByMember,
                     Math.max(origin.chunkByMember.length, member + 1));
                 byMember[member] = chunk + 1;

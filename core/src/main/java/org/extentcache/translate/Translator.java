@@ -204,7 +204,9 @@ public interface Translator
      * in, if another translator can name the same bytes. Each member of a group has its keys in a namespace of its
      * own, so equal keys of two members are two blocks; keys whose spaces are equal are one block, and share one
      * frame. A space covers keys with the same bits from 48 up, and must be answered the same for every such key:
-     * two translators whose spaces are equal name the same bytes by keys with the same low 48 bits.
+     * two translators whose spaces are equal name the same bytes by keys with the same low 48 bits. A translator
+     * answers a given space for at most one of its chunks; a group refuses a second one (its translation throws
+     * {@link IllegalStateException}) rather than give two blocks one frame.
      *
      * <p>Answer a space only where both translators keep the cache's trust rules for it together: a block one of them
      * frees or rewrites must be invalidated through every translator that can name it. Asked once per 2^48-key

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -60,6 +61,12 @@ public final class TranslatorGroup implements FileBackedTranslator
     private final int pageSize;
     private final GroupKeys keys = new GroupKeys();
     private final CopyOnWriteArrayList<TranslationListener> listeners = new CopyOnWriteArrayList<>();
+    /**
+     * Blocks in shared address spaces that a member reserved ({@link #reserveBlock}) and the cache has not yet
+     * committed or released, to that member: a shared key alone does not tell which member reserved it, and a release
+     * must reach the member whose reservation it is.
+     */
+    private final ConcurrentHashMap<Long, Member> sharedReservations = new ConcurrentHashMap<>();
     /** Copy-on-write, indexed by member index. */
     private volatile Member[] members = new Member[0];
 
@@ -235,15 +242,21 @@ public final class TranslatorGroup implements FileBackedTranslator
     {
         final Member member = member(file);
         final long block = member.translator.reserveBlock(GroupKeys.memberFile(file), page);
+        final long groupKey;
         try
         {
-            return keys.groupKey(member.index, block, member.translator);
+            groupKey = keys.groupKey(member.index, block, member.translator);
         }
         catch (final RuntimeException ex)
         {
             member.translator.releaseBlock(block);
             throw ex;
         }
+        if (keys.inSharedSpace(groupKey))
+        {
+            sharedReservations.put(groupKey, member);
+        }
+        return groupKey;
     }
 
     @Override
@@ -251,12 +264,19 @@ public final class TranslatorGroup implements FileBackedTranslator
     {
         final Member member = member(file);
         member.translator.commitBlock(GroupKeys.memberFile(file), page, member.key(block));
+        // committed: no release can follow (a failed commit keeps the entry for the release the cache then makes)
+        sharedReservations.remove(block, member);
     }
 
+    /**
+     * Releases through the member that reserved the block: in a shared space, the one recorded at
+     * {@link #reserveBlock}, not whichever member named the space first.
+     */
     @Override
     public void releaseBlock(final long block)
     {
-        final Member member = owner(block);
+        final Member reserver = sharedReservations.remove(block);
+        final Member member = null == reserver ? owner(block) : reserver;
         member.translator.releaseBlock(member.key(block));
     }
 
@@ -649,8 +669,10 @@ public final class TranslatorGroup implements FileBackedTranslator
 
     /**
      * A member's change notifications, moved into the group's file ids and block keys and passed to every listener
-     * of the group. Each listener gets every {@code beforeChange}, even when an earlier one throws, so each gets its
-     * matching {@code afterChange}.
+     * of the group. Each listener gets every call, even when an earlier listener throws (as an {@link ExtentStore}'s
+     * own listeners do): a listener that throws must not keep a cache from hearing of a remap or a freed block, nor
+     * from the {@code afterChange} that releases the file's writers. The first failure is rethrown once every
+     * listener was told, the later ones suppressed in it.
      */
     private static final class MemberListener implements TranslationListener
     {
@@ -708,20 +730,38 @@ public final class TranslatorGroup implements FileBackedTranslator
         public void afterChange(final long file)
         {
             final long groupFile = GroupKeys.fileId(member.index, file);
+            RuntimeException failure = null;
             for (final TranslationListener listener : member.group.listeners)
             {
-                listener.afterChange(groupFile);
+                try
+                {
+                    listener.afterChange(groupFile);
+                }
+                catch (final RuntimeException ex)
+                {
+                    failure = firstUnchecked(failure, ex);
+                }
             }
+            throwIfAny(failure);
         }
 
         @Override
         public void pagesChanged(final long file, final long firstPage, final long pageCount, final long size)
         {
             final long groupFile = GroupKeys.fileId(member.index, file);
+            RuntimeException failure = null;
             for (final TranslationListener listener : member.group.listeners)
             {
-                listener.pagesChanged(groupFile, firstPage, pageCount, size);
+                try
+                {
+                    listener.pagesChanged(groupFile, firstPage, pageCount, size);
+                }
+                catch (final RuntimeException ex)
+                {
+                    failure = firstUnchecked(failure, ex);
+                }
             }
+            throwIfAny(failure);
         }
 
         @Override
@@ -730,6 +770,7 @@ public final class TranslatorGroup implements FileBackedTranslator
             final List<TranslationListener> targets = member.group.listeners;
             long block = firstBlock;
             long left = blockCount;
+            RuntimeException failure = null;
             while (left > 0 && block >= 0)
             {
                 // one chunk at a time: each may sit anywhere in the group's key space, or nowhere
@@ -739,21 +780,57 @@ public final class TranslatorGroup implements FileBackedTranslator
                 {
                     for (final TranslationListener listener : targets)
                     {
-                        listener.blocksInvalidated(groupKey, inChunk);
+                        try
+                        {
+                            listener.blocksInvalidated(groupKey, inChunk);
+                        }
+                        catch (final RuntimeException ex)
+                        {
+                            failure = firstUnchecked(failure, ex);
+                        }
                     }
                 }
                 block += inChunk;
                 left -= inChunk;
             }
+            throwIfAny(failure);
         }
 
         @Override
         public void fileDeleted(final long file)
         {
             final long groupFile = GroupKeys.fileId(member.index, file);
+            RuntimeException failure = null;
             for (final TranslationListener listener : member.group.listeners)
             {
-                listener.fileDeleted(groupFile);
+                try
+                {
+                    listener.fileDeleted(groupFile);
+                }
+                catch (final RuntimeException ex)
+                {
+                    failure = firstUnchecked(failure, ex);
+                }
+            }
+            throwIfAny(failure);
+        }
+
+        /** @return the first of a call's listener failures, the later ones suppressed in it. */
+        private static RuntimeException firstUnchecked(final RuntimeException failure, final RuntimeException next)
+        {
+            if (null == failure)
+            {
+                return next;
+            }
+            failure.addSuppressed(next);
+            return failure;
+        }
+
+        private static void throwIfAny(final RuntimeException failure)
+        {
+            if (null != failure)
+            {
+                throw failure;
             }
         }
     }
