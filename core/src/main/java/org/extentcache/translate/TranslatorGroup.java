@@ -386,10 +386,12 @@ public final class TranslatorGroup implements FileBackedTranslator
                 blocks[i] = member.key(blocks[i]);
             }
         }
+        boolean done = false;
         try
         {
             ((FileBackedTranslator)member.translator).readBlocks(GroupKeys.memberFile(file), firstPage, blocks, dsts,
                 count);
+            done = true;
         }
         finally
         {
@@ -403,7 +405,10 @@ public final class TranslatorGroup implements FileBackedTranslator
                     read++;
                 }
             }
-            member.blocksRead.add(read);
+            if (done)
+            {
+                member.blocksRead.add(read); // a failed read counts no page as read
+            }
         }
     }
 
@@ -472,7 +477,10 @@ public final class TranslatorGroup implements FileBackedTranslator
         }
         if (null == member.device)
         {
-            member.syncCounted(() -> ((FileBackedTranslator)member.translator).syncFile(GroupKeys.memberFile(file)));
+            // one file's sync: its failure is not the whole device's, so the member is not told, as a lone cache's
+            // translator is not
+            member.syncCounted(() -> ((FileBackedTranslator)member.translator).syncFile(GroupKeys.memberFile(file)),
+                false);
         }
         else
         {
@@ -514,7 +522,7 @@ public final class TranslatorGroup implements FileBackedTranslator
         return members[index];
     }
 
-    private static IOException first(final IOException failure, final IOException next)
+    static IOException first(final IOException failure, final IOException next)
     {
         if (null == failure)
         {
@@ -536,7 +544,7 @@ public final class TranslatorGroup implements FileBackedTranslator
         private final Translator translator;
         /** The device its blocks are read from and written to; null for a file-backed member. */
         private final BlockDevice device;
-        private final MemberListener listener;
+        private final GroupListener listener;
         private final LongAdder translations = new LongAdder();
         private final LongAdder blocksRead = new LongAdder();
         private final LongAdder blocksWritten =
@@ -554,7 +562,7 @@ public final class TranslatorGroup implements FileBackedTranslator
             this.name = name;
             this.translator = translator;
             this.device = device;
-            this.listener = new MemberListener(this);
+            this.listener = new GroupListener(index, group.listeners, group.keys);
         }
 
         /** @return the name it was added under. */
@@ -630,10 +638,11 @@ public final class TranslatorGroup implements FileBackedTranslator
 
         private void sync() throws IOException
         {
-            syncCounted(null == device ? ((FileBackedTranslator)translator)::sync : device::sync);
+            syncCounted(null == device ? ((FileBackedTranslator)translator)::sync : device::sync, true);
         }
 
-        private void syncCounted(final SyncCall call) throws IOException
+        /** @param wholeSync true for a sync of the member's whole device or every file: its failure is told. */
+        private void syncCounted(final SyncCall call, final boolean wholeSync) throws IOException
         {
             try
             {
@@ -644,7 +653,10 @@ public final class TranslatorGroup implements FileBackedTranslator
                 syncFailures.increment();
                 try
                 {
-                    translator.deviceSyncFailed(ex);
+                    if (wholeSync)
+                    {
+                        translator.deviceSyncFailed(ex);
+                    }
                 }
                 catch (final RuntimeException notified)
                 {
@@ -665,174 +677,6 @@ public final class TranslatorGroup implements FileBackedTranslator
     private interface SyncCall
     {
         void sync() throws IOException;
-    }
-
-    /**
-     * A member's change notifications, moved into the group's file ids and block keys and passed to every listener
-     * of the group. Each listener gets every call, even when an earlier listener throws (as an {@link ExtentStore}'s
-     * own listeners do): a listener that throws must not keep a cache from hearing of a remap or a freed block, nor
-     * from the {@code afterChange} that releases the file's writers. The first failure is rethrown once every
-     * listener was told, the later ones suppressed in it.
-     */
-    private static final class MemberListener implements TranslationListener
-    {
-        private final Member member;
-
-        MemberListener(final Member member)
-        {
-            this.member = member;
-        }
-
-        @Override
-        public void beforeChange(final long file, final long firstPage, final long pageCount, final boolean discard)
-            throws IOException
-        {
-            final long groupFile = GroupKeys.fileId(member.index, file);
-            IOException failure = null;
-            RuntimeException unchecked = null;
-            for (final TranslationListener listener : member.group.listeners)
-            {
-                try
-                {
-                    listener.beforeChange(groupFile, firstPage, pageCount, discard);
-                }
-                catch (final IOException ex)
-                {
-                    failure = first(failure, ex);
-                }
-                catch (final RuntimeException ex)
-                {
-                    if (null == unchecked)
-                    {
-                        unchecked = ex;
-                    }
-                    else
-                    {
-                        unchecked.addSuppressed(ex);
-                    }
-                }
-            }
-            if (null != failure)
-            {
-                if (null != unchecked)
-                {
-                    failure.addSuppressed(unchecked);
-                }
-                throw failure;
-            }
-            if (null != unchecked)
-            {
-                throw unchecked;
-            }
-        }
-
-        @Override
-        public void afterChange(final long file)
-        {
-            final long groupFile = GroupKeys.fileId(member.index, file);
-            RuntimeException failure = null;
-            for (final TranslationListener listener : member.group.listeners)
-            {
-                try
-                {
-                    listener.afterChange(groupFile);
-                }
-                catch (final RuntimeException ex)
-                {
-                    failure = firstUnchecked(failure, ex);
-                }
-            }
-            throwIfAny(failure);
-        }
-
-        @Override
-        public void pagesChanged(final long file, final long firstPage, final long pageCount, final long size)
-        {
-            final long groupFile = GroupKeys.fileId(member.index, file);
-            RuntimeException failure = null;
-            for (final TranslationListener listener : member.group.listeners)
-            {
-                try
-                {
-                    listener.pagesChanged(groupFile, firstPage, pageCount, size);
-                }
-                catch (final RuntimeException ex)
-                {
-                    failure = firstUnchecked(failure, ex);
-                }
-            }
-            throwIfAny(failure);
-        }
-
-        @Override
-        public void blocksInvalidated(final long firstBlock, final long blockCount)
-        {
-            final List<TranslationListener> targets = member.group.listeners;
-            long block = firstBlock;
-            long left = blockCount;
-            RuntimeException failure = null;
-            while (left > 0 && block >= 0)
-            {
-                // one chunk at a time: each may sit anywhere in the group's key space, or nowhere
-                final long inChunk = Math.min(left, GroupKeys.LOW_MASK + 1 - (block & GroupKeys.LOW_MASK));
-                final long groupKey = member.group.keys.groupKeyIfKnown(member.index, block);
-                if (GroupKeys.NONE != groupKey)
-                {
-                    for (final TranslationListener listener : targets)
-                    {
-                        try
-                        {
-                            listener.blocksInvalidated(groupKey, inChunk);
-                        }
-                        catch (final RuntimeException ex)
-                        {
-                            failure = firstUnchecked(failure, ex);
-                        }
-                    }
-                }
-                block += inChunk;
-                left -= inChunk;
-            }
-            throwIfAny(failure);
-        }
-
-        @Override
-        public void fileDeleted(final long file)
-        {
-            final long groupFile = GroupKeys.fileId(member.index, file);
-            RuntimeException failure = null;
-            for (final TranslationListener listener : member.group.listeners)
-            {
-                try
-                {
-                    listener.fileDeleted(groupFile);
-                }
-                catch (final RuntimeException ex)
-                {
-                    failure = firstUnchecked(failure, ex);
-                }
-            }
-            throwIfAny(failure);
-        }
-
-        /** @return the first of a call's listener failures, the later ones suppressed in it. */
-        private static RuntimeException firstUnchecked(final RuntimeException failure, final RuntimeException next)
-        {
-            if (null == failure)
-            {
-                return next;
-            }
-            failure.addSuppressed(next);
-            return failure;
-        }
-
-        private static void throwIfAny(final RuntimeException failure)
-        {
-            if (null != failure)
-            {
-                throw failure;
-            }
-        }
     }
 
     /**
