@@ -1,6 +1,6 @@
 package org.extentcache;
 
-import org.extentcache.device.BlockDevice;
+import org.extentcache.device.ForwardingBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.ExtentStore;
 import org.junit.jupiter.api.Test;
@@ -206,32 +206,13 @@ class CapacityChangeTest
     }
 
     /** A memory device whose writes fail while {@link #failWrites} is set. */
-    private static final class WriteFailingDevice implements BlockDevice
+    private static final class WriteFailingDevice extends ForwardingBlockDevice
     {
-        private final MemoryBlockDevice memory;
         volatile boolean failWrites;
 
         WriteFailingDevice(final MemoryBlockDevice memory)
         {
-            this.memory = memory;
-        }
-
-        @Override
-        public int blockSize()
-        {
-            return memory.blockSize();
-        }
-
-        @Override
-        public long blockCount()
-        {
-            return memory.blockCount();
-        }
-
-        @Override
-        public void read(final long block, final ByteBuffer dst) throws IOException
-        {
-            memory.read(block, dst);
+            super(memory);
         }
 
         @Override
@@ -241,18 +222,7 @@ class CapacityChangeTest
             {
                 throw new IOException("injected write failure: block=" + block);
             }
-            memory.write(block, src);
-        }
-
-        @Override
-        public void sync() throws IOException
-        {
-            memory.sync();
-        }
-
-        @Override
-        public void close()
-        {
+            super.write(block, src);
         }
     }
 }

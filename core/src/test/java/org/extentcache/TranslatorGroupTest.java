@@ -1,11 +1,12 @@
 package org.extentcache;
 
-import org.extentcache.device.BlockDevice;
+import org.extentcache.device.ForwardingBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.fs.FileSystemTranslator;
 import org.extentcache.translate.Extent;
 import org.extentcache.translate.ExtentStore;
 import org.extentcache.translate.FileBackedTranslator;
+import org.extentcache.translate.ForwardingTranslator;
 import org.extentcache.translate.MemberStats;
 import org.extentcache.translate.TranslationListener;
 import org.extentcache.translate.Translator;
@@ -321,38 +322,13 @@ class TranslatorGroupTest
     }
 
     /** A device whose next sync fails once. */
-    private static final class FailingSyncDevice implements BlockDevice
+    private static final class FailingSyncDevice extends ForwardingBlockDevice
     {
-        private final MemoryBlockDevice memory;
         volatile boolean failNextSync;
 
         FailingSyncDevice(final MemoryBlockDevice memory)
         {
-            this.memory = memory;
-        }
-
-        @Override
-        public int blockSize()
-        {
-            return memory.blockSize();
-        }
-
-        @Override
-        public long blockCount()
-        {
-            return memory.blockCount();
-        }
-
-        @Override
-        public void read(final long block, final ByteBuffer dst) throws IOException
-        {
-            memory.read(block, dst);
-        }
-
-        @Override
-        public void write(final long block, final ByteBuffer src) throws IOException
-        {
-            memory.write(block, src);
+            super(memory);
         }
 
         @Override
@@ -363,92 +339,26 @@ class TranslatorGroupTest
                 failNextSync = false;
                 throw new IOException("injected sync failure");
             }
-            memory.sync();
-        }
-
-        @Override
-        public void close()
-        {
+            super.sync();
         }
     }
 
-    /** A store that records {@link Translator#deviceSyncFailed} and otherwise forwards. */
-    private static final class TellingStore implements Translator
+    /** A store that records {@link Translator#deviceSyncFailed} and forwards it. */
+    private static final class TellingStore extends ForwardingTranslator<ExtentStore>
     {
-        private final ExtentStore store;
         private final List<Throwable> told;
 
         TellingStore(final ExtentStore store, final List<Throwable> told)
         {
-            this.store = store;
+            super(store);
             this.told = told;
-        }
-
-        @Override
-        public int pageSize()
-        {
-            return store.pageSize();
-        }
-
-        @Override
-        public long size(final long file) throws NoSuchFileException
-        {
-            return store.size(file);
-        }
-
-        @Override
-        public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
-        {
-            store.translate(file, page, extent);
-        }
-
-        @Override
-        public void checkWritable(final long file) throws IOException
-        {
-            store.checkWritable(file);
-        }
-
-        @Override
-        public long reserveBlock(final long file, final long page) throws IOException
-        {
-            return store.reserveBlock(file, page);
-        }
-
-        @Override
-        public void commitBlock(final long file, final long page, final long block) throws NoSuchFileException
-        {
-            store.commitBlock(file, page, block);
-        }
-
-        @Override
-        public void releaseBlock(final long block)
-        {
-            store.releaseBlock(block);
-        }
-
-        @Override
-        public void extend(final long file, final long size) throws IOException
-        {
-            store.extend(file, size);
         }
 
         @Override
         public void deviceSyncFailed(final Throwable failure)
         {
             told.add(failure);
-            store.deviceSyncFailed(failure);
-        }
-
-        @Override
-        public void addListener(final TranslationListener listener)
-        {
-            store.addListener(listener);
-        }
-
-        @Override
-        public void removeListener(final TranslationListener listener)
-        {
-            store.removeListener(listener);
+            delegate.deviceSyncFailed(failure);
         }
     }
 
