@@ -107,16 +107,12 @@ final class GroupKeys
      */
     long groupKey(final int member, final long memberBlock, final Translator translator)
     {
-        final int chunk = (int)(memberBlock >>> LOW_BITS);
-        final int[][] maps = toGroup;
-        if (member < maps.length)
+        final long known = groupKeyIfKnown(member, memberBlock);
+        if (NONE != known)
         {
-            final int[] map = maps[member];
-            if (chunk < map.length && 0 != map[chunk])
-            {
-                return (long)(map[chunk] - 1) << LOW_BITS | (memberBlock & LOW_MASK);
-            }
+            return known;
         }
+        final int chunk = (int)(memberBlock >>> LOW_BITS);
         return (long)handOut(member, chunk, translator.blockSpace(memberBlock)) << LOW_BITS |
             (memberBlock & LOW_MASK);
     }
