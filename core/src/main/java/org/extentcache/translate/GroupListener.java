@@ -44,14 +44,7 @@ final class GroupListener implements TranslationListener
             }
             catch (final RuntimeException ex)
             {
-                if (null == unchecked)
-                {
-                    unchecked = ex;
-                }
-                else
-                {
-                    unchecked.addSuppressed(ex);
-                }
+                unchecked = TranslatorGroup.first(unchecked, ex);
             }
         }
         if (null != failure)
@@ -81,7 +74,7 @@ final class GroupListener implements TranslationListener
             }
             catch (final RuntimeException ex)
             {
-                failure = firstUnchecked(failure, ex);
+                failure = TranslatorGroup.first(failure, ex);
             }
         }
         throwIfAny(failure);
@@ -100,7 +93,7 @@ final class GroupListener implements TranslationListener
             }
             catch (final RuntimeException ex)
             {
-                failure = firstUnchecked(failure, ex);
+                failure = TranslatorGroup.first(failure, ex);
             }
         }
         throwIfAny(failure);
@@ -128,7 +121,7 @@ final class GroupListener implements TranslationListener
                     }
                     catch (final RuntimeException ex)
                     {
-                        failure = firstUnchecked(failure, ex);
+                        failure = TranslatorGroup.first(failure, ex);
                     }
                 }
             }
@@ -151,21 +144,10 @@ final class GroupListener implements TranslationListener
             }
             catch (final RuntimeException ex)
             {
-                failure = firstUnchecked(failure, ex);
+                failure = TranslatorGroup.first(failure, ex);
             }
         }
         throwIfAny(failure);
-    }
-
-    /** @return the first of a call's listener failures, the later ones suppressed in it. */
-    private static RuntimeException firstUnchecked(final RuntimeException failure, final RuntimeException next)
-    {
-        if (null == failure)
-        {
-            return next;
-        }
-        failure.addSuppressed(next);
-        return failure;
     }
 
     private static void throwIfAny(final RuntimeException failure)

@@ -3,7 +3,7 @@ package org.extentcache.translate;
 /**
  * One {@link TranslatorGroup} member's counters, cumulative since it joined, taken by
  * {@link TranslatorGroup.Member#stats()}. The cache-wide figures are {@code ExtentCache.stats()}; the frames a
- * member's files reach are {@code ExtentCache.residency(member)}.
+ * member's files reach are {@code ExtentCache.residency(member::owns)}.
  *
  * @param name          the member's name.
  * @param translations  pages the cache asked the member to translate: its files' misses in their mappings (sharing

@@ -177,13 +177,12 @@ public final class TranslatorGroup implements FileBackedTranslator
      */
     public Member memberOf(final long groupFile)
     {
-        final Member[] known = members;
-        final int index = GroupKeys.memberOf(groupFile);
-        if (groupFile < 0 || index >= known.length)
+        final Member member = find(members, groupFile);
+        if (null == member)
         {
             throw new IllegalArgumentException("not a file of any member of the group: file=" + groupFile);
         }
-        return known[index];
+        return member;
     }
 
     /**
@@ -191,13 +190,19 @@ public final class TranslatorGroup implements FileBackedTranslator
      */
     private Member member(final long groupFile) throws NoSuchFileException
     {
-        final Member[] known = members;
-        final int index = GroupKeys.memberOf(groupFile);
-        if (groupFile < 0 || index >= known.length)
+        final Member member = find(members, groupFile);
+        if (null == member)
         {
             throw new NoSuchFileException("file " + groupFile + " (no member of the group has it)");
         }
-        return known[index];
+        return member;
+    }
+
+    /** @return the member among {@code known} whose file {@code groupFile} names, or null if none. */
+    private static Member find(final Member[] known, final long groupFile)
+    {
+        final int index = GroupKeys.memberOf(groupFile);
+        return groupFile < 0 || index >= known.length ? null : known[index];
     }
 
     @Override
@@ -311,11 +316,12 @@ public final class TranslatorGroup implements FileBackedTranslator
         final int[] counts = new int[known.length];
         for (final long file : files)
         {
-            final int index = GroupKeys.memberOf(file);
-            if (file < 0 || index >= known.length)
+            final Member member = find(known, file);
+            if (null == member)
             {
                 continue; // no such file: nothing to make durable
             }
+            final int index = member.index;
             if (null == byMember[index])
             {
                 byMember[index] = new long[files.length];
@@ -356,17 +362,7 @@ public final class TranslatorGroup implements FileBackedTranslator
     public void readBlock(final long file, final long page, final long block, final ByteBuffer dst)
         throws IOException
     {
-        final Member member = member(file);
-        final long key = member.key(block);
-        if (null == member.device)
-        {
-            ((FileBackedTranslator)member.translator).readBlock(GroupKeys.memberFile(file), page, key, dst);
-        }
-        else
-        {
-            member.device.read(key, dst);
-        }
-        member.blocksRead.increment();
+        member(file).read(GroupKeys.memberFile(file), page, block, dst);
     }
 
     @Override
@@ -415,25 +411,7 @@ public final class TranslatorGroup implements FileBackedTranslator
     @Override
     public void writeBlock(final long block, final ByteBuffer src) throws IOException
     {
-        final Member member = owner(block);
-        final long key = member.key(block);
-        try
-        {
-            if (null == member.device)
-            {
-                ((FileBackedTranslator)member.translator).writeBlock(key, src);
-            }
-            else
-            {
-                member.device.write(key, src);
-            }
-        }
-        catch (final IOException | RuntimeException | Error ex)
-        {
-            member.writeFailures.increment();
-            throw ex;
-        }
-        member.blocksWritten.increment();
+        owner(block).write(block, src);
     }
 
     /**
@@ -450,7 +428,7 @@ public final class TranslatorGroup implements FileBackedTranslator
         {
             try
             {
-                member.sync();
+                member.sync(Member.WHOLE);
             }
             catch (final IOException ex)
             {
@@ -466,25 +444,10 @@ public final class TranslatorGroup implements FileBackedTranslator
     @Override
     public void syncFile(final long file) throws IOException
     {
-        final Member member;
-        try
+        final Member member = find(members, file);
+        if (null != member) // else no member has it: nothing of the cache's to sync
         {
-            member = member(file);
-        }
-        catch (final NoSuchFileException ex)
-        {
-            return; // no member has it: nothing of the cache's to sync
-        }
-        if (null == member.device)
-        {
-            // one file's sync: its failure is not the whole device's, so the member is not told, as a lone cache's
-            // translator is not
-            member.syncCounted(() -> ((FileBackedTranslator)member.translator).syncFile(GroupKeys.memberFile(file)),
-                false);
-        }
-        else
-        {
-            member.sync();
+            member.sync(GroupKeys.memberFile(file));
         }
     }
 
@@ -494,9 +457,8 @@ public final class TranslatorGroup implements FileBackedTranslator
     @Override
     public boolean syncsFileAlone(final long file)
     {
-        final Member[] known = members;
-        final int index = GroupKeys.memberOf(file);
-        return file < 0 || index >= known.length || null == known[index].device;
+        final Member member = find(members, file);
+        return null == member || null == member.device;
     }
 
     @Override
@@ -522,7 +484,8 @@ public final class TranslatorGroup implements FileBackedTranslator
         return members[index];
     }
 
-    static IOException first(final IOException failure, final IOException next)
+    /** @return {@code failure}, with {@code next} added to its suppressed ones; or {@code next} if there is none. */
+    static <T extends Exception> T first(final T failure, final T next)
     {
         if (null == failure)
         {
@@ -534,10 +497,13 @@ public final class TranslatorGroup implements FileBackedTranslator
 
     /**
      * One translator of a group. Its counters are cumulative since it joined; the cache's own figures for it
-     * (frames its files reach) are {@code ExtentCache.residency(member)}. Thread-safe.
+     * (frames its files reach) are {@code ExtentCache.residency(member::owns)}. Thread-safe.
      */
     public static final class Member
     {
+        /** {@link #sync(long)}'s file for a sync of the whole member: its device, or every file. */
+        private static final long WHOLE = -1;
+
         private final TranslatorGroup group;
         private final int index;
         private final String name;
@@ -547,10 +513,8 @@ public final class TranslatorGroup implements FileBackedTranslator
         private final GroupListener listener;
         private final LongAdder translations = new LongAdder();
         private final LongAdder blocksRead = new LongAdder();
-        private final LongAdder blocksWritten =
-            new LongAdder();
-        private final LongAdder writeFailures =
-            new LongAdder();
+        private final LongAdder blocksWritten = new LongAdder();
+        private final LongAdder writeFailures = new LongAdder();
         private final LongAdder syncs = new LongAdder();
         private final LongAdder syncFailures = new LongAdder();
 
@@ -636,24 +600,76 @@ public final class TranslatorGroup implements FileBackedTranslator
             return key;
         }
 
-        private void sync() throws IOException
+        /** Reads a block for a miss of {@code file} (the member's own id): through its device, or its files. */
+        private void read(final long file, final long page, final long groupKey, final ByteBuffer dst)
+            throws IOException
         {
-            syncCounted(null == device ? ((FileBackedTranslator)translator)::sync : device::sync, true);
+            final long key = key(groupKey);
+            if (null == device)
+            {
+                ((FileBackedTranslator)translator).readBlock(file, page, key, dst);
+            }
+            else
+            {
+                device.read(key, dst);
+            }
+            blocksRead.increment();
         }
 
-        /** @param wholeSync true for a sync of the member's whole device or every file: its failure is told. */
-        private void syncCounted(final SyncCall call, final boolean wholeSync) throws IOException
+        /** Writes a dirty page back through its device, or its files. */
+        private void write(final long groupKey, final ByteBuffer src) throws IOException
         {
+            final long key = key(groupKey);
             try
             {
-                call.sync();
+                if (null == device)
+                {
+                    ((FileBackedTranslator)translator).writeBlock(key, src);
+                }
+                else
+                {
+                    device.write(key, src);
+                }
+            }
+            catch (final IOException | RuntimeException | Error ex)
+            {
+                writeFailures.increment();
+                throw ex;
+            }
+            blocksWritten.increment();
+        }
+
+        /**
+         * Syncs the member's device, or a file-backed member's files: all of them ({@link #WHOLE}), or one. A whole
+         * sync's failure (a device's is always whole) is told to the translator ({@link Translator#deviceSyncFailed});
+         * one file's is not, as a lone cache's translator is not told of it.
+         *
+         * @param file the member's own id of the file to sync, or {@link #WHOLE}.
+         */
+        private void sync(final long file) throws IOException
+        {
+            final boolean whole = null != device || WHOLE == file;
+            try
+            {
+                if (null != device)
+                {
+                    device.sync();
+                }
+                else if (whole)
+                {
+                    ((FileBackedTranslator)translator).sync();
+                }
+                else
+                {
+                    ((FileBackedTranslator)translator).syncFile(file);
+                }
             }
             catch (final IOException | RuntimeException | Error ex)
             {
                 syncFailures.increment();
                 try
                 {
-                    if (wholeSync)
+                    if (whole)
                     {
                         translator.deviceSyncFailed(ex);
                     }
@@ -672,11 +688,6 @@ public final class TranslatorGroup implements FileBackedTranslator
         {
             return "Member{" + index + ": " + name + '}';
         }
-    }
-
-    private interface SyncCall
-    {
-        void sync() throws IOException;
     }
 
     /**
