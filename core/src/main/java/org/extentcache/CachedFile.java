@@ -353,7 +353,7 @@ public final class CachedFile
             try
             {
                 handle = sequentialMisses.acquire(frames, file, page, block, extent,
-                    Math.min(endPage, (size + pageMask) >>> pageShift), mergeDomain(), scratch, kind);
+                    Math.min(endPage, pageCount()), mergeDomain(), scratch, kind);
             }
             catch (final StaleTranslationException ex)
             {

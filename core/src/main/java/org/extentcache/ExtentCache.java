@@ -309,8 +309,7 @@ public final class ExtentCache implements AutoCloseable
     public Residency residency(final java.util.function.LongPredicate which)
     {
         ensureOpen();
-        return frames.readers.supply(() -> FrameBooks.residency(frames,
-            files.values().stream().filter(file -> which.test(file.id())).collect(java.util.stream.Collectors.toList())));
+        return frames.readers.supply(() -> FrameBooks.residency(frames, files.values(), which));
     }
 
     /**
@@ -424,22 +423,22 @@ public final class ExtentCache implements AutoCloseable
      * freed; raising it puts parked frames back. The memory reserved stays reserved: parked frames are counted in
      * {@link CacheStats#framesParked()}, not in {@link CacheStats#frameBytesInUse()}.
      *
-     * @param frames the new capacity, from {@link #MIN_CAPACITY} to the frames reserved, and not below the frames
-     *               pinned now.
+     * @param capacity the new capacity in frames, from {@link #MIN_CAPACITY} to the frames reserved, and not below
+     *                 the frames pinned now.
      * @return frames still in use over the new capacity (pinned, loading, dirty or being written), each taken out of
      * service when it is freed; 0 once the cache is within it.
      * @throws IllegalArgumentException if {@code frames} is out of range or below what is pinned.
      * @throws IllegalStateException    if the cache is closed.
      */
-    public int setCapacityFrames(final int frames)
+    public int setCapacityFrames(final int capacity)
     {
         ensureOpen();
-        if (frames < MIN_CAPACITY || frames > frames().arena().capacity())
+        if (capacity < MIN_CAPACITY || capacity > frames.arena().capacity())
         {
             throw new IllegalArgumentException("capacity must be " + MIN_CAPACITY + ".." +
-                frames().arena().capacity() + " frames (the frames reserved): frames=" + frames);
+                frames.arena().capacity() + " frames (the frames reserved): frames=" + capacity);
         }
-        return this.frames.limit(frames);
+        return frames.limit(capacity);
     }
 
     /**

@@ -58,13 +58,15 @@ final class FrameBooks
     /**
      * @param frames the cache's frames; the caller is inside their {@link ReaderGate}.
      * @param files  the files the cache knows.
-     * @return the resident frames, and how many of them {@code files} reach ({@link #reachableFrames}).
+     * @param which  the files to count, by id.
+     * @return the resident frames, and how many of them the chosen files reach ({@link #reachableFrames}).
      */
-    static Residency residency(final DeviceCache frames, final java.util.Collection<CachedFile> files)
+    static Residency residency(final DeviceCache frames, final java.util.Collection<CachedFile> files,
+        final java.util.function.LongPredicate which)
     {
         final int resident = frames.counts()[0];
         final int reachable = reachableFrames(frames.arena(),
-            () -> files.stream().map(CachedFile::mapping).iterator());
+            () -> files.stream().filter(file -> which.test(file.id())).map(CachedFile::mapping).iterator());
         return new Residency(resident, Math.min(reachable, resident), frames.arena().pageSize());
     }
 

@@ -247,10 +247,10 @@ final class FrameClaims
             try
             {
                 pins.ensureOpenLocked();
-                over = arena.limit(arena.limit()); // frames freed meanwhile are parked already
+                over = arena.overLimit(); // frames freed meanwhile are parked already
                 while (over > 0 && reclaimOneLocked())
                 {
-                    over = arena.limit(arena.limit());
+                    over = arena.overLimit();
                 }
             }
             finally

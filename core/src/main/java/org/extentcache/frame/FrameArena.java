@@ -419,6 +419,15 @@ public final class FrameArena implements AutoCloseable
             freeHead = frame;
             freeCount++;
         }
+        return overLimit();
+    }
+
+    /**
+     * @return frames in service over the {@link #limit()}, each parked when it is freed; the caller holds the
+     * allocation lock.
+     */
+    public int overLimit()
+    {
         return Math.max(0, capacity - retiredCount - parkedCount - limit);
     }
 
