@@ -282,37 +282,4 @@ class StoreNotificationTest
         }
         return calls;
     }
-
-    /**
-     * Records listener calls as strings.
-     */
-    private static class RecordingListener implements TranslationListener
-    {
-        final List<String> events = new ArrayList<>();
-
-        @Override
-        public void pagesChanged(final long file, final long firstPage, final long pageCount, final long size)
-        {
-            events.add("pagesChanged(" + file + ", " + firstPage + ", " + pageCount + ", " + size + ")");
-        }
-
-        @Override
-        public void blocksInvalidated(final long firstBlock, final long blockCount)
-        {
-            events.add("blocksInvalidated(" + firstBlock + ", " + blockCount + ")");
-        }
-
-        @Override
-        public void fileDeleted(final long file)
-        {
-            events.add("fileDeleted(" + file + ")");
-        }
-
-        List<String> take()
-        {
-            final List<String> taken = new ArrayList<>(events);
-            events.clear();
-            return taken;
-        }
-    }
 }
