@@ -138,15 +138,24 @@ class ReadCloseRaceTest
         }
         finally
         {
-            if (!released)
-            {
-                // never let the read on into memory close may have freed: it throws in the translator instead
-                translator.abort = true;
-                translator.release.countDown();
-            }
-            reader.handle((result, failure) -> null).get(JOIN_SECONDS, TimeUnit.SECONDS);
-            closer.handle((result, failure) -> null).get(JOIN_SECONDS, TimeUnit.SECONDS);
+            endBlockedRead(released, reader, closer);
         }
+    }
+
+    /**
+     * The end of a test whose read was held in the translator while close ran: a read still held is let go to throw
+     * in the translator (never on into memory close may have freed), and both the read and the close are waited for.
+     */
+    private void endBlockedRead(final boolean released, final CompletableFuture<?> reader,
+        final CompletableFuture<?> closer) throws Exception
+    {
+        if (!released)
+        {
+            translator.abort = true;
+            translator.release.countDown();
+        }
+        reader.handle((result, failure) -> null).get(JOIN_SECONDS, TimeUnit.SECONDS);
+        closer.handle((result, failure) -> null).get(JOIN_SECONDS, TimeUnit.SECONDS);
     }
 
     /** A close from inside a read of the same cache (its translator calls it) would wait for itself: it throws. */
@@ -208,13 +217,7 @@ class ReadCloseRaceTest
         }
         finally
         {
-            if (!released)
-            {
-                translator.abort = true;
-                translator.release.countDown();
-            }
-            reader.handle((result, failure) -> null).get(JOIN_SECONDS, TimeUnit.SECONDS);
-            closer.handle((result, failure) -> null).get(JOIN_SECONDS, TimeUnit.SECONDS);
+            endBlockedRead(released, reader, closer);
         }
     }
 
