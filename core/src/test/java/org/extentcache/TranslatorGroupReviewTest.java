@@ -3,9 +3,7 @@ package org.extentcache;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.translate.Extent;
 import org.extentcache.translate.ExtentStore;
-import org.extentcache.translate.FileBackedTranslator;
 import org.extentcache.translate.TranslationListener;
-import org.extentcache.translate.Translator;
 import org.extentcache.translate.TranslatorGroup;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -157,43 +155,14 @@ class TranslatorGroupReviewTest
      * File 1 maps pages 0..7 onto blocks 0..7 of a shared space, shared; a write reserves block 20 (recorded), whose
      * commit fails while {@link #failCommits}; releases are recorded.
      */
-    private static final class SharedMap implements Translator
+    private static final class SharedMap extends RunMapTranslator
     {
-        private final Object space;
         final List<Long> released = new CopyOnWriteArrayList<>();
         volatile boolean failCommits;
 
         SharedMap(final Object space)
         {
-            this.space = space;
-        }
-
-        @Override
-        public int pageSize()
-        {
-            return PAGE;
-        }
-
-        @Override
-        public long size(final long file) throws NoSuchFileException
-        {
-            if (1 != file)
-            {
-                throw new NoSuchFileException("file " + file);
-            }
-            return 8L * PAGE;
-        }
-
-        @Override
-        public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
-        {
-            size(file);
-            if (page >= 8)
-            {
-                extent.set(page, 1, Extent.HOLE, false);
-                return;
-            }
-            extent.set(0, 8, 0, true);
+            super(space, 0, 8, 1, 1);
         }
 
         @Override
@@ -223,52 +192,19 @@ class TranslatorGroupReviewTest
         {
             released.add(block);
         }
-
-        @Override
-        public Object blockSpace(final long block)
-        {
-            return space;
-        }
-
-        @Override
-        public void addListener(final TranslationListener listener)
-        {
-        }
-
-        @Override
-        public void removeListener(final TranslationListener listener)
-        {
-        }
     }
 
     /** File 0: page 0 maps key {@code low}, page 1 key {@code high}; every key answers one space; reads stamp the key. */
-    private static final class TwoChunkFiles implements FileBackedTranslator
+    private static final class TwoChunkFiles extends RunMapTranslator.Stamped
     {
-        private final Object space;
         private final long low;
         private final long high;
 
         TwoChunkFiles(final Object space, final long low, final long high)
         {
-            this.space = space;
+            super(space, low, 2, 0, 1);
             this.low = low;
             this.high = high;
-        }
-
-        @Override
-        public int pageSize()
-        {
-            return PAGE;
-        }
-
-        @Override
-        public long size(final long file) throws NoSuchFileException
-        {
-            if (0 != file)
-            {
-                throw new NoSuchFileException("file " + file);
-            }
-            return 2L * PAGE;
         }
 
         @Override
@@ -281,44 +217,6 @@ class TranslatorGroupReviewTest
                 return;
             }
             extent.set(page, 1, 0 == page ? low : high, true);
-        }
-
-        @Override
-        public Object blockSpace(final long block)
-        {
-            return space;
-        }
-
-        @Override
-        public void readBlock(final long file, final long page, final long block, final ByteBuffer dst)
-        {
-            dst.put(TestPages.stamped(block));
-        }
-
-        @Override
-        public void writeBlock(final long block, final ByteBuffer src)
-        {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public void sync()
-        {
-        }
-
-        @Override
-        public void syncFile(final long file)
-        {
-        }
-
-        @Override
-        public void addListener(final TranslationListener listener)
-        {
-        }
-
-        @Override
-        public void removeListener(final TranslationListener listener)
-        {
         }
     }
 }

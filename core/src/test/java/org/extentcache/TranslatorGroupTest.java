@@ -5,10 +5,8 @@ import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.fs.FileSystemTranslator;
 import org.extentcache.translate.Extent;
 import org.extentcache.translate.ExtentStore;
-import org.extentcache.translate.FileBackedTranslator;
 import org.extentcache.translate.ForwardingTranslator;
 import org.extentcache.translate.MemberStats;
-import org.extentcache.translate.TranslationListener;
 import org.extentcache.translate.Translator;
 import org.extentcache.translate.TranslatorGroup;
 import org.junit.jupiter.api.Test;
@@ -23,7 +21,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -234,9 +231,9 @@ class TranslatorGroupTest
         }
         final Object space = "one device";
         final TranslatorGroup group = new TranslatorGroup(PAGE);
-        final TranslatorGroup.Member a = group.add("a", new FixedMap(space, 0, 8), device);
-        final TranslatorGroup.Member b = group.add("b", new FixedMap(space, 0, 8), device);
-        final TranslatorGroup.Member c = group.add("c", new FixedMap(null, 0, 8), device);
+        final TranslatorGroup.Member a = group.add("a", new RunMapTranslator(space, 0, 8, 0, 10), device);
+        final TranslatorGroup.Member b = group.add("b", new RunMapTranslator(space, 0, 8, 0, 10), device);
+        final TranslatorGroup.Member c = group.add("c", new RunMapTranslator(null, 0, 8, 0, 10), device);
         final ExtentCache cache = cache(group, 64);
 
         read(cache.file(a.fileId(1)), 0, 8 * PAGE);
@@ -362,138 +359,22 @@ class TranslatorGroupTest
         }
     }
 
-    /** Files 0..9, each mapping its pages onto blocks {@code first ..}, read-only, in an optional shared space. */
-    private static final class FixedMap implements Translator
-    {
-        private final Object space;
-        private final long first;
-        private final long pages;
-
-        FixedMap(final Object space, final long first, final long pages)
-        {
-            this.space = space;
-            this.first = first;
-            this.pages = pages;
-        }
-
-        @Override
-        public int pageSize()
-        {
-            return PAGE;
-        }
-
-        @Override
-        public long size(final long file) throws NoSuchFileException
-        {
-            if (file < 0 || file > 9)
-            {
-                throw new NoSuchFileException("file " + file);
-            }
-            return pages * PAGE;
-        }
-
-        @Override
-        public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
-        {
-            size(file);
-            if (page >= pages)
-            {
-                extent.set(page, 1, Extent.HOLE, false);
-                return;
-            }
-            extent.set(0, pages, first, true);
-        }
-
-        @Override
-        public Object blockSpace(final long block)
-        {
-            return space;
-        }
-
-        @Override
-        public void addListener(final TranslationListener listener)
-        {
-        }
-
-        @Override
-        public void removeListener(final TranslationListener listener)
-        {
-        }
-    }
-
-    /** File 0 maps its pages onto keys {@code first ..}; each block read is stamped with its key. */
-    private static final class StampFiles implements FileBackedTranslator
+    /** File 0 maps its pages onto keys {@code first ..}, and checks each read asks for the key it answered. */
+    private static final class StampFiles extends RunMapTranslator.Stamped
     {
         private final long first;
-        private final long pages;
-        final AtomicInteger reads = new AtomicInteger();
 
         StampFiles(final long first, final long pages)
         {
+            super(null, first, pages, 0, 1);
             this.first = first;
-            this.pages = pages;
-        }
-
-        @Override
-        public int pageSize()
-        {
-            return PAGE;
-        }
-
-        @Override
-        public long size(final long file) throws NoSuchFileException
-        {
-            if (0 != file)
-            {
-                throw new NoSuchFileException("file " + file);
-            }
-            return pages * PAGE;
-        }
-
-        @Override
-        public void translate(final long file, final long page, final Extent extent) throws NoSuchFileException
-        {
-            size(file);
-            if (page >= pages)
-            {
-                extent.set(page, 1, Extent.HOLE, false);
-                return;
-            }
-            extent.set(0, pages, first, true);
         }
 
         @Override
         public void readBlock(final long file, final long page, final long block, final ByteBuffer dst)
         {
             assertEquals(first + page, block, "the member gets back its own key");
-            reads.incrementAndGet();
-            dst.put(TestPages.stamped(block));
-        }
-
-        @Override
-        public void writeBlock(final long block, final ByteBuffer src)
-        {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public void sync()
-        {
-        }
-
-        @Override
-        public void syncFile(final long file)
-        {
-        }
-
-        @Override
-        public void addListener(final TranslationListener listener)
-        {
-        }
-
-        @Override
-        public void removeListener(final TranslationListener listener)
-        {
+            super.readBlock(file, page, block, dst);
         }
     }
 }
