@@ -32,13 +32,6 @@ class CacheWriteTest
         return TestPages.filled(length, value);
     }
 
-    private static byte[] read(final CachedFile file, final long position, final int length) throws IOException
-    {
-        final ByteBuffer dst = ByteBuffer.allocate(length);
-        file.read(position, dst);
-        return dst.array();
-    }
-
     private byte[] readDevice(final long file, final long position, final int length) throws IOException
     {
         final ByteBuffer dst = ByteBuffer.allocate(length);
@@ -62,7 +55,7 @@ class CacheWriteTest
         for (int i = 0; i < clones.length; i++)
         {
             clones[i] = store.cloneFile(base);
-            assertAll(1, read(cache.file(clones[i]), 0, pages * PAGE), "clone " + i);
+            assertAll(1, TestPages.read(cache.file(clones[i]), 0, pages * PAGE), "clone " + i);
         }
         assertEquals(pages, cache.stats().framesResident());
 
@@ -70,17 +63,17 @@ class CacheWriteTest
         assertEquals(PAGE, written.write(5L * PAGE, filled(PAGE, 2)));
         assertEquals(100, written.write(9L * PAGE + 10, filled(100, 3)), "a partial page");
 
-        final byte[] after = read(written, 0, pages * PAGE);
+        final byte[] after = TestPages.read(written, 0, pages * PAGE);
         assertAll(2, Arrays.copyOfRange(after, 5 * PAGE, 6 * PAGE), "written page");
         assertAll(1, Arrays.copyOfRange(after, 9 * PAGE, 9 * PAGE + 10), "old bytes before the partial write");
         assertAll(3, Arrays.copyOfRange(after, 9 * PAGE + 10, 9 * PAGE + 110), "partial write");
         assertAll(1, Arrays.copyOfRange(after, 9 * PAGE + 110, 10 * PAGE), "old bytes after it");
-        assertAll(1, read(cache.file(base), 0, pages * PAGE), "base");
+        assertAll(1, TestPages.read(cache.file(base), 0, pages * PAGE), "base");
         for (int i = 0; i < clones.length; i++)
         {
             if (i != 3)
             {
-                assertAll(1, read(cache.file(clones[i]), 0, pages * PAGE), "clone " + i);
+                assertAll(1, TestPages.read(cache.file(clones[i]), 0, pages * PAGE), "clone " + i);
             }
         }
         final CacheStats stats = cache.stats();
@@ -104,7 +97,7 @@ class CacheWriteTest
         final long id = store.create();
         store.write(id, 0, filled(2 * PAGE, 1));
         final CachedFile file = cache.file(id);
-        assertAll(1, read(file, 0, 2 * PAGE), "before");
+        assertAll(1, TestPages.read(file, 0, 2 * PAGE), "before");
         final long blocksBefore = store.allocatedBlocks();
         file.write(100, filled(10, 7));
         file.write(PAGE, filled(PAGE, 8));
@@ -112,9 +105,9 @@ class CacheWriteTest
         assertEquals(0, stats.copyOnWrites(), stats.toString());
         assertEquals(2, stats.framesResident());
         assertEquals(blocksBefore, store.allocatedBlocks(), "no new block");
-        assertAll(7, read(file, 100, 10), "in-place partial write");
-        assertAll(1, read(file, 110, 10), "neighbours kept");
-        assertAll(8, read(file, PAGE, PAGE), "in-place whole page");
+        assertAll(7, TestPages.read(file, 100, 10), "in-place partial write");
+        assertAll(1, TestPages.read(file, 110, 10), "neighbours kept");
+        assertAll(8, TestPages.read(file, PAGE, PAGE), "in-place whole page");
         file.flush();
         assertAll(7, readDevice(id, 100, 10), "flushed");
     }
@@ -128,8 +121,8 @@ class CacheWriteTest
         file.write(3L * PAGE + 5, filled(10, 9));
         assertEquals(3L * PAGE + 15, file.size());
         assertEquals(3L * PAGE + 15, store.size(id));
-        assertAll(0, read(file, 0, 3 * PAGE + 5), "hole before");
-        assertAll(9, read(file, 3L * PAGE + 5, 10), "written");
+        assertAll(0, TestPages.read(file, 0, 3 * PAGE + 5), "hole before");
+        assertAll(9, TestPages.read(file, 3L * PAGE + 5, 10), "written");
         assertEquals(-1, file.read(3L * PAGE + 15, ByteBuffer.allocate(1)));
         file.flush();
         assertAll(0, readDevice(id, 3L * PAGE, 5), "zeros before the write in its page");
@@ -151,12 +144,12 @@ class CacheWriteTest
         assertEquals(0, cache.stats().dirtyFrames(), "written back before the clone");
         assertEquals(0, file.dirtyPageCount());
         assertAll(2, readDevice(clone, 0, PAGE), "the clone holds the written bytes on the device");
-        assertAll(2, read(cache.file(clone), 0, PAGE), "and through the cache");
+        assertAll(2, TestPages.read(cache.file(clone), 0, PAGE), "and through the cache");
         assertEquals(1, cache.stats().framesResident(), "one frame serves both");
 
         file.write(0, filled(PAGE, 3));
-        assertAll(3, read(file, 0, PAGE), "source rewritten");
-        assertAll(2, read(cache.file(clone), 0, PAGE), "clone keeps the clone-time bytes");
+        assertAll(3, TestPages.read(file, 0, PAGE), "source rewritten");
+        assertAll(2, TestPages.read(cache.file(clone), 0, PAGE), "clone keeps the clone-time bytes");
         assertEquals(1, cache.stats().copyOnWrites(), "the block was shared: copy-on-write");
     }
 
@@ -170,7 +163,7 @@ class CacheWriteTest
         final CachedFile file = cache.file(src);
         file.write(2L * PAGE, filled(PAGE, 5));
         store.cloneRange(src, 2L * PAGE, dst, 0, PAGE);
-        assertAll(5, read(cache.file(dst), 0, PAGE), "clone-range carried the cached write");
+        assertAll(5, TestPages.read(cache.file(dst), 0, PAGE), "clone-range carried the cached write");
         assertEquals(0, cache.stats().dirtyFrames());
     }
 
@@ -184,18 +177,18 @@ class CacheWriteTest
         file.write(0, filled(3 * PAGE, 4));
 
         store.punchHole(id, 100, 200);
-        assertAll(4, read(file, 0, 100), "kept before the hole");
-        assertAll(0, read(file, 100, 200), "punched");
-        assertAll(4, read(file, 300, PAGE - 300), "kept after the hole");
+        assertAll(4, TestPages.read(file, 0, 100), "kept before the hole");
+        assertAll(0, TestPages.read(file, 100, 200), "punched");
+        assertAll(4, TestPages.read(file, 300, PAGE - 300), "kept after the hole");
 
         store.write(id, PAGE + 10, filled(10, 6));
-        assertAll(4, read(file, PAGE, 10), "the store merged with the cached bytes");
-        assertAll(6, read(file, PAGE + 10, 10), "the store's write");
+        assertAll(4, TestPages.read(file, PAGE, 10), "the store merged with the cached bytes");
+        assertAll(6, TestPages.read(file, PAGE + 10, 10), "the store's write");
 
         store.truncate(id, 2L * PAGE + 50);
         store.truncate(id, 3L * PAGE);
-        assertAll(4, read(file, 2L * PAGE, 50), "kept below the cut");
-        assertAll(0, read(file, 2L * PAGE + 50, PAGE - 50), "zeros past the cut");
+        assertAll(4, TestPages.read(file, 2L * PAGE, 50), "kept below the cut");
+        assertAll(0, TestPages.read(file, 2L * PAGE + 50, PAGE - 50), "zeros past the cut");
 
         store.delete(id);
         assertEquals(0, cache.stats().dirtyFrames(), "a deleted file's dirty pages are dropped");
@@ -217,7 +210,7 @@ class CacheWriteTest
         assertTrue(cache.stats().dirtyFrames() <= 9, cache.stats().toString());
         for (int i = 0; i < 100; i++)
         {
-            assertEquals(i, ByteBuffer.wrap(read(file, (long)i * PAGE, 4)).getInt(), "page " + i);
+            assertEquals(i, ByteBuffer.wrap(TestPages.read(file, (long)i * PAGE, 4)).getInt(), "page " + i);
         }
         file.flush();
         for (int i = 0; i < 100; i++)
@@ -237,11 +230,11 @@ class CacheWriteTest
         file.write(PAGE, filled(PAGE, 3));
         for (int round = 0; round < 3; round++)
         {
-            assertAll(1, read(file, 2L * PAGE, 38 * PAGE), "the rest");
+            assertAll(1, TestPages.read(file, 2L * PAGE, 38 * PAGE), "the rest");
         }
         assertTrue(cache.stats().reclaims() > 50);
-        assertAll(2, read(file, 0, PAGE), "dirty page 0 survived reclaim");
-        assertAll(3, read(file, PAGE, PAGE), "dirty page 1 survived reclaim");
+        assertAll(2, TestPages.read(file, 0, PAGE), "dirty page 0 survived reclaim");
+        assertAll(3, TestPages.read(file, PAGE, PAGE), "dirty page 1 survived reclaim");
         assertEquals(2, cache.stats().dirtyFrames());
     }
 
@@ -255,8 +248,8 @@ class CacheWriteTest
         direct.put(filled(10, 5)).flip();
         assertEquals(10, file.write(10, direct));
         assertEquals(10, direct.position());
-        assertAll(4, read(file, 0, 10), "from a read-only heap buffer");
-        assertAll(5, read(file, 10, 10), "from a direct buffer");
+        assertAll(4, TestPages.read(file, 0, 10), "from a read-only heap buffer");
+        assertAll(5, TestPages.read(file, 10, 10), "from a direct buffer");
     }
 
     @Test

@@ -5,13 +5,26 @@ import java.util.Arrays;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
-/** Page contents the tests write and check: bytes all of one value, and pages of one repeated 8-byte stamp. */
+/**
+ * Page contents the tests write and check: bytes all of one value, and pages of one repeated 8-byte stamp; and the
+ * bytes a cached file reads.
+ */
 final class TestPages
 {
     static final int PAGE = 4096;
 
     private TestPages()
     {
+    }
+
+    /**
+     * @return the bytes one read of {@code length} bytes at {@code position} returns (zeros past what it read).
+     */
+    static byte[] read(final CachedFile file, final long position, final int length) throws java.io.IOException
+    {
+        final ByteBuffer dst = ByteBuffer.allocate(length);
+        file.read(position, dst);
+        return dst.array();
     }
 
     /**

@@ -27,13 +27,6 @@ class TranslatorGroupReviewTest
     @RegisterExtension
     final CacheBooks books = new CacheBooks();
 
-    private static byte[] read(final CachedFile file, final long position, final int length) throws IOException
-    {
-        final ByteBuffer dst = ByteBuffer.allocate(length);
-        file.read(position, dst);
-        return dst.array();
-    }
-
     private ExtentCache cache(final TranslatorGroup group, final int frames)
     {
         return books.track(ExtentCache.builder().translator(group).pageSize(PAGE).capacityFrames(frames).build());
@@ -56,14 +49,14 @@ class TranslatorGroupReviewTest
         group.addListener(new ThrowingListener()); // before the cache's own listener
         final ExtentCache cache = cache(group, 16);
         final CachedFile cached = cache.file(a.fileId(file));
-        TestPages.assertBytes(1, read(cached, 0, 2 * PAGE), "before the store's write");
+        TestPages.assertBytes(1, TestPages.read(cached, 0, 2 * PAGE), "before the store's write");
 
         assertThrows(IllegalStateException.class, () -> store.write(file, 0, TestPages.filled(PAGE, 7)),
             "the throwing listener's failure reaches the store's caller");
         assertFalse(cached.writeback().isHeldByCurrentThread(),
             "the cache heard afterChange: the file's writer lock was released");
-        TestPages.assertBytes(7, read(cached, 0, PAGE), "the cache heard of the store's write");
-        TestPages.assertBytes(1, read(cached, PAGE, PAGE), "the page the store did not write");
+        TestPages.assertBytes(7, TestPages.read(cached, 0, PAGE), "the cache heard of the store's write");
+        TestPages.assertBytes(1, TestPages.read(cached, PAGE, PAGE), "the page the store did not write");
     }
 
     /**
@@ -85,14 +78,14 @@ class TranslatorGroupReviewTest
         final SharedMap writable = new SharedMap(space);
         final TranslatorGroup.Member writer = group.add("writer", writable, device);
         final ExtentCache cache = cache(group, 32);
-        read(cache.file(reader.fileId(1)), 0, 8 * PAGE); // the reader names the space first
+        TestPages.read(cache.file(reader.fileId(1)), 0, 8 * PAGE); // the reader names the space first
         final CachedFile cached = cache.file(writer.fileId(1));
-        read(cached, 0, 8 * PAGE);
+        TestPages.read(cached, 0, 8 * PAGE);
 
         writable.failCommits = true;
         assertThrows(IOException.class, () -> cached.write(10, TestPages.filled(16, 3)));
         assertEquals(List.of(20L), writable.released, "the writer's reservation went back to the writer");
-        assertEquals(100, TestPages.stampOf(ByteBuffer.wrap(read(cached, 0, PAGE)), 0, "page 0"),
+        assertEquals(100, TestPages.stampOf(ByteBuffer.wrap(TestPages.read(cached, 0, PAGE)), 0, "page 0"),
             "the failed write left the page as it was");
     }
 
@@ -110,10 +103,10 @@ class TranslatorGroupReviewTest
         final TranslatorGroup.Member m = group.add("two chunks", new TwoChunkFiles("space", low, high));
         final ExtentCache cache = cache(group, 16);
         final CachedFile cached = cache.file(m.fileId(0));
-        assertEquals(low, TestPages.stampOf(ByteBuffer.wrap(read(cached, 0, PAGE)), 0, "page 0"));
+        assertEquals(low, TestPages.stampOf(ByteBuffer.wrap(TestPages.read(cached, 0, PAGE)), 0, "page 0"));
         try
         {
-            final byte[] bytes = read(cached, PAGE, PAGE);
+            final byte[] bytes = TestPages.read(cached, PAGE, PAGE);
             assertEquals(high, TestPages.stampOf(ByteBuffer.wrap(bytes), 0, "page 1"),
                 "page 1 served its own block's bytes, not page 0's");
         }

@@ -36,13 +36,6 @@ class TranslatorGroupTest
     @RegisterExtension
     final CacheBooks books = new CacheBooks();
 
-    private static byte[] read(final CachedFile file, final long position, final int length) throws IOException
-    {
-        final ByteBuffer dst = ByteBuffer.allocate(length);
-        file.read(position, dst);
-        return dst.array();
-    }
-
     /** Blocks the cache read: on a miss, or ahead of one (a group reads ahead for every member). */
     private static long blocksRead(final ExtentCache cache)
     {
@@ -72,9 +65,9 @@ class TranslatorGroupTest
         final TranslatorGroup.Member b = group.add("b", storeB, deviceB);
         final ExtentCache cache = cache(group, 64);
 
-        TestPages.assertBytes(1, read(cache.file(a.fileId(fileA)), 0, 8 * PAGE), "a's file");
-        TestPages.assertBytes(2, read(cache.file(b.fileId(fileB)), 0, 8 * PAGE), "b's file");
-        TestPages.assertBytes(1, read(cache.file(a.fileId(fileA)), 0, 8 * PAGE), "a's file again, from the cache");
+        TestPages.assertBytes(1, TestPages.read(cache.file(a.fileId(fileA)), 0, 8 * PAGE), "a's file");
+        TestPages.assertBytes(2, TestPages.read(cache.file(b.fileId(fileB)), 0, 8 * PAGE), "b's file");
+        TestPages.assertBytes(1, TestPages.read(cache.file(a.fileId(fileA)), 0, 8 * PAGE), "a's file again, from the cache");
         assertEquals(16, cache.stats().framesResident(), "one frame per block of each store");
         assertEquals(16, blocksRead(cache), "each block read once, ahead or on its miss");
         assertEquals(8, a.stats().blocksRead());
@@ -142,17 +135,17 @@ class TranslatorGroupTest
         final ExtentCache cache = cache(group, 64);
         final CachedFile cachedA = cache.file(a.fileId(fileA));
         final CachedFile cachedB = cache.file(b.fileId(fileB));
-        read(cachedA, 0, 4 * PAGE);
-        read(cachedB, 0, 4 * PAGE);
+        TestPages.read(cachedA, 0, 4 * PAGE);
+        TestPages.read(cachedB, 0, 4 * PAGE);
 
         storeA.write(fileA, PAGE, TestPages.filled(PAGE, 7)); // the store's own write: remaps a's page 1
-        assertArrayEquals(TestPages.filled(PAGE, 7).array(), read(cachedA, PAGE, PAGE), "a sees its store's write");
+        assertArrayEquals(TestPages.filled(PAGE, 7).array(), TestPages.read(cachedA, PAGE, PAGE), "a sees its store's write");
         storeA.truncate(fileA, 2L * PAGE);
         assertEquals(2L * PAGE, cachedA.size(), "a's size follows its store");
         storeA.delete(fileA);
         assertThrows(NoSuchFileException.class, () -> cache.file(a.fileId(fileA)));
         final long deviceReads = blocksRead(cache);
-        TestPages.assertBytes(2, read(cachedB, 0, 4 * PAGE), "b's file, untouched by a's changes");
+        TestPages.assertBytes(2, TestPages.read(cachedB, 0, 4 * PAGE), "b's file, untouched by a's changes");
         assertEquals(deviceReads, blocksRead(cache), "b's frames stayed: the same block numbers were a's");
         assertTrue(cache.stats().invalidations() > 0, "a's freed blocks were dropped");
     }
@@ -236,9 +229,9 @@ class TranslatorGroupTest
         final TranslatorGroup.Member c = group.add("c", new RunMapTranslator(null, 0, 8, 0, 10), device);
         final ExtentCache cache = cache(group, 64);
 
-        read(cache.file(a.fileId(1)), 0, 8 * PAGE);
+        TestPages.read(cache.file(a.fileId(1)), 0, 8 * PAGE);
         assertEquals(8, blocksRead(cache));
-        final byte[] throughB = read(cache.file(b.fileId(1)), 0, 8 * PAGE);
+        final byte[] throughB = TestPages.read(cache.file(b.fileId(1)), 0, 8 * PAGE);
         assertEquals(8, blocksRead(cache), "b's pages were a's frames: no device read");
         assertEquals(8, cache.stats().sharingHits());
         assertEquals(8, cache.stats().framesResident());
@@ -246,7 +239,7 @@ class TranslatorGroupTest
         {
             assertEquals(100 + page, TestPages.stampOf(ByteBuffer.wrap(throughB), page * PAGE, "page " + page));
         }
-        read(cache.file(c.fileId(1)), 0, 8 * PAGE);
+        TestPages.read(cache.file(c.fileId(1)), 0, 8 * PAGE);
         assertEquals(16, blocksRead(cache), "c names the blocks in a space of its own");
         assertEquals(16, cache.stats().framesResident());
     }
@@ -260,7 +253,7 @@ class TranslatorGroupTest
         final TranslatorGroup.Member m = group.add("stamps", files);
         group.add("other", new StampFiles(boundary - 2, 4));
         final ExtentCache cache = cache(group, 16);
-        final byte[] bytes = read(cache.file(m.fileId(0)), 0, 4 * PAGE);
+        final byte[] bytes = TestPages.read(cache.file(m.fileId(0)), 0, 4 * PAGE);
         for (int page = 0; page < 4; page++)
         {
             assertEquals(boundary - 2 + page, TestPages.stampOf(ByteBuffer.wrap(bytes), page * PAGE, "page " + page),
@@ -291,8 +284,8 @@ class TranslatorGroupTest
             final TranslatorGroup.Member engine = group.add("engine", store, device);
             final ExtentCache cache = cache(group, 64);
             final long opened = fs.open(path);
-            assertArrayEquals(content, read(cache.file(files.fileId(opened)), 0, content.length));
-            TestPages.assertBytes(9, read(cache.file(engine.fileId(stored)), 0, 3 * PAGE), "the store's file");
+            assertArrayEquals(content, TestPages.read(cache.file(files.fileId(opened)), 0, content.length));
+            TestPages.assertBytes(9, TestPages.read(cache.file(engine.fileId(stored)), 0, 3 * PAGE), "the store's file");
             assertEquals(5, files.stats().blocksRead());
             assertEquals(3, engine.stats().blocksRead());
             cache.close();
