@@ -187,7 +187,9 @@ class TranslatorGroupReviewTest
         }
     }
 
-    /** File 0: page 0 maps key {@code low}, page 1 key {@code high}; every key answers one space; reads stamp the key. */
+    /**
+     * File 0: page 0 maps key {@code low}, page 1 key {@code high}; every key answers one space; reads stamp the key.
+     */
     private static final class TwoChunkFiles extends RunMapTranslator.Stamped
     {
         private final long low;

@@ -1,5 +1,6 @@
 package org.extentcache;
 
+import org.extentcache.device.BlockDevice;
 import org.extentcache.device.ForwardingBlockDevice;
 import org.extentcache.device.MemoryBlockDevice;
 import org.extentcache.fs.FileSystemTranslator;
@@ -42,6 +43,41 @@ class TranslatorGroupTest
         return cache.stats().deviceReads() + cache.stats().pagesReadAhead();
     }
 
+    /** An {@link ExtentStore} over a device of its own, and one file in it. */
+    private record Store(BlockDevice device, ExtentStore store, long file)
+    {
+        /** @return a store over {@code device} whose file has {@code pages} pages of bytes {@code value}. */
+        static Store over(final BlockDevice device, final int pages, final int value) throws IOException
+        {
+            final ExtentStore store = new ExtentStore(device);
+            final long file = store.create();
+            if (pages > 0)
+            {
+                store.write(file, 0, TestPages.filled(pages * PAGE, value));
+            }
+            return new Store(device, store, file);
+        }
+
+        /** @return a store over a 1 MiB memory device, its file as {@link #over} makes it. */
+        static Store inMemory(final int pages, final int value) throws IOException
+        {
+            return over(new MemoryBlockDevice(PAGE, 256), pages, value);
+        }
+
+        /** @return the first {@code length} bytes of the file as the store reads them from its device. */
+        byte[] onDevice(final int length) throws IOException
+        {
+            final ByteBuffer dst = ByteBuffer.allocate(length);
+            store.read(file, 0, dst);
+            return dst.array();
+        }
+
+        TranslatorGroup.Member join(final TranslatorGroup group, final String name)
+        {
+            return group.add(name, store, device);
+        }
+    }
+
     private ExtentCache cache(final TranslatorGroup group, final int frames)
     {
         return books.track(ExtentCache.builder().translator(group).pageSize(PAGE).capacityFrames(frames).build());
@@ -50,24 +86,19 @@ class TranslatorGroupTest
     @Test
     void twoStoresWithTheSameBlockNumbersKeepTheirOwnBytesInOneCache() throws IOException
     {
-        final MemoryBlockDevice deviceA = new MemoryBlockDevice(PAGE, 256);
-        final MemoryBlockDevice deviceB = new MemoryBlockDevice(PAGE, 256);
-        final ExtentStore storeA = new ExtentStore(deviceA);
-        final ExtentStore storeB = new ExtentStore(deviceB);
-        final long fileA = storeA.create();
-        final long fileB = storeB.create();
-        assertEquals(fileA, fileB, "the two stores name their first files alike");
-        storeA.write(fileA, 0, TestPages.filled(8 * PAGE, 1));
-        storeB.write(fileB, 0, TestPages.filled(8 * PAGE, 2));
+        final Store storeA = Store.inMemory(8, 1);
+        final Store storeB = Store.inMemory(8, 2);
+        assertEquals(storeA.file(), storeB.file(), "the two stores name their first files alike");
 
         final TranslatorGroup group = new TranslatorGroup(PAGE);
-        final TranslatorGroup.Member a = group.add("a", storeA, deviceA);
-        final TranslatorGroup.Member b = group.add("b", storeB, deviceB);
+        final TranslatorGroup.Member a = storeA.join(group, "a");
+        final TranslatorGroup.Member b = storeB.join(group, "b");
         final ExtentCache cache = cache(group, 64);
 
-        TestPages.assertBytes(1, TestPages.read(cache.file(a.fileId(fileA)), 0, 8 * PAGE), "a's file");
-        TestPages.assertBytes(2, TestPages.read(cache.file(b.fileId(fileB)), 0, 8 * PAGE), "b's file");
-        TestPages.assertBytes(1, TestPages.read(cache.file(a.fileId(fileA)), 0, 8 * PAGE), "a's file again, from the cache");
+        TestPages.assertBytes(1, TestPages.read(cache.file(a.fileId(storeA.file())), 0, 8 * PAGE), "a's file");
+        TestPages.assertBytes(2, TestPages.read(cache.file(b.fileId(storeB.file())), 0, 8 * PAGE), "b's file");
+        TestPages.assertBytes(1, TestPages.read(cache.file(a.fileId(storeA.file())), 0, 8 * PAGE),
+            "a's file again, from the cache");
         assertEquals(16, cache.stats().framesResident(), "one frame per block of each store");
         assertEquals(16, blocksRead(cache), "each block read once, ahead or on its miss");
         assertEquals(8, a.stats().blocksRead());
@@ -114,35 +145,30 @@ class TranslatorGroupTest
         {
             read += m.stats().blocksRead();
         }
-        assertEquals(blocksRead(cache), read,
-            "every device read went through a member");
+        assertEquals(blocksRead(cache), read, "every device read went through a member");
     }
 
     @Test
     void aMembersChangesReachTheCacheUnderTheGroupsIdsAndLeaveTheOtherMembersFramesAlone() throws IOException
     {
-        final MemoryBlockDevice deviceA = new MemoryBlockDevice(PAGE, 256);
-        final MemoryBlockDevice deviceB = new MemoryBlockDevice(PAGE, 256);
-        final ExtentStore storeA = new ExtentStore(deviceA);
-        final ExtentStore storeB = new ExtentStore(deviceB);
-        final long fileA = storeA.create();
-        final long fileB = storeB.create();
-        storeA.write(fileA, 0, TestPages.filled(4 * PAGE, 1));
-        storeB.write(fileB, 0, TestPages.filled(4 * PAGE, 2));
+        final Store storeA = Store.inMemory(4, 1);
+        final Store storeB = Store.inMemory(4, 2);
         final TranslatorGroup group = new TranslatorGroup(PAGE);
-        final TranslatorGroup.Member a = group.add("a", storeA, deviceA);
-        final TranslatorGroup.Member b = group.add("b", storeB, deviceB);
+        final TranslatorGroup.Member a = storeA.join(group, "a");
+        final TranslatorGroup.Member b = storeB.join(group, "b");
         final ExtentCache cache = cache(group, 64);
-        final CachedFile cachedA = cache.file(a.fileId(fileA));
-        final CachedFile cachedB = cache.file(b.fileId(fileB));
+        final CachedFile cachedA = cache.file(a.fileId(storeA.file()));
+        final CachedFile cachedB = cache.file(b.fileId(storeB.file()));
         TestPages.read(cachedA, 0, 4 * PAGE);
         TestPages.read(cachedB, 0, 4 * PAGE);
 
-        storeA.write(fileA, PAGE, TestPages.filled(PAGE, 7)); // the store's own write: remaps a's page 1
-        assertArrayEquals(TestPages.filled(PAGE, 7).array(), TestPages.read(cachedA, PAGE, PAGE), "a sees its store's write");
-        storeA.truncate(fileA, 2L * PAGE);
+        final long fileA = storeA.file();
+        storeA.store().write(fileA, PAGE, TestPages.filled(PAGE, 7)); // the store's own write: remaps a's page 1
+        assertArrayEquals(TestPages.filled(PAGE, 7).array(), TestPages.read(cachedA, PAGE, PAGE),
+            "a sees its store's write");
+        storeA.store().truncate(fileA, 2L * PAGE);
         assertEquals(2L * PAGE, cachedA.size(), "a's size follows its store");
-        storeA.delete(fileA);
+        storeA.store().delete(fileA);
         assertThrows(NoSuchFileException.class, () -> cache.file(a.fileId(fileA)));
         final long deviceReads = blocksRead(cache);
         TestPages.assertBytes(2, TestPages.read(cachedB, 0, 4 * PAGE), "b's file, untouched by a's changes");
@@ -153,30 +179,22 @@ class TranslatorGroupTest
     @Test
     void writesThroughTheCacheGoToTheirOwnMembersDeviceAndFlushSyncsIt() throws IOException
     {
-        final MemoryBlockDevice deviceA = new MemoryBlockDevice(PAGE, 256);
-        final MemoryBlockDevice deviceB = new MemoryBlockDevice(PAGE, 256);
-        final ExtentStore storeA = new ExtentStore(deviceA);
-        final ExtentStore storeB = new ExtentStore(deviceB);
-        final long fileA = storeA.create();
-        final long fileB = storeB.create();
+        final Store storeA = Store.inMemory(0, 0);
+        final Store storeB = Store.inMemory(0, 0);
         final TranslatorGroup group = new TranslatorGroup(PAGE);
-        final TranslatorGroup.Member a = group.add("a", storeA, deviceA);
-        final TranslatorGroup.Member b = group.add("b", storeB, deviceB);
+        final TranslatorGroup.Member a = storeA.join(group, "a");
+        final TranslatorGroup.Member b = storeB.join(group, "b");
         final ExtentCache cache = cache(group, 64);
 
-        cache.file(a.fileId(fileA)).write(0, TestPages.filled(3 * PAGE, 5));
-        cache.file(b.fileId(fileB)).write(0, TestPages.filled(2 * PAGE, 6));
-        cache.file(a.fileId(fileA)).flush();
+        cache.file(a.fileId(storeA.file())).write(0, TestPages.filled(3 * PAGE, 5));
+        cache.file(b.fileId(storeB.file())).write(0, TestPages.filled(2 * PAGE, 6));
+        cache.file(a.fileId(storeA.file())).flush();
         assertEquals(3, a.stats().blocksWritten());
         assertEquals(0, b.stats().blocksWritten(), "a's flush wrote only a's pages");
         cache.flush();
         assertEquals(2, b.stats().blocksWritten());
-        final ByteBuffer onA = ByteBuffer.allocate(3 * PAGE);
-        storeA.read(fileA, 0, onA);
-        TestPages.assertBytes(5, onA.array(), "a's device");
-        final ByteBuffer onB = ByteBuffer.allocate(2 * PAGE);
-        storeB.read(fileB, 0, onB);
-        TestPages.assertBytes(6, onB.array(), "b's device");
+        TestPages.assertBytes(5, storeA.onDevice(3 * PAGE), "a's device");
+        TestPages.assertBytes(6, storeB.onDevice(2 * PAGE), "b's device");
         assertTrue(a.stats().syncs() > 0 && b.stats().syncs() > 0);
     }
 
@@ -184,18 +202,15 @@ class TranslatorGroupTest
     void aFailedSyncOfOneMembersDeviceIsReportedToThatMemberAndItsPagesStayDirty() throws IOException
     {
         final FailingSyncDevice deviceA = new FailingSyncDevice(new MemoryBlockDevice(PAGE, 256));
-        final MemoryBlockDevice deviceB = new MemoryBlockDevice(PAGE, 256);
-        final ExtentStore storeA = new ExtentStore(deviceA);
-        final ExtentStore storeB = new ExtentStore(deviceB);
+        final Store storeA = Store.over(deviceA, 0, 0);
+        final Store storeB = Store.inMemory(0, 0);
         final List<Throwable> told = new CopyOnWriteArrayList<>();
         final TranslatorGroup group = new TranslatorGroup(PAGE);
-        final TranslatorGroup.Member a = group.add("a", new TellingStore(storeA, told), deviceA);
-        final TranslatorGroup.Member b = group.add("b", storeB, deviceB);
-        final long fileA = storeA.create();
-        final long fileB = storeB.create();
+        final TranslatorGroup.Member a = group.add("a", new TellingStore(storeA.store(), told), deviceA);
+        final TranslatorGroup.Member b = storeB.join(group, "b");
         final ExtentCache cache = cache(group, 64);
-        final CachedFile cachedA = cache.file(a.fileId(fileA));
-        final CachedFile cachedB = cache.file(b.fileId(fileB));
+        final CachedFile cachedA = cache.file(a.fileId(storeA.file()));
+        final CachedFile cachedB = cache.file(b.fileId(storeB.file()));
         cachedA.write(0, TestPages.filled(2 * PAGE, 5));
         cachedB.write(0, TestPages.filled(2 * PAGE, 6));
 
@@ -209,9 +224,7 @@ class TranslatorGroupTest
         cachedB.flush();
         cachedA.flush(); // the device works again: a's pages are written again and synced
         assertEquals(0, cache.stats().dirtyFrames());
-        final ByteBuffer onA = ByteBuffer.allocate(2 * PAGE);
-        storeA.read(fileA, 0, onA);
-        TestPages.assertBytes(5, onA.array(), "a's device after the retry");
+        TestPages.assertBytes(5, storeA.onDevice(2 * PAGE), "a's device after the retry");
     }
 
     @Test
@@ -285,7 +298,8 @@ class TranslatorGroupTest
             final ExtentCache cache = cache(group, 64);
             final long opened = fs.open(path);
             assertArrayEquals(content, TestPages.read(cache.file(files.fileId(opened)), 0, content.length));
-            TestPages.assertBytes(9, TestPages.read(cache.file(engine.fileId(stored)), 0, 3 * PAGE), "the store's file");
+            TestPages.assertBytes(9, TestPages.read(cache.file(engine.fileId(stored)), 0, 3 * PAGE),
+                "the store's file");
             assertEquals(5, files.stats().blocksRead());
             assertEquals(3, engine.stats().blocksRead());
             cache.close();
