@@ -144,13 +144,11 @@ final class GroupKeys
      */
     long memberKey(final int member, final long groupKey)
     {
-        final Origin[] known = origins;
-        final int chunk = (int)(groupKey >>> LOW_BITS);
-        if (groupKey < 0 || chunk >= known.length)
+        final Origin origin = originOf(groupKey);
+        if (null == origin)
         {
             return NONE;
         }
-        final Origin origin = known[chunk];
         int memberChunk = origin.owner == member ? origin.ownerChunk : -1;
         if (null != origin.space)
         {
@@ -166,13 +164,11 @@ final class GroupKeys
      */
     int someMemberOf(final long groupKey)
     {
-        final Origin[] known = origins;
-        final int chunk = (int)(groupKey >>> LOW_BITS);
-        if (groupKey < 0 || chunk >= known.length)
+        final Origin origin = originOf(groupKey);
+        if (null == origin)
         {
             return -1;
         }
-        final Origin origin = known[chunk];
         if (null == origin.space)
         {
             return origin.owner;
@@ -194,9 +190,16 @@ final class GroupKeys
      */
     boolean inSharedSpace(final long groupKey)
     {
+        final Origin origin = originOf(groupKey);
+        return null != origin && null != origin.space;
+    }
+
+    /** @return where {@code groupKey}'s chunk comes from, or null if no such chunk was handed out. */
+    private Origin originOf(final long groupKey)
+    {
         final Origin[] known = origins;
         final int chunk = (int)(groupKey >>> LOW_BITS);
-        return groupKey >= 0 && chunk < known.length && null != known[chunk].space;
+        return groupKey < 0 || chunk >= known.length ? null : known[chunk];
     }
 
     /** @return group chunks handed out so far. */
