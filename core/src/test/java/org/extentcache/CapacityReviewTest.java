@@ -1,0 +1,103 @@
+package org.extentcache;
+
+import org.extentcache.device.ForwardingBlockDevice;
+import org.extentcache.device.MemoryBlockDevice;
+import org.extentcache.frame.FrameArena;
+import org.extentcache.translate.ExtentStore;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.extentcache.frame.FrameDescriptor.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Review of {@link ExtentCache#setCapacityFrames}: the paths and races around a capacity changed at run time. */
+class CapacityReviewTest
+{
+    private static final int PAGE = 4096;
+    private static final int PAGES = 64;
+
+    @RegisterExtension
+    final CacheBooks books = new CacheBooks();
+
+    /** Set by a test to run on the thread that writes a block back, once. */
+    private final AtomicReference<Runnable> onWrite = new AtomicReference<>();
+    private final ForwardingBlockDevice device = new ForwardingBlockDevice(new MemoryBlockDevice(PAGE, 4096))
+    {
+        @Override
+        public void write(final long block, final ByteBuffer src) throws IOException
+        {
+            final Runnable hook = onWrite.getAndSet(null);
+            if (null != hook)
+            {
+                hook.run();
+            }
+            super.write(block, src);
+        }
+    };
+    private final ExtentStore store = new ExtentStore(device);
+    private final long file;
+
+    CapacityReviewTest() throws IOException
+    {
+        file = store.create();
+        for (int page = 0; page < PAGES; page++)
+        {
+            store.write(file, (long)page * PAGE, TestPages.stamped(page));
+        }
+    }
+
+    private ExtentCache cache(final int frames, final Duration claimTimeout)
+    {
+        return books.track(ExtentCache.builder().device(device).translator(store).capacityFrames(frames)
+            .readahead(false).dirtyExpiry(Duration.ZERO).claimTimeout(claimTimeout).build());
+    }
+
+    /**
+     * Lowering the capacity writes dirty frames back on the caller's thread, inside the cache's reader gate: the
+     * device runs there, so a close it calls must be refused (as from a miss), not wait for its own thread to leave
+     * the gate.
+     */
+    @Test
+    void aCloseFromTheDeviceDuringACapacityChangesWriteBackIsRefusedNotAWaitForItself() throws IOException
+    {
+        final ExtentCache cache = cache(PAGES, Duration.ofSeconds(10));
+        final CachedFile cached = cache.file(file);
+        for (int page = 0; page < 30; page++)
+        {
+            cached.write((long)page * PAGE, TestPages.stamped(1000 + page));
+        }
+        final AtomicReference<Object> fromClose = new AtomicReference<>();
+        onWrite.set(() ->
+        {
+            try
+            {
+                // a close that would not be refused here would wait for this very thread: probe before closing
+                cache.frames().readers.refuseCloseFromInside();
+                fromClose.set("a close from the device here would wait for its own thread to leave the reader gate");
+            }
+            catch (final IllegalStateException refused)
+            {
+                fromClose.set(assertThrows(IllegalStateException.class, cache::close));
+            }
+        });
+        assertEquals(0, cache.setCapacityFrames(8), "every dirty frame written back and reclaimed");
+        assertInstanceOf(IllegalStateException.class, fromClose.get(), String.valueOf(fromClose.get()));
+        assertFalse(cache.isClosed(), "the refused close left the cache open");
+        for (int page = 0; page < 30; page++)
+        {
+            final ByteBuffer dst = ByteBuffer.allocate(PAGE);
+            cached.read((long)page * PAGE, dst);
+            assertEquals(1000 + page, TestPages.stampOf(dst, 0, "page " + page), "nothing lost");
+        }
+    }
+}
