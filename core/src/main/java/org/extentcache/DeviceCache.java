@@ -532,7 +532,7 @@ final class DeviceCache implements AutoCloseable
     /**
      * Counts without the lock, for statistics and the books tests keep (see {@link FrameBooks#counts}).
      *
-     * @return {@code {resident frames, free frames, retired frames, index entries}}.
+     * @return {@code {resident frames, free frames, retired frames, index entries, parked frames}}.
      */
     int[] counts()
     {

@@ -100,4 +100,48 @@ class CapacityReviewTest
             assertEquals(1000 + page, TestPages.stampOf(dst, 0, "page " + page), "nothing lost");
         }
     }
+
+    /**
+     * Statistics are read without the lock while a capacity change moves frames between the free list and the
+     * parked ones: no snapshot may count a frame both free and parked (negative resident frames and bytes).
+     */
+    @Test
+    void statisticsNeverCountAFrameBothFreeAndParkedWhileTheCapacityChanges() throws Exception
+    {
+        final int capacity = 1024;
+        final ExtentCache cache = cache(capacity, Duration.ofSeconds(10));
+        final long seed = System.nanoTime();
+        final AtomicBoolean done = new AtomicBoolean();
+        final CompletableFuture<Void> changer = CompletableFuture.runAsync(() ->
+        {
+            final Random random = new Random(seed);
+            try
+            {
+                for (int i = 0; i < 20_000; i++)
+                {
+                    cache.setCapacityFrames(i % 2 == 0 ? ExtentCache.MIN_CAPACITY + random.nextInt(16) :
+                        capacity - random.nextInt(16));
+                }
+            }
+            finally
+            {
+                done.set(true);
+            }
+        }, TestThreads.POOL);
+        final List<CacheStats> wrong = new ArrayList<>();
+        long snapshots = 0;
+        while (!done.get() && wrong.size() < 5)
+        {
+            final CacheStats stats = cache.stats();
+            snapshots++;
+            if (stats.framesResident() < 0 || stats.frameBytesInUse() < 0 ||
+                stats.framesFree() + stats.framesParked() + stats.framesRetired() > capacity)
+            {
+                wrong.add(stats);
+            }
+        }
+        changer.get();
+        assertTrue(wrong.isEmpty(), "seed " + seed + ": " + wrong.size() + " of " + snapshots +
+            " snapshots count frames twice, first " + (wrong.isEmpty() ? null : wrong.get(0)));
+    }
 }
