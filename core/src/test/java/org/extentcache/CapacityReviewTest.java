@@ -144,4 +144,32 @@ class CapacityReviewTest
         assertTrue(wrong.isEmpty(), "seed " + seed + ": " + wrong.size() + " of " + snapshots +
             " snapshots count frames twice, first " + (wrong.isEmpty() ? null : wrong.get(0)));
     }
+
+    /**
+     * With the capacity lowered and every frame in service pinned, a miss fails after the claim timeout: the message
+     * must describe the cache as it is (the capacity in force, the frames parked), not the frames reserved.
+     */
+    @Test
+    void theNoFrameMessageNamesTheCapacityInForceAndTheParkedFrames() throws IOException
+    {
+        final ExtentCache cache = cache(PAGES, Duration.ofMillis(20));
+        final CachedFile cached = cache.file(file);
+        assertEquals(0, cache.setCapacityFrames(8));
+        final List<PinnedPage> pins = new ArrayList<>();
+        try
+        {
+            for (int page = 0; page < 8; page++)
+            {
+                pins.add(cached.pin((long)page * PAGE));
+            }
+            final IllegalStateException full = assertThrows(IllegalStateException.class,
+                () -> cached.read(8L * PAGE, ByteBuffer.allocate(PAGE)));
+            assertTrue(full.getMessage().contains("parked=56") && full.getMessage().contains("every one of 8 frames"),
+                full.getMessage());
+        }
+        finally
+        {
+            pins.forEach(PinnedPage::close);
+        }
+    }
 }
