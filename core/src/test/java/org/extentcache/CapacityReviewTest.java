@@ -172,4 +172,27 @@ class CapacityReviewTest
             pins.forEach(PinnedPage::close);
         }
     }
+
+    /**
+     * A frame retired (its generations used up) while frames are parked leaves the cache below its capacity: a
+     * parked frame must come back in its place, as {@link FrameArena#limit(int)} itself would bring it back.
+     */
+    @Test
+    void aFrameRetiredWhileFramesAreParkedIsReplacedByAParkedOne()
+    {
+        try (FrameArena arena = new FrameArena(PAGE, 16))
+        {
+            assertEquals(0, arena.limit(8));
+            assertEquals(8, arena.parkedCount());
+            final int frame = arena.popFree();
+            arena.free(frame, packStateWord(MAX_GENERATION - 1, ORPHAN, 0));
+            assertEquals(1, arena.retiredCount());
+            assertEquals(8, 16 - arena.retiredCount() - arena.parkedCount(),
+                "frames in service after the retirement: a parked frame came back");
+            assertEquals(8, arena.freeCount());
+            final int parked = arena.parkedCount();
+            arena.limit(arena.limit());
+            assertEquals(parked, arena.parkedCount(), "setting the same limit again changes nothing");
+        }
+    }
 }
