@@ -532,7 +532,7 @@ final class DeviceCache implements AutoCloseable
     /**
      * Counts without the lock, for statistics and the books tests keep (see {@link FrameBooks#counts}).
      *
-     * @return {@code {resident frames, free frames, retired frames, index entries}}.
+     * @return {@code {resident frames, free frames, retired frames, index entries, parked frames}}.
      */
     int[] counts()
     {
@@ -569,13 +569,23 @@ final class DeviceCache implements AutoCloseable
     }
 
     /**
-     * Sets the frames in service ({@link FrameClaims#limit}).
+     * Sets the frames in service ({@link FrameClaims#limit}). Inside the gate and marked as a miss is: the dirty
+     * frames it writes back run the device and the translator on this thread, and a close they call must throw, not
+     * wait for this thread to leave the gate ({@link ReaderGate#refuseCloseFromInside}).
      *
      * @return frames still over the limit, parked when freed.
      */
     int limit(final int frames)
     {
-        return readers.supply(() -> claims.limit(frames));
+        final ReaderGate marked = readers.enterMarked();
+        try
+        {
+            return claims.limit(frames);
+        }
+        finally
+        {
+            readers.exitMarked(marked);
+        }
     }
 
     /** @return the frames the cache may hold in service now. */

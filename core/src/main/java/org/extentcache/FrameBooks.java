@@ -23,15 +23,18 @@ final class FrameBooks
 
     /**
      * Needs no lock: each count is a recent value (exact when the caller holds the allocation lock), and resident is
-     * derived from the others, so the three always add up to the capacity.
+     * derived from the others, so the four always add up to the capacity. A capacity change moves many frames
+     * between the free list and the parked ones, one at a time, while these are read one after the other: a frame
+     * moved between the two reads would be counted twice, so parked is cut to what the others leave (resident is
+     * never negative).
      *
-     * @return {@code {resident frames, free frames, retired frames, index entries}}.
+     * @return {@code {resident frames, free frames, retired frames, index entries, parked frames}}.
      */
     static int[] counts(final FrameArena arena, final DeviceIndex index)
     {
         final int free = arena.freeCount();
         final int retired = arena.retiredCount();
-        final int parked = arena.parkedCount();
+        final int parked = Math.max(0, Math.min(arena.parkedCount(), arena.capacity() - free - retired));
         return new int[]{arena.capacity() - free - retired - parked, free, retired, index.size(), parked};
     }
 

@@ -325,8 +325,10 @@ final class FrameClaims
         {
             final int[] counts = FrameBooks.counts(arena, index);
             throw new IllegalStateException("no frame can be reclaimed for device block " + block +
-                ": every one of " + arena.capacity() + " frames is pinned, loading or dirty (resident=" + counts[0] +
-                " free=" + counts[1] + " retired=" + counts[2] + " dirty=" + dirtyFrames.get() +
+                ": every one of " + (counts[0] + counts[1]) + " frames in service (capacity " + arena.limit() +
+                " of " + arena.capacity() + " reserved) is pinned, loading or dirty (resident=" + counts[0] +
+                " free=" + counts[1] + " retired=" + counts[2] + " parked=" + counts[4] + " dirty=" +
+                dirtyFrames.get() +
                 "); the cache is too small for the pins held, or the dirty pages' files stay locked by writers, " +
                 "or their write-back fails (see writebackFailures)");
         }

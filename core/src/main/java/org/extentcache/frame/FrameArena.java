@@ -357,7 +357,9 @@ public final class FrameArena implements AutoCloseable
     /**
      * Frees a frame whose state word the caller has made unusable to everyone else (a CAS out of
      * {@code UPTODATE}/{@code ORPHAN} with no pins): bumps its generation so every handle to it goes stale, and puts
-     * it on the free list, or retires it if its generations are used up. The caller holds the allocation lock.
+     * it on the free list (parked instead while more frames are in service than the {@link #limit(int)}), or retires
+     * it if its generations are used up (and then a parked frame, if any, comes back in its place). The caller holds
+     * the allocation lock.
      *
      * @param frame    frame number.
      * @param lastWord the word the caller's CAS installed; its generation is the one to retire.
@@ -371,6 +373,10 @@ public final class FrameArena implements AutoCloseable
         {
             putStateWordRelease(frame, packStateWord(generation(lastWord), RETIRED, 0));
             retiredCount++;
+            if (NO_FRAME != parkedHead && capacity - retiredCount - parkedCount < limit)
+            {
+                unpark(); // a parked frame takes its place: the frames in service stay at the limit
+            }
             return;
         }
         putStateWordRelease(frame, packStateWord(nextGeneration, FREE, 0));
@@ -412,12 +418,7 @@ public final class FrameArena implements AutoCloseable
         }
         while (capacity - retiredCount - parkedCount < limit && NO_FRAME != parkedHead)
         {
-            final int frame = parkedHead;
-            parkedHead = metadata.getInt(nextFreeOffset(frame));
-            parkedCount--;
-            metadata.putInt(nextFreeOffset(frame), freeHead);
-            freeHead = frame;
-            freeCount++;
+            unpark();
         }
         return overLimit();
     }
@@ -429,6 +430,17 @@ public final class FrameArena implements AutoCloseable
     public int overLimit()
     {
         return Math.max(0, capacity - retiredCount - parkedCount - limit);
+    }
+
+    /** Puts the first parked frame back on the free list; the caller holds the allocation lock. */
+    private void unpark()
+    {
+        final int frame = parkedHead;
+        parkedHead = metadata.getInt(nextFreeOffset(frame));
+        parkedCount--;
+        metadata.putInt(nextFreeOffset(frame), freeHead);
+        freeHead = frame;
+        freeCount++;
     }
 
     /**
