@@ -420,14 +420,14 @@ public final class ExtentCache implements AutoCloseable
      * Changes the capacity at run time, as Caffeine's {@code setMaximum} does: how many of the frames reserved when
      * the cache was built ({@link Builder#capacityFrames}) it may hold. Lowering it reclaims clean, unpinned frames
      * now (having dirty ones written back while that frees some) and takes the rest out of service as they are
-     * freed; raising it puts parked frames back. The memory reserved stays reserved: parked frames are counted in
+     * freed; raising it puts parked frames back. It never goes below what is pinned: a pinned frame is never taken,
+     * and one over the new capacity leaves service only when its last unpin frees it. The memory reserved stays reserved: parked frames are counted in
      * {@link CacheStats#framesParked()}, not in {@link CacheStats#frameBytesInUse()}.
      *
-     * @param capacity the new capacity in frames, from {@link #MIN_CAPACITY} to the frames reserved, and not below
-     *                 the frames pinned now.
+     * @param capacity the new capacity in frames, from {@link #MIN_CAPACITY} to the frames reserved.
      * @return frames still in use over the new capacity (pinned, loading, dirty or being written), each taken out of
      * service when it is freed; 0 once the cache is within it.
-     * @throws IllegalArgumentException if {@code frames} is out of range or below what is pinned.
+     * @throws IllegalArgumentException if {@code capacity} is out of range.
      * @throws IllegalStateException    if the cache is closed.
      */
     public int setCapacityFrames(final int capacity)

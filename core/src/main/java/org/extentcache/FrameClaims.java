@@ -215,11 +215,14 @@ final class FrameClaims
      * as the sweep finds them, and having dirty frames written back ({@link DeviceCache.RoomMaker}) while that
      * frees some.
      *
+     * Never takes a pinned frame: pinned frames over the limit stay until their last unpin frees them. Pins are not
+     * refused here, for the cache pins frames of its own (a load, a write-back until its sync returns) that the
+     * caller cannot see.
+     *
      * @param frames the new limit.
-     * @param pinned frames pinned now, for the check.
      * @return frames still in service over the limit (pinned, loading, dirty or being written): each is parked when
      * it is freed.
-     * @throws IllegalArgumentException if {@code frames} is below what is pinned, or out of range.
+     * @throws IllegalArgumentException if {@code frames} is out of range.
      */
     int limit(final int frames)
     {
@@ -228,12 +231,6 @@ final class FrameClaims
         try
         {
             pins.ensureOpenLocked();
-            final int pinned = pins.pinnedFrames();
-            if (frames < pinned)
-            {
-                throw new IllegalArgumentException("capacity cannot go below the frames pinned now: frames=" +
-                    frames + " pinned=" + pinned);
-            }
             over = arena.limit(frames);
         }
         finally

@@ -69,8 +69,11 @@ public final class FrameArena implements AutoCloseable
     /** Frames taken out of service by a lower {@link #limit}: FREE, on their own list, never claimed. */
     private int parkedHead = NO_FRAME;
     private volatile int parkedCount;
-    /** Frames the cache may hold in service (free or holding a block); guarded by the allocation lock. */
-    private int limit;
+    /**
+     * Frames the cache may hold in service (free or holding a block); written under the allocation lock, volatile so
+     * that {@link #limit()} reads the latest value without it.
+     */
+    private volatile int limit;
     private int clockHand;
     private boolean closed;
 
@@ -444,7 +447,7 @@ public final class FrameArena implements AutoCloseable
     }
 
     /**
-     * @return the frames the cache may hold in service ({@link #limit(int)}): exact under the allocation lock.
+     * @return the frames the cache may hold in service ({@link #limit(int)}), as last set.
      */
     public int limit()
     {
