@@ -1,0 +1,491 @@
+package org.extentcache.fs;
+
+import org.extentcache.shm.SharedCache;
+import org.extentcache.shm.SharedPage;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * A process's files, read through a cache shared by every process on the host ({@link SharedCache}): opened
+ * read-only, translated here (FIEMAP, as {@link FileSystemTranslator} does), and served from the shared frames keyed
+ * by (file system, physical block), so four JVMs reading the same reflinked images hold one copy.
+ *
+ * <h2>What is shared</h2>
+ * Only physical pages: a page the kernel reports at a stable physical address on a file system known to give one
+ * address space per {@code st_dev} (xfs, btrfs, ext2/3/4, f2fs). Its key holds the file system's host-wide number
+ * ({@link SharedCache#fileSystemIndex}) and the block. Private pages (delayed allocation, unwritten, inline, encoded,
+ * files on tmpfs or on other file systems: {@link #sharingUnavailableReason}) are read from the file each time and
+ * never enter the shared file; holes read as zeros. Translation, the file mapping (a handle per page) and the file's
+ * descriptors stay in this process.
+ *
+ * <h2>Trust: a frame another process loaded is checked before it is served</h2>
+ * A frame is served to a file only through a translation of a file this process opened itself. Within one JVM,
+ * {@link BlockTrust} decides whether a cached block is still the bytes a file maps by checking the other open files
+ * that vouch for it; here those files may be another process's, which this one cannot check. So each process keeps,
+ * per frame, the generation and the <em>epoch</em> at which it last vouched for the frame's bytes: it loaded them
+ * through one of its own files, or read the page through its own file and found them equal. Every {@link #open} and
+ * {@link #revalidate} starts a new epoch, and a file trusts a frame only if it was vouched for at or after the
+ * file's own epoch. A frame that fails the check is taken out of service in every process
+ * ({@link SharedCache#invalidate}) and loaded again from this file. So a block freed by a dedupe, a defragmentation
+ * or a truncation in one process's file and reused by another's is never served with the old bytes; the price is one
+ * read of each block per process (the memory is still one copy), and again after each open in that process.
+ *
+ * <h2>Consistency: close-to-open</h2>
+ * As for {@link FileSystemTranslator}: <b>while a file is open here, no process may change its bytes</b> (nor those
+ * of any file it shares extents with); {@link #revalidate} reads its extents again. This class never writes.
+ *
+ * <h2>Costs</h2>
+ * A file hit: a handle read from the file's mapping and the shared cache's validated copy. A sharing hit in this
+ * process: a lookup in the shared index. The first use of a frame another process loaded: a read of the page through
+ * this process's file and a comparison. A miss: the allocation lock, and one read straight into the shared frame
+ * ({@code O_DIRECT} where the file system takes it, since the frames are page-aligned). Heap: 8 bytes per page of
+ * each file's mapping (in segments of 4096 pages, allocated when first used) and 8 bytes per frame of trust.
+ *
+ * <p><b>Thread safety:</b> safe for concurrent use. Closing a file while it is read makes those reads fail with an
+ * {@link IOException}; nothing else is harmed.
+ */
+public final class SharedFiles implements Closeable
+{
+    private final SharedCache cache;
+    private final int pageSize;
+    private final int pageShift;
+    private final boolean directReads;
+    private final ExtentReader reader;
+    private final Map<Long, SharedOpenFile> files = new ConcurrentHashMap<>();
+    private final AtomicLong ids = new AtomicLong();
+    private final AtomicLong epochs = new AtomicLong();
+    /** Per frame: {@code epoch << 32 | generation} of this process's last vouch for its bytes. */
+    private final AtomicLongArray vouched;
+    private final ThreadLocal<ByteBuffer[]> scratch;
+    private final ThreadLocal<boolean[]> loadedHere = ThreadLocal.withInitial(() -> new boolean[1]);
+    private final LongAdder fileHits = new LongAdder();
+    private final LongAdder sharedHits = new LongAdder();
+    private final LongAdder loads = new LongAdder();
+    private final LongAdder verifications = new LongAdder();
+    private final LongAdder verificationMisses = new LongAdder();
+    private final LongAdder privateReads = new LongAdder();
+    private volatile boolean closed;
+
+    /**
+     * Files read with {@code O_DIRECT} where the file system takes it: the kernel keeps no copy of its own.
+     *
+     * @param cache the shared cache; this object does not close it.
+     */
+    public SharedFiles(final SharedCache cache)
+    {
+        this(cache, true);
+    }
+
+    /**
+     * @param cache       the shared cache; this object does not close it.
+     * @param directReads true to read with {@code O_DIRECT} where the file system takes it.
+     */
+    public SharedFiles(final SharedCache cache, final boolean directReads)
+    {
+        this.cache = Objects.requireNonNull(cache, "cache");
+        this.pageSize = cache.pageSize();
+        this.pageShift = Integer.numberOfTrailingZeros(pageSize);
+        this.directReads = directReads;
+        this.reader = new ExtentReader(pageSize);
+        this.vouched = new AtomicLongArray(cache.frames());
+        this.scratch = ThreadLocal.withInitial(() -> new ByteBuffer[] {
+            ByteBuffer.allocateDirect(2 * pageSize).alignedSlice(pageSize).limit(pageSize).slice(),
+            ByteBuffer.allocateDirect(pageSize)});
+    }
+
+    /**
+     * Opens a file for reading: holds its inode, reads its extents and starts a new epoch (see the class comment).
+     *
+     * @return the file's id for {@link #read}.
+     * @throws IOException if it cannot be opened or its extents read.
+     */
+    public long open(final Path path) throws IOException
+    {
+        checkOpen();
+        final Path real = path.toRealPath();
+        final long id = ids.incrementAndGet();
+        final SharedOpenFile file = new SharedOpenFile(id, real, pageSize, directReads);
+        try
+        {
+            load(file);
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            try
+            {
+                file.close();
+            }
+            catch (final IOException suppressed)
+            {
+                ex.addSuppressed(suppressed);
+            }
+            throw ex;
+        }
+        files.put(id, file);
+        if (closed)
+        {
+            close(id); // raced close(): it may have missed this file
+            checkOpen();
+        }
+        return id;
+    }
+
+    private void load(final SharedOpenFile file) throws IOException
+    {
+        final ExtentReader.Loaded loaded = reader.load(file.handle(), file.path);
+        final long size = loaded.attrs().size();
+        final Layout layout = null == loaded.extents() ? Layout.allPrivate(reader.pagesOf(size)) :
+            Layout.of(loaded.extents(), size, pageSize,
+                BlockKeys.deviceBits(cache.fileSystemIndex(loaded.attrs().dev())));
+        file.reload(layout, size, epochs.incrementAndGet(), loaded.noSharing());
+    }
+
+    /**
+     * Reads the file's extents again and starts a new epoch for it: for a file that may have changed since it was
+     * opened (close-to-open consistency).
+     *
+     * @throws NoSuchFileException if the id is not open here.
+     * @throws IOException if its extents cannot be read.
+     */
+    public void revalidate(final long file) throws IOException
+    {
+        load(fileOf(file));
+    }
+
+    /**
+     * Reads from {@code position} into {@code dst}, as far as its room or the end of the file goes.
+     *
+     * @return the bytes read, or -1 if {@code position} is at or past the end of the file.
+     * @throws IllegalArgumentException if {@code position} is negative.
+     * @throws NoSuchFileException if the id is not open here.
+     * @throws IOException if the file cannot be read (an interrupt: a {@code ClosedByInterruptException}); what was
+     *     read before stays in {@code dst}.
+     */
+    public int read(final long file, final ByteBuffer dst, final long position) throws IOException
+    {
+        if (position < 0)
+        {
+            throw new IllegalArgumentException("position must be >= 0: position=" + position);
+        }
+        final SharedOpenFile open = fileOf(file);
+        final SharedOpenFile.View view = open.view;
+        if (position >= view.size())
+        {
+            return dst.hasRemaining() ? -1 : 0;
+        }
+        final int total = (int)Math.min(dst.remaining(), view.size() - position);
+        int done = 0;
+        while (done < total)
+        {
+            final long at = position + done;
+            final long page = at >>> pageShift;
+            final int offset = (int)(at & (pageSize - 1));
+            final int length = Math.min(total - done, pageSize - offset);
+            readPage(open, view, page, offset, dst, length);
+            done += length;
+        }
+        return total;
+    }
+
+    private void readPage(final SharedOpenFile open, final SharedOpenFile.View view, final long page,
+        final int offset, final ByteBuffer dst, final int length) throws IOException
+    {
+        final long mapped = SharedOpenFile.handle(view, page);
+        if (SharedCache.NO_HANDLE != mapped && cache.read(mapped, offset, dst, length))
+        {
+            fileHits.increment();
+            return;
+        }
+        final Layout layout = view.layout();
+        final int run = layout.find(page);
+        final long runKey = layout.key[run];
+        if (Layout.RUN_HOLE == runKey)
+        {
+            for (int i = 0; i < length; i++)
+            {
+                dst.put((byte)0);
+            }
+            return;
+        }
+        if (Layout.RUN_PRIVATE == runKey)
+        {
+            privateReads.increment();
+            final int limit = dst.limit();
+            dst.limit(dst.position() + length);
+            try
+            {
+                open.readPrivate((page << pageShift) + offset, dst);
+            }
+            finally
+            {
+                dst.limit(limit);
+            }
+            return;
+        }
+        final long key = runKey + (page - layout.start[run]);
+        while (true)
+        {
+            final long handle = trustedHandle(open, view, page, key);
+            SharedOpenFile.handle(view, page, handle);
+            if (cache.read(handle, offset, dst, length))
+            {
+                return;
+            }
+        }
+    }
+
+    /** @return a handle to a frame holding {@code key} that this process vouches for, loading or checking it. */
+    private long trustedHandle(final SharedOpenFile open, final SharedOpenFile.View view, final long page,
+        final long key) throws IOException
+    {
+        while (true)
+        {
+            final long found = cache.lookup(key);
+            if (SharedCache.NO_HANDLE != found)
+            {
+                if (vouches(found, view.epoch()))
+                {
+                    sharedHits.increment();
+                    return found;
+                }
+                final long checked = check(open, page, key, found);
+                if (SharedCache.NO_HANDLE != checked)
+                {
+                    return checked;
+                }
+                continue;
+            }
+            final long epoch = epochs.get();
+            final boolean[] here = loadedHere.get();
+            here[0] = false;
+            final long loaded = cache.load(key, (k, frame) ->
+            {
+                open.readPage(page, frame);
+                here[0] = true;
+            });
+            if (here[0])
+            {
+                loads.increment();
+                vouch(loaded, epoch);
+                return loaded;
+            }
+            // another thread or process loaded it meanwhile: the next turn checks it like any other
+        }
+    }
+
+    /**
+     * Reads the page through this process's file and compares it with the frame: equal, this process vouches for the
+     * frame; different, the frame is taken out of service everywhere and loaded again from the bytes just read.
+     *
+     * @return a handle this process vouches for, or {@link SharedCache#NO_HANDLE} if the frame changed meanwhile
+     *     (look again).
+     */
+    private long check(final SharedOpenFile open, final long page, final long key, final long found)
+        throws IOException
+    {
+        verifications.increment();
+        final long epoch = epochs.get(); // before the read: an open after it may name a block reused since
+        final ByteBuffer[] buffers = scratch.get();
+        final ByteBuffer fromFile = buffers[0].clear();
+        open.readPage(page, fromFile);
+        fromFile.flip();
+        final ByteBuffer fromFrame = buffers[1].clear();
+        if (!cache.read(found, 0, fromFrame, pageSize))
+        {
+            return SharedCache.NO_HANDLE;
+        }
+        fromFrame.flip();
+        if (fromFile.equals(fromFrame))
+        {
+            vouch(found, epoch);
+            return found;
+        }
+        verificationMisses.increment();
+        cache.countVerificationMiss();
+        cache.invalidate(found);
+        final boolean[] here = loadedHere.get();
+        here[0] = false;
+        final long loaded = cache.load(key, (k, frame) ->
+        {
+            frame.put(fromFile.duplicate());
+            here[0] = true;
+        });
+        if (here[0])
+        {
+            loads.increment();
+            vouch(loaded, epoch);
+            return loaded;
+        }
+        return SharedCache.NO_HANDLE;
+    }
+
+    private boolean vouches(final long handle, final long fileEpoch)
+    {
+        final long word = vouched.getAcquire(SharedCache.frameOf(handle));
+        return (word & 0xFFFF_FFFFL) == SharedCache.generationOfHandle(handle) && word >>> 32 >= fileEpoch;
+    }
+
+    private void vouch(final long handle, final long epoch)
+    {
+        vouched.setRelease(SharedCache.frameOf(handle), epoch << 32 | SharedCache.generationOfHandle(handle));
+    }
+
+    /**
+     * Pins a physical page of a file in the shared cache (loading or checking it as a read would).
+     *
+     * @return the pinned page; close it to unpin.
+     * @throws IllegalArgumentException if the page is past the end of the file, a hole, or private (not shared).
+     * @throws NoSuchFileException if the id is not open here.
+     * @throws IOException if the page cannot be read.
+     */
+    public SharedPage pin(final long file, final long page) throws IOException
+    {
+        final SharedOpenFile open = fileOf(file);
+        final SharedOpenFile.View view = open.view;
+        final Layout layout = view.layout();
+        final int run = page < 0 ? -1 : layout.find(page);
+        if (run < 0 || layout.key[run] < 0)
+        {
+            throw new IllegalArgumentException("page " + page + " of " + open.path + " is " + (run < 0 ?
+                "past its end (" + layout.pages + " pages)" : Layout.RUN_HOLE == layout.key[run] ? "a hole" :
+                "private to this process (" + (null == view.noSharing() ? "no stable physical block" :
+                view.noSharing()) + ")") + ": only shared pages can be pinned");
+        }
+        final long key = layout.key[run] + (page - layout.start[run]);
+        while (true)
+        {
+            final long handle = trustedHandle(open, view, page, key);
+            SharedOpenFile.handle(view, page, handle);
+            final SharedPage pinned = cache.pin(handle);
+            if (null != pinned)
+            {
+                return pinned;
+            }
+        }
+    }
+
+    /** @return the file's size when it was opened or last revalidated. */
+    public long size(final long file) throws NoSuchFileException
+    {
+        return fileOf(file).view.size();
+    }
+
+    /** @return why the file's pages are not shared (all private), or null if they are. */
+    public String sharingUnavailableReason(final long file) throws NoSuchFileException
+    {
+        return fileOf(file).view.noSharing();
+    }
+
+    /** @return true if the file's misses are read with {@code O_DIRECT}. */
+    public boolean readsDirectly(final long file) throws NoSuchFileException
+    {
+        return fileOf(file).readsDirectly();
+    }
+
+    /** @return this process's counts (see {@link Stats}). */
+    public Stats stats()
+    {
+        long mapping = 16L + 8L * cache.frames();
+        for (final SharedOpenFile file : files.values())
+        {
+            mapping += SharedOpenFile.mappingBytes(file.view);
+        }
+        return new Stats(files.size(), fileHits.sum(), sharedHits.sum(), loads.sum(), verifications.sum(),
+            verificationMisses.sum(), privateReads.sum(), mapping);
+    }
+
+    /**
+     * This process's reads through the shared cache.
+     *
+     * @param openFiles          files open.
+     * @param fileHits           pages served through a file's own mapping.
+     * @param sharedHits         pages found in the shared cache and already vouched for by this process.
+     * @param loads              pages this process read into a shared frame.
+     * @param verifications      frames another process (or thread) loaded that this process read its file to check.
+     * @param verificationMisses of those, frames that did not match (taken out of service and loaded again).
+     * @param privateReads       reads of private pages, straight from the file.
+     * @param heapBytes          Java heap of the file mappings and the trust table (estimated from their arrays).
+     */
+    public record Stats(int openFiles, long fileHits, long sharedHits, long loads, long verifications,
+        long verificationMisses, long privateReads, long heapBytes)
+    {
+    }
+
+    /**
+     * Closes a file: its descriptors are closed; reads racing it fail with an {@link IOException}.
+     *
+     * @throws NoSuchFileException if the id is not open here.
+     */
+    public void close(final long file) throws IOException
+    {
+        final SharedOpenFile open = files.remove(file);
+        if (null == open)
+        {
+            throw new NoSuchFileException("file id " + file + " is not open");
+        }
+        open.close();
+    }
+
+    /** Closes every file (not the shared cache). Idempotent. */
+    @Override
+    public void close() throws IOException
+    {
+        closed = true;
+        IOException failure = null;
+        for (final Long id : new ArrayList<>(files.keySet()))
+        {
+            try
+            {
+                final SharedOpenFile open = files.remove(id);
+                if (null != open)
+                {
+                    open.close();
+                }
+            }
+            catch (final IOException ex)
+            {
+                failure = FileIo.firstOf(failure, ex);
+            }
+        }
+        if (null != failure)
+        {
+            throw failure;
+        }
+    }
+
+    /** @return ids of the files open. */
+    public List<Long> openFiles()
+    {
+        return new ArrayList<>(files.keySet());
+    }
+
+    private SharedOpenFile fileOf(final long file) throws NoSuchFileException
+    {
+        final SharedOpenFile open = files.get(file);
+        if (null == open)
+        {
+            throw new NoSuchFileException("file id " + file + " is not open" + (closed ? " (closed)" : ""));
+        }
+        return open;
+    }
+
+    private void checkOpen()
+    {
+        if (closed)
+        {
+            throw new IllegalStateException("SharedFiles over " + cache.path() + " is closed");
+        }
+    }
+}

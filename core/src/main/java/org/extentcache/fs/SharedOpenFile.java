@@ -1,0 +1,286 @@
+package org.extentcache.fs;
+
+import org.extentcache.shm.SharedCache;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * One file a process opened through {@link SharedFiles}: the inode it holds, its channels (buffered, and
+ * {@code O_DIRECT} where the file system takes it), its layout (which pages are holes, private, or physical blocks
+ * keyed for the shared cache), the epoch it was opened in, and its file mapping: a handle per page, in segments of
+ * {@value #SEGMENT_PAGES} allocated when a page of theirs is first mapped.
+ *
+ * <p><b>Thread safety:</b> reads may run on any threads; {@link #reload} replaces the layout and the mapping as a
+ * whole (readers see the old or the new); {@link #close} closes the channels, after which reads fail with an
+ * {@link IOException}.
+ */
+final class SharedOpenFile
+{
+    static final int SEGMENT_SHIFT = 12;
+    static final int SEGMENT_PAGES = 1 << SEGMENT_SHIFT;
+
+    final long id;
+    final Path path;
+    private final int pageSize;
+    private final int pageShift;
+    private final InodeAnchor anchor;
+    private volatile FileChannel channel;
+    private volatile FileChannel direct;
+    private final int directAlign;
+    /** The layout, the size and the mapping, replaced together. */
+    volatile View view;
+    volatile boolean closed;
+
+    /** What a read of the file goes by: replaced as one by {@link #reload}. */
+    record View(Layout layout, long size, long epoch, String noSharing,
+        AtomicReferenceArray<AtomicLongArray> handles)
+    {
+    }
+
+    SharedOpenFile(final long id, final Path path, final int pageSize, final boolean directReads) throws IOException
+    {
+        this.id = id;
+        this.path = path;
+        this.pageSize = pageSize;
+        this.pageShift = Integer.numberOfTrailingZeros(pageSize);
+        this.anchor = InodeAnchor.open(path);
+        FileChannel opened = null;
+        int align = pageSize;
+        try
+        {
+            opened = FileChannel.open(anchor.handle(), StandardOpenOption.READ);
+            FileChannel directChannel = null;
+            if (directReads && null != NativeLibc.O_DIRECT)
+            {
+                try
+                {
+                    final long blockSize = Files.getFileStore(path).getBlockSize();
+                    if (blockSize <= pageSize && pageSize % blockSize == 0)
+                    {
+                        align = (int)blockSize;
+                        directChannel = FileChannel.open(anchor.handle(), StandardOpenOption.READ,
+                            NativeLibc.O_DIRECT);
+                    }
+                }
+                catch (final IOException | UnsupportedOperationException ex)
+                {
+                    directChannel = null; // tmpfs on older kernels refuses O_DIRECT: buffered reads then
+                }
+            }
+            this.channel = opened;
+            this.direct = directChannel;
+            this.directAlign = align;
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            FileIo.closeQuietly(opened, ex);
+            anchor.closeQuietly(ex);
+            throw ex;
+        }
+    }
+
+    Path handle()
+    {
+        return anchor.handle();
+    }
+
+    boolean readsDirectly()
+    {
+        return null != direct;
+    }
+
+    /** Installs a freshly read layout, with an empty mapping. */
+    void reload(final Layout layout, final long size, final long epoch, final String noSharing)
+    {
+        final long segments = (layout.pages + SEGMENT_PAGES - 1) >>> SEGMENT_SHIFT;
+        if (segments > Integer.MAX_VALUE)
+        {
+            throw new IllegalArgumentException(path + " is too large: " + layout.pages + " pages");
+        }
+        view = new View(layout, size, epoch, noSharing, new AtomicReferenceArray<>((int)segments));
+    }
+
+    /** @return the page's handle in the mapping, or {@link SharedCache#NO_HANDLE}. */
+    static long handle(final View view, final long page)
+    {
+        final AtomicLongArray segment = view.handles().get((int)(page >>> SEGMENT_SHIFT));
+        return null == segment ? SharedCache.NO_HANDLE :
+            segment.getAcquire((int)(page & (SEGMENT_PAGES - 1)));
+    }
+
+    static void handle(final View view, final long page, final long handle)
+    {
+        final int index = (int)(page >>> SEGMENT_SHIFT);
+        AtomicLongArray segment = view.handles().get(index);
+        if (null == segment)
+        {
+            view.handles().compareAndSet(index, null, new AtomicLongArray(SEGMENT_PAGES));
+            segment = view.handles().get(index);
+        }
+        segment.setRelease((int)(page & (SEGMENT_PAGES - 1)), handle);
+    }
+
+    /** @return bytes of Java heap the mapping holds (segments allocated, 8 bytes a page, plus the table). */
+    static long mappingBytes(final View view)
+    {
+        long bytes = 16L + 4L * view.handles().length();
+        for (int i = 0; i < view.handles().length(); i++)
+        {
+            if (null != view.handles().get(i))
+            {
+                bytes += 16L + 8L * SEGMENT_PAGES;
+            }
+        }
+        return bytes;
+    }
+
+    /**
+     * Reads page {@code page} into {@code dst} (exactly a page of room, page-aligned if it is to go direct), zeros past
+     * end-of-file: with {@code O_DIRECT} where open, else through the kernel's page cache.
+     *
+     * @throws IOException naming the page and the file; an interrupt closes the channel it hit, which is reopened for
+     *     the next read, and reaches the caller as a {@link ClosedByInterruptException}.
+     */
+    void readPage(final long page, final ByteBuffer dst) throws IOException
+    {
+        final int start = dst.position();
+        final long offset = page << pageShift;
+        try
+        {
+            final FileChannel directChannel = direct;
+            final boolean aligned = null != directChannel && isAligned(dst);
+            while (dst.hasRemaining())
+            {
+                final FileChannel through = aligned ? directChannel : channel;
+                final int read;
+                try
+                {
+                    read = through.read(dst, offset + (dst.position() - start));
+                }
+                catch (final ClosedByInterruptException ex)
+                {
+                    reopen(through);
+                    throw ex;
+                }
+                if (read < 0 || (aligned && (dst.position() - start) % directAlign != 0))
+                {
+                    break; // end-of-file (a direct read stops short there)
+                }
+            }
+            while (dst.hasRemaining())
+            {
+                dst.put((byte)0);
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            dst.position(start);
+            if (ex instanceof ClosedByInterruptException)
+            {
+                throw (ClosedByInterruptException)ex;
+            }
+            throw new IOException("reading page " + page + " of " + path + ": " + ex, ex);
+        }
+    }
+
+    private boolean isAligned(final ByteBuffer dst)
+    {
+        return dst.isDirect() && dst.remaining() % directAlign == 0 &&
+            (org.agrona.BufferUtil.address(dst) + dst.position()) % directAlign == 0;
+    }
+
+    /** Reads private bytes straight from the file (they are never cached): {@code dst} fills up to its limit. */
+    void readPrivate(final long position, final ByteBuffer dst) throws IOException
+    {
+        final int start = dst.position();
+        while (dst.hasRemaining())
+        {
+            final FileChannel through = channel;
+            final int read;
+            try
+            {
+                read = through.read(dst, position + (dst.position() - start));
+            }
+            catch (final ClosedByInterruptException ex)
+            {
+                reopen(through);
+                dst.position(start);
+                throw ex;
+            }
+            if (read < 0)
+            {
+                while (dst.hasRemaining())
+                {
+                    dst.put((byte)0);
+                }
+            }
+        }
+    }
+
+    /** A channel an interrupt closed is opened again through the anchor (the same inode), unless the file closed. */
+    private synchronized void reopen(final FileChannel failed)
+    {
+        if (closed || anchor.isClosed())
+        {
+            return;
+        }
+        try
+        {
+            if (failed == channel)
+            {
+                channel = FileChannel.open(anchor.handle(), StandardOpenOption.READ);
+            }
+            else if (failed == direct)
+            {
+                direct = FileChannel.open(anchor.handle(), StandardOpenOption.READ, NativeLibc.O_DIRECT);
+            }
+        }
+        catch (final IOException ex)
+        {
+            if (failed == direct)
+            {
+                direct = null; // buffered reads from now on
+            }
+        }
+    }
+
+    synchronized void close() throws IOException
+    {
+        closed = true;
+        IOException failure = null;
+        for (final FileChannel open : new FileChannel[] {channel, direct})
+        {
+            try
+            {
+                if (null != open)
+                {
+                    open.close();
+                }
+            }
+            catch (final IOException ex)
+            {
+                failure = FileIo.firstOf(failure, ex);
+            }
+        }
+        try
+        {
+            anchor.close();
+        }
+        catch (final IOException ex)
+        {
+            failure = FileIo.firstOf(failure, ex);
+        }
+        if (null != failure)
+        {
+            throw failure;
+        }
+    }
+}
