@@ -1,5 +1,6 @@
 package org.extentcache.fs;
 
+import org.agrona.collections.Long2ObjectHashMap;
 import org.extentcache.shm.SharedCache;
 import org.extentcache.shm.SharedPage;
 
@@ -10,9 +11,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
@@ -63,13 +62,18 @@ public final class SharedFiles implements Closeable
     private final int pageShift;
     private final boolean directReads;
     private final ExtentReader reader;
-    private final Map<Long, SharedOpenFile> files = new ConcurrentHashMap<>();
+    /**
+     * Open files by id: a copy-on-write map, replaced under {@code this} by opens and closes and read without a lock
+     * (a volatile load, no boxing) by every read.
+     */
+    private volatile Long2ObjectHashMap<SharedOpenFile> files = new Long2ObjectHashMap<>();
     private final AtomicLong ids = new AtomicLong();
     private final AtomicLong epochs = new AtomicLong();
     /** Per frame: {@code epoch << 32 | generation} of this process's last vouch for its bytes. */
     private final AtomicLongArray vouched;
     private final ThreadLocal<ByteBuffer[]> scratch;
-    private final ThreadLocal<boolean[]> loadedHere = ThreadLocal.withInitial(() -> new boolean[1]);
+    /** Per thread: the loader a miss fills a frame with, re-aimed at each miss (no allocation). */
+    private final ThreadLocal<PageFill> fills = ThreadLocal.withInitial(PageFill::new);
     private final LongAdder fileHits = new LongAdder();
     private final LongAdder sharedHits = new LongAdder();
     private final LongAdder loads = new LongAdder();
@@ -133,7 +137,12 @@ public final class SharedFiles implements Closeable
             }
             throw ex;
         }
-        files.put(id, file);
+        synchronized (this)
+        {
+            final Long2ObjectHashMap<SharedOpenFile> next = new Long2ObjectHashMap<>(files);
+            next.put(id, file);
+            files = next;
+        }
         if (closed)
         {
             close(id); // raced close(): it may have missed this file
@@ -268,14 +277,9 @@ public final class SharedFiles implements Closeable
                 continue;
             }
             final long epoch = epochs.get();
-            final boolean[] here = loadedHere.get();
-            here[0] = false;
-            final long loaded = cache.load(key, (k, frame) ->
-            {
-                open.readPage(page, frame);
-                here[0] = true;
-            });
-            if (here[0])
+            final PageFill fill = fills.get().fromFile(open, page);
+            final long loaded = cache.load(key, fill);
+            if (fill.filled)
             {
                 loads.increment();
                 vouch(loaded, epoch);
@@ -315,20 +319,59 @@ public final class SharedFiles implements Closeable
         verificationMisses.increment();
         cache.countVerificationMiss();
         cache.invalidate(found);
-        final boolean[] here = loadedHere.get();
-        here[0] = false;
-        final long loaded = cache.load(key, (k, frame) ->
-        {
-            frame.put(fromFile.duplicate());
-            here[0] = true;
-        });
-        if (here[0])
+        final PageFill fill = fills.get().fromBytes(fromFile);
+        final long loaded = cache.load(key, fill);
+        if (fill.filled)
         {
             loads.increment();
             vouch(loaded, epoch);
             return loaded;
         }
         return SharedCache.NO_HANDLE;
+    }
+
+    /**
+     * Fills a frame with a page read from a file, or with bytes already read; says whether it was called (the load
+     * may have found another's frame instead). One per thread, re-aimed at each miss.
+     */
+    private static final class PageFill implements SharedCache.PageLoader
+    {
+        private SharedOpenFile file;
+        private long page;
+        private ByteBuffer bytes;
+        boolean filled;
+
+        PageFill fromFile(final SharedOpenFile file, final long page)
+        {
+            this.file = file;
+            this.page = page;
+            this.bytes = null;
+            this.filled = false;
+            return this;
+        }
+
+        PageFill fromBytes(final ByteBuffer bytes)
+        {
+            this.file = null;
+            this.bytes = bytes;
+            this.filled = false;
+            return this;
+        }
+
+        @Override
+        public void load(final long key, final ByteBuffer frame) throws IOException
+        {
+            if (null == bytes)
+            {
+                file.readPage(page, frame);
+            }
+            else
+            {
+                frame.put(frame.position(), bytes, bytes.position(), bytes.remaining());
+                frame.position(frame.position() + bytes.remaining());
+            }
+            filled = true;
+        }
     }
 
     private boolean vouches(final long handle, final long fileEpoch)
@@ -430,7 +473,7 @@ public final class SharedFiles implements Closeable
      */
     public void close(final long file) throws IOException
     {
-        final SharedOpenFile open = files.remove(file);
+        final SharedOpenFile open = remove(file);
         if (null == open)
         {
             throw new NoSuchFileException("file id " + file + " is not open");
@@ -448,7 +491,7 @@ public final class SharedFiles implements Closeable
         {
             try
             {
-                final SharedOpenFile open = files.remove(id);
+                final SharedOpenFile open = remove(id);
                 if (null != open)
                 {
                     open.close();
@@ -463,6 +506,14 @@ public final class SharedFiles implements Closeable
         {
             throw failure;
         }
+    }
+
+    private synchronized SharedOpenFile remove(final long file)
+    {
+        final Long2ObjectHashMap<SharedOpenFile> next = new Long2ObjectHashMap<>(files);
+        final SharedOpenFile removed = next.remove(file);
+        files = next;
+        return removed;
     }
 
     /** @return ids of the files open. */
