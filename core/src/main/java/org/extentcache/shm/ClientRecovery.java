@@ -53,11 +53,13 @@ final class ClientRecovery
 
     /**
      * Recovers {@code session}'s pins and frames and frees its slot; the caller holds the allocation lock and found the
-     * session dead (or is that session, leaving).
+     * session dead, or is that session, leaving.
      *
+     * @param dead true for a client taken for dead (counted, and its slot quarantined for a lease, see
+     *             {@link ClientTable}); false for a client's own close.
      * @return the pins it held, or -1 if the slot no longer held the session (already recovered).
      */
-    int recover(final long session, final long now)
+    int recover(final long session, final long now, final boolean dead)
     {
         final int slot = SharedLayout.sessionSlot(session);
         if (clients.session(slot) != session)
@@ -90,8 +92,11 @@ final class ClientRecovery
                 }
             }
         }
-        meta.getAndAddLong(SharedLayout.RECOVERIES_OFFSET, 1);
-        clients.release(session);
+        if (dead)
+        {
+            meta.getAndAddLong(SharedLayout.RECOVERIES_OFFSET, 1);
+        }
+        clients.release(session, dead ? now : 0);
         return pins;
     }
 
@@ -101,7 +106,7 @@ final class ClientRecovery
      */
     void afterTakeover(final long deadHolder, final long now)
     {
-        recover(deadHolder, now);
+        recover(deadHolder, now, true);
         for (final int frame : index.rebuild())
         {
             final long word = records.state(frame);

@@ -14,6 +14,12 @@ import static org.extentcache.shm.SharedLayout.SESSION_OFFSET;
  * A client whose heartbeat is older than the lease is dead: another client recovers its pins and loads
  * ({@link ClientRecovery}) and frees its slot.
  *
+ * <h2>Quarantine of a recovered slot</h2>
+ * A client taken for dead may only have been paused, and may still write its own pin counts when it resumes, before
+ * it notices its slot is gone. So a slot freed by recovery keeps the time it was freed in its heartbeat, and is not
+ * claimed again until a lease has passed: a late write by the paused client then lands in a slot nobody holds, whose
+ * counts the next claimer zeroes. A slot freed by its own client's close is free at once.
+ *
  * <h2>Ordering</h2>
  * A claimer stores a fresh heartbeat (volatile) before it CASes the session in, so whoever reads the new session
  * (volatile) then the heartbeat never sees the old occupant's heartbeat and takes the newcomer for dead. Beats are
@@ -63,11 +69,11 @@ final class ClientTable
      *
      * @return the new session, or 0 if every slot is taken.
      */
-    long claim(final long pid, final long now)
+    long claim(final long pid, final long now, final long leaseMillis)
     {
         for (int slot = 0; slot < layout.clientSlots; slot++)
         {
-            if (0 == session(slot))
+            if (0 == session(slot) && now - heartbeat(slot) > leaseMillis)
             {
                 final long session = newSession(slot);
                 meta.putLongVolatile(offset(slot, HEARTBEAT_OFFSET), now);
@@ -112,10 +118,22 @@ final class ClientTable
         return !holds(session) || expired(session, now, leaseMillis);
     }
 
-    /** Frees the session's slot; false if it was not held (already recovered). */
-    boolean release(final long session)
+    /**
+     * Frees the session's slot.
+     *
+     * @param quarantineFrom the time from which the slot stays unclaimed for a lease (a recovered client's), or 0 for
+     *                       a slot free at once (its own client's close).
+     * @return false if it was not held (already recovered).
+     */
+    boolean release(final long session, final long quarantineFrom)
     {
-        return meta.compareAndSetLong(offset(SharedLayout.sessionSlot(session), SESSION_OFFSET), session, 0);
+        final int slot = SharedLayout.sessionSlot(session);
+        if (session(slot) != session)
+        {
+            return false;
+        }
+        meta.putLongVolatile(offset(slot, HEARTBEAT_OFFSET), quarantineFrom);
+        return meta.compareAndSetLong(offset(slot, SESSION_OFFSET), session, 0);
     }
 
     /** @return the clients holding a slot whose heartbeat is within the lease. */

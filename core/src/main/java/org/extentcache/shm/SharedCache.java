@@ -145,6 +145,10 @@ public final class SharedCache implements AutoCloseable
             }
             return views;
         });
+        for (int frame = 0; frame < layout.frames; frame++)
+        {
+            records.clearPins(frame, slot); // a paused client this slot was taken from may have written late
+        }
         recoverExpired(); // a file left by processes that died: take back what they held before using it
         this.heartbeat = new Thread(this::beat, "extentcache-shm-heartbeat-" + slot);
         heartbeat.setDaemon(true);
@@ -473,7 +477,7 @@ public final class SharedCache implements AutoCloseable
 
     void unpin(final SharedPage page)
     {
-        if (pinned.remove(page) && !expelled)
+        if (pinned.remove(page) && !expelled && clients.holds(session))
         {
             records.addPin(page.frame, slot, -1);
         }
@@ -627,7 +631,7 @@ public final class SharedCache implements AutoCloseable
             lockShared();
             try
             {
-                recovery.recover(session, System.currentTimeMillis());
+                recovery.recover(session, System.currentTimeMillis(), false);
             }
             finally
             {
@@ -677,7 +681,7 @@ public final class SharedCache implements AutoCloseable
                     return;
                 }
                 clients.beat(slot, now);
-                recoverExpired();
+                recoverExpired(period / 2);
             }
             catch (final RuntimeException ex)
             {
@@ -696,8 +700,14 @@ public final class SharedCache implements AutoCloseable
             "cache and join again");
     }
 
-    /** Recovers every client whose lease ran out (not this one). */
+    /** Recovers every client whose lease ran out (not this one), waiting for the lock as long as it takes. */
     private void recoverExpired()
+    {
+        recoverExpired(Long.MAX_VALUE);
+    }
+
+    /** As {@link #recoverExpired()}, giving up on a client whose recovery waits longer than {@code timeoutNanos}. */
+    private void recoverExpired(final long timeoutNanos)
     {
         final long now = System.currentTimeMillis();
         for (int other = 0; other < clients.slots(); other++)
@@ -705,20 +715,37 @@ public final class SharedCache implements AutoCloseable
             final long otherSession = clients.session(other);
             if (0 != otherSession && otherSession != session && clients.expired(otherSession, now, leaseMillis))
             {
-                recoverDead(otherSession);
+                recoverDead(otherSession, timeoutNanos);
             }
         }
     }
 
     private void recoverDead(final long deadSession)
     {
-        lockShared();
+        recoverDead(deadSession, Long.MAX_VALUE);
+    }
+
+    /**
+     * Recovers a client found dead, under the allocation lock, waiting for the lock at most {@code timeoutNanos} (the
+     * heartbeat thread must go on beating: it tries again at its next beat).
+     */
+    private void recoverDead(final long deadSession, final long timeoutNanos)
+    {
+        final long dead = lock.tryLock(session, timeoutNanos);
+        if (SharedLock.NOT_TAKEN == dead)
+        {
+            return;
+        }
         try
         {
             final long now = System.currentTimeMillis();
+            if (0 != dead)
+            {
+                recovery.afterTakeover(dead, now);
+            }
             if (clients.expired(deadSession, now, leaseMillis))
             {
-                recovery.recover(deadSession, now);
+                recovery.recover(deadSession, now, true);
             }
         }
         finally
@@ -889,7 +916,7 @@ public final class SharedCache implements AutoCloseable
             }
             catch (final RuntimeException | Error ex)
             {
-                joined.file().clients().release(joined.session());
+                joined.file().clients().release(joined.session(), 0);
                 throw ex;
             }
         }

@@ -233,7 +233,7 @@ final class SharedFile
             meta.putLong((int)layout.recordOffset(frame) + SharedLayout.STATE_OFFSET,
                 SharedLayout.stateWord(1, 0, SharedLayout.FREE));
         }
-        meta.putIntRelease(SharedLayout.INITIALIZED_OFFSET, 1); // read by stale()'s check of a joiner
+        meta.putIntRelease(SharedLayout.INITIALIZED_OFFSET, 1); // a joiner finding 0 replaces the file
         return new Joined(file, file.claim(pid), true);
     }
 
@@ -280,12 +280,12 @@ final class SharedFile
 
     private long claim(final long pid)
     {
-        final long session = clients().claim(pid, System.currentTimeMillis());
+        final long session = clients().claim(pid, System.currentTimeMillis(), leaseMillis);
         if (0 == session)
         {
             throw new IllegalStateException(path + " has no free client slot: all " + layout.clientSlots +
                 " are taken by live processes (or by dead ones whose lease of " + leaseMillis +
-                " ms has not run out yet)");
+                " ms has not run out yet, or recovered less than a lease ago)");
         }
         return session;
     }
@@ -309,7 +309,7 @@ final class SharedFile
     {
         if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS))
         {
-            clients().release(session);
+            clients().release(session, 0);
             return false;
         }
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE))
@@ -322,7 +322,7 @@ final class SharedFile
                 final boolean same = magic.flip().remaining() == Long.BYTES &&
                     magic.getLong(0) == meta.getLongVolatile(SharedLayout.MAGIC_OFFSET) &&
                     meta.getLongVolatile(SharedLayout.MAGIC_OFFSET) == SharedLayout.MAGIC;
-                clients().release(session);
+                clients().release(session, 0);
                 if (same && 0 == clients().live(System.currentTimeMillis(), leaseMillis))
                 {
                     retire(path, channel);

@@ -37,15 +37,48 @@ final class SharedLock
         this.leaseMillis = leaseMillis;
     }
 
+    /** What {@link #tryLock} returns when it gave up. */
+    static final long NOT_TAKEN = Long.MIN_VALUE;
+
     /**
-     * Takes the lock for {@code session}.
+     * Takes the lock for {@code session}, waiting as long as it takes.
      *
      * @return the dead holder's session if the lock was taken over from it (the caller must repair what it may have
      *     left half-done), else 0.
      */
     long lock(final long session)
     {
-        local.lock();
+        return tryLock(session, Long.MAX_VALUE);
+    }
+
+    /**
+     * Takes the lock for {@code session} unless {@code timeoutNanos} pass first (for the heartbeat thread, which must
+     * not stop beating while another process holds the lock through a long pause).
+     *
+     * @return as {@link #lock}, or {@link #NOT_TAKEN} if the time ran out.
+     */
+    long tryLock(final long session, final long timeoutNanos)
+    {
+        final long start = System.nanoTime();
+        if (Long.MAX_VALUE == timeoutNanos)
+        {
+            local.lock(); // not interruptible: lock() never gives up
+        }
+        else
+        {
+            try
+            {
+                if (!local.tryLock(timeoutNanos, java.util.concurrent.TimeUnit.NANOSECONDS))
+                {
+                    return NOT_TAKEN;
+                }
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                return NOT_TAKEN;
+            }
+        }
         try
         {
             for (int spins = 0; ; spins++)
@@ -68,6 +101,11 @@ final class SharedLock
                     meta.compareAndSetLong(SharedLayout.LOCK_OFFSET, holder, session))
                 {
                     return holder;
+                }
+                if (System.nanoTime() - start > timeoutNanos)
+                {
+                    local.unlock();
+                    return NOT_TAKEN;
                 }
                 backOff(spins);
             }
