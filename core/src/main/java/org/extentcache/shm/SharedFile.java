@@ -17,7 +17,6 @@ import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.EnumSet;
 import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
 
@@ -151,8 +150,8 @@ final class SharedFile
 
     private static FileChannel open(final Request request) throws IOException
     {
-        final Set<StandardOpenOption> options =
-            EnumSet.of(StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        final Set<java.nio.file.OpenOption> options = Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
+            StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS); // a symbolic link planted at the path is refused
         final Set<PosixFilePermission> mode = PosixFilePermissions.fromString(null == request.group() ?
             "rw-------" : "rw-rw----");
         final boolean existed = Files.exists(request.path(), LinkOption.NOFOLLOW_LINKS);
@@ -204,14 +203,16 @@ final class SharedFile
         {
             throw new IllegalStateException(path + " is not a regular file");
         }
-        final String me = System.getProperty("user.name");
+        final Object owner = Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        final Object me = Files.getAttribute(Path.of("/proc/self"), "unix:uid"); // this process's user id
         final Set<PosixFilePermission> perms = attrs.permissions();
-        if (!attrs.owner().getName().equals(me) || perms.contains(PosixFilePermission.OTHERS_READ) ||
+        if (!owner.equals(me) || perms.contains(PosixFilePermission.OTHERS_READ) ||
             perms.contains(PosixFilePermission.OTHERS_WRITE))
         {
-            throw new IllegalStateException(path + " is owned by " + attrs.owner().getName() + " with mode " +
-                PosixFilePermissions.toString(perms) + ": a shared cache file must belong to this user (" + me +
-                ") and grant nothing to others, since every process that can map it can read every cached page");
+            throw new IllegalStateException(path + " is owned by uid " + owner + " (" + attrs.owner().getName() +
+                ") with mode " + PosixFilePermissions.toString(perms) + ": a shared cache file must belong to this " +
+                "process's user (uid " + me + ") and grant nothing to others, since every process that can map it " +
+                "can read every cached page");
         }
     }
 
@@ -312,7 +313,8 @@ final class SharedFile
             clients().release(session, 0);
             return false;
         }
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE))
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE,
+            LinkOption.NOFOLLOW_LINKS))
         {
             final FileLock lock = lockExclusive(channel);
             try

@@ -222,6 +222,27 @@ class SharedCacheTest
         final IllegalStateException wide = assertThrows(IllegalStateException.class,
             () -> SharedCache.builder(open).frames(8).join());
         assertTrue(wide.getMessage().contains("grant nothing to others"), wide.getMessage());
+        final Path target = dir.resolve("target");
+        final Path link = Files.createSymbolicLink(dir.resolve("link"), target);
+        assertThrows(IOException.class, () -> SharedCache.builder(link).frames(8).join(),
+            "a symbolic link planted at the path was followed");
+        assertFalse(Files.exists(target), "a file was created where a planted link points");
+    }
+
+    @Test
+    void aGroupGetsTheFileWithModeSixSixty() throws IOException
+    {
+        final String group = Files.readAttributes(dir, java.nio.file.attribute.PosixFileAttributes.class).group()
+            .getName();
+        try (SharedCache cache = SharedCache.builder(file).frames(8).group(group).join())
+        {
+            assertEquals(PosixFilePermissions.fromString("rw-rw----"), Files.getPosixFilePermissions(file));
+            assertEquals(group, Files.readAttributes(file, java.nio.file.attribute.PosixFileAttributes.class).group()
+                .getName());
+            assertTrue(cache.created());
+        }
+        assertThrows(IOException.class, () -> SharedCache.builder(file).frames(8).group("no-such-group-xyz").join());
+        assertFalse(Files.exists(file), "a file left behind by a failed group change");
     }
 
     @Test
