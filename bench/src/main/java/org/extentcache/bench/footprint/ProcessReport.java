@@ -176,27 +176,27 @@ final class ProcessReport
         }
         out.append(String.format(Locale.ROOT, "%nshared: the file on tmpfs is %,.1f MiB long (%,.2f MiB of " +
             "metadata before the frames) and has %,.1f MiB allocated, counted with stat while all %d clients were " +
-            "joined;%n", fileBytes() / MIB, sharedMetadataBytes() / MIB, allocatedBytes / MIB, options.processes));
-        out.append("  per client:");
+            "joined:%n", fileBytes() / MIB, sharedMetadataBytes() / MIB, allocatedBytes / MIB, options.processes));
         for (final JsonNode client : shared)
         {
-            out.append(String.format(Locale.ROOT, " [heap %.2f MiB (estimate %.2f), %,d loads, %,d checked, %,d " +
-                "shared hits, %.2fs]", client.path("heap_retained_bytes").asLong() / MIB,
+            out.append(String.format(Locale.ROOT, "  client: heap %.2f MiB (estimate %.2f), %,d loads, %,d " +
+                "checked, %,d shared hits, %.2fs%n", client.path("heap_retained_bytes").asLong() / MIB,
                 client.path("heap_estimate_bytes").asLong() / MIB, client.path("loads").asLong(),
                 client.path("verifications").asLong(), client.path("shared_hits").asLong(),
                 client.path("elapsed_ms").asDouble() / 1e3));
         }
-        out.append(String.format(Locale.ROOT, "%n  kernel page cache for the files meanwhile: %s%n",
+        out.append(String.format(Locale.ROOT, "  kernel page cache for the files meanwhile: %s%n",
             besides(sharedKernelBeside)));
         out.append("per JVM: each an ExtentCache over a FileSystemTranslator in its own JVM, all alive at once " +
-            "(measured, not multiplied);\n  per client:");
+            "(measured, not multiplied):\n");
         for (final JsonNode client : perJvm)
         {
-            out.append(String.format(Locale.ROOT, " [%.1f MiB frames, heap %.2f MiB, %,d device reads, %.2fs]",
+            out.append(String.format(Locale.ROOT, "  client: %.1f MiB frames, heap %.2f MiB, %,d device reads, " +
+                "%.2fs%n",
                 client.path("resident_bytes").asLong() / MIB, client.path("heap_retained_bytes").asLong() / MIB,
                 client.path("device_reads").asLong(), client.path("elapsed_ms").asDouble() / 1e3));
         }
-        out.append(String.format(Locale.ROOT, "%n  kernel page cache for the files meanwhile: %s%n",
+        out.append(String.format(Locale.ROOT, "  kernel page cache for the files meanwhile: %s%n",
             besides(perJvmKernelBeside)));
         if (kernel.available())
         {
