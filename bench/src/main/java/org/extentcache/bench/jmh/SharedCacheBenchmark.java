@@ -43,7 +43,8 @@ import java.util.stream.Stream;
  *       into it, publication (the shared one: the allocation lock across processes, the shared index and the
  *       sweep). The in-process cache's readahead is off: the scan is sequential.</li>
  * </ul>
- * The shared cache file is on {@code /dev/shm} (else the temporary directory); this process is its only client, so
+ * The shared file ids are above 127 ({@link #EARLIER_OPENS} opens come first), as in a process that opened more than
+ * a few files, so a boxed id on the read path shows in {@code -prof gc}. The shared cache file is on {@code /dev/shm} (else the temporary directory); this process is its only client, so
  * the shared figures are the cost of the machinery, not of contention. The data file is in
  * {@code EXTENTCACHE_REFLINK_DIR} if set (XFS, which takes {@code O_DIRECT}), else the temporary directory; setup
  * fails if either cache cannot key the file by physical block or read it with {@code O_DIRECT}. Targets
@@ -58,6 +59,8 @@ public class SharedCacheBenchmark extends BenchmarkBase
     static final int HIT_PAGES = 256;
     static final int MISS_FRAMES = 64;
     static final int MISS_PAGES = 16 * MISS_FRAMES;
+    /** Files opened and closed before the measured one, so its id is past {@code Long}'s cache of small values. */
+    static final int EARLIER_OPENS = 200;
 
     private final List<Closeable> open = new ArrayList<>();
     private Path dir;
@@ -136,8 +139,16 @@ public class SharedCacheBenchmark extends BenchmarkBase
         return cache.file(id);
     }
 
+    /**
+     * Opens the file with an id above 127, as in a process that has opened more than a few files: ids up to 127 are
+     * in {@code Long}'s cache, which would hide any boxing of the id on the read path.
+     */
     private static long sharedOpen(final SharedFiles files, final Path path) throws IOException
     {
+        for (int i = 0; i < EARLIER_OPENS; i++)
+        {
+            files.close(files.open(path));
+        }
         final long id = files.open(path);
         if (null != files.sharingUnavailableReason(id) || !files.readsDirectly(id))
         {
