@@ -35,7 +35,9 @@ import picocli.CommandLine.ParseResult;
  * Memory is counted for what it is: off-heap bytes held and reserved, off-heap metadata, and the heap each cache
  * retained, measured after GC. Run {@code --help} for the options; the README has the JSON schema.
  *
- * <p>With {@code --dir PATH} it measures real files instead, as they are: see {@link DirectoryFootprint}.
+ * <p>With {@code --dir PATH} it measures real files instead, as they are: see {@link DirectoryFootprint}. With
+ * {@code --processes N}, N JVMs reading real reflinked files through one shared-memory cache, against a cache per JVM
+ * and the kernel: see {@link ProcessFootprint}.
  *
  * <p>Exit status: 0 on success, 1 if a measurement failed, 2 for a usage error (bad flags, a {@code --dir} that does
  * not exist or holds no regular file).
@@ -105,6 +107,11 @@ public final class FootprintTool
                 final DirectoryReport report =
                     DirectoryFootprint.measure(listing, options.pageSize, options.budgetBytes, !options.bufferedReads,
                         options.merge, progress);
+                out.print(options.json ? report.json() : report.table());
+            }
+            else if (options.processes > 0)
+            {
+                final ProcessReport report = ProcessFootprint.measure(options, progress);
                 out.print(options.json ? report.json() : report.table());
             }
             else if (null != options.sweep)
@@ -312,13 +319,17 @@ public final class FootprintTool
         customSynopsis = {
             "usage: footprint [options]             a base image and clones, built here, through every cache",
             "       footprint --dir PATH [options]  real files, as they are, through ExtentCache and the kernel",
+            "       footprint --processes N [options]  N JVMs, one shared-memory cache, real reflink clones",
             ""},
         footer = {"", "Exit status: 0 on success, 1 if a measurement failed, 2 for a usage error."})
     static final class Options
     {
         /** Options that only shape the built workload, so {@code --dir} rejects them. */
         private static final List<String> NOT_FOR_DIR = List.of("--image-mib", "--clones", "--divergence", "--reads",
-            "--skew", "--seed", "--work-dir", "--sweep", "--out", "--kernel", "--copies");
+            "--skew", "--seed", "--work-dir", "--sweep", "--out", "--kernel", "--copies", "--processes");
+        /** Options {@code --processes} rejects: it reads pure {@code cp --reflink} clones, each in full, once. */
+        private static final List<String> NOT_FOR_PROCESSES = List.of("--divergence", "--reads", "--skew",
+            "--budget-mib", "--sweep", "--out", "--kernel", "--copies", "--merge", "--buffered-reads");
 
         @Option(names = "--image-mib", paramLabel = "N", description = "base image size in MiB (default ${DEFAULT-VALUE})")
         long imageMib = 128;
@@ -393,6 +404,14 @@ public final class FootprintTool
                 "O_DIRECT, so the kernel keeps no second copy of what ExtentCache holds)")
         boolean bufferedReads;
 
+        @Option(names = "--processes", paramLabel = "N",
+            description = {"processes mode: a base of --image-mib and --clones cp --reflink clones in --work-dir " +
+                "(default: $EXTENTCACHE_REFLINK_DIR; XFS with reflink=1 or btrfs), read in full by N child JVMs " +
+                "through one shared cache on /dev/shm (SharedFiles, O_DIRECT), then by N JVMs with a cache each, " +
+                "then through the kernel's page cache. Applies: --image-mib, --clones, --seed, --page-size, " +
+                "--work-dir, --json; the other options are rejected."})
+        int processes;
+
         @Option(names = {"-h", "--help"}, usageHelp = true, description = "this text")
         boolean help;
 
@@ -453,6 +472,23 @@ public final class FootprintTool
                 for (final int clones : options.sweep)
                 {
                     check.range("--sweep", clones, 0, 4096);
+                }
+            }
+            if (given.hasMatchedOption("--processes"))
+            {
+                check.range("--processes", options.processes, 1, 64);
+                final List<String> rejected = new ArrayList<>();
+                for (final String name : NOT_FOR_PROCESSES)
+                {
+                    if (given.hasMatchedOption(name))
+                    {
+                        rejected.add(name);
+                    }
+                }
+                if (!rejected.isEmpty())
+                {
+                    throw check.error(String.join(", ", rejected) + (rejected.size() == 1 ? " does" : " do") +
+                        " not apply to --processes, which reads pure cp --reflink clones of one base, each in full");
                 }
             }
             if (null == options.dir && options.bufferedReads)
