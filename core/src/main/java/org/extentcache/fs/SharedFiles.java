@@ -1,5 +1,6 @@
 package org.extentcache.fs;
 
+import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.extentcache.shm.SharedCache;
 import org.extentcache.shm.SharedPage;
@@ -12,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
@@ -29,17 +31,24 @@ import java.util.concurrent.atomic.LongAdder;
  * never enter the shared file; holes read as zeros. Translation, the file mapping (a handle per page) and the file's
  * descriptors stay in this process.
  *
- * <h2>Trust: a frame another process loaded is checked before it is served</h2>
+ * <h2>Trust: a frame is served only with a vouch from a file of this process</h2>
  * A frame is served to a file only through a translation of a file this process opened itself. Within one JVM,
  * {@link BlockTrust} decides whether a cached block is still the bytes a file maps by checking the other open files
- * that vouch for it; here those files may be another process's, which this one cannot check. So each process keeps,
- * per frame, the generation and the <em>epoch</em> at which it last vouched for the frame's bytes: it loaded them
- * through one of its own files, or read the page through its own file and found them equal. Every {@link #open} and
- * {@link #revalidate} starts a new epoch, and a file trusts a frame only if it was vouched for at or after the
- * file's own epoch. A frame that fails the check is taken out of service in every process
- * ({@link SharedCache#invalidate}) and loaded again from this file. So a block freed by a dedupe, a defragmentation
- * or a truncation in one process's file and reused by another's is never served with the old bytes; the price is one
- * read of each block per process (the memory is still one copy), and again after each open in that process.
+ * that vouch for it; here the file that loaded a frame may be another process's, which this one cannot check. So
+ * each process keeps, per frame, the generation and the file of its own that last <em>vouched</em> for the frame's
+ * bytes: the frame was loaded through that file, or the page was read through that file and found equal to the frame.
+ * A frame no file of this process vouches for is checked that way before it is served (one read of the page); a frame
+ * that fails is taken out of service in every process ({@link SharedCache#invalidate}) and loaded again from this
+ * file's bytes.
+ *
+ * <p>A vouch holds for the file that made it. For another file of this process it holds as it does within one JVM:
+ * if the vouching file's attributes and extents, read again (one {@code stat} and one FIEMAP) at or after the other
+ * file's {@link #open} (or {@link #revalidate}), still map every block it vouches for. Each open and revalidation
+ * starts a new <em>epoch</em>; a vouching file is confirmed in the epoch of the file asking, at most once per epoch,
+ * when a read first needs it. A vouching file found changed or moved is reloaded (its vouches are dropped, its
+ * handles cleared). So a block freed by a dedupe, a defragmentation or a truncation and reused by another file is
+ * never served with the old bytes; the price is one read of each block per process (the memory is still one copy)
+ * and one FIEMAP per vouching file per open.
  *
  * <h2>Consistency: close-to-open</h2>
  * As for {@link FileSystemTranslator}: <b>while a file is open here, no process may change its bytes</b> (nor those
@@ -69,7 +78,10 @@ public final class SharedFiles implements Closeable
     private volatile Long2ObjectHashMap<SharedOpenFile> files = new Long2ObjectHashMap<>();
     private final AtomicLong ids = new AtomicLong();
     private final AtomicLong epochs = new AtomicLong();
-    /** Per frame: {@code epoch << 32 | generation} of this process's last vouch for its bytes. */
+    private final AtomicInteger vouchers = new AtomicInteger();
+    /** Each open file's current voucher number to it: copy-on-write under {@code this}, read without a lock. */
+    private volatile Int2ObjectHashMap<SharedOpenFile> byVoucher = new Int2ObjectHashMap<>();
+    /** Per frame: {@code voucher << 32 | generation} of this process's last vouch for its bytes. */
     private final AtomicLongArray vouched;
     private final ThreadLocal<ByteBuffer[]> scratch;
     /** Per thread: the loader a miss fills a frame with, re-aimed at each miss (no allocation). */
@@ -80,6 +92,7 @@ public final class SharedFiles implements Closeable
     private final LongAdder verifications = new LongAdder();
     private final LongAdder verificationMisses = new LongAdder();
     private final LongAdder privateReads = new LongAdder();
+    private final LongAdder confirmations = new LongAdder();
     private volatile boolean closed;
 
     /**
@@ -154,12 +167,79 @@ public final class SharedFiles implements Closeable
     private void load(final SharedOpenFile file) throws IOException
     {
         final ExtentReader.Loaded loaded = reader.load(file.handle(), file.path);
+        publish(file, loaded, layoutOf(loaded));
+    }
+
+    private Layout layoutOf(final ExtentReader.Loaded loaded)
+    {
         final long size = loaded.attrs().size();
-        final Layout layout = null == loaded.extents() ? Layout.allPrivate(reader.pagesOf(size)) :
+        return null == loaded.extents() ? Layout.allPrivate(reader.pagesOf(size)) :
             Layout.of(loaded.extents(), size, pageSize,
                 BlockKeys.deviceBits(cache.fileSystemIndex(loaded.attrs().dev())));
-        file.reload(layout, size, epochs.incrementAndGet(), loaded.noSharing());
     }
+
+    /** Installs a layout in a new epoch with a new voucher number: the old layout's vouches are dropped. */
+    private synchronized void publish(final SharedOpenFile file, final ExtentReader.Loaded loaded,
+        final Layout layout)
+    {
+        final int voucher = vouchers.incrementAndGet();
+        final SharedOpenFile.View old = file.view;
+        file.reload(layout, loaded.attrs(), epochs.incrementAndGet(), voucher, loaded.noSharing());
+        final Int2ObjectHashMap<SharedOpenFile> next = new Int2ObjectHashMap<>(byVoucher);
+        if (null != old)
+        {
+            next.remove(old.voucher());
+        }
+        if (!file.closed)
+        {
+            next.put(voucher, file);
+        }
+        byVoucher = next;
+    }
+
+    /**
+     * Whether {@code voucher}'s vouches hold for a file whose layout was read in {@code epoch}: its file's layout was
+     * found current at or after that epoch, now or before (see the class comment).
+     */
+    private boolean confirm(final SharedOpenFile voucher, final long epoch)
+    {
+        if (voucher.confirmedEpoch >= epoch)
+        {
+            return true;
+        }
+        synchronized (voucher)
+        {
+            final SharedOpenFile.View view = voucher.view;
+            if (voucher.confirmedEpoch >= epoch)
+            {
+                return true;
+            }
+            if (voucher.closed)
+            {
+                return false;
+            }
+            final long now = epochs.get(); // before the reads: a later open asks again
+            try
+            {
+                final ExtentReader.Loaded loaded = reader.load(voucher.handle(), voucher.path);
+                final Layout layout = layoutOf(loaded);
+                confirmations.increment();
+                if (loaded.attrs().equals(view.attrs()) && view.layout().keepsBlocks(layout, EMPTY))
+                {
+                    voucher.confirmedEpoch = Math.max(voucher.confirmedEpoch, now);
+                    return now >= epoch;
+                }
+                publish(voucher, loaded, layout); // changed or moved: it vouches for nothing it vouched for
+                return false;
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                return false; // cannot confirm: the frame is checked by its bytes instead
+            }
+        }
+    }
+
+    private static final java.util.NavigableSet<Long> EMPTY = java.util.Collections.emptyNavigableSet();
 
     /**
      * Reads the file's extents again and starts a new epoch for it: for a file that may have changed since it was
@@ -264,25 +344,24 @@ public final class SharedFiles implements Closeable
             final long found = cache.lookup(key);
             if (SharedCache.NO_HANDLE != found)
             {
-                if (vouches(found, view.epoch()))
+                if (vouches(found, view))
                 {
                     sharedHits.increment();
                     return found;
                 }
-                final long checked = check(open, page, key, found);
+                final long checked = check(open, view, page, key, found);
                 if (SharedCache.NO_HANDLE != checked)
                 {
                     return checked;
                 }
                 continue;
             }
-            final long epoch = epochs.get();
             final PageFill fill = fills.get().fromFile(open, page);
             final long loaded = cache.load(key, fill);
             if (fill.filled)
             {
                 loads.increment();
-                vouch(loaded, epoch);
+                vouch(loaded, view);
                 return loaded;
             }
             // another thread or process loaded it meanwhile: the next turn checks it like any other
@@ -296,11 +375,10 @@ public final class SharedFiles implements Closeable
      * @return a handle this process vouches for, or {@link SharedCache#NO_HANDLE} if the frame changed meanwhile
      *     (look again).
      */
-    private long check(final SharedOpenFile open, final long page, final long key, final long found)
-        throws IOException
+    private long check(final SharedOpenFile open, final SharedOpenFile.View view, final long page, final long key,
+        final long found) throws IOException
     {
         verifications.increment();
-        final long epoch = epochs.get(); // before the read: an open after it may name a block reused since
         final ByteBuffer[] buffers = scratch.get();
         final ByteBuffer fromFile = buffers[0].clear();
         open.readPage(page, fromFile);
@@ -313,7 +391,7 @@ public final class SharedFiles implements Closeable
         fromFrame.flip();
         if (fromFile.equals(fromFrame))
         {
-            vouch(found, epoch);
+            vouch(found, view);
             return found;
         }
         verificationMisses.increment();
@@ -324,7 +402,7 @@ public final class SharedFiles implements Closeable
         if (fill.filled)
         {
             loads.increment();
-            vouch(loaded, epoch);
+            vouch(loaded, view);
             return loaded;
         }
         return SharedCache.NO_HANDLE;
@@ -374,15 +452,27 @@ public final class SharedFiles implements Closeable
         }
     }
 
-    private boolean vouches(final long handle, final long fileEpoch)
+    /** @return true if a file of this process vouches for the frame at the handle's generation, for {@code view}. */
+    private boolean vouches(final long handle, final SharedOpenFile.View view)
     {
         final long word = vouched.getAcquire(SharedCache.frameOf(handle));
-        return (word & 0xFFFF_FFFFL) == SharedCache.generationOfHandle(handle) && word >>> 32 >= fileEpoch;
+        if ((word & 0xFFFF_FFFFL) != SharedCache.generationOfHandle(handle))
+        {
+            return false;
+        }
+        final int voucher = (int)(word >>> 32);
+        if (voucher == view.voucher())
+        {
+            return true;
+        }
+        final SharedOpenFile file = byVoucher.get(voucher);
+        return null != file && file.view.voucher() == voucher && confirm(file, view.epoch());
     }
 
-    private void vouch(final long handle, final long epoch)
+    private void vouch(final long handle, final SharedOpenFile.View view)
     {
-        vouched.setRelease(SharedCache.frameOf(handle), epoch << 32 | SharedCache.generationOfHandle(handle));
+        vouched.setRelease(SharedCache.frameOf(handle),
+            (long)view.voucher() << 32 | SharedCache.generationOfHandle(handle));
     }
 
     /**
@@ -446,7 +536,7 @@ public final class SharedFiles implements Closeable
             mapping += SharedOpenFile.mappingBytes(file.view);
         }
         return new Stats(files.size(), fileHits.sum(), sharedHits.sum(), loads.sum(), verifications.sum(),
-            verificationMisses.sum(), privateReads.sum(), mapping);
+            verificationMisses.sum(), privateReads.sum(), confirmations.sum(), mapping);
     }
 
     /**
@@ -454,15 +544,16 @@ public final class SharedFiles implements Closeable
      *
      * @param openFiles          files open.
      * @param fileHits           pages served through a file's own mapping.
-     * @param sharedHits         pages found in the shared cache and already vouched for by this process.
+     * @param sharedHits         pages found in the shared cache and vouched for by a file of this process.
      * @param loads              pages this process read into a shared frame.
      * @param verifications      frames another process (or thread) loaded that this process read its file to check.
      * @param verificationMisses of those, frames that did not match (taken out of service and loaded again).
      * @param privateReads       reads of private pages, straight from the file.
+     * @param confirmations      extent reads of a vouching file, to confirm its vouches for a file opened since.
      * @param heapBytes          Java heap of the file mappings and the trust table (estimated from their arrays).
      */
     public record Stats(int openFiles, long fileHits, long sharedHits, long loads, long verifications,
-        long verificationMisses, long privateReads, long heapBytes)
+        long verificationMisses, long privateReads, long confirmations, long heapBytes)
     {
     }
 
@@ -513,6 +604,12 @@ public final class SharedFiles implements Closeable
         final Long2ObjectHashMap<SharedOpenFile> next = new Long2ObjectHashMap<>(files);
         final SharedOpenFile removed = next.remove(file);
         files = next;
+        if (null != removed)
+        {
+            final Int2ObjectHashMap<SharedOpenFile> vouching = new Int2ObjectHashMap<>(byVoucher);
+            vouching.remove(removed.view.voucher()); // a closed file vouches for nothing
+            byVoucher = vouching;
+        }
         return removed;
     }
 

@@ -39,10 +39,26 @@ final class SharedOpenFile
     volatile View view;
     volatile boolean closed;
 
-    /** What a read of the file goes by: replaced as one by {@link #reload}. */
-    record View(Layout layout, long size, long epoch, String noSharing,
+    /**
+     * The epoch at which this file's current layout was last found current (its attributes unchanged and its extents
+     * still mapping every block it vouches for): the epoch of its view, or later after a check by
+     * {@code SharedFiles#confirm}. Raised under this object's monitor.
+     */
+    volatile long confirmedEpoch;
+
+    /**
+     * What a read of the file goes by: replaced as one by {@link #reload}.
+     *
+     * @param epoch   the epoch this layout was read in: the file trusts vouches of files confirmed since.
+     * @param voucher this layout's number in the process's vouches; a new layout, a new number.
+     */
+    record View(Layout layout, FileAttributes attrs, long epoch, int voucher, String noSharing,
         AtomicReferenceArray<AtomicLongArray> handles)
     {
+        long size()
+        {
+            return attrs.size();
+        }
     }
 
     SharedOpenFile(final long id, final Path path, final int pageSize, final boolean directReads) throws IOException
@@ -97,15 +113,17 @@ final class SharedOpenFile
         return null != direct;
     }
 
-    /** Installs a freshly read layout, with an empty mapping. */
-    void reload(final Layout layout, final long size, final long epoch, final String noSharing)
+    /** Installs a freshly read layout, with an empty mapping, confirmed in its own epoch. */
+    void reload(final Layout layout, final FileAttributes attrs, final long epoch, final int voucher,
+        final String noSharing)
     {
         final long segments = (layout.pages + SEGMENT_PAGES - 1) >>> SEGMENT_SHIFT;
         if (segments > Integer.MAX_VALUE)
         {
             throw new IllegalArgumentException(path + " is too large: " + layout.pages + " pages");
         }
-        view = new View(layout, size, epoch, noSharing, new AtomicReferenceArray<>((int)segments));
+        view = new View(layout, attrs, epoch, voucher, noSharing, new AtomicReferenceArray<>((int)segments));
+        confirmedEpoch = epoch;
     }
 
     /** @return the page's handle in the mapping, or {@link SharedCache#NO_HANDLE}. */

@@ -69,7 +69,7 @@ final class ExtentMoveTest
         Assumptions.assumeTrue(onPath("xfs_io"), "no xfs_io on the PATH (xfsprogs)");
     }
 
-    private static boolean onPath(final String command)
+    static boolean onPath(final String command)
     {
         for (final String entry : System.getenv().getOrDefault("PATH", "").split(":"))
         {
@@ -121,7 +121,7 @@ final class ExtentMoveTest
         }
 
         final byte[] c = FileSystemTranslatorTest.random(3, PAGE);
-        final Path pathC = landOn(blocksOfA.values(), c);
+        final Path pathC = landOn(dir, blocksOfA.values(), c);
         final long idC = translator.open(pathC);
         assertArrayEquals(c, readAll(cache.file(idC)), "C was served the bytes A had in the block C now maps (" +
             move + ")");
@@ -243,7 +243,7 @@ final class ExtentMoveTest
     }
 
     /** Runs the move; returns A's bytes after it. */
-    private byte[] move(final Move move, final Path pathA, final Path pathB, final byte[] a) throws IOException
+    static byte[] move(final Move move, final Path pathA, final Path pathB, final byte[] a) throws IOException
     {
         final long length = a.length;
         switch (move)
@@ -291,7 +291,8 @@ final class ExtentMoveTest
      *
      * @return that file.
      */
-    private Path landOn(final java.util.Collection<Long> blocks, final byte[] bytes) throws IOException
+    static Path landOn(final Path dir, final java.util.Collection<Long> blocks, final byte[] bytes)
+        throws IOException
     {
         for (int attempt = 0; attempt < MAX_LANDING_ATTEMPTS; attempt++)
         {
@@ -309,7 +310,7 @@ final class ExtentMoveTest
     }
 
     /** Writes {@code bytes} a page at a time, a page of {@code spacer} between, so each page is its own extent. */
-    private static void writeFragmented(final Path path, final byte[] bytes, final Path spacer) throws IOException
+    static void writeFragmented(final Path path, final byte[] bytes, final Path spacer) throws IOException
     {
         try (FileChannel file = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
              FileChannel gaps = FileChannel.open(spacer, StandardOpenOption.CREATE, StandardOpenOption.WRITE))
@@ -325,7 +326,7 @@ final class ExtentMoveTest
     }
 
     /** Writes a new file with plain writes (no copy_file_range, which would reflink) and syncs it. */
-    private static void writeSynced(final Path path, final byte[] bytes) throws IOException
+    static void writeSynced(final Path path, final byte[] bytes) throws IOException
     {
         try (FileChannel file = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))
         {

@@ -1,0 +1,135 @@
+package org.extentcache.fs;
+
+import org.extentcache.shm.SharedCache;
+import org.extentcache.shm.ShmDir;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The trust rules of {@link ExtentMoveTest}, through a shared cache read by two clients (two joins in one JVM, as two
+ * processes): a file's extents move behind the cache's back, the freed block goes to a new file, and the new file is
+ * served its own bytes in both clients, never the bytes the moved file loaded under that block. And the other side:
+ * clones opened one after another in one process vouch for each other with one extent read, not a read of every
+ * page.
+ */
+final class SharedFilesMoveTest
+{
+    private static final int PAGE = 4096;
+    private static final int PAGES = 4;
+
+    private Path dir;
+    private Path shm;
+    private final List<AutoCloseable> open = new ArrayList<>();
+
+    @BeforeEach
+    void mount() throws IOException
+    {
+        dir = ReflinkDir.create();
+        shm = ShmDir.create();
+        Assumptions.assumeTrue(ExtentMoveTest.onPath("xfs_io"), "no xfs_io on the PATH (xfsprogs)");
+    }
+
+    @AfterEach
+    void clean() throws Exception
+    {
+        for (int i = open.size() - 1; i >= 0; i--)
+        {
+            open.get(i).close();
+        }
+        ReflinkDir.delete(dir);
+        ShmDir.delete(shm);
+    }
+
+    private SharedFiles client() throws IOException
+    {
+        final SharedCache cache = SharedCache.builder(shm.resolve("cache")).frames(64).leaseMillis(2000).join();
+        open.add(cache);
+        final SharedFiles files = new SharedFiles(cache);
+        open.add(files);
+        return files;
+    }
+
+    private static byte[] readAll(final SharedFiles files, final long file) throws IOException
+    {
+        final ByteBuffer all = ByteBuffer.allocate((int)files.size(file));
+        while (all.hasRemaining())
+        {
+            assertTrue(files.read(file, all, all.position()) > 0);
+        }
+        return all.array();
+    }
+
+    @ParameterizedTest
+    @EnumSource(ExtentMoveTest.Move.class)
+    void aBlockFreedByAMoveIsNeverServedWithTheOldFilesBytesInAnyClient(final ExtentMoveTest.Move move)
+        throws IOException
+    {
+        final byte[] a = FileSystemTranslatorTest.random(1, PAGES * PAGE);
+        final Path pathA = dir.resolve("a");
+        final Path pathB = dir.resolve("b");
+        ExtentMoveTest.writeFragmented(pathA, a, dir.resolve("spacer"));
+        ExtentMoveTest.writeSynced(pathB, a);
+        final Map<Long, Long> blocksOfA = ExtentMoveTest.blocksByPage(pathA);
+        assertEquals(PAGES, blocksOfA.size(), "A is allocated: " + blocksOfA);
+
+        final SharedFiles x = client();
+        final SharedFiles y = client();
+        final long idA = x.open(pathA);
+        assertArrayEquals(a, readAll(x, idA));
+        if (ExtentMoveTest.Move.DEDUPE_ONTO_AN_OPEN_FILE == move)
+        {
+            assertArrayEquals(a, readAll(x, x.open(pathB)));
+        }
+
+        final byte[] aAfter = ExtentMoveTest.move(move, pathA, pathB, a);
+        final byte[] c = FileSystemTranslatorTest.random(3, PAGE);
+        final Path pathC = ExtentMoveTest.landOn(dir, blocksOfA.values(), c);
+
+        final long inX = x.open(pathC);
+        assertArrayEquals(c, readAll(x, inX), "C was served, in the client that loaded A, the bytes A had in the " +
+            "block C now maps (" + move + ")");
+        final long inY = y.open(pathC);
+        assertArrayEquals(c, readAll(y, inY), "C, in the other client (" + move + ")");
+        x.revalidate(idA);
+        assertArrayEquals(aAfter, readAll(x, idA), "A after " + move);
+        assertArrayEquals(c, readAll(x, inX), "C, read again");
+    }
+
+    @Test
+    void clonesOpenedOneAfterAnotherVouchForEachOtherWithOneExtentReadEach() throws IOException
+    {
+        final byte[] base = FileSystemTranslatorTest.random(5, 64 * PAGE);
+        final Path pathBase = dir.resolve("base");
+        ExtentMoveTest.writeSynced(pathBase, base);
+        final SharedFiles x = client();
+        final long first = x.open(pathBase);
+        assertArrayEquals(base, readAll(x, first));
+        for (int clone = 0; clone < 3; clone++)
+        {
+            final Path path = dir.resolve("clone" + clone);
+            ReflinkDir.cloneFile(pathBase, path);
+            assertArrayEquals(base, readAll(x, x.open(path)));
+        }
+        final SharedFiles.Stats stats = x.stats();
+        assertEquals(64, stats.loads());
+        assertEquals(0, stats.verifications(), "a clone read its pages to check frames the base vouches for: " +
+            stats);
+        assertEquals(3, stats.confirmations(), "one extent read of the base per clone opened: " + stats);
+        assertEquals(3 * 64, stats.sharedHits());
+    }
+}
