@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.ReadOnlyBufferException;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Set;
@@ -220,11 +221,17 @@ public final class SharedCache implements AutoCloseable
      * @return true if the bytes copied are the frame's at the handle's generation; false if the handle is stale (the
      *     bytes of {@code dst} from its position on are then undefined, and its position is unchanged).
      * @throws IndexOutOfBoundsException if {@code offset} and {@code length} leave the page or {@code dst}'s room.
+     * @throws ReadOnlyBufferException if {@code dst} is read-only (the copy goes through Unsafe, which would write a
+     *     read-only heap buffer's array, or fault on a read-only mapping).
      * @throws IllegalStateException if the cache is closed.
      */
     public boolean read(final long handle, final int offset, final ByteBuffer dst, final int length)
     {
         checkOpen();
+        if (dst.isReadOnly())
+        {
+            throw new ReadOnlyBufferException();
+        }
         Objects.checkFromIndexSize(offset, length, layout.pageSize);
         Objects.checkFromIndexSize(dst.position(), length, dst.limit());
         final int frame = frameOf(handle);
