@@ -311,7 +311,7 @@ public final class SharedCache implements AutoCloseable
                     }
                     else
                     {
-                        SharedLock.backOff(attempt); // RECLAIMING or DROPPED: settles under the lock
+                        SharedLock.backOff(attempt); // RECLAIMING: settles under the lock
                     }
                     continue;
                 }
