@@ -190,6 +190,57 @@ class SharedFilesReviewTest
             "bytes f now has in e's former blocks (seed " + seed + ")");
     }
 
+    /**
+     * The same move seen from two clients: b has e open and loaded its blocks K; e's extents move to s's copy, f gets
+     * K alone and is overwritten in place; a opens f and replaces the frames of K with f's bytes. When b reads e
+     * again, its check of K finds f's bytes: the stale view is b's own, so it must read e's new extents, not throw
+     * out a's correct frames and load e's bytes under K (which a then throws out again: each client's read of its
+     * file invalidated the other's frames, for as long as both files stay open).
+     */
+    @Test
+    void aClientWhoseOpenFilesExtentsMovedReadsItsNewExtentsAndLeavesTheBlocksNewOwnerAlone() throws IOException
+    {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/xfs_io")) ||
+            Files.isExecutable(Path.of("/sbin/xfs_io")) || Files.isExecutable(Path.of("/usr/bin/xfs_io")),
+            "no xfs_io");
+        final long seed = System.nanoTime();
+        System.out.println("seed " + seed);
+        final byte[] original = new byte[4 * PAGE];
+        new Random(seed).nextBytes(original);
+        final Path e = xfs.resolve("e");
+        final Path f = xfs.resolve("f");
+        final Path s = xfs.resolve("s");
+        writeSynced(e, original);
+        ReflinkDir.cloneFile(e, f);
+        writeSynced(s, original);
+
+        final SharedFiles b = files(64);
+        final SharedCache cacheB = (SharedCache)open.get(0);
+        final SharedCache cacheA = SharedCache.builder(shm.resolve("cache")).frames(64).leaseMillis(2000).join();
+        open.add(cacheA);
+        final SharedFiles a = new SharedFiles(cacheA);
+        open.add(a);
+        final long inE = b.open(e);
+        assertArrayEquals(original, readAll(b, inE), "seed " + seed);
+        final long key = keyOf(b, cacheB, e, 0);
+
+        xfsIo(e, "dedupe " + s + " 0 0 " + original.length);
+        xfsIo(f, "pwrite -S 0x5a 0 " + original.length, "fsync");
+        Assumptions.assumeTrue(key == keyOf(a, cacheA, f, 0), "XFS moved f's block on overwrite");
+
+        final long inF = a.open(f);
+        final byte[] overwritten = new byte[original.length];
+        Arrays.fill(overwritten, (byte)0x5a);
+        assertArrayEquals(overwritten, readAll(a, inF));
+        final long fFrame = cacheA.lookup(key);
+
+        assertArrayEquals(original, readAll(b, inE), "seed " + seed);
+        assertEquals(fFrame, cacheA.lookup(key), "b threw out a's correct frame of K and loaded e's old bytes under " +
+            "K: its own view of e was the stale one");
+        assertArrayEquals(overwritten, readAll(a, inF));
+        assertEquals(4, a.stats().verificationMisses(), "a checked K again: b had replaced it");
+    }
+
     // ---------------------------------------------------------------------------------------------------------------
     // The edges of a read (what was checked and found sound)
     // ---------------------------------------------------------------------------------------------------------------
