@@ -37,9 +37,13 @@ import java.util.concurrent.atomic.LongAdder;
  * through one of its own files, or read the page through its own file and found them equal. Every {@link #open} and
  * {@link #revalidate} starts a new epoch, and a file trusts a frame only if it was vouched for at or after the
  * file's own epoch. A frame that fails the check is taken out of service in every process
- * ({@link SharedCache#invalidate}) and loaded again from this file. So a block freed by a dedupe, a defragmentation
- * or a truncation in one process's file and reused by another's is never served with the old bytes; the price is one
- * read of each block per process (the memory is still one copy), and again after each open in that process.
+ * ({@link SharedCache#invalidate}) and loaded again from this file, after every file open in this process has read
+ * its extents again: a miss means some file's view of the block is stale, and a vouch covers every file opened before
+ * it, so a file whose extents moved while open (a dedupe, a defragmentation: its bytes unchanged) must not go on
+ * mapping the block. So a block freed by a dedupe, a defragmentation or a truncation in one process's file and reused
+ * by another's is never served with the old bytes, nor its new bytes to the file that moved off it; the price is one
+ * read of each block per process (the memory is still one copy), again after each open in that process, and one
+ * FIEMAP per open file at each miss. Not guaranteed: a read of a moved file that began before the miss that finds it.
  *
  * <h2>Consistency: close-to-open</h2>
  * As for {@link FileSystemTranslator}: <b>while a file is open here, no process may change its bytes</b> (nor those
@@ -57,6 +61,8 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class SharedFiles implements Closeable
 {
+    /** What a trust decision returns when the file's extents were read again meanwhile: never a valid handle. */
+    private static final long RELAYOUT = -1;
     private final SharedCache cache;
     private final int pageSize;
     private final int pageShift;
@@ -219,7 +225,7 @@ public final class SharedFiles implements Closeable
         }
         final Layout layout = view.layout();
         final int run = layout.find(page);
-        final long runKey = layout.key[run];
+        final long runKey = run < 0 ? Layout.RUN_HOLE : layout.key[run]; // past a layout read again: zeros
         if (Layout.RUN_HOLE == runKey)
         {
             for (int i = 0; i < length; i++)
@@ -247,6 +253,11 @@ public final class SharedFiles implements Closeable
         while (true)
         {
             final long handle = trustedHandle(open, view, page, key);
+            if (RELAYOUT == handle)
+            {
+                readPage(open, open.view, page, offset, dst, length); // its extents were read again meanwhile
+                return;
+            }
             SharedOpenFile.handle(view, page, handle);
             if (cache.read(handle, offset, dst, length))
             {
@@ -255,7 +266,11 @@ public final class SharedFiles implements Closeable
         }
     }
 
-    /** @return a handle to a frame holding {@code key} that this process vouches for, loading or checking it. */
+    /**
+     * @return a handle to a frame holding {@code key} that this process vouches for, loading or checking it; or
+     *     {@link #RELAYOUT} if the file's extents were read again meanwhile (the page is to be read through its new
+     *     view).
+     */
     private long trustedHandle(final SharedOpenFile open, final SharedOpenFile.View view, final long page,
         final long key) throws IOException
     {
@@ -266,6 +281,10 @@ public final class SharedFiles implements Closeable
             {
                 if (vouches(found, view.epoch()))
                 {
+                    if (view != open.view)
+                    {
+                        return RELAYOUT; // read again since this read began: it may no longer map the key
+                    }
                     sharedHits.increment();
                     return found;
                 }
@@ -318,16 +337,56 @@ public final class SharedFiles implements Closeable
         }
         verificationMisses.increment();
         cache.countVerificationMiss();
+        // The frame and this file disagree: the block was reused since the frame was filled, or an open file's
+        // extents moved (a dedupe, a defragmentation) while its bytes stayed. Which file is stale cannot be told from
+        // here, and a vouch made now covers every file opened before it: so every file open here reads its extents
+        // again first (BlockTrust does the same in one JVM), and none goes on trusting a block it no longer maps.
+        revalidateOpenFiles(open);
+        final SharedOpenFile.View now = open.view;
+        final int run = now.layout().find(page);
+        if (run < 0 || now.layout().key[run] < 0 || now.layout().key[run] + (page - now.layout().start[run]) != key)
+        {
+            return RELAYOUT; // this file was the stale one: its page is elsewhere now
+        }
+        final long revalidated = epochs.get(); // every open file's epoch is at most this one now
         cache.invalidate(found);
         final PageFill fill = fills.get().fromBytes(fromFile);
         final long loaded = cache.load(key, fill);
         if (fill.filled)
         {
             loads.increment();
-            vouch(loaded, epoch);
+            vouch(loaded, revalidated);
             return loaded;
         }
         return SharedCache.NO_HANDLE;
+    }
+
+    /**
+     * Reads the extents of every file open here again (a new epoch each), after a verification miss: one FIEMAP per
+     * open file. A file closed meanwhile is skipped; another file's failure reaches the caller, as {@code open}'s.
+     */
+    private void revalidateOpenFiles(final SharedOpenFile open) throws IOException
+    {
+        final List<SharedOpenFile> all = new ArrayList<>();
+        files.forEachLong((id, file) -> all.add(file)); // no shared iterator: the map is read by many threads
+        if (!all.contains(open))
+        {
+            all.add(open);
+        }
+        for (final SharedOpenFile file : all)
+        {
+            try
+            {
+                load(file);
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                if (!file.closed)
+                {
+                    throw ex;
+                }
+            }
+        }
     }
 
     /**
@@ -410,6 +469,10 @@ public final class SharedFiles implements Closeable
         while (true)
         {
             final long handle = trustedHandle(open, view, page, key);
+            if (RELAYOUT == handle)
+            {
+                return pin(file, page); // its extents were read again meanwhile: pin through its new view
+            }
             SharedOpenFile.handle(view, page, handle);
             final SharedPage pinned = cache.pin(handle);
             if (null != pinned)
