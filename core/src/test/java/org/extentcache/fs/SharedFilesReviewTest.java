@@ -241,6 +241,52 @@ class SharedFilesReviewTest
         assertEquals(4, a.stats().verificationMisses(), "a checked K again: b had replaced it");
     }
 
+    /**
+     * stats(), openFiles() and close() walked the open files through the copy-on-write map's values() and keySet(),
+     * and Agrona's Long2ObjectHashMap (allocation-avoiding by default) hands every caller one shared iterator per map:
+     * two threads walking the same map reset each other's walk, so counts come out wrong, and a close() racing a
+     * stats() can skip files and leave their descriptors open. Bounded by rounds, no clock.
+     */
+    @Test
+    void threadsWalkingTheOpenFilesAtOnceEachSeeEveryFile() throws Exception
+    {
+        final SharedFiles files = files(16);
+        final int count = 64;
+        for (int i = 0; i < count; i++)
+        {
+            final Path path = shm.resolve("small" + i);
+            Files.write(path, new byte[10]);
+            files.open(path);
+        }
+        final SharedFiles.Stats alone = files.stats();
+        assertEquals(count, alone.openFiles());
+        final AtomicReference<String> wrong = new AtomicReference<>();
+        final Thread[] walkers = new Thread[4];
+        for (int t = 0; t < walkers.length; t++)
+        {
+            walkers[t] = new Thread(() ->
+            {
+                for (int round = 0; round < 20_000 && null == wrong.get(); round++)
+                {
+                    final long heap = files.stats().heapBytes();
+                    final int listed = files.openFiles().size();
+                    if (heap != alone.heapBytes() || listed != count)
+                    {
+                        wrong.set("round " + round + ": heapBytes " + heap + " (alone " + alone.heapBytes() +
+                            "), openFiles " + listed + " of " + count);
+                    }
+                }
+            });
+            walkers[t].start();
+        }
+        for (final Thread walker : walkers)
+        {
+            walker.join(60_000);
+            assertFalse(walker.isAlive());
+        }
+        assertNull(wrong.get(), wrong::get);
+    }
+
     // ---------------------------------------------------------------------------------------------------------------
     // The edges of a read (what was checked and found sound)
     // ---------------------------------------------------------------------------------------------------------------
