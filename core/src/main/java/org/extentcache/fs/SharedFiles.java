@@ -367,8 +367,7 @@ public final class SharedFiles implements Closeable
      */
     private void revalidateOpenFiles(final SharedOpenFile open) throws IOException
     {
-        final List<SharedOpenFile> all = new ArrayList<>();
-        files.forEachLong((id, file) -> all.add(file)); // no shared iterator: the map is read by many threads
+        final List<SharedOpenFile> all = openNow();
         if (!all.contains(open))
         {
             all.add(open);
@@ -504,11 +503,12 @@ public final class SharedFiles implements Closeable
     public Stats stats()
     {
         long mapping = 16L + 8L * cache.frames();
-        for (final SharedOpenFile file : files.values())
+        final List<SharedOpenFile> all = openNow();
+        for (final SharedOpenFile file : all)
         {
             mapping += SharedOpenFile.mappingBytes(file.view);
         }
-        return new Stats(files.size(), fileHits.sum(), sharedHits.sum(), loads.sum(), verifications.sum(),
+        return new Stats(all.size(), fileHits.sum(), sharedHits.sum(), loads.sum(), verifications.sum(),
             verificationMisses.sum(), privateReads.sum(), mapping);
     }
 
@@ -550,11 +550,11 @@ public final class SharedFiles implements Closeable
     {
         closed = true;
         IOException failure = null;
-        for (final Long id : new ArrayList<>(files.keySet()))
+        for (final SharedOpenFile file : openNow())
         {
             try
             {
-                final SharedOpenFile open = remove(id);
+                final SharedOpenFile open = remove(file.id);
                 if (null != open)
                 {
                     open.close();
@@ -582,7 +582,23 @@ public final class SharedFiles implements Closeable
     /** @return ids of the files open. */
     public List<Long> openFiles()
     {
-        return new ArrayList<>(files.keySet());
+        final List<Long> ids = new ArrayList<>();
+        for (final SharedOpenFile file : openNow())
+        {
+            ids.add(file.id);
+        }
+        return ids;
+    }
+
+    /**
+     * The files open now, walked with forEachLong: the map's values() and keySet() hand every caller one shared
+     * iterator (Agrona avoids allocation so), and threads walking one map at once would reset each other's walk.
+     */
+    private List<SharedOpenFile> openNow()
+    {
+        final List<SharedOpenFile> all = new ArrayList<>();
+        files.forEachLong((id, file) -> all.add(file));
+        return all;
     }
 
     private SharedOpenFile fileOf(final long file) throws NoSuchFileException
