@@ -48,7 +48,11 @@ import java.util.concurrent.atomic.LongAdder;
  * when a read first needs it. A vouching file found changed or moved is reloaded (its vouches are dropped, its
  * handles cleared). So a block freed by a dedupe, a defragmentation or a truncation and reused by another file is
  * never served with the old bytes; the price is one read of each block per process (the memory is still one copy)
- * and one FIEMAP per vouching file per open.
+ * and one FIEMAP per vouching file per open. A check that fails means some file's view of the block is stale: every
+ * file open in the process then reads its extents again (one FIEMAP each) before the frame is replaced, so a file
+ * whose extents moved while open (its bytes unchanged) neither replaces the frame with its new block's bytes nor goes
+ * on being served the block's new owner's. Not guaranteed: a read of a moved file that began before the check that
+ * finds the move.
  *
  * <h2>Consistency: close-to-open</h2>
  * As for {@link FileSystemTranslator}: <b>while a file is open here, no process may change its bytes</b> (nor those
@@ -66,6 +70,8 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class SharedFiles implements Closeable
 {
+    /** What a trust decision returns when the file's extents were read again meanwhile: never a valid handle. */
+    private static final long RELAYOUT = -1;
     private final SharedCache cache;
     private final int pageSize;
     private final int pageShift;
@@ -207,35 +213,42 @@ public final class SharedFiles implements Closeable
         {
             return true;
         }
-        synchronized (voucher)
+        try
         {
-            final SharedOpenFile.View view = voucher.view;
-            if (voucher.confirmedEpoch >= epoch)
+            return recheck(voucher) && voucher.confirmedEpoch >= epoch;
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return false; // cannot confirm: the frame is checked by its bytes instead
+        }
+    }
+
+    /**
+     * Reads a file's attributes and extents again (one {@code stat} and one FIEMAP): unchanged, its layout is
+     * confirmed in the epoch current before the read; changed or moved, it is reloaded (its vouches dropped).
+     *
+     * @return true if it was unchanged (false if reloaded, or closed).
+     */
+    private boolean recheck(final SharedOpenFile file) throws IOException
+    {
+        synchronized (file)
+        {
+            if (file.closed)
             {
+                return false;
+            }
+            final SharedOpenFile.View view = file.view;
+            final long now = epochs.get(); // before the reads: a later open asks again
+            final ExtentReader.Loaded loaded = reader.load(file.handle(), file.path);
+            final Layout layout = layoutOf(loaded);
+            confirmations.increment();
+            if (loaded.attrs().equals(view.attrs()) && view.layout().keepsBlocks(layout, EMPTY))
+            {
+                file.confirmedEpoch = Math.max(file.confirmedEpoch, now);
                 return true;
             }
-            if (voucher.closed)
-            {
-                return false;
-            }
-            final long now = epochs.get(); // before the reads: a later open asks again
-            try
-            {
-                final ExtentReader.Loaded loaded = reader.load(voucher.handle(), voucher.path);
-                final Layout layout = layoutOf(loaded);
-                confirmations.increment();
-                if (loaded.attrs().equals(view.attrs()) && view.layout().keepsBlocks(layout, EMPTY))
-                {
-                    voucher.confirmedEpoch = Math.max(voucher.confirmedEpoch, now);
-                    return now >= epoch;
-                }
-                publish(voucher, loaded, layout); // changed or moved: it vouches for nothing it vouched for
-                return false;
-            }
-            catch (final IOException | RuntimeException ex)
-            {
-                return false; // cannot confirm: the frame is checked by its bytes instead
-            }
+            publish(file, loaded, layout); // changed or moved: it vouches for nothing it vouched for
+            return false;
         }
     }
 
@@ -299,7 +312,7 @@ public final class SharedFiles implements Closeable
         }
         final Layout layout = view.layout();
         final int run = layout.find(page);
-        final long runKey = layout.key[run];
+        final long runKey = run < 0 ? Layout.RUN_HOLE : layout.key[run]; // past a layout read again: zeros
         if (Layout.RUN_HOLE == runKey)
         {
             for (int i = 0; i < length; i++)
@@ -327,6 +340,11 @@ public final class SharedFiles implements Closeable
         while (true)
         {
             final long handle = trustedHandle(open, view, page, key);
+            if (RELAYOUT == handle)
+            {
+                readPage(open, open.view, page, offset, dst, length); // its extents were read again meanwhile
+                return;
+            }
             SharedOpenFile.handle(view, page, handle);
             if (cache.read(handle, offset, dst, length))
             {
@@ -335,7 +353,11 @@ public final class SharedFiles implements Closeable
         }
     }
 
-    /** @return a handle to a frame holding {@code key} that this process vouches for, loading or checking it. */
+    /**
+     * @return a handle to a frame holding {@code key} that this process vouches for, loading or checking it; or
+     *     {@link #RELAYOUT} if the file's extents were read again meanwhile (the page is to be read through its new
+     *     view).
+     */
     private long trustedHandle(final SharedOpenFile open, final SharedOpenFile.View view, final long page,
         final long key) throws IOException
     {
@@ -346,6 +368,10 @@ public final class SharedFiles implements Closeable
             {
                 if (vouches(found, view))
                 {
+                    if (view != open.view)
+                    {
+                        return RELAYOUT; // read again since this read began: it may no longer map the key
+                    }
                     sharedHits.increment();
                     return found;
                 }
@@ -396,16 +422,54 @@ public final class SharedFiles implements Closeable
         }
         verificationMisses.increment();
         cache.countVerificationMiss();
+        // The frame and this file disagree: the block was reused since the frame was filled, or an open file's
+        // extents moved (a dedupe, a defragmentation) while its bytes stayed. Which file is stale cannot be told from
+        // here, so every file open here reads its extents again first (BlockTrust does the same in one JVM), and a
+        // moved one is reloaded: none goes on trusting, or vouching for, a block it no longer maps.
+        recheckOpenFiles(open);
+        final SharedOpenFile.View now = open.view;
+        final int run = now.layout().find(page);
+        if (run < 0 || now.layout().key[run] < 0 || now.layout().key[run] + (page - now.layout().start[run]) != key)
+        {
+            return RELAYOUT; // this file was the stale one: its page is elsewhere now
+        }
         cache.invalidate(found);
         final PageFill fill = fills.get().fromBytes(fromFile);
         final long loaded = cache.load(key, fill);
         if (fill.filled)
         {
             loads.increment();
-            vouch(loaded, view);
+            vouch(loaded, now);
             return loaded;
         }
         return SharedCache.NO_HANDLE;
+    }
+
+    /**
+     * After a verification miss: reads the extents of every file open here again (one FIEMAP each), reloading those
+     * that changed or moved. A file closed meanwhile is skipped; another file's failure reaches the caller.
+     */
+    private void recheckOpenFiles(final SharedOpenFile open) throws IOException
+    {
+        final List<SharedOpenFile> all = openNow();
+        if (!all.contains(open))
+        {
+            all.add(open);
+        }
+        for (final SharedOpenFile file : all)
+        {
+            try
+            {
+                recheck(file);
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                if (!file.closed)
+                {
+                    throw ex;
+                }
+            }
+        }
     }
 
     /**
@@ -500,6 +564,10 @@ public final class SharedFiles implements Closeable
         while (true)
         {
             final long handle = trustedHandle(open, view, page, key);
+            if (RELAYOUT == handle)
+            {
+                return pin(file, page); // its extents were read again meanwhile: pin through its new view
+            }
             SharedOpenFile.handle(view, page, handle);
             final SharedPage pinned = cache.pin(handle);
             if (null != pinned)
@@ -531,11 +599,12 @@ public final class SharedFiles implements Closeable
     public Stats stats()
     {
         long mapping = 16L + 8L * cache.frames();
-        for (final SharedOpenFile file : files.values())
+        final List<SharedOpenFile> all = openNow();
+        for (final SharedOpenFile file : all)
         {
             mapping += SharedOpenFile.mappingBytes(file.view);
         }
-        return new Stats(files.size(), fileHits.sum(), sharedHits.sum(), loads.sum(), verifications.sum(),
+        return new Stats(all.size(), fileHits.sum(), sharedHits.sum(), loads.sum(), verifications.sum(),
             verificationMisses.sum(), privateReads.sum(), confirmations.sum(), mapping);
     }
 
@@ -578,11 +647,11 @@ public final class SharedFiles implements Closeable
     {
         closed = true;
         IOException failure = null;
-        for (final Long id : new ArrayList<>(files.keySet()))
+        for (final SharedOpenFile file : openNow())
         {
             try
             {
-                final SharedOpenFile open = remove(id);
+                final SharedOpenFile open = remove(file.id);
                 if (null != open)
                 {
                     open.close();
@@ -616,7 +685,23 @@ public final class SharedFiles implements Closeable
     /** @return ids of the files open. */
     public List<Long> openFiles()
     {
-        return new ArrayList<>(files.keySet());
+        final List<Long> ids = new ArrayList<>();
+        for (final SharedOpenFile file : openNow())
+        {
+            ids.add(file.id);
+        }
+        return ids;
+    }
+
+    /**
+     * The files open now, walked with forEachLong: the map's values() and keySet() hand every caller one shared
+     * iterator (Agrona avoids allocation so), and threads walking one map at once would reset each other's walk.
+     */
+    private List<SharedOpenFile> openNow()
+    {
+        final List<SharedOpenFile> all = new ArrayList<>();
+        files.forEachLong((id, file) -> all.add(file));
+        return all;
     }
 
     private SharedOpenFile fileOf(final long file) throws NoSuchFileException

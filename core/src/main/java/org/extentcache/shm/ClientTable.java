@@ -80,6 +80,7 @@ final class ClientTable
                 meta.putLongVolatile(offset(slot, PID_OFFSET), pid);
                 if (meta.compareAndSetLong(offset(slot, SESSION_OFFSET), 0, session))
                 {
+                    meta.putLongRelease(SharedLayout.LAST_BEAT_OFFSET, now);
                     return session;
                 }
             }
@@ -93,10 +94,14 @@ final class ClientTable
         return random << SharedLayout.CLIENT_BITS | slot;
     }
 
-    /** A heartbeat: a release store, read by {@link #expired}'s volatile load. */
+    /**
+     * A heartbeat: a release store, read by {@link #expired}'s volatile load; also the file's last beat in the header,
+     * which a process of another layout version reads to tell whether the file is in use.
+     */
     void beat(final int slot, final long now)
     {
         meta.putLongRelease(offset(slot, HEARTBEAT_OFFSET), now);
+        meta.putLongRelease(SharedLayout.LAST_BEAT_OFFSET, now);
     }
 
     /** @return true if the slot still holds {@code session} (false once recovery took it away). */

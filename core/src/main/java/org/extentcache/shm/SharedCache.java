@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.ReadOnlyBufferException;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Set;
@@ -113,7 +114,8 @@ public final class SharedCache implements AutoCloseable
     private final Consumer<String> leakReporter;
     private final Set<SharedPage> pinned = ConcurrentHashMap.newKeySet();
     private final AtomicInteger loadsInFlight = new AtomicInteger();
-    private final ThreadLocal<ByteBuffer[]> frameViews;
+    /** Per thread: the fills its loaders are running, innermost last (a loader may load another key). */
+    private final ThreadLocal<Fills> fills;
     private final ThreadLocal<long[]> found = ThreadLocal.withInitial(() -> new long[1]);
     private final Thread heartbeat;
     private final boolean created;
@@ -136,15 +138,7 @@ public final class SharedCache implements AutoCloseable
         this.lock = new SharedLock(meta, clients, leaseMillis);
         this.sweep = new FrameSweep(meta, records, index, leaseMillis);
         this.recovery = new ClientRecovery(meta, records, index, clients);
-        this.frameViews = ThreadLocal.withInitial(() ->
-        {
-            final ByteBuffer[] views = new ByteBuffer[file.chunkMaps.length];
-            for (int chunk = 0; chunk < views.length; chunk++)
-            {
-                views[chunk] = file.chunkMaps[chunk].duplicate();
-            }
-            return views;
-        });
+        this.fills = ThreadLocal.withInitial(() -> new Fills(file.chunkMaps));
         for (int frame = 0; frame < layout.frames; frame++)
         {
             records.clearPins(frame, slot); // a paused client this slot was taken from may have written late
@@ -220,11 +214,17 @@ public final class SharedCache implements AutoCloseable
      * @return true if the bytes copied are the frame's at the handle's generation; false if the handle is stale (the
      *     bytes of {@code dst} from its position on are then undefined, and its position is unchanged).
      * @throws IndexOutOfBoundsException if {@code offset} and {@code length} leave the page or {@code dst}'s room.
+     * @throws ReadOnlyBufferException if {@code dst} is read-only (the copy goes through Unsafe, which would write a
+     *     read-only heap buffer's array, or fault on a read-only mapping).
      * @throws IllegalStateException if the cache is closed.
      */
     public boolean read(final long handle, final int offset, final ByteBuffer dst, final int length)
     {
         checkOpen();
+        if (dst.isReadOnly())
+        {
+            throw new ReadOnlyBufferException();
+        }
         Objects.checkFromIndexSize(offset, length, layout.pageSize);
         Objects.checkFromIndexSize(dst.position(), length, dst.limit());
         final int frame = frameOf(handle);
@@ -252,7 +252,11 @@ public final class SharedCache implements AutoCloseable
     // Loads
     // ---------------------------------------------------------------------------------------------------------------
 
-    /** Fills a claimed frame with its key's bytes. */
+    /**
+     * Fills a claimed frame with its key's bytes. It runs on the thread that called {@link #load}, holding no lock:
+     * it may load other keys (each fill has a page of its own), but not its own key, which would wait for itself
+     * ({@link IllegalStateException}), and it may not close the cache (the same).
+     */
     @FunctionalInterface
     public interface PageLoader
     {
@@ -274,7 +278,8 @@ public final class SharedCache implements AutoCloseable
      * @throws InterruptedIOException if the thread is interrupted while it waits for another's load (its interrupt
      *     status is set again).
      * @throws IllegalStateException if the cache is closed, this process's lease was taken over, the loader left
-     *     part of the page unfilled, or no frame could be claimed (every frame pinned or loading) after waiting.
+     *     part of the page unfilled, this thread's loader of {@code key} asks for {@code key} again, or no frame
+     *     could be claimed (every frame pinned or loading) after waiting.
      */
     public long load(final long key, final PageLoader loader) throws IOException
     {
@@ -297,11 +302,16 @@ public final class SharedCache implements AutoCloseable
                     }
                     if (LOADING == state)
                     {
+                        if (SharedLayout.clientOf(word[0]) == slot && fills.get().filling(frame))
+                        {
+                            throw new IllegalStateException("the loader of key " + key + " asked the cache for " +
+                                "key " + key + " itself: it would wait for its own load");
+                        }
                         awaitChange(frame, word[0]);
                     }
                     else
                     {
-                        SharedLock.backOff(attempt); // RECLAIMING or DROPPED: settles under the lock
+                        SharedLock.backOff(attempt); // RECLAIMING: settles under the lock
                     }
                     continue;
                 }
@@ -360,10 +370,11 @@ public final class SharedCache implements AutoCloseable
     private long fill(final int frame, final long key, final PageLoader loader) throws IOException
     {
         final long loading = records.state(frame);
+        final Fills mine = fills.get();
         boolean published = false;
+        final ByteBuffer page = mine.push(frame, file.frameOffset(frame), layout.pageSize, layout.framesPerChunk());
         try
         {
-            final ByteBuffer page = frameView(frame);
             loader.load(key, page);
             if (page.hasRemaining())
             {
@@ -382,6 +393,7 @@ public final class SharedCache implements AutoCloseable
         }
         finally
         {
+            mine.pop();
             if (!published)
             {
                 abandon(frame, loading, key);
@@ -408,14 +420,70 @@ public final class SharedCache implements AutoCloseable
         }
     }
 
-    private ByteBuffer frameView(final int frame)
+    /**
+     * The fills one thread is running, innermost last: a loader may load another key, and each fill gets a view of
+     * its own (one duplicate of each chunk per depth, made the first time a depth is reached), so an inner fill never
+     * re-aims the page an outer loader is filling. Also says whether this thread is inside a loader (close refuses)
+     * and which frames it is filling (a load of one of them would wait for itself).
+     */
+    private static final class Fills
     {
-        final ByteBuffer view = frameViews.get()[frame / layout.framesPerChunk()];
-        final int offset = file.frameOffset(frame);
-        view.clear();
-        view.position(offset);
-        view.limit(offset + layout.pageSize);
-        return view;
+        private final ByteBuffer[] chunks;
+        private ByteBuffer[][] views = new ByteBuffer[1][];
+        private int[] frames = new int[1];
+        private int depth;
+
+        Fills(final ByteBuffer[] chunks)
+        {
+            this.chunks = chunks;
+        }
+
+        ByteBuffer push(final int frame, final int offset, final int pageSize, final int framesPerChunk)
+        {
+            if (depth == frames.length)
+            {
+                frames = java.util.Arrays.copyOf(frames, depth * 2);
+                views = java.util.Arrays.copyOf(views, depth * 2);
+            }
+            if (null == views[depth])
+            {
+                views[depth] = new ByteBuffer[chunks.length];
+            }
+            final int chunk = frame / framesPerChunk;
+            ByteBuffer view = views[depth][chunk];
+            if (null == view)
+            {
+                view = chunks[chunk].duplicate();
+                views[depth][chunk] = view;
+            }
+            frames[depth++] = frame;
+            view.clear();
+            view.position(offset);
+            view.limit(offset + pageSize);
+            return view;
+        }
+
+        void pop()
+        {
+            depth--;
+        }
+
+        boolean filling(final int frame)
+        {
+            for (int i = 0; i < depth; i++)
+            {
+                if (frames[i] == frame)
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        boolean inLoader()
+        {
+            return 0 != depth;
+        }
     }
 
     /** Waits for a LOADING frame's state word to change, recovering its loader if its lease ran out. */
@@ -606,6 +674,7 @@ public final class SharedCache implements AutoCloseable
      * process is a client. Idempotent.
      *
      * @throws IOException if the file cannot be locked to leave (the slot is freed all the same).
+     * @throws IllegalStateException if called from inside a {@link PageLoader} (the cache stays open).
      */
     @Override
     public void close() throws IOException
@@ -613,6 +682,11 @@ public final class SharedCache implements AutoCloseable
         if (closed)
         {
             return;
+        }
+        if (fills.get().inLoader())
+        {
+            throw new IllegalStateException("close() of " + file.path + " called from inside a PageLoader: close " +
+                "waits for every load in flight, that one included; close the cache after the load returns");
         }
         closed = true;
         heartbeat.interrupt();

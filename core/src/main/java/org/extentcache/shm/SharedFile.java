@@ -48,11 +48,14 @@ final class SharedFile
     final UnsafeBuffer meta;
     final MappedByteBuffer[] chunkMaps;
     final UnsafeBuffer[] chunks;
+    /** The inode this process mapped ({@code (st_dev, st_ino)}): leave() touches the path only while it names it. */
+    private final Object fileKey;
 
-    private SharedFile(final Path path, final SharedLayout layout, final long leaseMillis, final FileChannel channel)
-        throws IOException
+    private SharedFile(final Path path, final SharedLayout layout, final long leaseMillis, final FileChannel channel,
+        final Object fileKey) throws IOException
     {
         this.path = path;
+        this.fileKey = fileKey;
         this.layout = layout;
         this.leaseMillis = leaseMillis;
         metaMap = channel.map(FileChannel.MapMode.READ_WRITE, 0, layout.metadataLength());
@@ -98,11 +101,11 @@ final class SharedFile
                 final FileLock lock = lockExclusive(channel);
                 try
                 {
-                    checkOwnership(request.path());
+                    final Object fileKey = checkOwnership(request.path());
                     final long size = channel.size();
                     if (0 == size)
                     {
-                        return initializeAndClaim(request, layout, channel, pid);
+                        return initializeAndClaim(request, layout, channel, pid, fileKey);
                     }
                     final ByteBuffer header = ByteBuffer.allocate(SharedLayout.HEADER_LENGTH)
                         .order(java.nio.ByteOrder.nativeOrder());
@@ -112,6 +115,11 @@ final class SharedFile
                     if (RETIRED == magic)
                     {
                         continue; // removed or replaced after we opened it: open the path again
+                    }
+                    if (0 == magic && size >= SharedLayout.HEADER_LENGTH && allZero(header))
+                    {
+                        retire(request.path(), channel); // its creator died after sizing it, before its magic
+                        continue;
                     }
                     if (SharedLayout.MAGIC != magic || header.remaining() < SharedLayout.HEADER_LENGTH)
                     {
@@ -137,7 +145,8 @@ final class SharedFile
                         continue;
                     }
                     checkGeometry(request, header);
-                    final SharedFile file = new SharedFile(request.path(), layout, request.leaseMillis(), channel);
+                    final SharedFile file = new SharedFile(request.path(), layout, request.leaseMillis(), channel,
+                        fileKey);
                     return new Joined(file, file.claim(pid), false);
                 }
                 finally
@@ -195,7 +204,20 @@ final class SharedFile
         }
     }
 
-    private static void checkOwnership(final Path path) throws IOException
+    private static boolean allZero(final ByteBuffer header)
+    {
+        for (int i = header.position(); i < header.limit(); i++)
+        {
+            if (0 != header.get(i))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** @return the file's key (its inode), once it is found safe to join. */
+    private static Object checkOwnership(final Path path) throws IOException
     {
         final PosixFileAttributes attrs = Files.readAttributes(path, PosixFileAttributes.class,
             LinkOption.NOFOLLOW_LINKS);
@@ -214,13 +236,14 @@ final class SharedFile
                 "process's user (uid " + me + ") and grant nothing to others, since every process that can map it " +
                 "can read every cached page");
         }
+        return attrs.fileKey();
     }
 
     private static Joined initializeAndClaim(final Request request, final SharedLayout layout,
-        final FileChannel channel, final long pid) throws IOException
+        final FileChannel channel, final long pid, final Object fileKey) throws IOException
     {
         channel.write(ByteBuffer.allocate(1), layout.fileLength - 1); // sparse: tmpfs gives pages when touched
-        final SharedFile file = new SharedFile(request.path(), layout, request.leaseMillis(), channel);
+        final SharedFile file = new SharedFile(request.path(), layout, request.leaseMillis(), channel, fileKey);
         final UnsafeBuffer meta = file.meta;
         meta.putLong(SharedLayout.MAGIC_OFFSET, SharedLayout.MAGIC);
         meta.putInt(SharedLayout.VERSION_OFFSET, SharedLayout.LAYOUT_VERSION);
@@ -239,16 +262,19 @@ final class SharedFile
     }
 
     /**
-     * Another version's client table may lie elsewhere; its clients are taken as alive unless the file has not been
-     * modified for two leases (heartbeats write it).
+     * Another version's client table may lie elsewhere; its clients are taken as alive unless neither the header's
+     * last beat (at the same offset in every version; each heartbeat stores it) nor the file's mtime (write(2)s
+     * move it; stores through the mapping do not, on tmpfs) is within two leases.
      */
     private static boolean liveOtherVersion(final Path path, final ByteBuffer header)
     {
         try
         {
-            final long modified = Files.getLastModifiedTime(path).toMillis();
+            final long now = System.currentTimeMillis();
             final int lease = Math.max(1000, header.getInt(SharedLayout.LEASE_OFFSET));
-            return System.currentTimeMillis() - modified <= 2L * lease;
+            final long lastBeat = header.getLong(SharedLayout.LAST_BEAT_OFFSET);
+            final long modified = Files.getLastModifiedTime(path).toMillis();
+            return now - lastBeat <= 2L * lease || now - modified <= 2L * lease;
         }
         catch (final IOException ex)
         {
@@ -319,6 +345,11 @@ final class SharedFile
             final FileLock lock = lockExclusive(channel);
             try
             {
+                if (!java.util.Objects.equals(fileKey, keyAt(path)))
+                {
+                    clients().release(session, 0); // the path names another file now (ours was removed): not ours
+                    return false;
+                }
                 final ByteBuffer magic = ByteBuffer.allocate(Long.BYTES).order(java.nio.ByteOrder.nativeOrder());
                 channel.read(magic, 0);
                 final boolean same = magic.flip().remaining() == Long.BYTES &&
@@ -336,6 +367,20 @@ final class SharedFile
             {
                 lock.release();
             }
+        }
+    }
+
+    /** @return the key of the file at the path now, or null if there is none. */
+    private static Object keyAt(final Path path)
+    {
+        try
+        {
+            return Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
+                LinkOption.NOFOLLOW_LINKS).fileKey();
+        }
+        catch (final IOException ex)
+        {
+            return null;
         }
     }
 

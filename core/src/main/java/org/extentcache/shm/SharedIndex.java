@@ -54,7 +54,8 @@ final class SharedIndex
     }
 
     /**
-     * Finds the frame holding {@code key}, in any state but FREE, without a lock.
+     * Finds the frame holding {@code key}, LOADING, READY or RECLAIMING, without a lock: never one out of service
+     * (FREE, LOST, DROPPED), whatever an entry left behind names.
      *
      * @param found receives the state word read with the key (one element).
      * @return the frame, or -1 if none holds the key.
@@ -76,7 +77,7 @@ final class SharedIndex
                 final long frameKey = records.key(frame);
                 final int state = SharedLayout.stateOf(before);
                 if (frameKey == key && state != SharedLayout.FREE && state != SharedLayout.LOST &&
-                    before == records.state(frame))
+                    state != SharedLayout.DROPPED && before == records.state(frame))
                 {
                     found[0] = before;
                     return frame;
@@ -122,7 +123,7 @@ final class SharedIndex
                 meta.putLongVolatile((int)layout.indexSlotOffset(slot), TOMBSTONE);
                 if (addTombstones(1) > layout.indexSlots / 4)
                 {
-                    rebuild();
+                    rebuild(frame); // the frame is on its way out (still RECLAIMING or LOADING): not reinserted
                 }
                 return true;
             }
@@ -147,6 +148,15 @@ final class SharedIndex
      */
     int[] rebuild()
     {
+        return rebuild(-1);
+    }
+
+    /**
+     * As {@link #rebuild()}, leaving {@code removed} out: the frame whose removal triggered the rebuild is still
+     * RECLAIMING or LOADING, and reinserting it left an entry naming it after it went DROPPED, FREE or LOST.
+     */
+    private int[] rebuild(final int removed)
+    {
         for (int slot = 0; slot < layout.indexSlots; slot++)
         {
             meta.putLongVolatile((int)layout.indexSlotOffset(slot), EMPTY);
@@ -157,7 +167,7 @@ final class SharedIndex
         for (int frame = 0; frame < layout.frames; frame++)
         {
             final int state = SharedLayout.stateOf(records.state(frame));
-            if (state == SharedLayout.LOADING || state == SharedLayout.READY || state == SharedLayout.RECLAIMING)
+            if (frame != removed && state == SharedLayout.LOADING || state == SharedLayout.READY || state == SharedLayout.RECLAIMING)
             {
                 final long key = records.key(frame);
                 if (find(key, found) >= 0)

@@ -23,6 +23,9 @@ package org.extentcache.shm;
  *    0 magic (long)              8 layout version (int)    12 page size (int)
  *   16 frames (int)             20 client slots (int)      24 index slots (int)   28 lease millis (int)
  *   32 initialized (int, release-stored last by the creator; 0 while the creator fills the header)
+ *   40 last beat (long: System.currentTimeMillis() of any client's latest heartbeat, release-stored; this offset,
+ *      with the magic, version and lease before it, stays put in every layout version, so that a process of another
+ *      version can tell a file in use from an abandoned one: stores through a mapping never move a tmpfs mtime)
  *  128 allocation lock (long: holder's session, 0 when free)               on its own cache line
  *  256 clock hand (long)       264 tombstones in the index (long)          changed under the allocation lock
  *  384 loads   392 reclaims   400 recoveries   408 invalidations   416 verification misses   (longs, atomic adds)
@@ -66,6 +69,7 @@ final class SharedLayout
     static final int INDEX_SLOTS_OFFSET = 24;
     static final int LEASE_OFFSET = 28;
     static final int INITIALIZED_OFFSET = 32;
+    static final int LAST_BEAT_OFFSET = 40;
     static final int LOCK_OFFSET = 128;
     static final int CLOCK_HAND_OFFSET = 256;
     static final int TOMBSTONES_OFFSET = 264;

@@ -12,20 +12,23 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <h2>The view</h2>
  * {@link #buffer()} is an Agrona {@link DirectBuffer} over the frame, revoked when the page is unpinned, when the
  * cache closes, or when this process's lease is taken over: a kept reference then has capacity 0 and any access
- * throws {@link IndexOutOfBoundsException} (unless Agrona's bounds checks are disabled, when it reads a zero-length
- * heap array, never frame memory).
+ * throws {@link IndexOutOfBoundsException}. Revoking changes only the view's capacity, never its address or backing
+ * object, so a read racing the revocation on another thread reads the frame's mapped memory (the mapping outlives
+ * the view, which holds it) or throws; it never pairs a heap array with a native address, which crashed the JVM when
+ * the view was re-wrapped onto an empty array. With Agrona's bounds checks disabled, a revoked view reads the frame's
+ * current bytes, whatever they are by then: mapped memory, never a crash.
  *
  * <p><b>Thread safety:</b> the view may be read by any thread while pinned; {@link #close()} is safe to race with
  * the cache's revocation.
  */
 public final class SharedPage implements AutoCloseable
 {
-    private static final byte[] REVOKED = new byte[0];
-
     final int frame;
     private final SharedCache cache;
     private final long handle;
     private final long key;
+    private final UnsafeBuffer chunk;
+    private final int offset;
     private final UnsafeBuffer view;
     private final AtomicBoolean released = new AtomicBoolean();
 
@@ -36,6 +39,8 @@ public final class SharedPage implements AutoCloseable
         this.frame = frame;
         this.handle = handle;
         this.key = key;
+        this.chunk = chunk;
+        this.offset = offset;
         this.view = new UnsafeBuffer(chunk, offset, pageSize);
     }
 
@@ -81,11 +86,17 @@ public final class SharedPage implements AutoCloseable
             }
             throw new IllegalStateException("page of key " + key + " (frame " + frame + ") is already unpinned");
         }
-        view.wrap(REVOKED);
+        revokeView();
         cache.unpin(this);
     }
 
     private volatile boolean revoked;
+
+    /** Capacity 0 over the same frame address: the only field a racing reader can see change is the capacity. */
+    private void revokeView()
+    {
+        view.wrap(chunk, offset, 0);
+    }
 
     /** The cache's revocation (close, lost lease): @return true if it was still pinned. */
     boolean revoke()
@@ -95,7 +106,7 @@ public final class SharedPage implements AutoCloseable
             return false;
         }
         revoked = true;
-        view.wrap(REVOKED);
+        revokeView();
         return true;
     }
 }

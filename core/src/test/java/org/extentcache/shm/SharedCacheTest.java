@@ -255,7 +255,19 @@ class SharedCacheTest
             () -> SharedCache.builder(file).frames(8).leaseMillis(2000).join());
         assertTrue(refused.getMessage().contains("layout version " + (SharedLayout.LAYOUT_VERSION + 1)),
             refused.getMessage());
-        // no process of that version alive: the file is two leases old
+        // no process of that version alive: the file they left, last beaten and written two leases ago (a client
+        // of this build beats the header's last beat, at the same offset in every version, so it leaves first)
+        final Path left = dir.resolve("left");
+        Files.copy(file, left);
+        caches.remove(a);
+        a.close();
+        Files.move(left, file);
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE))
+        {
+            channel.write(ByteBuffer.allocate(8).order(ByteOrder.nativeOrder())
+                .putLong(0, System.currentTimeMillis() - 60_000), SharedLayout.LAST_BEAT_OFFSET);
+        }
         Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() -
             60_000));
         final SharedCache b = join(8);
