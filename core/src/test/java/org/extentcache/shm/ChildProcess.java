@@ -197,6 +197,63 @@ final class ChildProcess implements AutoCloseable
         }
     }
 
+    /**
+     * Stops the child ({@code SIGSTOP}) and returns once every one of its threads is stopped (state {@code T} in
+     * {@code /proc/PID/task/TID/stat}), so what it holds in shared memory stays as it is until {@link #signal} CONT or
+     * {@link #kill}.
+     */
+    void stop() throws IOException, InterruptedException
+    {
+        signal("STOP");
+        final Path tasks = Path.of("/proc", Long.toString(process.pid()), "task");
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!allStopped(tasks))
+        {
+            if (System.nanoTime() > deadline)
+            {
+                throw new AssertionError(name + ": threads still running 30 s after SIGSTOP");
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    private static boolean allStopped(final Path tasks) throws IOException
+    {
+        try (java.util.stream.Stream<Path> threads = java.nio.file.Files.list(tasks))
+        {
+            for (final Path thread : threads.toList())
+            {
+                final String stat;
+                try
+                {
+                    stat = java.nio.file.Files.readString(thread.resolve("stat"));
+                }
+                catch (final java.nio.file.NoSuchFileException ex)
+                {
+                    continue; // the thread ended
+                }
+                final char state = stat.charAt(stat.lastIndexOf(')') + 2); // "tid (comm) S ..."
+                if ('T' != state && 't' != state && 'Z' != state && 'X' != state)
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /** Sends a signal by name ({@code STOP}, {@code CONT}) with {@code kill(1)}, and waits for that to return. */
+    void signal(final String signal) throws IOException, InterruptedException
+    {
+        final Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid()))
+            .redirectErrorStream(true).start();
+        if (!kill.waitFor(30, TimeUnit.SECONDS) || 0 != kill.exitValue())
+        {
+            throw new AssertionError("kill -" + signal + " " + process.pid() + " failed: " +
+                new String(kill.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+        }
+    }
+
     /** Asks the child to exit and waits for it (up to 30 s); it exits 0. */
     void exit() throws InterruptedException
     {

@@ -26,7 +26,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * frame is LOADING, RECLAIMING or LOST, no pin is left, every READY frame holds its key's bytes and is what the index
  * finds, the stats add up to the frames, and the last process out removes the file. A second run kills one process
  * (SIGKILL) a third of the way through; the others must finish with zero errors and the books must still balance once
- * its lease ran out and its lost frames came back.
+ * its lease ran out and its lost frames came back; a third stops the process at random moments until it holds the
+ * allocation lock, and kills it there.
  *
  * <p>The seed is printed; {@code -Dextentcache.seed=N} replays a run's operation sequences (their interleaving
  * across threads and processes is the scheduler's). {@code -Dextentcache.model.ops=N} sets the operations per
@@ -84,11 +85,12 @@ class SharedCacheProcessModelTest
         }
     }
 
-    private void startModels()
+    private void startModels(final int victimOps)
     {
         for (int i = 0; i < PROCESSES; i++)
         {
-            children.get(i).send("model " + (seed + i) + " " + OPS + " " + KEYS + " " + THREADS + " 1000");
+            children.get(i).send("model " + (seed + i) + " " + (1 == i ? victimOps : OPS) + " " + KEYS + " " +
+                THREADS + " 1000");
         }
     }
 
@@ -142,7 +144,7 @@ class SharedCacheProcessModelTest
     {
         startChildren();
         final long start = System.nanoTime();
-        startModels();
+        startModels(OPS);
         for (final ChildProcess child : children)
         {
             checkModelReply(child, child.reply("model", WAIT_SECONDS));
@@ -164,13 +166,56 @@ class SharedCacheProcessModelTest
         final SharedFileInspector inspector = new SharedFileInspector(file);
         final ChildProcess victim = children.get(1);
         final long victimSession = inspector.session(slots.get(1));
-        startModels();
+        startModels(OPS);
         victim.awaitProgress((long)OPS * THREADS / 3, WAIT_SECONDS);
         final long killed = System.nanoTime();
         victim.kill();
         final boolean heldLock = victimSession == inspector.lockHolder();
         System.out.println("killed " + victim.name + " after " + victim.progress() + "+ operations; it held the " +
             "allocation lock: " + heldLock + "; states " + inspector.states() + ", pins " + inspector.pinsHeld());
+        survivorsFinishAndTheBooksBalance(killed);
+    }
+
+    /**
+     * As {@link #aProcessKilledMidRunLeavesTheOthersCorrect}, but the kill lands inside the victim's allocation lock,
+     * whatever it was doing there (a sweep, an insert, a rebuild): the victim is stopped ({@code SIGSTOP}, every
+     * thread) at random moments until it is found holding the lock, then killed. The survivors take the lock over once its lease runs
+     * out and rebuild the index.
+     */
+    @Test
+    void aProcessKilledInsideTheAllocationLockLeavesTheOthersCorrect() throws Exception
+    {
+        startChildren();
+        final SharedFileInspector inspector = new SharedFileInspector(file);
+        final ChildProcess victim = children.get(1);
+        final long victimSession = inspector.session(slots.get(1));
+        startModels(50 * OPS); // it must not finish before it is caught
+        victim.awaitProgress((long)OPS * THREADS / 3, WAIT_SECONDS);
+        final java.util.Random random = new java.util.Random(seed);
+        int attempt = 0;
+        while (true)
+        {
+            attempt++;
+            victim.stop();
+            if (victimSession == inspector.lockHolder() || attempt >= 2000)
+            {
+                break;
+            }
+            victim.signal("CONT");
+            Thread.sleep(random.nextInt(3));
+        }
+        final long killed = System.nanoTime();
+        victim.kill();
+        final boolean heldLock = victimSession == inspector.lockHolder();
+        System.out.println("killed " + victim.name + " after " + victim.progress() + "+ operations and " + attempt +
+            " stops; it held the allocation lock: " + heldLock + "; states " + inspector.states() + ", pins " +
+            inspector.pinsHeld());
+        survivorsFinishAndTheBooksBalance(killed);
+    }
+
+    private void survivorsFinishAndTheBooksBalance(final long killed) throws Exception
+    {
+        final SharedFileInspector inspector = new SharedFileInspector(file);
         final List<ChildProcess> survivors = List.of(children.get(0), children.get(2));
         for (final ChildProcess child : survivors)
         {

@@ -99,7 +99,7 @@ final class SharedFileInspector
 
     /**
      * The books of an idle file: every READY frame holds its key's stamp in every word, is found by the index under
-     * its key, and no two READY frames hold one key.
+     * its key, and no two READY frames hold one key; every index slot names a READY frame, and no frame is named twice.
      *
      * @return what is wrong, one line each (empty if nothing).
      */
@@ -129,6 +129,24 @@ final class SharedFileInspector
             if (null != wrong)
             {
                 problems.add("READY frame " + frame + ": " + wrong);
+            }
+        }
+        final int[] slotsNaming = new int[layout.frames];
+        for (int slot = 0; slot < layout.indexSlots; slot++)
+        {
+            final long value = meta.getLongVolatile((int)layout.indexSlotOffset(slot));
+            if (value > 0)
+            {
+                final int frame = (int)(value - 1);
+                if (++slotsNaming[frame] == 2)
+                {
+                    problems.add("frame " + frame + " is named by two index slots: " + slotsNaming(frame));
+                }
+                if (READY != state(frame))
+                {
+                    problems.add("index slot " + slot + " names frame " + frame + ", which is " +
+                        SharedLayout.stateName(state(frame)));
+                }
             }
         }
         return problems;
