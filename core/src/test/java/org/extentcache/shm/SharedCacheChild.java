@@ -9,8 +9,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -44,7 +42,6 @@ public final class SharedCacheChild
     private SharedCache cache;
     private Path path;
     private final List<SharedPage> pinned = new ArrayList<>();
-    private final Map<Long, Thread> hanging = new ConcurrentHashMap<>();
 
     private SharedCacheChild(final PrintStream out)
     {
@@ -208,7 +205,6 @@ public final class SharedCacheChild
             inLoader.countDown();
         }, "hanging-load-" + key);
         thread.setDaemon(true);
-        hanging.put(key, thread);
         thread.start();
         if (!inLoader.await(30, TimeUnit.SECONDS) || frame.get() < 0)
         {

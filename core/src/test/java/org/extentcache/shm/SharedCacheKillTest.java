@@ -37,7 +37,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * </ul>
  * Nothing here asserts on time: waits are bounded (30 s) so a hang fails, and how long recovery took is printed.
  * The allocation lock is held only inside {@link SharedCache}, where no caller code runs, so the second test has the
- * child take it through {@link SharedLock} itself with its own session (see {@link SharedFileInspector#takeLockFor}).
+ * child take it through {@link SharedLock} itself with its own session (see {@link SharedFileInspector#takeLockFor})
+ * and empty the index as a rebuild killed halfway would. {@link SharedCacheProcessModelTest} also kills a process
+ * stopped inside the real lock, in the middle of whatever it was doing there.
  */
 class SharedCacheKillTest
 {
@@ -148,7 +150,8 @@ class SharedCacheKillTest
         assertNull(check(100, handle100));
         assertNull(check(101, handle101));
         assertEquals(1, runs100.get(), "the waiter loads the dead process's key itself");
-        assertEquals(handle101, survivorHandle, "both waiters end on one frame for key 101");
+        assertEquals(handle101, survivorHandle, "both waiters end on one frame for key 101; parent loader runs " +
+            runs101.get() + "; " + afterRecovery + "; frames " + inspector.frameTable());
         assertEquals(6, afterRecovery.loads(), "4 pinned keys, then 100 and 101 once each: " + runs101.get() +
             " of key 101 here, the rest in the survivor");
         System.out.println("garbage frames " + garbageFrames[0] + ", " + garbageFrames[1] + "; keys 100 and 101 now in " +

@@ -152,6 +152,21 @@ final class SharedFileInspector
         return problems;
     }
 
+    /** @return every frame's state, key and client, for messages: "0 READY key 1 gen 1 | 1 LOST ...". */
+    String frameTable()
+    {
+        final StringBuilder table = new StringBuilder();
+        for (int frame = 0; frame < layout.frames; frame++)
+        {
+            final long word = records.state(frame);
+            table.append(0 == frame ? "" : " | ").append(frame).append(' ')
+                .append(SharedLayout.stateName(SharedLayout.stateOf(word))).append(" key ").append(records.key(frame))
+                .append(" gen ").append(SharedLayout.generationOf(word)).append(" client ")
+                .append(SharedLayout.clientOf(word)).append(" slots ").append(slotsNaming(frame));
+        }
+        return table.toString();
+    }
+
     /** @return the frame the index finds for {@code key} and its state's name, or "absent". */
     String find(final long key)
     {
