@@ -22,7 +22,8 @@ import static org.extentcache.shm.SharedLayout.TOMBSTONE;
  * <h2>Tombstones and rebuilds</h2>
  * Removals leave tombstones, which inserts reuse; once they pass a quarter of the slots, or after a process died
  * holding the lock (its last change may be half of a pair), {@link #rebuild} clears the table and reinserts every
- * LOADING, READY and RECLAIMING frame from the frame records, which are the truth the index is built from.
+ * LOADING, READY and RECLAIMING frame from the frame records, which are the truth the index is built from; all but
+ * the frame whose removal triggered it, which is still RECLAIMING or LOADING but on its way out.
  *
  * <h2>Costs</h2>
  * Twice as many slots as frames (8 bytes each, 16 bytes per frame); a lookup is one hash and, on average, one or two
@@ -123,7 +124,7 @@ final class SharedIndex
                 meta.putLongVolatile((int)layout.indexSlotOffset(slot), TOMBSTONE);
                 if (addTombstones(1) > layout.indexSlots / 4)
                 {
-                    rebuild(frame); // the frame is on its way out (still RECLAIMING or LOADING): not reinserted
+                    rebuild(frame); // the frame is still LOADING or RECLAIMING: it must not come back in
                 }
                 return true;
             }
@@ -152,10 +153,11 @@ final class SharedIndex
     }
 
     /**
-     * As {@link #rebuild()}, leaving {@code removed} out: the frame whose removal triggered the rebuild is still
-     * RECLAIMING or LOADING, and reinserting it left an entry naming it after it went DROPPED, FREE or LOST.
+     * As {@link #rebuild()}, leaving {@code leaving} out: the frame a removal is taking out of the index, still
+     * RECLAIMING (or a dead client's LOADING) when its removal triggers the rebuild. Put back, it would stay found
+     * under its key after it is DROPPED, and every load of that key would wait on it for ever.
      */
-    private int[] rebuild(final int removed)
+    private int[] rebuild(final int leaving)
     {
         for (int slot = 0; slot < layout.indexSlots; slot++)
         {
@@ -167,7 +169,8 @@ final class SharedIndex
         for (int frame = 0; frame < layout.frames; frame++)
         {
             final int state = SharedLayout.stateOf(records.state(frame));
-            if (frame != removed && state == SharedLayout.LOADING || state == SharedLayout.READY || state == SharedLayout.RECLAIMING)
+            if (frame != leaving &&
+                (state == SharedLayout.LOADING || state == SharedLayout.READY || state == SharedLayout.RECLAIMING))
             {
                 final long key = records.key(frame);
                 if (find(key, found) >= 0)
