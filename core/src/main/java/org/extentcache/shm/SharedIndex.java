@@ -74,11 +74,20 @@ final class SharedIndex
             if (value > 0)
             {
                 final int frame = (int)(value - 1);
-                final long before = records.state(frame);
-                final long frameKey = records.key(frame);
+                long before = records.state(frame);
+                long frameKey = records.key(frame);
+                long after = records.state(frame);
+                while (before != after)
+                {
+                    // the frame moved while it was read (a load published, outside the lock): read it again, never
+                    // skip it, or a look under the lock misses a key being loaded and claims a second frame for it
+                    before = after;
+                    frameKey = records.key(frame);
+                    after = records.state(frame);
+                }
                 final int state = SharedLayout.stateOf(before);
                 if (frameKey == key && state != SharedLayout.FREE && state != SharedLayout.LOST &&
-                    state != SharedLayout.DROPPED && before == records.state(frame))
+                    state != SharedLayout.DROPPED)
                 {
                     found[0] = before;
                     return frame;
