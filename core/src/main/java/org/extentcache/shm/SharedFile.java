@@ -242,7 +242,7 @@ final class SharedFile
     private static Joined initializeAndClaim(final Request request, final SharedLayout layout,
         final FileChannel channel, final long pid, final Object fileKey) throws IOException
     {
-        channel.write(ByteBuffer.allocate(1), layout.fileLength - 1); // sparse: tmpfs gives pages when touched
+        // no write: mapping past the end grows the file with ftruncate, sparse, so tmpfs gives pages only when touched
         final SharedFile file = new SharedFile(request.path(), layout, request.leaseMillis(), channel, fileKey);
         final UnsafeBuffer meta = file.meta;
         meta.putLong(SharedLayout.MAGIC_OFFSET, SharedLayout.MAGIC);
