@@ -339,8 +339,18 @@ final class SharedFile
             clients().release(session, 0);
             return false;
         }
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE,
-            LinkOption.NOFOLLOW_LINKS))
+        final FileChannel opened;
+        try
+        {
+            opened = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                LinkOption.NOFOLLOW_LINKS);
+        }
+        catch (final java.nio.file.NoSuchFileException ex)
+        {
+            clients().release(session, 0); // another client leaving last removed it since the check above
+            return false;
+        }
+        try (FileChannel channel = opened)
         {
             final FileLock lock = lockExclusive(channel);
             try

@@ -203,6 +203,39 @@ class SharedCacheTest
     }
 
     @Test
+    void clientsClosingAtOnceAllLeaveCleanlyAndTheFileIsRemoved() throws Exception
+    {
+        for (int round = 0; round < 300; round++)
+        {
+            final List<SharedCache> clients = new ArrayList<>();
+            for (int i = 0; i < 4; i++)
+            {
+                clients.add(SharedCache.builder(file).frames(8).leaseMillis(2000).join());
+            }
+            final List<java.util.concurrent.CompletableFuture<Void>> closes = new ArrayList<>();
+            for (final SharedCache client : clients)
+            {
+                closes.add(java.util.concurrent.CompletableFuture.runAsync(() ->
+                {
+                    try
+                    {
+                        client.close();
+                    }
+                    catch (final IOException ex)
+                    {
+                        throw new java.io.UncheckedIOException(ex);
+                    }
+                }, org.extentcache.TestThreads.POOL));
+            }
+            for (final java.util.concurrent.CompletableFuture<Void> close : closes)
+            {
+                close.get(30, java.util.concurrent.TimeUnit.SECONDS); // a failed leave throws here, round by round
+            }
+            assertFalse(Files.exists(file), "round " + round + ": the last client out left the file");
+        }
+    }
+
+    @Test
     void aFileOfAnotherGeometryOrNotOursIsRefusedWithTheNumbers() throws IOException
     {
         join(8);

@@ -210,7 +210,8 @@ final class ProcessReport
             "summed); meta off = the rest of what tmpfs%nallocated for the shared file (its metadata pages touched), " +
             "or each cache's frame records and device index;%nheap = Java heap each child retained after GC, " +
             "against a baseline taken before its cache, summed.%n\"checked\" = frames a client read through its " +
-            "own file to vouch for (again for each file it opens after vouching).%n"));
+            "own file to vouch for (frames%nanother client loaded); a clone opened later trusts them after one " +
+            "extent read of the file that vouched.%n"));
         return out.toString();
     }
 
