@@ -11,8 +11,6 @@ import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 import static org.extentcache.shm.SharedLayout.LOADING;
@@ -35,6 +33,13 @@ import static org.extentcache.shm.SharedLayout.stateWord;
  * grants nothing to others. Within that boundary, {@code SharedFiles} serves a frame to a file only through a
  * translation of a file that process opened itself, and checks a frame another process loaded against its own file
  * before trusting it.
+ *
+ * <h2>The parts</h2>
+ * {@link SharedFile}: creating, checking, mapping and removing the file; {@link SharedLayout}: where everything lies
+ * in it; {@link FrameRecords}, {@link SharedIndex}, {@link ClientTable}: the shared structures; {@link SharedLock},
+ * {@link FrameSweep}, {@link ClientRecovery}: the allocation lock, the CLOCK sweep and the recovery of a dead client;
+ * {@link ClientLease}: this process's slot, heartbeat and lease; {@link SharedLoads}: its loads. This class holds the
+ * lock-free reads, the pins and the lifecycle.
  *
  * <h2>Handles</h2>
  * <pre>
@@ -97,7 +102,6 @@ public final class SharedCache implements AutoCloseable
     public static final long NO_HANDLE = 0;
     private static final int FRAME_BITS = 31;
     private static final long FRAME_MASK = (1L << FRAME_BITS) - 1;
-    private static final int LOAD_ATTEMPTS = 200;
 
     private final SharedFile file;
     private final SharedLayout layout;
@@ -105,22 +109,17 @@ public final class SharedCache implements AutoCloseable
     private final FrameRecords records;
     private final SharedIndex index;
     private final ClientTable clients;
-    private final SharedLock lock;
     private final FrameSweep sweep;
-    private final ClientRecovery recovery;
-    private final long session;
+    private final ClientLease lease;
+    private final SharedLoads loads;
     private final int slot;
     private final long leaseMillis;
     private final Consumer<String> leakReporter;
     private final Set<SharedPage> pinned = ConcurrentHashMap.newKeySet();
-    private final AtomicInteger loadsInFlight = new AtomicInteger();
-    /** Per thread: the fills its loaders are running, innermost last (a loader may load another key). */
-    private final ThreadLocal<Fills> fills;
     private final ThreadLocal<long[]> found = ThreadLocal.withInitial(() -> new long[1]);
-    private final Thread heartbeat;
+    private final Object closing = new Object();
     private final boolean created;
     private volatile boolean closed;
-    private volatile boolean expelled;
 
     private SharedCache(final SharedFile.Joined joined, final Consumer<String> leakReporter)
     {
@@ -128,25 +127,21 @@ public final class SharedCache implements AutoCloseable
         this.created = joined.created();
         this.layout = file.layout;
         this.meta = file.meta;
-        this.session = joined.session();
-        this.slot = SharedLayout.sessionSlot(session);
+        this.slot = SharedLayout.sessionSlot(joined.session());
         this.leaseMillis = file.leaseMillis;
         this.leakReporter = leakReporter;
         this.records = new FrameRecords(meta, layout);
         this.index = new SharedIndex(meta, layout, records);
         this.clients = new ClientTable(meta, layout);
-        this.lock = new SharedLock(meta, clients, leaseMillis);
         this.sweep = new FrameSweep(meta, records, index, leaseMillis);
-        this.recovery = new ClientRecovery(meta, records, index, clients);
-        this.fills = ThreadLocal.withInitial(() -> new Fills(file.chunkMaps));
+        this.lease = new ClientLease(file, joined.session(), clients, new SharedLock(meta, clients, leaseMillis),
+            new ClientRecovery(meta, records, index, clients), leakReporter, this::revokePins);
+        this.loads = new SharedLoads(file, records, index, sweep, clients, lease);
         for (int frame = 0; frame < layout.frames; frame++)
         {
             records.clearPins(frame, slot); // a paused client this slot was taken from may have written late
         }
-        recoverExpired(); // a file left by processes that died: take back what they held before using it
-        this.heartbeat = new Thread(this::beat, "extentcache-shm-heartbeat-" + slot);
-        heartbeat.setDaemon(true);
-        heartbeat.start();
+        lease.start(); // first recovers what processes that died left (a file they all left behind)
     }
 
     /**
@@ -174,7 +169,7 @@ public final class SharedCache implements AutoCloseable
         return handle >>> SharedLayout.GENERATION_SHIFT;
     }
 
-    private static long handle(final int frame, final long generation)
+    static long handle(final int frame, final long generation)
     {
         return generation << SharedLayout.GENERATION_SHIFT | frame;
     }
@@ -283,227 +278,7 @@ public final class SharedCache implements AutoCloseable
      */
     public long load(final long key, final PageLoader loader) throws IOException
     {
-        Objects.requireNonNull(loader, "loader");
-        loadsInFlight.incrementAndGet();
-        try
-        {
-            checkOpen(); // after the increment: close's wait for loads sees this one (Dekker, as ReaderGate)
-            final long[] word = found.get();
-            for (int attempt = 0; ; attempt++)
-            {
-                final int frame = index.find(key, word);
-                if (frame >= 0)
-                {
-                    final int state = stateOf(word[0]);
-                    if (READY == state)
-                    {
-                        records.touch(frame);
-                        return handle(frame, generationOf(word[0]));
-                    }
-                    if (LOADING == state)
-                    {
-                        if (SharedLayout.clientOf(word[0]) == slot && fills.get().filling(frame))
-                        {
-                            throw new IllegalStateException("the loader of key " + key + " asked the cache for " +
-                                "key " + key + " itself: it would wait for its own load");
-                        }
-                        awaitChange(frame, word[0]);
-                    }
-                    else
-                    {
-                        SharedLock.backOff(attempt); // RECLAIMING: settles under the lock
-                    }
-                    continue;
-                }
-                final int claimed = claim(key);
-                if (claimed >= 0)
-                {
-                    return fill(claimed, key, loader);
-                }
-                if (-1 == claimed && attempt >= LOAD_ATTEMPTS)
-                {
-                    throw new IllegalStateException("no frame of " + file.path + " can be claimed for key " + key +
-                        ": all " + layout.frames + " frames are pinned or loading");
-                }
-                if (-1 == claimed)
-                {
-                    SharedLock.backOff(attempt + 200); // park: pins and loads are released meanwhile
-                }
-            }
-        }
-        finally
-        {
-            loadsInFlight.decrementAndGet();
-        }
-    }
-
-    /**
-     * Under the lock: if the key is still absent, claims a frame, sets its key and indexes it.
-     *
-     * @return the frame (LOADING by this client), -1 if no frame could be claimed, -2 if the key appeared.
-     */
-    private int claim(final long key)
-    {
-        final long now = System.currentTimeMillis();
-        lockShared();
-        try
-        {
-            checkMember();
-            if (index.find(key, found.get()) >= 0)
-            {
-                return -2;
-            }
-            final int frame = sweep.claim(slot, now);
-            if (frame >= 0)
-            {
-                records.key(frame, key);
-                index.insert(key, frame);
-            }
-            return frame;
-        }
-        finally
-        {
-            lock.unlock(session);
-        }
-    }
-
-    private long fill(final int frame, final long key, final PageLoader loader) throws IOException
-    {
-        final long loading = records.state(frame);
-        final Fills mine = fills.get();
-        boolean published = false;
-        final ByteBuffer page = mine.push(frame, file.frameOffset(frame), layout.pageSize, layout.framesPerChunk());
-        try
-        {
-            loader.load(key, page);
-            if (page.hasRemaining())
-            {
-                throw new IllegalStateException("the loader of key " + key + " left " + page.remaining() +
-                    " bytes of the page unfilled");
-            }
-            final long ready = stateWord(generationOf(loading), 0, READY);
-            if (!records.casState(frame, loading, ready)) // release: pairs with the readers' acquire of the word
-            {
-                throw expelledException();
-            }
-            published = true;
-            meta.getAndAddLong(SharedLayout.LOADS_OFFSET, 1);
-            records.touch(frame);
-            return handle(frame, generationOf(ready));
-        }
-        finally
-        {
-            mine.pop();
-            if (!published)
-            {
-                abandon(frame, loading, key);
-            }
-        }
-    }
-
-    /** A failed load: out of the index and FREE, if the frame is still this load's (recovery may have taken it). */
-    private void abandon(final int frame, final long loading, final long key)
-    {
-        lockShared();
-        try
-        {
-            if (records.state(frame) == loading)
-            {
-                index.remove(key, frame);
-                records.casState(frame, loading,
-                    stateWord(SharedLayout.nextGeneration(generationOf(loading)), 0, SharedLayout.FREE));
-            }
-        }
-        finally
-        {
-            lock.unlock(session);
-        }
-    }
-
-    /**
-     * The fills one thread is running, innermost last: a loader may load another key, and each fill gets a view of
-     * its own (one duplicate of each chunk per depth, made the first time a depth is reached), so an inner fill never
-     * re-aims the page an outer loader is filling. Also says whether this thread is inside a loader (close refuses)
-     * and which frames it is filling (a load of one of them would wait for itself).
-     */
-    private static final class Fills
-    {
-        private final ByteBuffer[] chunks;
-        private ByteBuffer[][] views = new ByteBuffer[1][];
-        private int[] frames = new int[1];
-        private int depth;
-
-        Fills(final ByteBuffer[] chunks)
-        {
-            this.chunks = chunks;
-        }
-
-        ByteBuffer push(final int frame, final int offset, final int pageSize, final int framesPerChunk)
-        {
-            if (depth == frames.length)
-            {
-                frames = java.util.Arrays.copyOf(frames, depth * 2);
-                views = java.util.Arrays.copyOf(views, depth * 2);
-            }
-            if (null == views[depth])
-            {
-                views[depth] = new ByteBuffer[chunks.length];
-            }
-            final int chunk = frame / framesPerChunk;
-            ByteBuffer view = views[depth][chunk];
-            if (null == view)
-            {
-                view = chunks[chunk].duplicate();
-                views[depth][chunk] = view;
-            }
-            frames[depth++] = frame;
-            view.clear();
-            view.position(offset);
-            view.limit(offset + pageSize);
-            return view;
-        }
-
-        void pop()
-        {
-            depth--;
-        }
-
-        boolean filling(final int frame)
-        {
-            for (int i = 0; i < depth; i++)
-            {
-                if (frames[i] == frame)
-                {
-                    return true;
-                }
-            }
-            return false;
-        }
-
-        boolean inLoader()
-        {
-            return 0 != depth;
-        }
-    }
-
-    /** Waits for a LOADING frame's state word to change, recovering its loader if its lease ran out. */
-    private void awaitChange(final int frame, final long loading) throws InterruptedIOException
-    {
-        for (int spins = 0; records.state(frame) == loading; spins++)
-        {
-            checkOpen();
-            if (Thread.currentThread().isInterrupted())
-            {
-                throw new InterruptedIOException("interrupted waiting for frame " + frame + " of " + file.path +
-                    " to load");
-            }
-            final long loader = clients.session(SharedLayout.clientOf(loading));
-            if (0 != loader && clients.expired(loader, System.currentTimeMillis(), leaseMillis))
-            {
-                recoverDead(loader);
-            }
-            SharedLock.backOff(spins);
-        }
+        return loads.load(key, loader);
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -519,7 +294,7 @@ public final class SharedCache implements AutoCloseable
     public SharedPage pin(final long handle)
     {
         checkOpen();
-        checkMember();
+        lease.checkMember();
         final int frame = frameOf(handle);
         if (NO_HANDLE == handle || frame >= layout.frames)
         {
@@ -534,18 +309,18 @@ public final class SharedCache implements AutoCloseable
         final SharedPage page = new SharedPage(this, frame, handle, records.key(frame),
             file.chunkOf(frame), file.frameOffset(frame), layout.pageSize);
         pinned.add(page);
-        if (closed || expelled)
+        if (closed || lease.expelled())
         {
             page.close(); // close or expulsion raced the pin: their sweep of pinned pages may have missed it
             checkOpen();
-            checkMember();
+            lease.checkMember();
         }
         return page;
     }
 
     void unpin(final SharedPage page)
     {
-        if (pinned.remove(page) && !expelled && clients.holds(session))
+        if (pinned.remove(page) && lease.member())
         {
             records.addPin(page.frame, slot, -1);
         }
@@ -561,16 +336,16 @@ public final class SharedCache implements AutoCloseable
     public boolean invalidate(final long handle)
     {
         checkOpen();
-        lockShared();
+        lease.lock();
         try
         {
-            checkMember();
+            lease.checkMember();
             return NO_HANDLE != handle && frameOf(handle) < layout.frames &&
                 sweep.invalidate(frameOf(handle), generationOfHandle(handle), slot);
         }
         finally
         {
-            lock.unlock(session);
+            lease.unlock();
         }
     }
 
@@ -683,44 +458,29 @@ public final class SharedCache implements AutoCloseable
         {
             return;
         }
-        if (fills.get().inLoader())
+        if (loads.inLoader())
         {
             throw new IllegalStateException("close() of " + file.path + " called from inside a PageLoader: close " +
                 "waits for every load in flight, that one included; close the cache after the load returns");
         }
-        closed = true;
-        heartbeat.interrupt();
-        for (int spins = 0; 0 != loadsInFlight.get(); spins++)
+        synchronized (closing)
         {
-            SharedLock.backOff(spins);
+            if (closed)
+            {
+                return; // another thread closed it meanwhile: leave once
+            }
+            closed = true;
         }
+        loads.closeAndDrain();
+        lease.stop();
         final int held = revokePins();
         if (0 != held)
         {
             leakReporter.accept(file.path + ": " + held + " pages were still pinned when the cache closed; their " +
                 "views are revoked");
         }
-        if (!expelled)
-        {
-            lockShared();
-            try
-            {
-                recovery.recover(session, System.currentTimeMillis(), false);
-            }
-            finally
-            {
-                lock.unlock(session);
-            }
-        }
-        try
-        {
-            heartbeat.join();
-        }
-        catch (final InterruptedException ex)
-        {
-            Thread.currentThread().interrupt();
-        }
-        file.leave(session);
+        lease.leave();
+        file.leave(lease.session());
     }
 
     public boolean isClosed()
@@ -728,6 +488,7 @@ public final class SharedCache implements AutoCloseable
         return closed;
     }
 
+    /** Revokes every view this process has pinned (close, or the lease lost); @return how many were pinned. */
     private int revokePins()
     {
         int held = 0;
@@ -741,135 +502,12 @@ public final class SharedCache implements AutoCloseable
         return held;
     }
 
-    private void beat()
-    {
-        final long period = Math.max(1, leaseMillis / 4) * 1_000_000L;
-        while (!closed)
-        {
-            try
-            {
-                final long now = System.currentTimeMillis();
-                if (!clients.holds(session))
-                {
-                    expel();
-                    return;
-                }
-                clients.beat(slot, now);
-                recoverExpired(period / 2);
-            }
-            catch (final RuntimeException ex)
-            {
-                leakReporter.accept(file.path + ": heartbeat failed: " + ex);
-            }
-            LockSupport.parkNanos(period);
-        }
-    }
-
-    private void expel()
-    {
-        expelled = true;
-        final int held = revokePins();
-        leakReporter.accept(file.path + ": this process's lease (client slot " + slot + ") was taken over after " +
-            "no heartbeat for more than " + leaseMillis + " ms; " + held + " pinned views were revoked. Close this " +
-            "cache and join again");
-    }
-
-    /** Recovers every client whose lease ran out (not this one), waiting for the lock as long as it takes. */
-    private void recoverExpired()
-    {
-        recoverExpired(Long.MAX_VALUE);
-    }
-
-    /** As {@link #recoverExpired()}, giving up on a client whose recovery waits longer than {@code timeoutNanos}. */
-    private void recoverExpired(final long timeoutNanos)
-    {
-        final long now = System.currentTimeMillis();
-        for (int other = 0; other < clients.slots(); other++)
-        {
-            final long otherSession = clients.session(other);
-            if (0 != otherSession && otherSession != session && clients.expired(otherSession, now, leaseMillis))
-            {
-                recoverDead(otherSession, timeoutNanos);
-            }
-        }
-    }
-
-    private void recoverDead(final long deadSession)
-    {
-        recoverDead(deadSession, Long.MAX_VALUE);
-    }
-
-    /**
-     * Recovers a client found dead, under the allocation lock, waiting for the lock at most {@code timeoutNanos} (the
-     * heartbeat thread must go on beating: it tries again at its next beat).
-     */
-    private void recoverDead(final long deadSession, final long timeoutNanos)
-    {
-        final long dead = lock.tryLock(session, timeoutNanos);
-        if (SharedLock.NOT_TAKEN == dead)
-        {
-            return;
-        }
-        try
-        {
-            final long now = System.currentTimeMillis();
-            if (0 != dead)
-            {
-                recovery.afterTakeover(dead, now);
-            }
-            if (clients.expired(deadSession, now, leaseMillis))
-            {
-                recovery.recover(deadSession, now, true);
-            }
-        }
-        finally
-        {
-            lock.unlock(session);
-        }
-    }
-
-    /**
-     * Takes the allocation lock; if it was taken over from a dead holder, recovers that holder and rebuilds the index
-     * before returning. Release with {@code lock.unlock(session)} in a {@code finally}.
-     */
-    private void lockShared()
-    {
-        final long dead = lock.lock(session);
-        if (0 != dead)
-        {
-            try
-            {
-                recovery.afterTakeover(dead, System.currentTimeMillis());
-            }
-            catch (final RuntimeException | Error ex)
-            {
-                lock.unlock(session);
-                throw ex;
-            }
-        }
-    }
-
     private void checkOpen()
     {
         if (closed)
         {
             throw new IllegalStateException("shared cache " + file.path + " is closed");
         }
-    }
-
-    private void checkMember()
-    {
-        if (expelled || !clients.holds(session))
-        {
-            throw expelledException();
-        }
-    }
-
-    private IllegalStateException expelledException()
-    {
-        return new IllegalStateException("this process's lease on " + file.path + " (client slot " + slot +
-            ") was taken over: no heartbeat for more than " + leaseMillis + " ms, so other processes recovered its " +
-            "pins and loads. Close this cache and join again");
     }
 
     @Override
