@@ -180,4 +180,78 @@ class SharedFilesReview2Test
             assertArrayEquals(Arrays.copyOfRange(original, PAGE, 2 * PAGE), page, "e's page 1, pinned");
         }
     }
+
+    /**
+     * close(file) takes the file out of the open files and the vouchers (under the SharedFiles lock), then closes it,
+     * which waits for the file's monitor; a recheck of the file (another thread's verification miss or confirmation)
+     * holds that monitor across a FIEMAP, and a revalidation runs without it. One that read the file's extents before
+     * the removal and publishes after it puts the closed file back among the vouchers, where nothing removes it: its
+     * layout and mapping stay on the heap for the life of the SharedFiles, one per such race. Here the test holds the
+     * monitor, as a recheck would, while a thread revalidates in a loop; each round's close is let through once the
+     * revalidating thread has stopped. Seeded, bounded waits, no clock.
+     */
+    @Test
+    void aRevalidationRacingCloseLeavesNoClosedFileAmongTheVouchers() throws Exception
+    {
+        final long seed = System.nanoTime();
+        System.out.println("seed " + seed);
+        final Random random = new Random(seed);
+        final byte[] bytes = new byte[8 * PAGE];
+        random.nextBytes(bytes);
+        final Path path = xfs.resolve("r");
+        writeSynced(path, bytes);
+        final SharedFiles files = files(cache(64));
+        final java.lang.reflect.Field byVoucher = SharedFiles.class.getDeclaredField("byVoucher");
+        byVoucher.setAccessible(true);
+        final java.lang.reflect.Field open = SharedFiles.class.getDeclaredField("files");
+        open.setAccessible(true);
+        for (int round = 0; round < 20; round++)
+        {
+            final long id = files.open(path);
+            final Object file = ((org.agrona.collections.Long2ObjectHashMap<?>)open.get(files)).get(id);
+            final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+            final Thread revalidating = new Thread(() ->
+            {
+                started.countDown();
+                try
+                {
+                    while (true)
+                    {
+                        files.revalidate(id);
+                    }
+                }
+                catch (final IOException ex)
+                {
+                    // NoSuchFileException once removed: the race is over
+                }
+            });
+            final Thread closing = new Thread(() ->
+            {
+                try
+                {
+                    files.close(id);
+                }
+                catch (final IOException ex)
+                {
+                    throw new java.io.UncheckedIOException(ex);
+                }
+            });
+            synchronized (file)
+            {
+                revalidating.start();
+                started.await();
+                for (int spin = random.nextInt(20_000); spin > 0; spin--)
+                {
+                    Thread.onSpinWait();
+                }
+                closing.start();
+                revalidating.join(10_000);
+                assertFalse(revalidating.isAlive(), "revalidate still running after the removal (seed " + seed + ")");
+            }
+            closing.join(10_000);
+            assertFalse(closing.isAlive(), "close(file) hung (seed " + seed + ")");
+        }
+        assertEquals(0, ((org.agrona.collections.Int2ObjectHashMap<?>)byVoucher.get(files)).size(), "closed files left among the vouchers after 20 rounds (seed " + seed + ")");
+        assertEquals(List.of(), files.openFiles());
+    }
 }
