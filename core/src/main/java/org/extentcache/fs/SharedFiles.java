@@ -204,9 +204,9 @@ public final class SharedFiles implements Closeable
         {
             next.remove(old.voucher());
         }
-        if (!file.closed)
+        if (!file.removed)
         {
-            next.put(voucher, file);
+            next.put(voucher, file); // not once close(file) took it out (under this lock): it would stay for good
         }
         byVoucher = next;
     }
@@ -700,6 +700,7 @@ public final class SharedFiles implements Closeable
         files = next;
         if (null != removed)
         {
+            removed.removed = true; // a reload publishing after this puts it back among the vouchers no more
             final Int2ObjectHashMap<SharedOpenFile> vouching = new Int2ObjectHashMap<>(byVoucher);
             vouching.remove(removed.view.voucher()); // a closed file vouches for nothing
             byVoucher = vouching;

@@ -38,6 +38,11 @@ final class SharedOpenFile
     /** The layout, the size and the mapping, replaced together. */
     volatile View view;
     volatile boolean closed;
+    /**
+     * Set by {@code SharedFiles} when it takes the file out of its open files, under its lock, before the file is
+     * closed; read under the same lock by a publication, which then leaves the file out of the vouchers.
+     */
+    boolean removed;
 
     /**
      * The epoch at which this file's current layout was last found current (its attributes unchanged and its extents
