@@ -254,4 +254,124 @@ class SharedFilesReview2Test
         assertEquals(0, ((org.agrona.collections.Int2ObjectHashMap<?>)byVoucher.get(files)).size(), "closed files left among the vouchers after 20 rounds (seed " + seed + ")");
         assertEquals(List.of(), files.openFiles());
     }
+
+    /**
+     * A seeded sequence of operations over two clients of one shared cache (two SharedFiles, as two processes):
+     * reads of random pages of the files each has open, dedupe moves of open files onto fresh copies of their bytes
+     * (bytes unchanged: within the close-to-open contract; their old blocks are freed), new files of new bytes written
+     * (landing on freed blocks), opened and read, closes and reopens, revalidations. Every read must return the
+     * file's bytes. Each file's pages are stamped with its content number and page, so a bad read names whose bytes
+     * it got.
+     */
+    @Test
+    void aSeededSequenceOfMovesOpensAndReadsServesEveryFileItsOwnBytes() throws IOException
+    {
+        final long seed = System.nanoTime();
+        System.out.println("seed " + seed);
+        final Random random = new Random(seed);
+        final int pages = 4;
+        final SharedCache cacheX = cache(32);
+        final SharedCache cacheY = SharedCache.builder(shm.resolve("cache")).frames(32).leaseMillis(2000).join();
+        open.add(cacheY);
+        final SharedFiles[] clients = {files(cacheX), files(cacheY)};
+        final List<Path> paths = new ArrayList<>();
+        final List<byte[]> contents = new ArrayList<>();
+        final List<long[]> ids = new ArrayList<>(); // per path: its id in each client, or -1
+        int made = 0;
+        for (int op = 0; op < 1500; op++)
+        {
+            final int kind = paths.size() < 3 ? 0 : paths.size() < 12 && random.nextInt(8) == 0 ? 0 :
+                1 + random.nextInt(9);
+            if (kind == 0) // a new file: new bytes, a copy's or a reflink clone's, opened in a client or both
+            {
+                final int how = paths.isEmpty() ? 0 : random.nextInt(3);
+                final int from = paths.isEmpty() ? -1 : random.nextInt(paths.size());
+                final byte[] bytes = 0 == how ? stamped(made, pages) : contents.get(from);
+                final Path path = xfs.resolve("n" + made++);
+                if (2 == how)
+                {
+                    ReflinkDir.cloneFile(paths.get(from), path);
+                }
+                else
+                {
+                    writeSynced(path, bytes);
+                }
+                paths.add(path);
+                contents.add(bytes);
+                final long[] in = {-1, -1};
+                for (int c = 0; c < 2; c++)
+                {
+                    if (random.nextBoolean() || c == 1 && in[0] < 0)
+                    {
+                        in[c] = clients[c].open(path);
+                    }
+                }
+                ids.add(in);
+            }
+            else if (kind == 1) // an open file's extents move onto a fresh copy of its bytes
+            {
+                final int f = random.nextInt(paths.size());
+                final Path copy = xfs.resolve("n" + made++);
+                writeSynced(copy, contents.get(f));
+                xfsIo(paths.get(f), "dedupe " + copy + " 0 0 " + contents.get(f).length);
+                java.nio.file.Files.delete(copy);
+            }
+            else if (kind == 2) // close or reopen in a client
+            {
+                final int f = random.nextInt(paths.size());
+                final int c = random.nextInt(2);
+                if (ids.get(f)[c] >= 0)
+                {
+                    clients[c].close(ids.get(f)[c]);
+                    ids.get(f)[c] = -1;
+                }
+                else
+                {
+                    ids.get(f)[c] = clients[c].open(paths.get(f));
+                }
+            }
+            else if (kind == 3)
+            {
+                final int f = random.nextInt(paths.size());
+                final int c = random.nextInt(2);
+                if (ids.get(f)[c] >= 0)
+                {
+                    clients[c].revalidate(ids.get(f)[c]);
+                }
+            }
+            else // a read of a page
+            {
+                final int f = random.nextInt(paths.size());
+                final int c = random.nextInt(2);
+                if (ids.get(f)[c] >= 0)
+                {
+                    final int page = random.nextInt(pages);
+                    final ByteBuffer dst = ByteBuffer.allocate(PAGE);
+                    assertEquals(PAGE, clients[c].read(ids.get(f)[c], dst, (long)page * PAGE));
+                    final byte[] expected = Arrays.copyOfRange(contents.get(f), page * PAGE, (page + 1) * PAGE);
+                    if (!Arrays.equals(expected, dst.array()))
+                    {
+                        final ByteBuffer got = ByteBuffer.wrap(dst.array());
+                        throw new AssertionError("op " + op + ": client " + c + " read page " + page + " of " +
+                            paths.get(f).getFileName() + " (content " + ByteBuffer.wrap(expected).getInt(0) +
+                            ") and got content " + got.getInt(0) + " page " + got.getInt(4) + " (seed " + seed +
+                            ", " + clients[c].stats() + ")");
+                    }
+                }
+            }
+        }
+        System.out.println("model: " + clients[0].stats() + " " + clients[1].stats());
+    }
+
+    /** A file's bytes: each page starts with the content number and the page, then random bytes. */
+    private static byte[] stamped(final int content, final int pages)
+    {
+        final byte[] bytes = new byte[pages * PAGE];
+        new Random(content).nextBytes(bytes);
+        for (int page = 0; page < pages; page++)
+        {
+            ByteBuffer.wrap(bytes).putInt(page * PAGE, content).putInt(page * PAGE + 4, page);
+        }
+        return bytes;
+    }
 }
