@@ -374,4 +374,125 @@ class SharedFilesReview2Test
         }
         return bytes;
     }
+
+    /**
+     * Threads reading reflink clones (so files vouch for each other's frames) while others revalidate them and close
+     * and reopen them, through one SharedFiles over a cache small enough to reclaim: every read returns the file's
+     * bytes, or fails with an IOException when its file was closed under it; nothing else is thrown, nothing hangs.
+     * Seeded per thread, bounded by operations.
+     */
+    @Test
+    void readsRevalidationsClosesAndReopensOfClonesAtOnceServeOnlyEachFilesBytes() throws Exception
+    {
+        final long seed = System.nanoTime();
+        System.out.println("seed " + seed);
+        final int pages = 16;
+        final byte[] base = new byte[pages * PAGE];
+        new Random(seed).nextBytes(base);
+        final int fileCount = 6;
+        final Path[] paths = new Path[fileCount];
+        final byte[][] contents = new byte[fileCount][];
+        paths[0] = xfs.resolve("base");
+        writeSynced(paths[0], base);
+        contents[0] = base;
+        for (int i = 1; i < fileCount; i++)
+        {
+            paths[i] = xfs.resolve("clone" + i);
+            ReflinkDir.cloneFile(paths[0], paths[i]);
+            contents[i] = base;
+            if (i % 2 == 0) // overwrite one page, unsharing it
+            {
+                contents[i] = base.clone();
+                final byte[] page = new byte[PAGE];
+                new Random(seed + i).nextBytes(page);
+                System.arraycopy(page, 0, contents[i], i * PAGE, PAGE);
+                try (FileChannel channel = FileChannel.open(paths[i], StandardOpenOption.WRITE))
+                {
+                    channel.write(ByteBuffer.wrap(page), (long)i * PAGE);
+                    channel.force(true);
+                }
+            }
+        }
+        final SharedFiles files = files(cache(24));
+        final java.util.concurrent.atomic.AtomicLongArray ids = new java.util.concurrent.atomic.AtomicLongArray(
+            fileCount);
+        for (int i = 0; i < fileCount; i++)
+        {
+            ids.set(i, files.open(paths[i]));
+        }
+        final java.util.concurrent.atomic.AtomicReference<Throwable> failure =
+            new java.util.concurrent.atomic.AtomicReference<>();
+        final List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < 6; t++)
+        {
+            final int role = t;
+            final Random random = new Random(seed * 31 + t);
+            threads.add(new Thread(() ->
+            {
+                try
+                {
+                    for (int op = 0; op < 1500 && null == failure.get(); op++)
+                    {
+                        final int f = random.nextInt(fileCount);
+                        final long id = ids.get(f);
+                        if (id < 0)
+                        {
+                            continue; // being closed and reopened
+                        }
+                        try
+                        {
+                            if (role == 0 && op % 10 == 0)
+                            {
+                                synchronized (ids)
+                                {
+                                    ids.set(f, -1);
+                                    files.close(id);
+                                    ids.set(f, files.open(paths[f]));
+                                }
+                            }
+                            else if (role == 1 && op % 3 == 0)
+                            {
+                                files.revalidate(id);
+                            }
+                            else
+                            {
+                                final int page = random.nextInt(pages);
+                                final ByteBuffer dst = ByteBuffer.allocate(PAGE);
+                                files.read(id, dst, (long)page * PAGE);
+                                if (!Arrays.equals(Arrays.copyOfRange(contents[f], page * PAGE, (page + 1) * PAGE),
+                                    dst.array()))
+                                {
+                                    throw new AssertionError("op " + op + " of thread " + role + ": page " + page +
+                                        " of " + paths[f].getFileName() + " read wrong bytes (seed " + seed + ")");
+                                }
+                            }
+                        }
+                        catch (final IOException ex)
+                        {
+                            if (ids.get(f) == id)
+                            {
+                                throw new AssertionError("op " + op + " of thread " + role + " on an open file " +
+                                    "(seed " + seed + ")", ex);
+                            }
+                        }
+                    }
+                }
+                catch (final Throwable ex)
+                {
+                    failure.compareAndSet(null, ex);
+                }
+            }));
+        }
+        threads.forEach(Thread::start);
+        for (final Thread thread : threads)
+        {
+            thread.join(120_000);
+            assertFalse(thread.isAlive(), "a thread hung (seed " + seed + ")");
+        }
+        if (null != failure.get())
+        {
+            throw new AssertionError("seed " + seed + ": " + failure.get(), failure.get());
+        }
+        System.out.println("stress: " + files.stats());
+    }
 }
