@@ -42,13 +42,16 @@ import java.util.concurrent.atomic.LongAdder;
  * file's bytes.
  *
  * <p>A vouch holds for the file that made it. For another file of this process it holds as it does within one JVM:
- * if the vouching file's attributes and extents, read again (one {@code stat} and one FIEMAP) at or after the other
- * file's {@link #open} (or {@link #revalidate}), still map every block it vouches for. Each open and revalidation
- * starts a new <em>epoch</em>; a vouching file is confirmed in the epoch of the file asking, at most once per epoch,
- * when a read first needs it. A vouching file found changed or moved is reloaded (its vouches are dropped, its
- * handles cleared). So a block freed by a dedupe, a defragmentation or a truncation and reused by another file is
- * never served with the old bytes; the price is one read of each block per process (the memory is still one copy)
- * and one FIEMAP per vouching file per open. A check that fails means some file's view of the block is stale: every
+ * if the two files' layouts were both current at one moment: the vouching file's attributes and extents, read again
+ * (one {@code stat} and one FIEMAP) at or after the other file's {@link #open} (or {@link #revalidate}), still map
+ * every block it vouches for, and the other file's were read (or read again) at or after the vouching file's layout
+ * was. Each open and revalidation starts a new <em>epoch</em>; a file is confirmed in the epoch of the file asking,
+ * at most once per epoch, when a read first needs it. (The first half alone trusted, for a file that moved off a
+ * block before the block's new owner was opened, the new owner's vouch.) A file found changed or moved is reloaded
+ * (its vouches are dropped, its handles cleared). So a block freed by a dedupe, a defragmentation or a truncation
+ * and reused by another file is never served with the old bytes; the price is one read of each block per process
+ * (the memory is still one copy) and one FIEMAP per vouching file per open, and one per file opened earlier than a
+ * file whose vouch it uses. A check that fails means some file's view of the block is stale: every
  * file open in the process then reads its extents again (one FIEMAP each) before the frame is replaced, so a file
  * whose extents moved while open (its bytes unchanged) neither replaces the frame with its new block's bytes nor goes
  * on being served the block's new owner's. Not guaranteed: a read of a moved file that began before the check that
@@ -172,8 +175,9 @@ public final class SharedFiles implements Closeable
 
     private void load(final SharedOpenFile file) throws IOException
     {
+        final long before = epochs.get(); // before the reads: the layout is current at this epoch or later
         final ExtentReader.Loaded loaded = reader.load(file.handle(), file.path);
-        publish(file, loaded, layoutOf(loaded));
+        publish(file, loaded, layoutOf(loaded), before);
     }
 
     private Layout layoutOf(final ExtentReader.Loaded loaded)
@@ -184,28 +188,32 @@ public final class SharedFiles implements Closeable
                 BlockKeys.deviceBits(cache.fileSystemIndex(loaded.attrs().dev())));
     }
 
-    /** Installs a layout in a new epoch with a new voucher number: the old layout's vouches are dropped. */
+    /**
+     * Installs a layout in a new epoch with a new voucher number: the old layout's vouches are dropped.
+     *
+     * @param before the epoch read before the layout's extents were: the layout is confirmed in it.
+     */
     private synchronized void publish(final SharedOpenFile file, final ExtentReader.Loaded loaded,
-        final Layout layout)
+        final Layout layout, final long before)
     {
         final int voucher = vouchers.incrementAndGet();
         final SharedOpenFile.View old = file.view;
-        file.reload(layout, loaded.attrs(), epochs.incrementAndGet(), voucher, loaded.noSharing());
+        file.reload(layout, loaded.attrs(), epochs.incrementAndGet(), before, voucher, loaded.noSharing());
         final Int2ObjectHashMap<SharedOpenFile> next = new Int2ObjectHashMap<>(byVoucher);
         if (null != old)
         {
             next.remove(old.voucher());
         }
-        if (!file.closed)
+        if (!file.removed)
         {
-            next.put(voucher, file);
+            next.put(voucher, file); // not once close(file) took it out (under this lock): it would stay for good
         }
         byVoucher = next;
     }
 
     /**
-     * Whether {@code voucher}'s vouches hold for a file whose layout was read in {@code epoch}: its file's layout was
-     * found current at or after that epoch, now or before (see the class comment).
+     * Whether {@code voucher}'s layout was found current at or after {@code epoch}, now or before (see the class
+     * comment): one FIEMAP of it at most, once per epoch.
      */
     private boolean confirm(final SharedOpenFile voucher, final long epoch)
     {
@@ -247,7 +255,7 @@ public final class SharedFiles implements Closeable
                 file.confirmedEpoch = Math.max(file.confirmedEpoch, now);
                 return true;
             }
-            publish(file, loaded, layout); // changed or moved: it vouches for nothing it vouched for
+            publish(file, loaded, layout, now); // changed or moved: it vouches for nothing it vouched for
             return false;
         }
     }
@@ -366,7 +374,7 @@ public final class SharedFiles implements Closeable
             final long found = cache.lookup(key);
             if (SharedCache.NO_HANDLE != found)
             {
-                if (vouches(found, view))
+                if (vouches(found, open, view))
                 {
                     if (view != open.view)
                     {
@@ -374,6 +382,10 @@ public final class SharedFiles implements Closeable
                     }
                     sharedHits.increment();
                     return found;
+                }
+                if (view != open.view)
+                {
+                    return RELAYOUT; // confirming the vouch read this file's extents again and found them moved
                 }
                 final long checked = check(open, view, page, key, found);
                 if (SharedCache.NO_HANDLE != checked)
@@ -516,8 +528,15 @@ public final class SharedFiles implements Closeable
         }
     }
 
-    /** @return true if a file of this process vouches for the frame at the handle's generation, for {@code view}. */
-    private boolean vouches(final long handle, final SharedOpenFile.View view)
+    /**
+     * Whether a file of this process vouches for the frame at the handle's generation, for {@code open} read through
+     * {@code view}: its own vouch, or another file's whose layout and this one were both found current at one moment.
+     * The voucher confirmed at or after this view's epoch mapped the block after this layout was read; this file
+     * confirmed at or after the voucher's epoch mapped it after the voucher's layout was read. Both files' bytes are
+     * constant while open (close-to-open), so at that moment the block held both, and the frame (the voucher's bytes)
+     * is this file's. The first alone would trust a file that moved off the block before its new owner was opened.
+     */
+    private boolean vouches(final long handle, final SharedOpenFile open, final SharedOpenFile.View view)
     {
         final long word = vouched.getAcquire(SharedCache.frameOf(handle));
         if ((word & 0xFFFF_FFFFL) != SharedCache.generationOfHandle(handle))
@@ -530,7 +549,13 @@ public final class SharedFiles implements Closeable
             return true;
         }
         final SharedOpenFile file = byVoucher.get(voucher);
-        return null != file && file.view.voucher() == voucher && confirm(file, view.epoch());
+        if (null == file)
+        {
+            return false;
+        }
+        final SharedOpenFile.View vouching = file.view;
+        return vouching.voucher() == voucher && confirm(file, view.epoch()) && confirm(open, vouching.epoch()) &&
+            open.view == view && file.view == vouching;
     }
 
     private void vouch(final long handle, final SharedOpenFile.View view)
@@ -675,6 +700,7 @@ public final class SharedFiles implements Closeable
         files = next;
         if (null != removed)
         {
+            removed.removed = true; // a reload publishing after this puts it back among the vouchers no more
             final Int2ObjectHashMap<SharedOpenFile> vouching = new Int2ObjectHashMap<>(byVoucher);
             vouching.remove(removed.view.voucher()); // a closed file vouches for nothing
             byVoucher = vouching;

@@ -38,10 +38,15 @@ final class SharedOpenFile
     /** The layout, the size and the mapping, replaced together. */
     volatile View view;
     volatile boolean closed;
+    /**
+     * Set by {@code SharedFiles} when it takes the file out of its open files, under its lock, before the file is
+     * closed; read under the same lock by a publication, which then leaves the file out of the vouchers.
+     */
+    boolean removed;
 
     /**
      * The epoch at which this file's current layout was last found current (its attributes unchanged and its extents
-     * still mapping every block it vouches for): the epoch of its view, or later after a check by
+     * still mapping every block it vouches for): the epoch read before its view's extents were, or later after a check by
      * {@code SharedFiles#confirm}. Raised under this object's monitor.
      */
     volatile long confirmedEpoch;
@@ -113,9 +118,12 @@ final class SharedOpenFile
         return null != direct;
     }
 
-    /** Installs a freshly read layout, with an empty mapping, confirmed in its own epoch. */
-    void reload(final Layout layout, final FileAttributes attrs, final long epoch, final int voucher,
-        final String noSharing)
+    /**
+     * Installs a freshly read layout, with an empty mapping, confirmed in the epoch read before its extents were
+     * ({@code confirmed}, at most {@code epoch}).
+     */
+    void reload(final Layout layout, final FileAttributes attrs, final long epoch, final long confirmed,
+        final int voucher, final String noSharing)
     {
         final long segments = (layout.pages + SEGMENT_PAGES - 1) >>> SEGMENT_SHIFT;
         if (segments > Integer.MAX_VALUE)
@@ -123,7 +131,7 @@ final class SharedOpenFile
             throw new IllegalArgumentException(path + " is too large: " + layout.pages + " pages");
         }
         view = new View(layout, attrs, epoch, voucher, noSharing, new AtomicReferenceArray<>((int)segments));
-        confirmedEpoch = epoch;
+        confirmedEpoch = confirmed;
     }
 
     /** @return the page's handle in the mapping, or {@link SharedCache#NO_HANDLE}. */
