@@ -175,9 +175,12 @@ public final class SharedFiles implements Closeable
 
     private void load(final SharedOpenFile file) throws IOException
     {
-        final long before = epochs.get(); // before the reads: the layout is current at this epoch or later
-        final ExtentReader.Loaded loaded = reader.load(file.handle(), file.path);
-        publish(file, loaded, layoutOf(loaded), before);
+        synchronized (file) // as recheck: layouts are installed in the order they were read
+        {
+            final long before = epochs.get(); // before the reads: the layout is current at this epoch or later
+            final ExtentReader.Loaded loaded = reader.load(file.handle(), file.path);
+            publish(file, loaded, layoutOf(loaded), before);
+        }
     }
 
     private Layout layoutOf(final ExtentReader.Loaded loaded)
@@ -444,6 +447,10 @@ public final class SharedFiles implements Closeable
         if (run < 0 || now.layout().key[run] < 0 || now.layout().key[run] + (page - now.layout().start[run]) != key)
         {
             return RELAYOUT; // this file was the stale one: its page is elsewhere now
+        }
+        if (open.closed)
+        {
+            throw new java.nio.channels.ClosedChannelException(); // closed meanwhile: its view may be stale
         }
         cache.invalidate(found);
         final PageFill fill = fills.get().fromBytes(fromFile);

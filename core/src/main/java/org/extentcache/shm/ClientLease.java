@@ -122,13 +122,29 @@ final class ClientLease
         {
             try
             {
-                recovery.afterTakeover(dead, System.currentTimeMillis());
+                repairAfterTakeover(dead, System.currentTimeMillis());
             }
             catch (final RuntimeException | Error ex)
             {
                 lock.unlock(session);
                 throw ex;
             }
+        }
+    }
+
+    /**
+     * After the lock was taken from {@code dead}: recovers that client and rebuilds the index. The lock left held by
+     * this very session (a thread of this process that died inside it) only rebuilds the index: this client is alive.
+     */
+    private void repairAfterTakeover(final long dead, final long now)
+    {
+        if (dead == session)
+        {
+            recovery.rebuildIndex();
+        }
+        else
+        {
+            recovery.afterTakeover(dead, now);
         }
     }
 
@@ -177,7 +193,7 @@ final class ClientLease
             final long now = System.currentTimeMillis();
             if (0 != dead)
             {
-                recovery.afterTakeover(dead, now);
+                repairAfterTakeover(dead, now);
             }
             if (clients.expired(deadSession, now, leaseMillis))
             {

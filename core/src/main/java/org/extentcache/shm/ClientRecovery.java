@@ -79,8 +79,10 @@ final class ClientRecovery
                 final long next = nextGeneration(generationOf(word));
                 if (LOADING == state)
                 {
-                    records.key(frame, now);
-                    records.casState(frame, word, stateWord(next, 0, LOST));
+                    if (records.casState(frame, word, stateWord(next, 0, LOST)))
+                    {
+                        records.key(frame, now); // after the CAS: a loader that only looked dead and published
+                    }                            // first keeps its key
                 }
                 else if (records.pinned(frame))
                 {
@@ -107,6 +109,15 @@ final class ClientRecovery
     void afterTakeover(final long deadHolder, final long now)
     {
         recover(deadHolder, now, true);
+        rebuildIndex();
+    }
+
+    /**
+     * Rebuilds the index from the frame records, freeing (or dropping, if pinned) a second frame of one key: after a
+     * takeover, or when this process finds the lock left held by its own session (a thread that died inside it).
+     */
+    void rebuildIndex()
+    {
         for (final int frame : index.rebuild())
         {
             final long word = records.state(frame);

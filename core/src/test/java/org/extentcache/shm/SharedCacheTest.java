@@ -236,6 +236,24 @@ class SharedCacheTest
     }
 
     @Test
+    void theLockFoundHeldByThisVeryClientIsTakenBackWithoutTakingTheClientForDead() throws IOException
+    {
+        final SharedCache a = join(8);
+        assertEquals(5, firstLong(a, a.load(5, stamp(5))));
+        final SharedLayout layout = new SharedLayout(4096, 8, 16);
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE))
+        {
+            final ByteBuffer session = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder());
+            channel.read(session, layout.clientOffset(a.clientSlot()) + SharedLayout.SESSION_OFFSET);
+            channel.write(session.flip(), SharedLayout.LOCK_OFFSET); // as a thread of A that died inside the lock
+        }
+        assertEquals(6, firstLong(a, a.load(6, stamp(6))), "the client took itself for dead");
+        assertEquals(5, firstLong(a, a.lookup(5)), "the index rebuilt from the records lost a frame");
+        assertEquals(0, a.stats().recoveries());
+        assertEquals(1, a.stats().liveClients());
+    }
+
+    @Test
     void aFileOfAnotherGeometryOrNotOursIsRefusedWithTheNumbers() throws IOException
     {
         join(8);
