@@ -10,7 +10,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,7 +17,6 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The trust rules of {@link ExtentMoveTest}, through a shared cache read by two clients (two joins in one JVM, as two
@@ -64,15 +62,6 @@ final class SharedFilesMoveTest
         return files;
     }
 
-    private static byte[] readAll(final SharedFiles files, final long file) throws IOException
-    {
-        final ByteBuffer all = ByteBuffer.allocate((int)files.size(file));
-        while (all.hasRemaining())
-        {
-            assertTrue(files.read(file, all, all.position()) > 0);
-        }
-        return all.array();
-    }
 
     @ParameterizedTest
     @EnumSource(ExtentMoveTest.Move.class)
@@ -90,10 +79,10 @@ final class SharedFilesMoveTest
         final SharedFiles x = client();
         final SharedFiles y = client();
         final long idA = x.open(pathA);
-        assertArrayEquals(a, readAll(x, idA));
+        assertArrayEquals(a, SharedFilesFixture.readAll(x, idA));
         if (ExtentMoveTest.Move.DEDUPE_ONTO_AN_OPEN_FILE == move)
         {
-            assertArrayEquals(a, readAll(x, x.open(pathB)));
+            assertArrayEquals(a, SharedFilesFixture.readAll(x, x.open(pathB)));
         }
 
         final byte[] aAfter = ExtentMoveTest.move(move, pathA, pathB, a);
@@ -101,13 +90,13 @@ final class SharedFilesMoveTest
         final Path pathC = ExtentMoveTest.landOn(dir, blocksOfA.values(), c);
 
         final long inX = x.open(pathC);
-        assertArrayEquals(c, readAll(x, inX), "C was served, in the client that loaded A, the bytes A had in the " +
+        assertArrayEquals(c, SharedFilesFixture.readAll(x, inX), "C was served, in the client that loaded A, the bytes A had in the " +
             "block C now maps (" + move + ")");
         final long inY = y.open(pathC);
-        assertArrayEquals(c, readAll(y, inY), "C, in the other client (" + move + ")");
+        assertArrayEquals(c, SharedFilesFixture.readAll(y, inY), "C, in the other client (" + move + ")");
         x.revalidate(idA);
-        assertArrayEquals(aAfter, readAll(x, idA), "A after " + move);
-        assertArrayEquals(c, readAll(x, inX), "C, read again");
+        assertArrayEquals(aAfter, SharedFilesFixture.readAll(x, idA), "A after " + move);
+        assertArrayEquals(c, SharedFilesFixture.readAll(x, inX), "C, read again");
     }
 
     @Test
@@ -118,12 +107,12 @@ final class SharedFilesMoveTest
         ExtentMoveTest.writeSynced(pathBase, base);
         final SharedFiles x = client();
         final long first = x.open(pathBase);
-        assertArrayEquals(base, readAll(x, first));
+        assertArrayEquals(base, SharedFilesFixture.readAll(x, first));
         for (int clone = 0; clone < 3; clone++)
         {
             final Path path = dir.resolve("clone" + clone);
             ReflinkDir.cloneFile(pathBase, path);
-            assertArrayEquals(base, readAll(x, x.open(path)));
+            assertArrayEquals(base, SharedFilesFixture.readAll(x, x.open(path)));
         }
         final SharedFiles.Stats stats = x.stats();
         assertEquals(64, stats.loads());

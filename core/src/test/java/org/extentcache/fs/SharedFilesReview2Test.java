@@ -17,7 +17,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -69,67 +68,8 @@ class SharedFilesReview2Test
         return files;
     }
 
-    private static void writeSynced(final Path path, final byte[] bytes) throws IOException
-    {
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-            StandardOpenOption.TRUNCATE_EXISTING))
-        {
-            final ByteBuffer all = ByteBuffer.wrap(bytes);
-            while (all.hasRemaining())
-            {
-                channel.write(all, all.position());
-            }
-            channel.force(true);
-        }
-    }
 
-    private static byte[] readAll(final SharedFiles files, final long file) throws IOException
-    {
-        final ByteBuffer all = ByteBuffer.allocate((int)files.size(file));
-        while (all.hasRemaining())
-        {
-            assertTrue(files.read(file, all, all.position()) > 0);
-        }
-        return all.array();
-    }
 
-    /** The key of a page as the file maps it now (a fresh FIEMAP). */
-    private static long keyOf(final SharedCache cache, final Path path, final long page) throws IOException
-    {
-        final ExtentReader.Loaded loaded = new ExtentReader(PAGE).load(path, path);
-        final Layout layout = Layout.of(loaded.extents(), loaded.attrs().size(), PAGE,
-            BlockKeys.deviceBits(cache.fileSystemIndex(loaded.attrs().dev())));
-        final int run = layout.find(page);
-        return layout.key[run] + (page - layout.start[run]);
-    }
-
-    private static void xfsIo(final Path file, final String... commands) throws IOException
-    {
-        final List<String> command = new ArrayList<>(List.of("xfs_io"));
-        for (final String each : commands)
-        {
-            command.add("-c");
-            command.add(each);
-        }
-        command.add(file.toString());
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        try
-        {
-            final String output = new String(process.getInputStream().readAllBytes());
-            assertTrue(process.waitFor(60, TimeUnit.SECONDS), String.join(" ", command));
-            assertEquals(0, process.exitValue(), String.join(" ", command) + ": " + output);
-            assertFalse(output.contains("not supported") || output.contains("failed"), output);
-        }
-        catch (final InterruptedException ex)
-        {
-            Thread.currentThread().interrupt();
-            throw new IOException(ex);
-        }
-        finally
-        {
-            process.destroyForcibly();
-        }
-    }
 
     /**
      * The move of SharedFilesReviewTest's first trust case, with E's pages not in the cache when it happens: E is
@@ -152,26 +92,26 @@ class SharedFilesReview2Test
         final Path e = xfs.resolve("e");
         final Path f = xfs.resolve("f");
         final Path s = xfs.resolve("s");
-        writeSynced(e, original);
+        SharedFilesFixture.writeSynced(e, original);
         ReflinkDir.cloneFile(e, f); // f shares e's blocks K
-        writeSynced(s, original); // the same bytes in blocks of its own
+        SharedFilesFixture.writeSynced(s, original); // the same bytes in blocks of its own
 
         final SharedCache cache = cache(64);
         final SharedFiles files = files(cache);
         final long inE = files.open(e); // not read: nothing of it in the cache
-        final long keyBefore = keyOf(cache, e, 0);
+        final long keyBefore = SharedFilesFixture.keyOf(cache, e, 0);
 
-        xfsIo(e, "dedupe " + s + " 0 0 " + original.length); // e now maps s's blocks; K is f's alone
-        xfsIo(f, "pwrite -S 0x5a 0 " + original.length, "fsync"); // unshared: overwritten in place
-        Assumptions.assumeTrue(keyBefore == keyOf(cache, f, 0), "XFS moved f's block on overwrite");
-        Assumptions.assumeTrue(keyBefore != keyOf(cache, e, 0), "the dedupe left e on its block");
+        SharedFilesFixture.xfsIo(e, "dedupe " + s + " 0 0 " + original.length); // e now maps s's blocks; K is f's alone
+        SharedFilesFixture.xfsIo(f, "pwrite -S 0x5a 0 " + original.length, "fsync"); // unshared: overwritten in place
+        Assumptions.assumeTrue(keyBefore == SharedFilesFixture.keyOf(cache, f, 0), "XFS moved f's block on overwrite");
+        Assumptions.assumeTrue(keyBefore != SharedFilesFixture.keyOf(cache, e, 0), "the dedupe left e on its block");
 
         final long inF = files.open(f);
         final byte[] overwritten = new byte[original.length];
         Arrays.fill(overwritten, (byte)0x5a);
-        assertArrayEquals(overwritten, readAll(files, inF));
+        assertArrayEquals(overwritten, SharedFilesFixture.readAll(files, inF));
 
-        assertArrayEquals(original, readAll(files, inE), "e, open all along and never changed, was served the " +
+        assertArrayEquals(original, SharedFilesFixture.readAll(files, inE), "e, open all along and never changed, was served the " +
             "bytes f loaded into e's former blocks, on f's vouch (seed " + seed + ", " + files.stats() + ")");
         try (SharedPage pinned = files.pin(inE, 1))
         {
@@ -199,7 +139,7 @@ class SharedFilesReview2Test
         final byte[] bytes = new byte[8 * PAGE];
         random.nextBytes(bytes);
         final Path path = xfs.resolve("r");
-        writeSynced(path, bytes);
+        SharedFilesFixture.writeSynced(path, bytes);
         final SharedFiles files = files(cache(64));
         final java.lang.reflect.Field byVoucher = SharedFiles.class.getDeclaredField("byVoucher");
         byVoucher.setAccessible(true);
@@ -294,7 +234,7 @@ class SharedFilesReview2Test
                 }
                 else
                 {
-                    writeSynced(path, bytes);
+                    SharedFilesFixture.writeSynced(path, bytes);
                 }
                 paths.add(path);
                 contents.add(bytes);
@@ -312,8 +252,8 @@ class SharedFilesReview2Test
             {
                 final int f = random.nextInt(paths.size());
                 final Path copy = xfs.resolve("n" + made++);
-                writeSynced(copy, contents.get(f));
-                xfsIo(paths.get(f), "dedupe " + copy + " 0 0 " + contents.get(f).length);
+                SharedFilesFixture.writeSynced(copy, contents.get(f));
+                SharedFilesFixture.xfsIo(paths.get(f), "dedupe " + copy + " 0 0 " + contents.get(f).length);
                 java.nio.file.Files.delete(copy);
             }
             else if (kind == 2) // close or reopen in a client
@@ -393,7 +333,7 @@ class SharedFilesReview2Test
         final Path[] paths = new Path[fileCount];
         final byte[][] contents = new byte[fileCount][];
         paths[0] = xfs.resolve("base");
-        writeSynced(paths[0], base);
+        SharedFilesFixture.writeSynced(paths[0], base);
         contents[0] = base;
         for (int i = 1; i < fileCount; i++)
         {

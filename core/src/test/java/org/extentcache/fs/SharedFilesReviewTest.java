@@ -18,7 +18,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -27,7 +26,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * An adversarial review of {@link SharedFiles} on XFS with reflink ({@code EXTENTCACHE_REFLINK_DIR}): extents that
@@ -69,70 +67,7 @@ class SharedFilesReviewTest
         return files;
     }
 
-    /** Writes a file and syncs it, so that its extents are real blocks (not delayed allocation). */
-    private static void writeSynced(final Path path, final byte[] bytes) throws IOException
-    {
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-            StandardOpenOption.TRUNCATE_EXISTING))
-        {
-            final ByteBuffer all = ByteBuffer.wrap(bytes);
-            while (all.hasRemaining())
-            {
-                channel.write(all, all.position());
-            }
-            channel.force(true);
-        }
-    }
 
-    private static byte[] readAll(final SharedFiles files, final long file) throws IOException
-    {
-        final ByteBuffer all = ByteBuffer.allocate((int)files.size(file));
-        while (all.hasRemaining())
-        {
-            assertTrue(files.read(file, all, all.position()) > 0);
-        }
-        return all.array();
-    }
-
-    /** The key of a page as the file maps it now (a fresh FIEMAP). */
-    private static long keyOf(final SharedFiles files, final SharedCache cache, final Path path, final long page)
-        throws IOException
-    {
-        final ExtentReader reader = new ExtentReader(PAGE);
-        final ExtentReader.Loaded loaded = reader.load(path, path);
-        final Layout layout = Layout.of(loaded.extents(), loaded.attrs().size(), PAGE,
-            BlockKeys.deviceBits(cache.fileSystemIndex(loaded.attrs().dev())));
-        final int run = layout.find(page);
-        return layout.key[run] + (page - layout.start[run]);
-    }
-
-    private static void xfsIo(final Path file, final String... commands) throws IOException
-    {
-        final List<String> command = new ArrayList<>(List.of("xfs_io"));
-        for (final String each : commands)
-        {
-            command.add("-c");
-            command.add(each);
-        }
-        command.add(file.toString());
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        try
-        {
-            final String output = new String(process.getInputStream().readAllBytes());
-            assertTrue(process.waitFor(60, TimeUnit.SECONDS), String.join(" ", command));
-            assertEquals(0, process.exitValue(), String.join(" ", command) + ": " + output);
-            assertFalse(output.contains("not supported") || output.contains("failed"), output);
-        }
-        catch (final InterruptedException ex)
-        {
-            Thread.currentThread().interrupt();
-            throw new IOException(ex);
-        }
-        finally
-        {
-            process.destroyForcibly();
-        }
-    }
 
     // ---------------------------------------------------------------------------------------------------------------
     // Trust: an open file whose extents moved
@@ -163,30 +98,30 @@ class SharedFilesReviewTest
         final Path e = xfs.resolve("e");
         final Path f = xfs.resolve("f");
         final Path s = xfs.resolve("s");
-        writeSynced(e, original);
+        SharedFilesFixture.writeSynced(e, original);
         ReflinkDir.cloneFile(e, f); // f shares e's blocks K
-        writeSynced(s, original); // the same bytes in blocks of its own
+        SharedFilesFixture.writeSynced(s, original); // the same bytes in blocks of its own
 
         final SharedFiles files = files(64);
         final SharedCache cache = (SharedCache)open.get(0);
         final long inE = files.open(e);
         assertNull(files.sharingUnavailableReason(inE));
-        assertArrayEquals(original, readAll(files, inE), "seed " + seed);
-        final long keyBefore = keyOf(files, cache, e, 0);
+        assertArrayEquals(original, SharedFilesFixture.readAll(files, inE), "seed " + seed);
+        final long keyBefore = SharedFilesFixture.keyOf(cache, e, 0);
 
-        xfsIo(e, "dedupe " + s + " 0 0 " + original.length); // e now maps s's blocks; K is f's alone
+        SharedFilesFixture.xfsIo(e, "dedupe " + s + " 0 0 " + original.length); // e now maps s's blocks; K is f's alone
         assertArrayEquals(original, Files.readAllBytes(e), "a dedupe never changes bytes");
-        xfsIo(f, "pwrite -S 0x5a 0 " + original.length, "fsync"); // unshared: overwritten in place
-        Assumptions.assumeTrue(keyBefore == keyOf(files, cache, f, 0), "XFS moved f's block on overwrite");
-        Assumptions.assumeTrue(keyBefore != keyOf(files, cache, e, 0), "the dedupe left e on its block");
+        SharedFilesFixture.xfsIo(f, "pwrite -S 0x5a 0 " + original.length, "fsync"); // unshared: overwritten in place
+        Assumptions.assumeTrue(keyBefore == SharedFilesFixture.keyOf(cache, f, 0), "XFS moved f's block on overwrite");
+        Assumptions.assumeTrue(keyBefore != SharedFilesFixture.keyOf(cache, e, 0), "the dedupe left e on its block");
 
         final long inF = files.open(f);
         final byte[] overwritten = new byte[original.length];
         Arrays.fill(overwritten, (byte)0x5a);
-        assertArrayEquals(overwritten, readAll(files, inF));
+        assertArrayEquals(overwritten, SharedFilesFixture.readAll(files, inF));
         assertEquals(pages, files.stats().verificationMisses(), "f found the frames of K holding e's old bytes");
 
-        assertArrayEquals(original, readAll(files, inE), "e, open all along and never changed, was served the " +
+        assertArrayEquals(original, SharedFilesFixture.readAll(files, inE), "e, open all along and never changed, was served the " +
             "bytes f now has in e's former blocks (seed " + seed + ")");
     }
 
@@ -210,9 +145,9 @@ class SharedFilesReviewTest
         final Path e = xfs.resolve("e");
         final Path f = xfs.resolve("f");
         final Path s = xfs.resolve("s");
-        writeSynced(e, original);
+        SharedFilesFixture.writeSynced(e, original);
         ReflinkDir.cloneFile(e, f);
-        writeSynced(s, original);
+        SharedFilesFixture.writeSynced(s, original);
 
         final SharedFiles b = files(64);
         final SharedCache cacheB = (SharedCache)open.get(0);
@@ -221,23 +156,23 @@ class SharedFilesReviewTest
         final SharedFiles a = new SharedFiles(cacheA);
         open.add(a);
         final long inE = b.open(e);
-        assertArrayEquals(original, readAll(b, inE), "seed " + seed);
-        final long key = keyOf(b, cacheB, e, 0);
+        assertArrayEquals(original, SharedFilesFixture.readAll(b, inE), "seed " + seed);
+        final long key = SharedFilesFixture.keyOf(cacheB, e, 0);
 
-        xfsIo(e, "dedupe " + s + " 0 0 " + original.length);
-        xfsIo(f, "pwrite -S 0x5a 0 " + original.length, "fsync");
-        Assumptions.assumeTrue(key == keyOf(a, cacheA, f, 0), "XFS moved f's block on overwrite");
+        SharedFilesFixture.xfsIo(e, "dedupe " + s + " 0 0 " + original.length);
+        SharedFilesFixture.xfsIo(f, "pwrite -S 0x5a 0 " + original.length, "fsync");
+        Assumptions.assumeTrue(key == SharedFilesFixture.keyOf(cacheA, f, 0), "XFS moved f's block on overwrite");
 
         final long inF = a.open(f);
         final byte[] overwritten = new byte[original.length];
         Arrays.fill(overwritten, (byte)0x5a);
-        assertArrayEquals(overwritten, readAll(a, inF));
+        assertArrayEquals(overwritten, SharedFilesFixture.readAll(a, inF));
         final long fFrame = cacheA.lookup(key);
 
-        assertArrayEquals(original, readAll(b, inE), "seed " + seed);
+        assertArrayEquals(original, SharedFilesFixture.readAll(b, inE), "seed " + seed);
         assertEquals(fFrame, cacheA.lookup(key), "b threw out a's correct frame of K and loaded e's old bytes under " +
             "K: its own view of e was the stale one");
-        assertArrayEquals(overwritten, readAll(a, inF));
+        assertArrayEquals(overwritten, SharedFilesFixture.readAll(a, inF));
         assertEquals(4, a.stats().verificationMisses(), "a checked K again: b had replaced it");
     }
 
@@ -300,7 +235,7 @@ class SharedFilesReviewTest
         final byte[] bytes = new byte[9 * PAGE + 1234];
         random.nextBytes(bytes);
         final Path path = xfs.resolve("odd");
-        writeSynced(path, bytes);
+        SharedFilesFixture.writeSynced(path, bytes);
         final SharedFiles files = files(8); // fewer frames than pages: reads reclaim as they go
         final long file = files.open(path);
         for (int i = 0; i < 2000; i++)
@@ -330,7 +265,7 @@ class SharedFilesReviewTest
     void emptyFilesAndSparseFilesWithHolesRead() throws IOException
     {
         final Path empty = xfs.resolve("empty");
-        writeSynced(empty, new byte[0]);
+        SharedFilesFixture.writeSynced(empty, new byte[0]);
         final Path sparse = xfs.resolve("sparse");
         final byte[] expected = new byte[40 * PAGE + 17];
         final Random random = new Random(11);
@@ -352,7 +287,7 @@ class SharedFilesReviewTest
         assertEquals(-1, files.read(inEmpty, ByteBuffer.allocate(10), 0));
         assertEquals(0, files.read(inEmpty, ByteBuffer.allocate(0), 0));
         final long inSparse = files.open(sparse);
-        assertArrayEquals(expected, readAll(files, inSparse));
+        assertArrayEquals(expected, SharedFilesFixture.readAll(files, inSparse));
         assertThrows(IllegalArgumentException.class, () -> files.pin(inSparse, 5), "a hole cannot be pinned");
         assertEquals(5, ((SharedCache)open.get(0)).stats().framesReady(), "holes take no frames (pages 0, 1, 17, 39, 40)");
     }
@@ -363,7 +298,7 @@ class SharedFilesReviewTest
         final byte[] bytes = new byte[8 * PAGE];
         new Random(5).nextBytes(bytes);
         final Path path = xfs.resolve("interrupted");
-        writeSynced(path, bytes);
+        SharedFilesFixture.writeSynced(path, bytes);
         final SharedFiles files = files(16);
         final long file = files.open(path);
         Thread.currentThread().interrupt();
@@ -376,7 +311,7 @@ class SharedFilesReviewTest
             Thread.interrupted();
         }
         assertEquals(0, ((SharedCache)open.get(0)).stats().framesLoading(), "an interrupted load left LOADING");
-        assertArrayEquals(bytes, readAll(files, file), "the channel the interrupt closed is open again");
+        assertArrayEquals(bytes, SharedFilesFixture.readAll(files, file), "the channel the interrupt closed is open again");
     }
 
     @Test
@@ -385,7 +320,7 @@ class SharedFilesReviewTest
         final byte[] bytes = new byte[32 * PAGE];
         new Random(6).nextBytes(bytes);
         final Path path = xfs.resolve("closing");
-        writeSynced(path, bytes);
+        SharedFilesFixture.writeSynced(path, bytes);
         final SharedFiles files = files(8);
         for (int round = 0; round < 20; round++)
         {

@@ -76,15 +76,6 @@ class SharedFilesTest
         return bytes;
     }
 
-    private static byte[] readAll(final SharedFiles files, final long file) throws IOException
-    {
-        final ByteBuffer all = ByteBuffer.allocate((int)files.size(file));
-        while (all.hasRemaining())
-        {
-            assertTrue(files.read(file, all, all.position()) > 0);
-        }
-        return all.array();
-    }
 
     @Test
     void clonesReadInTwoClientsHoldOneCopyAndEachChecksWhatTheOtherLoaded() throws IOException
@@ -104,16 +95,16 @@ class SharedFilesTest
             final long inA = a.open(xfs.resolve("clone" + clone));
             assertNull(a.sharingUnavailableReason(inA));
             assertTrue(a.readsDirectly(inA));
-            assertArrayEquals(expected, readAll(a, inA), "seed " + seed);
+            assertArrayEquals(expected, SharedFilesFixture.readAll(a, inA), "seed " + seed);
         }
         assertEquals(PAGES, a.stats().loads(), "one load per block, not per clone");
         assertEquals(PAGES, cacheA.stats().framesReady());
         final long inB = b.open(xfs.resolve("base"));
-        assertArrayEquals(expected, readAll(b, inB), "seed " + seed);
+        assertArrayEquals(expected, SharedFilesFixture.readAll(b, inB), "seed " + seed);
         assertEquals(0, b.stats().loads(), "the second client loaded blocks the first had");
         assertEquals(PAGES, b.stats().verifications(), "each frame the other client loaded is checked once");
         assertEquals(0, b.stats().verificationMisses());
-        assertArrayEquals(expected, readAll(b, inB));
+        assertArrayEquals(expected, SharedFilesFixture.readAll(b, inB));
         assertEquals(PAGES, b.stats().verifications(), "checked again without need");
         assertEquals(PAGES, cacheB.stats().framesReady(), "one copy for both clients");
     }
@@ -128,9 +119,9 @@ class SharedFilesTest
         final SharedFiles a = files(cacheA);
         final SharedFiles b = files(cacheB);
         final long inA = a.open(xfs.resolve("base"));
-        assertArrayEquals(expected, readAll(a, inA));
+        assertArrayEquals(expected, SharedFilesFixture.readAll(a, inA));
         // A frame of page 5's key now holds other bytes (as if the block was freed and reused since it was loaded)
-        final long key = keyOfPage(cacheA, 5);
+        final long key = SharedFilesFixture.keyOf(cacheA, xfs.resolve("base"), 5);
         assertTrue(cacheA.invalidate(cacheA.lookup(key)));
         cacheA.load(key, (k, page) ->
         {
@@ -140,7 +131,7 @@ class SharedFilesTest
             }
         });
         final long inB = b.open(xfs.resolve("base"));
-        assertArrayEquals(expected, readAll(b, inB), "seed " + seed);
+        assertArrayEquals(expected, SharedFilesFixture.readAll(b, inB), "seed " + seed);
         assertEquals(1, b.stats().verificationMisses());
         assertEquals(1, cacheA.stats().verificationMisses());
         // the replacement holds the file's bytes for every client: A, which vouched for its own (wrong) load, now
@@ -149,17 +140,6 @@ class SharedFilesTest
         final long handle = cacheA.lookup(key);
         assertTrue(cacheA.read(handle, 0, page, PAGE));
         assertArrayEquals(java.util.Arrays.copyOfRange(expected, 5 * PAGE, 6 * PAGE), page.array());
-    }
-
-    /** The key of a page of the base file: through a FileSystemTranslator-free look at its layout. */
-    private long keyOfPage(final SharedCache cache, final long page) throws IOException
-    {
-        final ExtentReader reader = new ExtentReader(PAGE);
-        final ExtentReader.Loaded loaded = reader.load(xfs.resolve("base"), xfs.resolve("base"));
-        final Layout layout = Layout.of(loaded.extents(), loaded.attrs().size(), PAGE,
-            BlockKeys.deviceBits(cache.fileSystemIndex(loaded.attrs().dev())));
-        final int run = layout.find(page);
-        return layout.key[run] + (page - layout.start[run]);
     }
 
     @Test
@@ -174,7 +154,7 @@ class SharedFilesTest
             final byte[] bytes = new byte[PAGE];
             page.buffer().getBytes(0, bytes);
             assertArrayEquals(java.util.Arrays.copyOfRange(expected, 3 * PAGE, 4 * PAGE), bytes);
-            assertArrayEquals(expected, readAll(files, file), "a 16-frame cache reads a 64-page file around a pin");
+            assertArrayEquals(expected, SharedFilesFixture.readAll(files, file), "a 16-frame cache reads a 64-page file around a pin");
             page.buffer().getBytes(0, bytes);
             assertArrayEquals(java.util.Arrays.copyOfRange(expected, 3 * PAGE, 4 * PAGE), bytes, "pinned bytes moved");
         }
@@ -197,7 +177,7 @@ class SharedFilesTest
         Files.write(tmpfsFile, bytes);
         final long file = files.open(tmpfsFile);
         assertTrue(null != files.sharingUnavailableReason(file));
-        assertArrayEquals(bytes, readAll(files, file));
+        assertArrayEquals(bytes, SharedFilesFixture.readAll(files, file));
         assertEquals(0, cache.stats().framesReady(), "a private page entered the shared file");
         assertTrue(files.stats().privateReads() >= 4);
     }
