@@ -33,7 +33,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *       and the last one out removes the file;</li>
  *   <li>killed while it holds the allocation lock, with the index emptied as a rebuild killed halfway leaves it: the
  *       next process to need the lock takes it over once the lease runs out, rebuilds the index from the frame
- *       records, and finds the keys the dead process loaded without loading them again.</li>
+ *       records, and finds the keys the dead process loaded without loading them again;</li>
+ *   <li>not killed but stopped (SIGSTOP) for longer than its lease: taken for dead, its pin recovered; once it runs
+ *       again (SIGCONT) it is expelled: its pinned views revoked, its loads refused, and it can still close.</li>
  * </ul>
  * Nothing here asserts on time: waits are bounded (30 s) so a hang fails, and how long recovery took is printed.
  * The allocation lock is held only inside {@link SharedCache}, where no caller code runs, so the second test has the
@@ -253,6 +255,85 @@ class SharedCacheKillTest
         assertEquals(List.of(), inspector.problems());
         survivor.command("close");
         survivor.exit();
+        parent.close();
+        assertFalse(Files.exists(file), "the last client out left the file behind");
+    }
+
+    /** Polls until {@code done} holds, up to {@link #WAIT_SECONDS}; fails saying {@code what} otherwise. */
+    private static void await(final java.util.function.BooleanSupplier done,
+        final java.util.function.Supplier<String> what) throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+        while (!done.getAsBoolean())
+        {
+            if (System.nanoTime() > deadline)
+            {
+                throw new AssertionError(what.get() + " within " + WAIT_SECONDS + " s");
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    /** @return the error a command was answered with (it must be one). */
+    private static String errorOf(final ChildProcess child, final String command) throws InterruptedException
+    {
+        try
+        {
+            return "no error: " + child.command(command);
+        }
+        catch (final AssertionError expected)
+        {
+            return expected.getMessage();
+        }
+    }
+
+    /**
+     * A client stopped (SIGSTOP) for longer than its lease is taken for dead although it is alive: the others recover
+     * its pins, and once it runs again (SIGCONT) it finds itself expelled. Its pinned views are revoked (an access
+     * throws, rather than show a frame the others may reuse), its loads are refused with a message saying why, its
+     * pin no longer holds the frame, and it can still close.
+     */
+    @Test
+    void aClientPausedLongerThanItsLeaseIsExpelledWithItsViewsRevokedAndItsLoadsRefused() throws Exception
+    {
+        final ChildProcess paused = child("paused");
+        final long handle = ChildProcess.field(paused.command("pin 7"), "handle");
+        final SharedFileInspector inspector = new SharedFileInspector(file);
+        assertEquals(1, inspector.pinsHeld());
+
+        final long stopped = System.nanoTime();
+        paused.stop();
+        await(() -> 1 == parent.stats().recoveries(), () -> "the paused client was not taken for dead");
+        assertEquals(0, inspector.pinsHeld(), "the paused client's pin was not recovered");
+        System.out.println("paused client recovered " + millisSince(stopped) + " ms after SIGSTOP (lease " +
+            LEASE_MILLIS + " ms)");
+        assertTrue(parent.isValid(handle), "nothing reclaims the frame yet: its bytes are still the key's");
+
+        paused.signal("CONT");
+        final String[] revoked = new String[1];
+        await(() ->
+        {
+            try
+            {
+                revoked[0] = errorOf(paused, "check");
+                return revoked[0].contains("IndexOutOfBoundsException");
+            }
+            catch (final InterruptedException ex)
+            {
+                throw new IllegalStateException(ex);
+            }
+        }, () -> "the expelled client's pinned view was not revoked (last answer: " + revoked[0] + ")");
+        final String refused = errorOf(paused, "load 8");
+        assertTrue(refused.contains("was taken over"), refused);
+
+        for (long key = 1000; key < 1000 + 3 * FRAMES; key++)
+        {
+            assertNull(check(key, parent.load(key, PageStamps::fill)));
+        }
+        assertFalse(parent.isValid(handle), "the expelled client's pin still holds its frame");
+        assertEquals(0, parent.stats().framesLoading());
+        paused.command("close");
+        paused.exit();
         parent.close();
         assertFalse(Files.exists(file), "the last client out left the file behind");
     }
