@@ -174,6 +174,19 @@ public final class SharedCache implements AutoCloseable
         return generation << SharedLayout.GENERATION_SHIFT | frame;
     }
 
+    /** @return the frame a handle names, or -1 for {@link #NO_HANDLE} or a frame past the file's. */
+    private int frameIn(final long handle)
+    {
+        final int frame = frameOf(handle);
+        return NO_HANDLE == handle || frame >= layout.frames ? -1 : frame;
+    }
+
+    /** @return the state word of the handle's frame while the handle is valid: READY at its generation. */
+    private static long readyWord(final long handle)
+    {
+        return stateWord(generationOfHandle(handle), 0, READY);
+    }
+
     /**
      * Looks a key up, without a lock and without waiting.
      *
@@ -197,9 +210,8 @@ public final class SharedCache implements AutoCloseable
     /** @return true if the handle's frame is still READY at its generation (it may not be by the time you use it). */
     public boolean isValid(final long handle)
     {
-        final int frame = frameOf(handle);
-        return NO_HANDLE != handle && frame < layout.frames &&
-            records.state(frame) == stateWord(generationOfHandle(handle), 0, READY);
+        final int frame = frameIn(handle);
+        return frame >= 0 && records.state(frame) == readyWord(handle);
     }
 
     /**
@@ -222,12 +234,12 @@ public final class SharedCache implements AutoCloseable
         }
         Objects.checkFromIndexSize(offset, length, layout.pageSize);
         Objects.checkFromIndexSize(dst.position(), length, dst.limit());
-        final int frame = frameOf(handle);
-        if (NO_HANDLE == handle || frame >= layout.frames)
+        final int frame = frameIn(handle);
+        if (frame < 0)
         {
             return false;
         }
-        final long expected = stateWord(generationOfHandle(handle), 0, READY);
+        final long expected = readyWord(handle);
         if (records.state(frame) != expected)
         {
             return false;
@@ -295,13 +307,13 @@ public final class SharedCache implements AutoCloseable
     {
         checkOpen();
         lease.checkMember();
-        final int frame = frameOf(handle);
-        if (NO_HANDLE == handle || frame >= layout.frames)
+        final int frame = frameIn(handle);
+        if (frame < 0)
         {
             return null;
         }
         records.addPin(frame, slot, 1); // volatile RMW, then the state load: see FrameRecords
-        if (records.state(frame) != stateWord(generationOfHandle(handle), 0, READY))
+        if (records.state(frame) != readyWord(handle))
         {
             records.addPin(frame, slot, -1);
             return null;
@@ -340,8 +352,8 @@ public final class SharedCache implements AutoCloseable
         try
         {
             lease.checkMember();
-            return NO_HANDLE != handle && frameOf(handle) < layout.frames &&
-                sweep.invalidate(frameOf(handle), generationOfHandle(handle), slot);
+            final int frame = frameIn(handle);
+            return frame >= 0 && sweep.invalidate(frame, generationOfHandle(handle), slot);
         }
         finally
         {

@@ -135,13 +135,13 @@ final class SharedLoads
                 {
                     return fill(claimed, key, loader);
                 }
-                if (-1 == claimed && attempt >= LOAD_ATTEMPTS)
-                {
-                    throw new IllegalStateException("no frame of " + file.path + " can be claimed for key " + key +
-                        ": all " + layout.frames + " frames are pinned or loading");
-                }
                 if (-1 == claimed)
                 {
+                    if (attempt >= LOAD_ATTEMPTS)
+                    {
+                        throw new IllegalStateException("no frame of " + file.path + " can be claimed for key " +
+                            key + ": all " + layout.frames + " frames are pinned or loading");
+                    }
                     SharedLock.backOff(attempt + 200); // park: pins and loads are released meanwhile
                 }
             }

@@ -129,11 +129,6 @@ final class SharedLock
         }
     }
 
-    boolean heldByCurrentThread()
-    {
-        return local.isHeldByCurrentThread();
-    }
-
     static void backOff(final int spins)
     {
         if (spins < 100)
