@@ -130,6 +130,20 @@ final class Layout
         return lo;
     }
 
+    /**
+     * @return the key of {@code page}: the physical key of its block, {@link #RUN_PRIVATE}, or {@link #RUN_HOLE} (a
+     *     hole, or a page outside the layout).
+     */
+    long keyOf(final long page)
+    {
+        final int run = page < 0 ? -1 : find(page);
+        if (run < 0)
+        {
+            return RUN_HOLE;
+        }
+        return key[run] < 0 ? key[run] : key[run] + (page - start[run]);
+    }
+
     /** @return this layout cut to its first {@code keep} pages. */
     Layout clip(final long keep)
     {

@@ -321,10 +321,8 @@ public final class SharedFiles implements Closeable
             fileHits.increment();
             return;
         }
-        final Layout layout = view.layout();
-        final int run = layout.find(page);
-        final long runKey = run < 0 ? Layout.RUN_HOLE : layout.key[run]; // past a layout read again: zeros
-        if (Layout.RUN_HOLE == runKey)
+        final long key = view.layout().keyOf(page); // past a layout read again: a hole, zeros
+        if (Layout.RUN_HOLE == key)
         {
             for (int i = 0; i < length; i++)
             {
@@ -332,7 +330,7 @@ public final class SharedFiles implements Closeable
             }
             return;
         }
-        if (Layout.RUN_PRIVATE == runKey)
+        if (Layout.RUN_PRIVATE == key)
         {
             privateReads.increment();
             final int limit = dst.limit();
@@ -347,7 +345,6 @@ public final class SharedFiles implements Closeable
             }
             return;
         }
-        final long key = runKey + (page - layout.start[run]);
         while (true)
         {
             final long handle = trustedHandle(open, view, page, key);
@@ -443,8 +440,7 @@ public final class SharedFiles implements Closeable
         // moved one is reloaded: none goes on trusting, or vouching for, a block it no longer maps.
         recheckOpenFiles(open);
         final SharedOpenFile.View now = open.view;
-        final int run = now.layout().find(page);
-        if (run < 0 || now.layout().key[run] < 0 || now.layout().key[run] + (page - now.layout().start[run]) != key)
+        if (now.layout().keyOf(page) != key)
         {
             return RELAYOUT; // this file was the stale one: its page is elsewhere now
         }
@@ -584,15 +580,14 @@ public final class SharedFiles implements Closeable
         final SharedOpenFile open = fileOf(file);
         final SharedOpenFile.View view = open.view;
         final Layout layout = view.layout();
-        final int run = page < 0 ? -1 : layout.find(page);
-        if (run < 0 || layout.key[run] < 0)
+        final long key = layout.keyOf(page);
+        if (key < 0)
         {
-            throw new IllegalArgumentException("page " + page + " of " + open.path + " is " + (run < 0 ?
-                "past its end (" + layout.pages + " pages)" : Layout.RUN_HOLE == layout.key[run] ? "a hole" :
-                "private to this process (" + (null == view.noSharing() ? "no stable physical block" :
-                view.noSharing()) + ")") + ": only shared pages can be pinned");
+            throw new IllegalArgumentException("page " + page + " of " + open.path + " is " +
+                (page < 0 || page >= layout.pages ? "past its end (" + layout.pages + " pages)" :
+                Layout.RUN_HOLE == key ? "a hole" : "private to this process (" + (null == view.noSharing() ?
+                "no stable physical block" : view.noSharing()) + ")") + ": only shared pages can be pinned");
         }
-        final long key = layout.key[run] + (page - layout.start[run]);
         while (true)
         {
             final long handle = trustedHandle(open, view, page, key);

@@ -55,6 +55,20 @@ final class LayoutTest
     };
 
     @Test
+    void keyOfNamesEachPagesKeyAndAHoleOutsideTheLayout()
+    {
+        // pages 0-1 physical at MiB, page 2 a hole, page 3 unwritten (private)
+        final Layout layout = Layout.of(List.of(extent(0, MIB, 2 * PAGE, 0),
+            extent(3 * PAGE, 8 * MIB, PAGE, Fiemap.FIEMAP_EXTENT_UNWRITTEN)), 4L * PAGE, PAGE, DEVICE);
+        assertEquals(DEVICE | MIB / PAGE, layout.keyOf(0));
+        assertEquals(DEVICE | MIB / PAGE + 1, layout.keyOf(1));
+        assertEquals(HOLE, layout.keyOf(2));
+        assertEquals(PRIVATE, layout.keyOf(3));
+        assertEquals(HOLE, layout.keyOf(4), "past the layout");
+        assertEquals(HOLE, layout.keyOf(-1), "before it");
+    }
+
+    @Test
     void oneAlignedExtentIsOnePhysicalRun()
     {
         final Layout layout = Layout.of(List.of(extent(0, MIB, 10 * PAGE, 0)), 10L * PAGE, PAGE, DEVICE);
