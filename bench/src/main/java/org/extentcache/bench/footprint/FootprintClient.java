@@ -111,23 +111,8 @@ public final class FootprintClient implements Callable<Integer>
         try (SharedCache cache = SharedCache.builder(shm).pageSize(pageSize).frames(frames).clientSlots(clientSlots)
             .leaseMillis(leaseMillis).join(); SharedFiles reader = new SharedFiles(cache))
         {
-            final long start = System.nanoTime();
-            int notDirect = 0;
-            int notSharing = 0;
-            for (final Path path : files)
-            {
-                final long file = reader.open(path);
-                notDirect += reader.readsDirectly(file) ? 0 : 1;
-                notSharing += null == reader.sharingUnavailableReason(file) ? 0 : 1;
-                long position = 0;
-                int n;
-                while ((n = reader.read(file, chunk.clear(), position)) > 0)
-                {
-                    position += n;
-                }
-                checkSize(path, position);
-            }
-            final long elapsedNanos = System.nanoTime() - start;
+            final ReadAll read = readAll(chunk, reader::open, reader::readsDirectly,
+                reader::sharingUnavailableReason, (file, dst, position) -> reader.read(file, dst, position));
             final long heapRetained = Math.max(0, FootprintTool.heapUsedAfterGc() - heapBefore);
             final long directGrowth = FootprintTool.directPoolBytes() - directBefore;
             final SharedFiles.Stats stats = reader.stats();
@@ -144,12 +129,12 @@ public final class FootprintClient implements Callable<Integer>
             line.put("verifications", stats.verifications());
             line.put("verification_misses", stats.verificationMisses());
             line.put("private_reads", stats.privateReads());
-            line.put("files_not_direct", notDirect);
-            line.put("files_not_sharing", notSharing);
+            line.put("files_not_direct", read.notDirect());
+            line.put("files_not_sharing", read.notSharing());
             line.put("frames_ready", shared.framesReady());
             line.put("file_bytes", cache.fileBytes());
             line.put("metadata_bytes", cache.metadataBytes());
-            line.put("elapsed_ms", Json.round(elapsedNanos / 1e6, 1));
+            line.put("elapsed_ms", Json.round(read.elapsedNanos() / 1e6, 1));
             report(line, stdin);
         }
     }
@@ -167,23 +152,8 @@ public final class FootprintClient implements Callable<Integer>
         try (FileSystemTranslator translator = new FileSystemTranslator(pageSize, true);
             ExtentCacheMeasured cache = new ExtentCacheMeasured("per-jvm", translator, (long)frames * pageSize, 0))
         {
-            final long start = System.nanoTime();
-            int notDirect = 0;
-            int notSharing = 0;
-            for (final Path path : files)
-            {
-                final long file = translator.open(path);
-                notDirect += translator.readsDirectly(file) ? 0 : 1;
-                notSharing += null == translator.sharingUnavailableReason(file) ? 0 : 1;
-                long position = 0;
-                int n;
-                while ((n = cache.read(file, position, chunk.clear())) > 0)
-                {
-                    position += n;
-                }
-                checkSize(path, position);
-            }
-            final long elapsedNanos = System.nanoTime() - start;
+            final ReadAll read = readAll(chunk, translator::open, translator::readsDirectly,
+                translator::sharingUnavailableReason, (file, dst, position) -> cache.read(file, position, dst));
             final long heapRetained = Math.max(0, FootprintTool.heapUsedAfterGc() - heapBefore);
             // the translator's bounce pages and run buffers are its own, not the cache's reservation
             final long directGrowth = FootprintTool.directPoolBytes() - directBefore -
@@ -199,11 +169,60 @@ public final class FootprintClient implements Callable<Integer>
             line.put("offheap_metadata_bytes", cache.offHeapMetadataBytes());
             line.put("device_reads", cache.deviceReads());
             line.put("sharing_hits", cache.stats().sharingHits());
-            line.put("files_not_direct", notDirect);
-            line.put("files_not_sharing", notSharing);
-            line.put("elapsed_ms", Json.round(elapsedNanos / 1e6, 1));
+            line.put("files_not_direct", read.notDirect());
+            line.put("files_not_sharing", read.notSharing());
+            line.put("elapsed_ms", Json.round(read.elapsedNanos() / 1e6, 1));
             report(line, stdin);
         }
+    }
+
+    /** A call on a file of either cache that may fail with an {@code IOException}. */
+    @FunctionalInterface
+    private interface FileCall<T>
+    {
+        T apply(long file) throws IOException;
+    }
+
+    /** A read of either cache: into {@code dst} from {@code position}, the bytes read or -1. */
+    @FunctionalInterface
+    private interface FileRead
+    {
+        int read(long file, ByteBuffer dst, long position) throws IOException;
+    }
+
+    /** A path's open of either cache. */
+    @FunctionalInterface
+    private interface FileOpen
+    {
+        long open(Path path) throws IOException;
+    }
+
+    /** What reading every file in full found: files not read with O_DIRECT, files not sharing, the time it took. */
+    private record ReadAll(int notDirect, int notSharing, long elapsedNanos)
+    {
+    }
+
+    /** Opens and reads every file in full through one cache, a chunk at a time, checking each file's size. */
+    private ReadAll readAll(final ByteBuffer chunk, final FileOpen open, final FileCall<Boolean> readsDirectly,
+        final FileCall<String> sharingUnavailableReason, final FileRead read) throws IOException
+    {
+        final long start = System.nanoTime();
+        int notDirect = 0;
+        int notSharing = 0;
+        for (final Path path : files)
+        {
+            final long file = open.open(path);
+            notDirect += readsDirectly.apply(file) ? 0 : 1;
+            notSharing += null == sharingUnavailableReason.apply(file) ? 0 : 1;
+            long position = 0;
+            int n;
+            while ((n = read.read(file, chunk.clear(), position)) > 0)
+            {
+                position += n;
+            }
+            checkSize(path, position);
+        }
+        return new ReadAll(notDirect, notSharing, System.nanoTime() - start);
     }
 
     private static void checkSize(final Path path, final long read) throws IOException
