@@ -1,18 +1,14 @@
 package org.extentcache.fs;
 
-import org.extentcache.shm.SharedCache;
-import org.extentcache.shm.ShmDir;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -30,38 +26,14 @@ final class SharedFilesMoveTest
     private static final int PAGE = 4096;
     private static final int PAGES = 4;
 
-    private Path dir;
-    private Path shm;
-    private final List<AutoCloseable> open = new ArrayList<>();
+    @RegisterExtension
+    final SharedFilesClients clients = new SharedFilesClients();
 
     @BeforeEach
-    void mount() throws IOException
+    void mount()
     {
-        dir = ReflinkDir.create();
-        shm = ShmDir.create();
         Assumptions.assumeTrue(ExtentMoveTest.onPath("xfs_io"), "no xfs_io on the PATH (xfsprogs)");
     }
-
-    @AfterEach
-    void clean() throws Exception
-    {
-        for (int i = open.size() - 1; i >= 0; i--)
-        {
-            open.get(i).close();
-        }
-        ReflinkDir.delete(dir);
-        ShmDir.delete(shm);
-    }
-
-    private SharedFiles client() throws IOException
-    {
-        final SharedCache cache = SharedCache.builder(shm.resolve("cache")).frames(64).leaseMillis(2000).join();
-        open.add(cache);
-        final SharedFiles files = new SharedFiles(cache);
-        open.add(files);
-        return files;
-    }
-
 
     @ParameterizedTest
     @EnumSource(ExtentMoveTest.Move.class)
@@ -69,15 +41,15 @@ final class SharedFilesMoveTest
         throws IOException
     {
         final byte[] a = FileSystemTranslatorTest.random(1, PAGES * PAGE);
-        final Path pathA = dir.resolve("a");
-        final Path pathB = dir.resolve("b");
-        ExtentMoveTest.writeFragmented(pathA, a, dir.resolve("spacer"));
+        final Path pathA = clients.xfs().resolve("a");
+        final Path pathB = clients.xfs().resolve("b");
+        ExtentMoveTest.writeFragmented(pathA, a, clients.xfs().resolve("spacer"));
         ExtentMoveTest.writeSynced(pathB, a);
         final Map<Long, Long> blocksOfA = ExtentMoveTest.blocksByPage(pathA);
         assertEquals(PAGES, blocksOfA.size(), "A is allocated: " + blocksOfA);
 
-        final SharedFiles x = client();
-        final SharedFiles y = client();
+        final SharedFiles x = clients.client(64);
+        final SharedFiles y = clients.client(64);
         final long idA = x.open(pathA);
         assertArrayEquals(a, SharedFilesFixture.readAll(x, idA));
         if (ExtentMoveTest.Move.DEDUPE_ONTO_AN_OPEN_FILE == move)
@@ -87,7 +59,7 @@ final class SharedFilesMoveTest
 
         final byte[] aAfter = ExtentMoveTest.move(move, pathA, pathB, a);
         final byte[] c = FileSystemTranslatorTest.random(3, PAGE);
-        final Path pathC = ExtentMoveTest.landOn(dir, blocksOfA.values(), c);
+        final Path pathC = ExtentMoveTest.landOn(clients.xfs(), blocksOfA.values(), c);
 
         final long inX = x.open(pathC);
         assertArrayEquals(c, SharedFilesFixture.readAll(x, inX), "C was served, in the client that loaded A, the bytes A had in the " +
@@ -103,14 +75,14 @@ final class SharedFilesMoveTest
     void clonesOpenedOneAfterAnotherVouchForEachOtherWithOneExtentReadEach() throws IOException
     {
         final byte[] base = FileSystemTranslatorTest.random(5, 64 * PAGE);
-        final Path pathBase = dir.resolve("base");
+        final Path pathBase = clients.xfs().resolve("base");
         ExtentMoveTest.writeSynced(pathBase, base);
-        final SharedFiles x = client();
+        final SharedFiles x = clients.client(64);
         final long first = x.open(pathBase);
         assertArrayEquals(base, SharedFilesFixture.readAll(x, first));
         for (int clone = 0; clone < 3; clone++)
         {
-            final Path path = dir.resolve("clone" + clone);
+            final Path path = clients.xfs().resolve("clone" + clone);
             ReflinkDir.cloneFile(pathBase, path);
             assertArrayEquals(base, SharedFilesFixture.readAll(x, x.open(path)));
         }

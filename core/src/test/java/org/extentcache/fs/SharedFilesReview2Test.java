@@ -2,11 +2,10 @@ package org.extentcache.fs;
 
 import org.extentcache.shm.SharedCache;
 import org.extentcache.shm.SharedPage;
-import org.extentcache.shm.ShmDir;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -31,45 +30,14 @@ class SharedFilesReview2Test
 {
     private static final int PAGE = 4096;
 
-    private Path xfs;
-    private Path shm;
-    private final List<AutoCloseable> open = new ArrayList<>();
+    @RegisterExtension
+    final SharedFilesClients clients = new SharedFilesClients();
 
     @BeforeEach
-    void setUp() throws IOException
+    void setUp()
     {
-        xfs = ReflinkDir.create();
-        shm = ShmDir.create();
         Assumptions.assumeTrue(ExtentMoveTest.onPath("xfs_io"), "no xfs_io on the PATH (xfsprogs)");
     }
-
-    @AfterEach
-    void tearDown() throws Exception
-    {
-        for (int i = open.size() - 1; i >= 0; i--)
-        {
-            open.get(i).close();
-        }
-        ReflinkDir.delete(xfs);
-        ShmDir.delete(shm);
-    }
-
-    private SharedCache cache(final int frames) throws IOException
-    {
-        final SharedCache cache = SharedCache.builder(shm.resolve("cache")).frames(frames).leaseMillis(2000).join();
-        open.add(cache);
-        return cache;
-    }
-
-    private SharedFiles files(final SharedCache cache)
-    {
-        final SharedFiles files = new SharedFiles(cache);
-        open.add(files);
-        return files;
-    }
-
-
-
 
     /**
      * The move of SharedFilesReviewTest's first trust case, with E's pages not in the cache when it happens: E is
@@ -89,15 +57,15 @@ class SharedFilesReview2Test
         final int pages = 4;
         final byte[] original = new byte[pages * PAGE];
         new Random(seed).nextBytes(original);
-        final Path e = xfs.resolve("e");
-        final Path f = xfs.resolve("f");
-        final Path s = xfs.resolve("s");
+        final Path e = clients.xfs().resolve("e");
+        final Path f = clients.xfs().resolve("f");
+        final Path s = clients.xfs().resolve("s");
         SharedFilesFixture.writeSynced(e, original);
         ReflinkDir.cloneFile(e, f); // f shares e's blocks K
         SharedFilesFixture.writeSynced(s, original); // the same bytes in blocks of its own
 
-        final SharedCache cache = cache(64);
-        final SharedFiles files = files(cache);
+        final SharedCache cache = clients.cache(64);
+        final SharedFiles files = clients.files(cache);
         final long inE = files.open(e); // not read: nothing of it in the cache
         final long keyBefore = SharedFilesFixture.keyOf(cache, e, 0);
 
@@ -138,9 +106,9 @@ class SharedFilesReview2Test
         final Random random = new Random(seed);
         final byte[] bytes = new byte[8 * PAGE];
         random.nextBytes(bytes);
-        final Path path = xfs.resolve("r");
+        final Path path = clients.xfs().resolve("r");
         SharedFilesFixture.writeSynced(path, bytes);
-        final SharedFiles files = files(cache(64));
+        final SharedFiles files = clients.client(64);
         final java.lang.reflect.Field byVoucher = SharedFiles.class.getDeclaredField("byVoucher");
         byVoucher.setAccessible(true);
         final java.lang.reflect.Field open = SharedFiles.class.getDeclaredField("files");
@@ -210,10 +178,9 @@ class SharedFilesReview2Test
         System.out.println("seed " + seed);
         final Random random = new Random(seed);
         final int pages = 4;
-        final SharedCache cacheX = cache(32);
-        final SharedCache cacheY = SharedCache.builder(shm.resolve("cache")).frames(32).leaseMillis(2000).join();
-        open.add(cacheY);
-        final SharedFiles[] clients = {files(cacheX), files(cacheY)};
+        final SharedCache cacheX = clients.cache(32);
+        final SharedCache cacheY = clients.cache(32);
+        final SharedFiles[] readers = {clients.files(cacheX), clients.files(cacheY)};
         final List<Path> paths = new ArrayList<>();
         final List<byte[]> contents = new ArrayList<>();
         final List<long[]> ids = new ArrayList<>(); // per path: its id in each client, or -1
@@ -227,7 +194,7 @@ class SharedFilesReview2Test
                 final int how = paths.isEmpty() ? 0 : random.nextInt(3);
                 final int from = paths.isEmpty() ? -1 : random.nextInt(paths.size());
                 final byte[] bytes = 0 == how ? stamped(made, pages) : contents.get(from);
-                final Path path = xfs.resolve("n" + made++);
+                final Path path = clients.xfs().resolve("n" + made++);
                 if (2 == how)
                 {
                     ReflinkDir.cloneFile(paths.get(from), path);
@@ -243,7 +210,7 @@ class SharedFilesReview2Test
                 {
                     if (random.nextBoolean() || c == 1 && in[0] < 0)
                     {
-                        in[c] = clients[c].open(path);
+                        in[c] = readers[c].open(path);
                     }
                 }
                 ids.add(in);
@@ -251,7 +218,7 @@ class SharedFilesReview2Test
             else if (kind == 1) // an open file's extents move onto a fresh copy of its bytes
             {
                 final int f = random.nextInt(paths.size());
-                final Path copy = xfs.resolve("n" + made++);
+                final Path copy = clients.xfs().resolve("n" + made++);
                 SharedFilesFixture.writeSynced(copy, contents.get(f));
                 SharedFilesFixture.xfsIo(paths.get(f), "dedupe " + copy + " 0 0 " + contents.get(f).length);
                 java.nio.file.Files.delete(copy);
@@ -262,12 +229,12 @@ class SharedFilesReview2Test
                 final int c = random.nextInt(2);
                 if (ids.get(f)[c] >= 0)
                 {
-                    clients[c].close(ids.get(f)[c]);
+                    readers[c].close(ids.get(f)[c]);
                     ids.get(f)[c] = -1;
                 }
                 else
                 {
-                    ids.get(f)[c] = clients[c].open(paths.get(f));
+                    ids.get(f)[c] = readers[c].open(paths.get(f));
                 }
             }
             else if (kind == 3)
@@ -276,7 +243,7 @@ class SharedFilesReview2Test
                 final int c = random.nextInt(2);
                 if (ids.get(f)[c] >= 0)
                 {
-                    clients[c].revalidate(ids.get(f)[c]);
+                    readers[c].revalidate(ids.get(f)[c]);
                 }
             }
             else // a read of a page
@@ -287,7 +254,7 @@ class SharedFilesReview2Test
                 {
                     final int page = random.nextInt(pages);
                     final ByteBuffer dst = ByteBuffer.allocate(PAGE);
-                    assertEquals(PAGE, clients[c].read(ids.get(f)[c], dst, (long)page * PAGE));
+                    assertEquals(PAGE, readers[c].read(ids.get(f)[c], dst, (long)page * PAGE));
                     final byte[] expected = Arrays.copyOfRange(contents.get(f), page * PAGE, (page + 1) * PAGE);
                     if (!Arrays.equals(expected, dst.array()))
                     {
@@ -295,12 +262,12 @@ class SharedFilesReview2Test
                         throw new AssertionError("op " + op + ": client " + c + " read page " + page + " of " +
                             paths.get(f).getFileName() + " (content " + ByteBuffer.wrap(expected).getInt(0) +
                             ") and got content " + got.getInt(0) + " page " + got.getInt(4) + " (seed " + seed +
-                            ", " + clients[c].stats() + ")");
+                            ", " + readers[c].stats() + ")");
                     }
                 }
             }
         }
-        System.out.println("model: " + clients[0].stats() + " " + clients[1].stats());
+        System.out.println("model: " + readers[0].stats() + " " + readers[1].stats());
     }
 
     /** A file's bytes: each page starts with the content number and the page, then random bytes. */
@@ -332,12 +299,12 @@ class SharedFilesReview2Test
         final int fileCount = 6;
         final Path[] paths = new Path[fileCount];
         final byte[][] contents = new byte[fileCount][];
-        paths[0] = xfs.resolve("base");
+        paths[0] = clients.xfs().resolve("base");
         SharedFilesFixture.writeSynced(paths[0], base);
         contents[0] = base;
         for (int i = 1; i < fileCount; i++)
         {
-            paths[i] = xfs.resolve("clone" + i);
+            paths[i] = clients.xfs().resolve("clone" + i);
             ReflinkDir.cloneFile(paths[0], paths[i]);
             contents[i] = base;
             if (i % 2 == 0) // overwrite one page, unsharing it
@@ -353,7 +320,7 @@ class SharedFilesReview2Test
                 }
             }
         }
-        final SharedFiles files = files(cache(24));
+        final SharedFiles files = clients.client(24);
         final java.util.concurrent.atomic.AtomicLongArray ids = new java.util.concurrent.atomic.AtomicLongArray(
             fileCount);
         for (int i = 0; i < fileCount; i++)

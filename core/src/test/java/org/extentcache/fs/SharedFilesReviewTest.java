@@ -1,11 +1,9 @@
 package org.extentcache.fs;
 
 import org.extentcache.shm.SharedCache;
-import org.extentcache.shm.ShmDir;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -14,9 +12,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -36,38 +32,8 @@ class SharedFilesReviewTest
 {
     private static final int PAGE = 4096;
 
-    private Path xfs;
-    private Path shm;
-    private final List<AutoCloseable> open = new ArrayList<>();
-
-    @BeforeEach
-    void setUp() throws IOException
-    {
-        xfs = ReflinkDir.create();
-        shm = ShmDir.create();
-    }
-
-    @AfterEach
-    void tearDown() throws Exception
-    {
-        for (int i = open.size() - 1; i >= 0; i--)
-        {
-            open.get(i).close();
-        }
-        ReflinkDir.delete(xfs);
-        ShmDir.delete(shm);
-    }
-
-    private SharedFiles files(final int frames) throws IOException
-    {
-        final SharedCache cache = SharedCache.builder(shm.resolve("cache")).frames(frames).leaseMillis(2000).join();
-        open.add(cache);
-        final SharedFiles files = new SharedFiles(cache);
-        open.add(files);
-        return files;
-    }
-
-
+    @RegisterExtension
+    final SharedFilesClients clients = new SharedFilesClients();
 
     // ---------------------------------------------------------------------------------------------------------------
     // Trust: an open file whose extents moved
@@ -95,15 +61,15 @@ class SharedFilesReviewTest
         final int pages = 4;
         final byte[] original = new byte[pages * PAGE];
         new Random(seed).nextBytes(original);
-        final Path e = xfs.resolve("e");
-        final Path f = xfs.resolve("f");
-        final Path s = xfs.resolve("s");
+        final Path e = clients.xfs().resolve("e");
+        final Path f = clients.xfs().resolve("f");
+        final Path s = clients.xfs().resolve("s");
         SharedFilesFixture.writeSynced(e, original);
         ReflinkDir.cloneFile(e, f); // f shares e's blocks K
         SharedFilesFixture.writeSynced(s, original); // the same bytes in blocks of its own
 
-        final SharedFiles files = files(64);
-        final SharedCache cache = (SharedCache)open.get(0);
+        final SharedCache cache = clients.cache(64);
+        final SharedFiles files = clients.files(cache);
         final long inE = files.open(e);
         assertNull(files.sharingUnavailableReason(inE));
         assertArrayEquals(original, SharedFilesFixture.readAll(files, inE), "seed " + seed);
@@ -142,19 +108,17 @@ class SharedFilesReviewTest
         System.out.println("seed " + seed);
         final byte[] original = new byte[4 * PAGE];
         new Random(seed).nextBytes(original);
-        final Path e = xfs.resolve("e");
-        final Path f = xfs.resolve("f");
-        final Path s = xfs.resolve("s");
+        final Path e = clients.xfs().resolve("e");
+        final Path f = clients.xfs().resolve("f");
+        final Path s = clients.xfs().resolve("s");
         SharedFilesFixture.writeSynced(e, original);
         ReflinkDir.cloneFile(e, f);
         SharedFilesFixture.writeSynced(s, original);
 
-        final SharedFiles b = files(64);
-        final SharedCache cacheB = (SharedCache)open.get(0);
-        final SharedCache cacheA = SharedCache.builder(shm.resolve("cache")).frames(64).leaseMillis(2000).join();
-        open.add(cacheA);
-        final SharedFiles a = new SharedFiles(cacheA);
-        open.add(a);
+        final SharedCache cacheB = clients.cache(64);
+        final SharedFiles b = clients.files(cacheB);
+        final SharedCache cacheA = clients.cache(64);
+        final SharedFiles a = clients.files(cacheA);
         final long inE = b.open(e);
         assertArrayEquals(original, SharedFilesFixture.readAll(b, inE), "seed " + seed);
         final long key = SharedFilesFixture.keyOf(cacheB, e, 0);
@@ -185,11 +149,11 @@ class SharedFilesReviewTest
     @Test
     void threadsWalkingTheOpenFilesAtOnceEachSeeEveryFile() throws Exception
     {
-        final SharedFiles files = files(16);
+        final SharedFiles files = clients.client(16);
         final int count = 64;
         for (int i = 0; i < count; i++)
         {
-            final Path path = shm.resolve("small" + i);
+            final Path path = clients.shm().resolve("small" + i);
             Files.write(path, new byte[10]);
             files.open(path);
         }
@@ -234,9 +198,9 @@ class SharedFilesReviewTest
         final Random random = new Random(seed);
         final byte[] bytes = new byte[9 * PAGE + 1234];
         random.nextBytes(bytes);
-        final Path path = xfs.resolve("odd");
+        final Path path = clients.xfs().resolve("odd");
         SharedFilesFixture.writeSynced(path, bytes);
-        final SharedFiles files = files(8); // fewer frames than pages: reads reclaim as they go
+        final SharedFiles files = clients.client(8); // fewer frames than pages: reads reclaim as they go
         final long file = files.open(path);
         for (int i = 0; i < 2000; i++)
         {
@@ -264,9 +228,9 @@ class SharedFilesReviewTest
     @Test
     void emptyFilesAndSparseFilesWithHolesRead() throws IOException
     {
-        final Path empty = xfs.resolve("empty");
+        final Path empty = clients.xfs().resolve("empty");
         SharedFilesFixture.writeSynced(empty, new byte[0]);
-        final Path sparse = xfs.resolve("sparse");
+        final Path sparse = clients.xfs().resolve("sparse");
         final byte[] expected = new byte[40 * PAGE + 17];
         final Random random = new Random(11);
         try (FileChannel channel = FileChannel.open(sparse, StandardOpenOption.CREATE, StandardOpenOption.WRITE))
@@ -281,7 +245,8 @@ class SharedFilesReviewTest
             channel.write(ByteBuffer.allocate(1), expected.length - 1); // a partial last page, in a hole
             channel.force(true);
         }
-        final SharedFiles files = files(16);
+        final SharedCache cache = clients.cache(16);
+        final SharedFiles files = clients.files(cache);
         final long inEmpty = files.open(empty);
         assertEquals(0, files.size(inEmpty));
         assertEquals(-1, files.read(inEmpty, ByteBuffer.allocate(10), 0));
@@ -289,7 +254,7 @@ class SharedFilesReviewTest
         final long inSparse = files.open(sparse);
         assertArrayEquals(expected, SharedFilesFixture.readAll(files, inSparse));
         assertThrows(IllegalArgumentException.class, () -> files.pin(inSparse, 5), "a hole cannot be pinned");
-        assertEquals(5, ((SharedCache)open.get(0)).stats().framesReady(), "holes take no frames (pages 0, 1, 17, 39, 40)");
+        assertEquals(5, cache.stats().framesReady(), "holes take no frames (pages 0, 1, 17, 39, 40)");
     }
 
     @Test
@@ -297,9 +262,10 @@ class SharedFilesReviewTest
     {
         final byte[] bytes = new byte[8 * PAGE];
         new Random(5).nextBytes(bytes);
-        final Path path = xfs.resolve("interrupted");
+        final Path path = clients.xfs().resolve("interrupted");
         SharedFilesFixture.writeSynced(path, bytes);
-        final SharedFiles files = files(16);
+        final SharedCache cache = clients.cache(16);
+        final SharedFiles files = clients.files(cache);
         final long file = files.open(path);
         Thread.currentThread().interrupt();
         try
@@ -310,7 +276,7 @@ class SharedFilesReviewTest
         {
             Thread.interrupted();
         }
-        assertEquals(0, ((SharedCache)open.get(0)).stats().framesLoading(), "an interrupted load left LOADING");
+        assertEquals(0, cache.stats().framesLoading(), "an interrupted load left LOADING");
         assertArrayEquals(bytes, SharedFilesFixture.readAll(files, file), "the channel the interrupt closed is open again");
     }
 
@@ -319,9 +285,10 @@ class SharedFilesReviewTest
     {
         final byte[] bytes = new byte[32 * PAGE];
         new Random(6).nextBytes(bytes);
-        final Path path = xfs.resolve("closing");
+        final Path path = clients.xfs().resolve("closing");
         SharedFilesFixture.writeSynced(path, bytes);
-        final SharedFiles files = files(8);
+        final SharedCache cache = clients.cache(8);
+        final SharedFiles files = clients.files(cache);
         for (int round = 0; round < 20; round++)
         {
             final long file = files.open(path);
@@ -359,6 +326,6 @@ class SharedFilesReviewTest
             assertFalse(reader.isAlive());
             assertNull(wrong.get(), () -> "round: " + wrong.get());
         }
-        assertEquals(0, ((SharedCache)open.get(0)).stats().framesLoading());
+        assertEquals(0, cache.stats().framesLoading());
     }
 }

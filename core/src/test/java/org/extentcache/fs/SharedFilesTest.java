@@ -2,18 +2,14 @@ package org.extentcache.fs;
 
 import org.extentcache.shm.SharedCache;
 import org.extentcache.shm.SharedPage;
-import org.extentcache.shm.ShmDir;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -32,50 +28,16 @@ class SharedFilesTest
     private static final int PAGE = 4096;
     private static final int PAGES = 64;
 
-    private Path xfs;
-    private Path shm;
-    private final List<AutoCloseable> open = new ArrayList<>();
-
-    @BeforeEach
-    void setUp() throws IOException
-    {
-        xfs = ReflinkDir.create();
-        shm = ShmDir.create();
-    }
-
-    @AfterEach
-    void tearDown() throws Exception
-    {
-        for (int i = open.size() - 1; i >= 0; i--)
-        {
-            open.get(i).close();
-        }
-        ReflinkDir.delete(xfs);
-        ShmDir.delete(shm);
-    }
-
-    private SharedCache join(final int frames) throws IOException
-    {
-        final SharedCache cache = SharedCache.builder(shm.resolve("cache")).frames(frames).leaseMillis(2000).join();
-        open.add(cache);
-        return cache;
-    }
-
-    private SharedFiles files(final SharedCache cache)
-    {
-        final SharedFiles files = new SharedFiles(cache);
-        open.add(files);
-        return files;
-    }
+    @RegisterExtension
+    final SharedFilesClients clients = new SharedFilesClients();
 
     private byte[] base(final long seed) throws IOException
     {
         final byte[] bytes = new byte[PAGES * PAGE - 100]; // a partial last page
         new Random(seed).nextBytes(bytes);
-        Files.write(xfs.resolve("base"), bytes);
+        Files.write(clients.xfs().resolve("base"), bytes);
         return bytes;
     }
-
 
     @Test
     void clonesReadInTwoClientsHoldOneCopyAndEachChecksWhatTheOtherLoaded() throws IOException
@@ -84,22 +46,22 @@ class SharedFilesTest
         final byte[] expected = base(seed);
         for (int clone = 0; clone < 3; clone++)
         {
-            ReflinkDir.cloneFile(xfs.resolve("base"), xfs.resolve("clone" + clone));
+            ReflinkDir.cloneFile(clients.xfs().resolve("base"), clients.xfs().resolve("clone" + clone));
         }
-        final SharedCache cacheA = join(256);
-        final SharedCache cacheB = join(256);
-        final SharedFiles a = files(cacheA);
-        final SharedFiles b = files(cacheB);
+        final SharedCache cacheA = clients.cache(256);
+        final SharedCache cacheB = clients.cache(256);
+        final SharedFiles a = clients.files(cacheA);
+        final SharedFiles b = clients.files(cacheB);
         for (int clone = 0; clone < 3; clone++)
         {
-            final long inA = a.open(xfs.resolve("clone" + clone));
+            final long inA = a.open(clients.xfs().resolve("clone" + clone));
             assertNull(a.sharingUnavailableReason(inA));
             assertTrue(a.readsDirectly(inA));
             assertArrayEquals(expected, SharedFilesFixture.readAll(a, inA), "seed " + seed);
         }
         assertEquals(PAGES, a.stats().loads(), "one load per block, not per clone");
         assertEquals(PAGES, cacheA.stats().framesReady());
-        final long inB = b.open(xfs.resolve("base"));
+        final long inB = b.open(clients.xfs().resolve("base"));
         assertArrayEquals(expected, SharedFilesFixture.readAll(b, inB), "seed " + seed);
         assertEquals(0, b.stats().loads(), "the second client loaded blocks the first had");
         assertEquals(PAGES, b.stats().verifications(), "each frame the other client loaded is checked once");
@@ -114,14 +76,14 @@ class SharedFilesTest
     {
         final long seed = System.nanoTime();
         final byte[] expected = base(seed);
-        final SharedCache cacheA = join(256);
-        final SharedCache cacheB = join(256);
-        final SharedFiles a = files(cacheA);
-        final SharedFiles b = files(cacheB);
-        final long inA = a.open(xfs.resolve("base"));
+        final SharedCache cacheA = clients.cache(256);
+        final SharedCache cacheB = clients.cache(256);
+        final SharedFiles a = clients.files(cacheA);
+        final SharedFiles b = clients.files(cacheB);
+        final long inA = a.open(clients.xfs().resolve("base"));
         assertArrayEquals(expected, SharedFilesFixture.readAll(a, inA));
         // A frame of page 5's key now holds other bytes (as if the block was freed and reused since it was loaded)
-        final long key = SharedFilesFixture.keyOf(cacheA, xfs.resolve("base"), 5);
+        final long key = SharedFilesFixture.keyOf(cacheA, clients.xfs().resolve("base"), 5);
         assertTrue(cacheA.invalidate(cacheA.lookup(key)));
         cacheA.load(key, (k, page) ->
         {
@@ -130,7 +92,7 @@ class SharedFilesTest
                 page.put((byte)0x5a);
             }
         });
-        final long inB = b.open(xfs.resolve("base"));
+        final long inB = b.open(clients.xfs().resolve("base"));
         assertArrayEquals(expected, SharedFilesFixture.readAll(b, inB), "seed " + seed);
         assertEquals(1, b.stats().verificationMisses());
         assertEquals(1, cacheA.stats().verificationMisses());
@@ -146,9 +108,9 @@ class SharedFilesTest
     void pinsHoldSharedPagesAndMisuseIsRefused() throws IOException
     {
         final byte[] expected = base(7);
-        final SharedCache cache = join(16);
-        final SharedFiles files = files(cache);
-        final long file = files.open(xfs.resolve("base"));
+        final SharedCache cache = clients.cache(16);
+        final SharedFiles files = clients.files(cache);
+        final long file = files.open(clients.xfs().resolve("base"));
         try (SharedPage page = files.pin(file, 3))
         {
             final byte[] bytes = new byte[PAGE];
@@ -169,9 +131,9 @@ class SharedFilesTest
     @Test
     void filesThatCannotShareAreReadStraightFromTheFile() throws IOException
     {
-        final SharedCache cache = join(16);
-        final SharedFiles files = files(cache);
-        final Path tmpfsFile = shm.resolve("private");
+        final SharedCache cache = clients.cache(16);
+        final SharedFiles files = clients.files(cache);
+        final Path tmpfsFile = clients.shm().resolve("private");
         final byte[] bytes = new byte[3 * PAGE + 5];
         new Random(3).nextBytes(bytes);
         Files.write(tmpfsFile, bytes);
