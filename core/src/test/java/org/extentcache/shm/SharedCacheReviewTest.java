@@ -1,9 +1,8 @@
 package org.extentcache.shm;
 
 import org.agrona.DirectBuffer;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.File;
 import java.io.IOException;
@@ -17,7 +16,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -45,38 +43,8 @@ class SharedCacheReviewTest
     /** The longest a call that must not hang is waited for: far above its real cost, so no timing is asserted. */
     private static final long HANG_MILLIS = 10_000;
 
-    private Path dir;
-    private Path file;
-    private final List<SharedCache> caches = new ArrayList<>();
-
-    @BeforeEach
-    void setUp() throws IOException
-    {
-        dir = ShmDir.create();
-        file = dir.resolve("cache");
-    }
-
-    @AfterEach
-    void tearDown() throws IOException
-    {
-        for (final SharedCache cache : caches)
-        {
-            cache.close();
-        }
-        ShmDir.delete(dir);
-    }
-
-    private SharedCache join(final int frames) throws IOException
-    {
-        return join(frames, 2000);
-    }
-
-    private SharedCache join(final int frames, final long leaseMillis) throws IOException
-    {
-        final SharedCache cache = SharedCache.builder(file).frames(frames).leaseMillis(leaseMillis).join();
-        caches.add(cache);
-        return cache;
-    }
+    @RegisterExtension
+    final SharedCacheClients clients = new SharedCacheClients();
 
     private static SharedCache.PageLoader fill(final byte value)
     {
@@ -127,7 +95,7 @@ class SharedCacheReviewTest
     @Test
     void closeFromInsideALoaderIsRefusedInsteadOfWaitingForItself() throws Exception
     {
-        final SharedCache cache = join(16);
+        final SharedCache cache = clients.join(16);
         final AtomicReference<Throwable> closeRefused = new AtomicReference<>();
         final AtomicReference<Throwable> thrown = new AtomicReference<>();
         final long[] handle = new long[1];
@@ -157,7 +125,7 @@ class SharedCacheReviewTest
     @Test
     void aLoaderThatLoadsItsOwnKeyIsRefusedInsteadOfWaitingForItself() throws Exception
     {
-        final SharedCache cache = join(16);
+        final SharedCache cache = clients.join(16);
         final AtomicReference<Throwable> thrown = new AtomicReference<>();
         final Thread loader = runBounded("recursive-load", () -> cache.load(5, (key, page) ->
         {
@@ -183,7 +151,7 @@ class SharedCacheReviewTest
     @Test
     void aLoaderThatLoadsAnotherKeyFillsItsOwnFrame() throws Exception
     {
-        final SharedCache cache = join(8);
+        final SharedCache cache = clients.join(8);
         for (long key = 100; key < 108; key++)
         {
             cache.load(key, fill((byte)0x66)); // every frame holds another key's bytes, to be reclaimed
@@ -220,7 +188,7 @@ class SharedCacheReviewTest
     @Test
     void readIntoAReadOnlyBufferThrows() throws IOException
     {
-        final SharedCache cache = join(16);
+        final SharedCache cache = clients.join(16);
         final long handle = cache.load(1, fill((byte)9));
         final byte[] backing = new byte[cache.pageSize()];
         final ByteBuffer readOnly = ByteBuffer.wrap(backing).asReadOnlyBuffer();
@@ -241,7 +209,7 @@ class SharedCacheReviewTest
     @Test
     void readIntoAReadOnlyMappedBufferDoesNotCrashTheJvm() throws Exception
     {
-        final Child.Result result = Child.run("read-only-mapping", dir);
+        final Child.Result result = Child.run("read-only-mapping", clients.dir());
         assertEquals(0, result.exit(), () -> "the child JVM died: exit " + result.exit() + "\n" + result.output());
         assertTrue(result.output().contains("ReadOnlyBufferException"), result.output());
     }
@@ -260,7 +228,7 @@ class SharedCacheReviewTest
     @Test
     void aViewReadWhileItIsRevokedNeverCrashesTheJvm() throws Exception
     {
-        final Child.Result result = Child.run("revoke-race", dir);
+        final Child.Result result = Child.run("revoke-race", clients.dir());
         assertEquals(0, result.exit(), () -> "the child JVM died: exit " + result.exit() + "\n" + result.output());
         assertTrue(result.output().contains("revoke-race done"), result.output());
     }
@@ -279,7 +247,7 @@ class SharedCacheReviewTest
     @Test
     void aPinnedFrameInvalidatedDuringAnIndexRebuildIsNeverFoundAgain() throws Exception
     {
-        final SharedCache cache = join(8); // 16 index slots: the 5th tombstone (> 16 / 4) rebuilds
+        final SharedCache cache = clients.join(8); // 16 index slots: the 5th tombstone (> 16 / 4) rebuilds
         final long[] handles = new long[8];
         for (int key = 0; key < 8; key++)
         {
@@ -338,15 +306,15 @@ class SharedCacheReviewTest
     @Test
     void leavingAFileRemovedBehindOurBackLeavesTheNewFileAtThePathAlone() throws IOException
     {
-        final SharedCache old = SharedCache.builder(file).frames(16).leaseMillis(2000).join();
-        Files.delete(file);
-        final SharedCache replacement = join(16);
+        final SharedCache old = SharedCache.builder(clients.file()).frames(16).leaseMillis(2000).join();
+        Files.delete(clients.file());
+        final SharedCache replacement = clients.join(16);
         assertTrue(replacement.created());
         final long loaded = replacement.load(1, fill((byte)1));
         old.close();
-        assertTrue(Files.exists(file), "the last client of a removed file retired the new file at its path, which " +
+        assertTrue(Files.exists(clients.file()), "the last client of a removed file retired the new file at its path, which " +
             "another client uses");
-        final SharedCache joiner = join(16);
+        final SharedCache joiner = clients.join(16);
         assertFalse(joiner.created(), "a new joiner must join the file in use, not create a third");
         assertEquals(loaded, joiner.lookup(1));
     }
@@ -361,14 +329,14 @@ class SharedCacheReviewTest
     @Test
     void aFileOfAnotherVersionWhoseClientsStillBeatIsNotReplaced() throws Exception
     {
-        final SharedCache other = join(16, 100);
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE))
+        final SharedCache other = clients.join(16, 100);
+        try (FileChannel channel = FileChannel.open(clients.file(), StandardOpenOption.READ, StandardOpenOption.WRITE))
         {
             channel.write(ByteBuffer.allocate(Integer.BYTES).order(ByteOrder.nativeOrder())
                 .putInt(0, SharedLayout.LAYOUT_VERSION + 1), SharedLayout.VERSION_OFFSET);
             // the write(2) above set the mtime; its creator wrote its header long ago: every write since went
             // through the mapping
-            Files.setLastModifiedTime(file, FileTime.fromMillis(System.currentTimeMillis() - 60_000));
+            Files.setLastModifiedTime(clients.file(), FileTime.fromMillis(System.currentTimeMillis() - 60_000));
             final long slot = new SharedLayout(4096, 16, 16).clientOffset(other.clientSlot()) +
                 SharedLayout.HEARTBEAT_OFFSET;
             final long first = readLong(channel, slot);
@@ -384,7 +352,7 @@ class SharedCacheReviewTest
             assertNotEquals(first, readLong(channel, slot), "the other-version client beats all along");
         }
         final IllegalStateException refused = assertThrows(IllegalStateException.class,
-            () -> join(16, 100), "a file of another version whose client beats was replaced");
+            () -> clients.join(16, 100), "a file of another version whose client beats was replaced");
         assertTrue(refused.getMessage().contains("version"), refused.getMessage());
         assertFalse(other.isClosed());
     }
@@ -406,13 +374,13 @@ class SharedCacheReviewTest
     void aFileWhoseCreatorDiedBeforeWritingItsMagicIsReplaced() throws IOException
     {
         final SharedLayout layout = new SharedLayout(4096, 16, 16);
-        try (FileChannel channel = FileChannel.open(file, java.util.Set.of(StandardOpenOption.CREATE_NEW,
+        try (FileChannel channel = FileChannel.open(clients.file(), java.util.Set.of(StandardOpenOption.CREATE_NEW,
             StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(
             "rw-------"))))
         {
             channel.write(ByteBuffer.allocate(1), layout.fileLength - 1);
         }
-        final SharedCache cache = join(16);
+        final SharedCache cache = clients.join(16);
         assertTrue(cache.created());
         assertEquals(1, cache.load(1, fill((byte)1)) >>> SharedLayout.GENERATION_SHIFT);
     }
@@ -421,10 +389,10 @@ class SharedCacheReviewTest
     @Test
     void aFileWithSomethingElseInItsHeaderIsStillRefused() throws IOException
     {
-        Files.write(file, "not a cache".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-        assertThrows(IllegalStateException.class, () -> join(16));
-        assertTrue(Files.exists(file));
+        Files.write(clients.file(), "not a cache".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        Files.setPosixFilePermissions(clients.file(), PosixFilePermissions.fromString("rw-------"));
+        assertThrows(IllegalStateException.class, () -> clients.join(16));
+        assertTrue(Files.exists(clients.file()));
     }
 
     // ---------------------------------------------------------------------------------------------------------------

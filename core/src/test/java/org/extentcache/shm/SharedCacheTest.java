@@ -1,8 +1,7 @@
 package org.extentcache.shm;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -32,33 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class SharedCacheTest
 {
-    private Path dir;
-    private Path file;
-    private final List<SharedCache> caches = new ArrayList<>();
-
-    @BeforeEach
-    void setUp() throws IOException
-    {
-        dir = ShmDir.create();
-        file = dir.resolve("cache");
-    }
-
-    @AfterEach
-    void tearDown() throws IOException
-    {
-        for (final SharedCache cache : caches)
-        {
-            cache.close();
-        }
-        ShmDir.delete(dir);
-    }
-
-    private SharedCache join(final int frames) throws IOException
-    {
-        final SharedCache cache = SharedCache.builder(file).frames(frames).leaseMillis(2000).join();
-        caches.add(cache);
-        return cache;
-    }
+    @RegisterExtension
+    final SharedCacheClients clients = new SharedCacheClients();
 
     static SharedCache.PageLoader stamp(final long stamp)
     {
@@ -81,8 +55,8 @@ class SharedCacheTest
     @Test
     void whatOneClientLoadsAnotherReads() throws IOException
     {
-        final SharedCache a = join(16);
-        final SharedCache b = join(16);
+        final SharedCache a = clients.join(16);
+        final SharedCache b = clients.join(16);
         assertTrue(a.created());
         assertFalse(b.created());
         assertNotEquals(a.clientSlot(), b.clientSlot());
@@ -96,13 +70,13 @@ class SharedCacheTest
         assertEquals(0, loads.get(), "the second client must not load a block the first did");
         assertEquals(1, a.stats().loads());
         assertEquals(2, a.stats().liveClients());
-        assertEquals(PosixFilePermissions.fromString("rw-------"), Files.getPosixFilePermissions(file));
+        assertEquals(PosixFilePermissions.fromString("rw-------"), Files.getPosixFilePermissions(clients.file()));
     }
 
     @Test
     void aFailedLoadKeepsNothingAndTheNextLoadReadsAgain() throws IOException
     {
-        final SharedCache a = join(16);
+        final SharedCache a = clients.join(16);
         final IOException thrown = assertThrows(IOException.class, () -> a.load(3, (key, page) ->
         {
             page.putLong(99);
@@ -121,8 +95,8 @@ class SharedCacheTest
     @Test
     void everyKeyLoadsIntoItsOwnFrameAndTheSweepReclaims() throws IOException
     {
-        final SharedCache a = join(8);
-        final SharedCache b = join(8);
+        final SharedCache a = clients.join(8);
+        final SharedCache b = clients.join(8);
         for (long key = 0; key < 100; key++)
         {
             final SharedCache cache = 0 == key % 2 ? a : b;
@@ -136,8 +110,8 @@ class SharedCacheTest
     @Test
     void aPinHoldsTheFrameAgainstEveryClientsSweepAndItsViewIsRevokedAtUnpin() throws IOException
     {
-        final SharedCache a = join(8);
-        final SharedCache b = join(8);
+        final SharedCache a = clients.join(8);
+        final SharedCache b = clients.join(8);
         final long handle = a.load(1, stamp(11));
         final SharedPage page = b.pin(handle);
         assertNotNull(page);
@@ -161,7 +135,7 @@ class SharedCacheTest
     @Test
     void everyFramePinnedMakesALoadFailWithTheNumbers() throws IOException
     {
-        final SharedCache a = join(8);
+        final SharedCache a = clients.join(8);
         final List<SharedPage> pages = new ArrayList<>();
         for (long key = 0; key < 8; key++)
         {
@@ -176,8 +150,8 @@ class SharedCacheTest
     @Test
     void anInvalidatedFrameIsStaleForEveryClient() throws IOException
     {
-        final SharedCache a = join(8);
-        final SharedCache b = join(8);
+        final SharedCache a = clients.join(8);
+        final SharedCache b = clients.join(8);
         final long handle = a.load(5, stamp(5));
         assertTrue(b.invalidate(handle));
         assertFalse(a.isValid(handle));
@@ -190,15 +164,15 @@ class SharedCacheTest
     @Test
     void theLastClientOutRemovesTheFileAndClosingTwiceIsHarmless() throws IOException
     {
-        final SharedCache a = join(8);
-        final SharedCache b = join(8);
+        final SharedCache a = clients.join(8);
+        final SharedCache b = clients.join(8);
         a.close();
-        assertTrue(Files.exists(file), "removed while a client remained");
+        assertTrue(Files.exists(clients.file()), "removed while a client remained");
         b.close();
-        assertFalse(Files.exists(file), "the last client left the file behind");
+        assertFalse(Files.exists(clients.file()), "the last client left the file behind");
         b.close();
         assertThrows(IllegalStateException.class, () -> b.lookup(1));
-        final SharedCache c = join(8);
+        final SharedCache c = clients.join(8);
         assertTrue(c.created(), "a new file after the last left");
     }
 
@@ -207,13 +181,13 @@ class SharedCacheTest
     {
         for (int round = 0; round < 300; round++)
         {
-            final List<SharedCache> clients = new ArrayList<>();
+            final List<SharedCache> joined = new ArrayList<>(); // closed here, not by the extension
             for (int i = 0; i < 4; i++)
             {
-                clients.add(SharedCache.builder(file).frames(8).leaseMillis(2000).join());
+                joined.add(SharedCache.builder(clients.file()).frames(8).leaseMillis(2000).join());
             }
             final List<java.util.concurrent.CompletableFuture<Void>> closes = new ArrayList<>();
-            for (final SharedCache client : clients)
+            for (final SharedCache client : joined)
             {
                 closes.add(java.util.concurrent.CompletableFuture.runAsync(() ->
                 {
@@ -231,17 +205,17 @@ class SharedCacheTest
             {
                 close.get(30, java.util.concurrent.TimeUnit.SECONDS); // a failed leave throws here, round by round
             }
-            assertFalse(Files.exists(file), "round " + round + ": the last client out left the file");
+            assertFalse(Files.exists(clients.file()), "round " + round + ": the last client out left the file");
         }
     }
 
     @Test
     void theLockFoundHeldByThisVeryClientIsTakenBackWithoutTakingTheClientForDead() throws IOException
     {
-        final SharedCache a = join(8);
+        final SharedCache a = clients.join(8);
         assertEquals(5, firstLong(a, a.load(5, stamp(5))));
         final SharedLayout layout = new SharedLayout(4096, 8, 16);
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE))
+        try (FileChannel channel = FileChannel.open(clients.file(), StandardOpenOption.READ, StandardOpenOption.WRITE))
         {
             final ByteBuffer session = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder());
             channel.read(session, layout.clientOffset(a.clientSlot()) + SharedLayout.SESSION_OFFSET);
@@ -256,25 +230,25 @@ class SharedCacheTest
     @Test
     void aFileOfAnotherGeometryOrNotOursIsRefusedWithTheNumbers() throws IOException
     {
-        join(8);
+        clients.join(8);
         final IllegalArgumentException geometry = assertThrows(IllegalArgumentException.class,
-            () -> SharedCache.builder(file).frames(16).leaseMillis(2000).join());
+            () -> SharedCache.builder(clients.file()).frames(16).leaseMillis(2000).join());
         assertTrue(geometry.getMessage().contains("frames=8") && geometry.getMessage().contains("frames=16"),
             geometry.getMessage());
-        final Path other = dir.resolve("other");
+        final Path other = clients.dir().resolve("other");
         Files.write(other, new byte[100]);
         Files.setPosixFilePermissions(other, PosixFilePermissions.fromString("rw-------"));
         final IllegalStateException notOurs = assertThrows(IllegalStateException.class,
             () -> SharedCache.builder(other).frames(8).join());
         assertTrue(notOurs.getMessage().contains("not an ExtentCache shared cache file"), notOurs.getMessage());
-        final Path open = dir.resolve("open");
+        final Path open = clients.dir().resolve("open");
         Files.write(open, new byte[0]);
         Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rw-r--r--"));
         final IllegalStateException wide = assertThrows(IllegalStateException.class,
             () -> SharedCache.builder(open).frames(8).join());
         assertTrue(wide.getMessage().contains("grant nothing to others"), wide.getMessage());
-        final Path target = dir.resolve("target");
-        final Path link = Files.createSymbolicLink(dir.resolve("link"), target);
+        final Path target = clients.dir().resolve("target");
+        final Path link = Files.createSymbolicLink(clients.dir().resolve("link"), target);
         assertThrows(IOException.class, () -> SharedCache.builder(link).frames(8).join(),
             "a symbolic link planted at the path was followed");
         assertFalse(Files.exists(target), "a file was created where a planted link points");
@@ -283,52 +257,52 @@ class SharedCacheTest
     @Test
     void aGroupGetsTheFileWithModeSixSixty() throws IOException
     {
-        final String group = Files.readAttributes(dir, java.nio.file.attribute.PosixFileAttributes.class).group()
+        final String group = Files.readAttributes(clients.dir(), java.nio.file.attribute.PosixFileAttributes.class).group()
             .getName();
-        try (SharedCache cache = SharedCache.builder(file).frames(8).group(group).join())
+        try (SharedCache cache = SharedCache.builder(clients.file()).frames(8).group(group).join())
         {
-            assertEquals(PosixFilePermissions.fromString("rw-rw----"), Files.getPosixFilePermissions(file));
-            assertEquals(group, Files.readAttributes(file, java.nio.file.attribute.PosixFileAttributes.class).group()
+            assertEquals(PosixFilePermissions.fromString("rw-rw----"), Files.getPosixFilePermissions(clients.file()));
+            assertEquals(group, Files.readAttributes(clients.file(), java.nio.file.attribute.PosixFileAttributes.class).group()
                 .getName());
             assertTrue(cache.created());
         }
-        assertThrows(IOException.class, () -> SharedCache.builder(file).frames(8).group("no-such-group-xyz").join());
-        assertFalse(Files.exists(file), "a file left behind by a failed group change");
+        assertThrows(IOException.class, () -> SharedCache.builder(clients.file()).frames(8).group("no-such-group-xyz").join());
+        assertFalse(Files.exists(clients.file()), "a file left behind by a failed group change");
     }
 
     @Test
     void anotherLayoutVersionInUseIsRefusedAndAStaleOneReplaced() throws IOException
     {
-        final SharedCache a = join(8);
+        final SharedCache a = clients.join(8);
         a.load(1, stamp(1));
         setVersion(SharedLayout.LAYOUT_VERSION + 1);
         final IllegalStateException refused = assertThrows(IllegalStateException.class,
-            () -> SharedCache.builder(file).frames(8).leaseMillis(2000).join());
+            () -> SharedCache.builder(clients.file()).frames(8).leaseMillis(2000).join());
         assertTrue(refused.getMessage().contains("layout version " + (SharedLayout.LAYOUT_VERSION + 1)),
             refused.getMessage());
         // no process of that version alive: the file they left, last beaten and written two leases ago (a client
         // of this build beats the header's last beat, at the same offset in every version, so it leaves first)
-        final Path left = dir.resolve("left");
-        Files.copy(file, left);
-        caches.remove(a);
+        final Path left = clients.dir().resolve("left");
+        Files.copy(clients.file(), left);
+        clients.forget(a);
         a.close();
-        Files.move(left, file);
-        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE))
+        Files.move(left, clients.file());
+        Files.setPosixFilePermissions(clients.file(), PosixFilePermissions.fromString("rw-------"));
+        try (FileChannel channel = FileChannel.open(clients.file(), StandardOpenOption.WRITE))
         {
             channel.write(ByteBuffer.allocate(8).order(ByteOrder.nativeOrder())
                 .putLong(0, System.currentTimeMillis() - 60_000), SharedLayout.LAST_BEAT_OFFSET);
         }
-        Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() -
+        Files.setLastModifiedTime(clients.file(), java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() -
             60_000));
-        final SharedCache b = join(8);
+        final SharedCache b = clients.join(8);
         assertTrue(b.created(), "a stale file of another version is replaced");
         assertEquals(SharedCache.NO_HANDLE, b.lookup(1));
     }
 
     private void setVersion(final int version) throws IOException
     {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE))
+        try (FileChannel channel = FileChannel.open(clients.file(), StandardOpenOption.WRITE))
         {
             final ByteBuffer bytes = ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(0, version);
             channel.write(bytes, SharedLayout.VERSION_OFFSET);
@@ -338,8 +312,8 @@ class SharedCacheTest
     @Test
     void aLoadWaitsForAnotherClientsLoadOfTheSameKey() throws Exception
     {
-        final SharedCache a = join(8);
-        final SharedCache b = join(8);
+        final SharedCache a = clients.join(8);
+        final SharedCache b = clients.join(8);
         final java.util.concurrent.CountDownLatch inLoad = new java.util.concurrent.CountDownLatch(1);
         final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
         final java.util.concurrent.CompletableFuture<Long> first = java.util.concurrent.CompletableFuture.supplyAsync(
