@@ -395,18 +395,42 @@ final class FileIo
         {
             return null;
         }
+        final int align = directAlignment(state.path, pageSize);
+        if (align < 0)
+        {
+            return null;
+        }
+        state.directAlign = align;
+        return openDirectChannel(handle);
+    }
+
+    /**
+     * @return the alignment {@code O_DIRECT} reads of pages of {@code pageSize} need on the file system of
+     *     {@code path} (its block size), or -1 where they cannot be used: the JDK lacks {@code O_DIRECT}, the block is
+     *     larger than a page or does not divide it, or the file store cannot tell.
+     */
+    static int directAlignment(final Path path, final int pageSize)
+    {
+        if (null == DIRECT)
+        {
+            return -1;
+        }
         try
         {
-            final long blockSize = Files.getFileStore(state.path).getBlockSize();
-            if (blockSize > pageSize || pageSize % blockSize != 0)
-            {
-                return null;
-            }
-            state.directAlign = (int)blockSize;
-            if (null == DIRECT)
-            {
-                return null;
-            }
+            final long blockSize = Files.getFileStore(path).getBlockSize();
+            return blockSize <= pageSize && pageSize % blockSize == 0 ? (int)blockSize : -1;
+        }
+        catch (final IOException | UnsupportedOperationException ex)
+        {
+            return -1;
+        }
+    }
+
+    /** @return an {@code O_DIRECT} read channel through {@code handle}, or null if the file system refuses one. */
+    static FileChannel openDirectChannel(final Path handle)
+    {
+        try
+        {
             return FileChannel.open(handle, StandardOpenOption.READ, DIRECT);
         }
         catch (final IOException | UnsupportedOperationException ex)

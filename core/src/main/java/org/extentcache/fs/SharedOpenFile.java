@@ -6,9 +6,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
@@ -29,7 +27,6 @@ final class SharedOpenFile
 
     final long id;
     final Path path;
-    private final int pageSize;
     private final int pageShift;
     private final InodeAnchor anchor;
     private volatile FileChannel channel;
@@ -70,35 +67,16 @@ final class SharedOpenFile
     {
         this.id = id;
         this.path = path;
-        this.pageSize = pageSize;
         this.pageShift = Integer.numberOfTrailingZeros(pageSize);
         this.anchor = InodeAnchor.open(path);
         FileChannel opened = null;
-        int align = pageSize;
         try
         {
-            opened = FileChannel.open(anchor.handle(), StandardOpenOption.READ);
-            FileChannel directChannel = null;
-            if (directReads && null != NativeLibc.O_DIRECT)
-            {
-                try
-                {
-                    final long blockSize = Files.getFileStore(path).getBlockSize();
-                    if (blockSize <= pageSize && pageSize % blockSize == 0)
-                    {
-                        align = (int)blockSize;
-                        directChannel = FileChannel.open(anchor.handle(), StandardOpenOption.READ,
-                            NativeLibc.O_DIRECT);
-                    }
-                }
-                catch (final IOException | UnsupportedOperationException ex)
-                {
-                    directChannel = null; // tmpfs on older kernels refuses O_DIRECT: buffered reads then
-                }
-            }
+            opened = FileIo.openChannel(anchor.handle(), false);
+            final int align = directReads ? FileIo.directAlignment(path, pageSize) : -1;
+            this.direct = align < 0 ? null : FileIo.openDirectChannel(anchor.handle()); // null: buffered reads
+            this.directAlign = align < 0 ? pageSize : align;
             this.channel = opened;
-            this.direct = directChannel;
-            this.directAlign = align;
         }
         catch (final IOException | RuntimeException ex)
         {
@@ -258,22 +236,19 @@ final class SharedOpenFile
         {
             return;
         }
-        try
+        if (failed == direct)
         {
-            if (failed == channel)
-            {
-                channel = FileChannel.open(anchor.handle(), StandardOpenOption.READ);
-            }
-            else if (failed == direct)
-            {
-                direct = FileChannel.open(anchor.handle(), StandardOpenOption.READ, NativeLibc.O_DIRECT);
-            }
+            direct = FileIo.openDirectChannel(anchor.handle()); // null: buffered reads from now on
         }
-        catch (final IOException ex)
+        else if (failed == channel)
         {
-            if (failed == direct)
+            try
             {
-                direct = null; // buffered reads from now on
+                channel = FileIo.openChannel(anchor.handle(), false);
+            }
+            catch (final IOException ex)
+            {
+                // left closed: the next read fails with an IOException naming the page and the file
             }
         }
     }
