@@ -334,6 +334,11 @@ final class SharedFile
      */
     boolean leave(final long session) throws IOException
     {
+        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS))
+        {
+            clients().release(session, 0);
+            return false;
+        }
         final FileChannel opened;
         try
         {
@@ -342,7 +347,7 @@ final class SharedFile
         }
         catch (final java.nio.file.NoSuchFileException ex)
         {
-            clients().release(session, 0); // removed already: by another client leaving last, or from outside
+            clients().release(session, 0); // another client leaving last removed it since the check above
             return false;
         }
         try (FileChannel channel = opened)
@@ -355,10 +360,13 @@ final class SharedFile
                     clients().release(session, 0); // the path names another file now (ours was removed): not ours
                     return false;
                 }
-                // the path names our inode, so our mapping shows its header: not retired, and no client left
-                final boolean inUse = SharedLayout.MAGIC == meta.getLongVolatile(SharedLayout.MAGIC_OFFSET);
+                final ByteBuffer magic = ByteBuffer.allocate(Long.BYTES).order(java.nio.ByteOrder.nativeOrder());
+                channel.read(magic, 0);
+                final boolean same = magic.flip().remaining() == Long.BYTES &&
+                    magic.getLong(0) == meta.getLongVolatile(SharedLayout.MAGIC_OFFSET) &&
+                    meta.getLongVolatile(SharedLayout.MAGIC_OFFSET) == SharedLayout.MAGIC;
                 clients().release(session, 0);
-                if (inUse && 0 == clients().live(System.currentTimeMillis(), leaseMillis))
+                if (same && 0 == clients().live(System.currentTimeMillis(), leaseMillis))
                 {
                     retire(path, channel);
                     return true;
