@@ -297,6 +297,50 @@ class SharedCacheReviewTest
     // ---------------------------------------------------------------------------------------------------------------
 
     /**
+     * The path of the shared file stops resolving behind a client: a directory on it is moved away and a plain file put
+     * in its place (ENOTDIR), so no file is found there. Close must still return and free the client's slot, as
+     * {@code close()}'s Javadoc says, rather than throw the file system's error out of its leave.
+     */
+    @Test
+    void closeWhenAPathComponentIsNoLongerADirectoryStillReturns() throws IOException
+    {
+        final Path sub = Files.createDirectory(clients.dir().resolve("sub"));
+        final SharedCache cache = SharedCache.builder(sub.resolve("cache")).frames(8).leaseMillis(2000).join();
+        Files.move(sub, clients.dir().resolve("moved"));
+        Files.write(clients.dir().resolve("sub"), new byte[1]); // sub/cache: not a directory
+        cache.close();
+        assertTrue(cache.isClosed());
+    }
+
+    /**
+     * A client whose recorded identity of the file names whatever file is at the path now (the state join's read of
+     * the path's attributes, after its open, leaves if the path was replaced in between) must not retire that file on
+     * its way out: leave reads the header of the file at the path and retires it only if it is the cache's. Here an
+     * unrelated file of the user's takes the path, and the recorded identity is set to it (reflection: the race itself
+     * cannot be made to happen on demand).
+     */
+    @Test
+    void leaveNeverRetiresAnUnrelatedFileAtThePath() throws Exception
+    {
+        final Path path = clients.file();
+        final SharedCache cache = SharedCache.builder(path).frames(8).leaseMillis(2000).join();
+        Files.delete(path);
+        final byte[] precious = "precious user data, not a cache".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        Files.write(path, precious);
+        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
+        final java.lang.reflect.Field fileField = SharedCache.class.getDeclaredField("file");
+        fileField.setAccessible(true);
+        final SharedFile file = (SharedFile)fileField.get(cache);
+        final java.lang.reflect.Field keyField = SharedFile.class.getDeclaredField("fileKey");
+        keyField.setAccessible(true);
+        keyField.set(file, Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
+            java.nio.file.LinkOption.NOFOLLOW_LINKS).fileKey());
+        cache.close();
+        assertTrue(Files.exists(path), "an unrelated file at the path was retired and removed");
+        assertArrayEquals(precious, Files.readAllBytes(path));
+    }
+
+    /**
      * The path is removed behind a client (an admin, {@code systemd-logind}'s RemoveIPC, a cleaner of /dev/shm) and
      * another process creates a new file there. When the first client, the last of the old file, leaves, it compared
      * only the magic of the file now at the path with its own, found them equal, counted the live clients of its own
